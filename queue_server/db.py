@@ -1,0 +1,111 @@
+"""SQLite storage for the hall: connections, schema migrations, transactions.
+
+One database file per hall. Several server processes may open the same file, so:
+
+* WAL journal, ``synchronous=NORMAL`` (a committed transaction survives ``kill -9`` of
+  the process; only an OS crash can lose the last few), a busy timeout;
+* every write that allocates or claims something (a ticket number, a ticket to call,
+  a print job) runs in ``BEGIN IMMEDIATE`` so SQLite serialises writers across
+  processes, and :func:`write_tx` also serialises the threads of one process with a
+  lock first, because SQLite's busy handler sleeps in coarse steps when threads collide;
+* the schema is a list of sqlite-utils migrations applied at start-up under a file
+  lock, so four processes starting at once on a fresh file do not race.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("yichuang")
+
+_write_locks: dict[str, threading.Lock] = {}
+_write_locks_guard = threading.Lock()
+
+
+def connect(path: str | os.PathLike[str]) -> Database:
+    """Open the hall database at ``path`` (created if missing) with the project's pragmas.
+
+    The connection is in autocommit mode (``isolation_level=None``): use :func:`write_tx`
+    for writes. It may be shared by threads only under that lock; the server keeps one
+    connection per thread.
+    """
+    conn = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return Database(conn)
+
+
+def _lock_for(db: Database) -> threading.Lock:
+    key = db_path(db)
+    with _write_locks_guard:
+        lock = _write_locks.get(key)
+        if lock is None:
+            lock = _write_locks[key] = threading.Lock()
+        return lock
+
+
+def db_path(db: Database) -> str:
+    """The absolute file name behind ``db`` (``":memory:"`` for memory databases)."""
+    row = db.conn.execute("PRAGMA database_list").fetchone()
+    return (row[2] if row and row[2] else ":memory:")
+
+
+@contextmanager
+def write_tx(db: Database) -> Iterator[sqlite3.Connection]:
+    """A ``BEGIN IMMEDIATE`` transaction, serialised in-process first.
+
+    Commits on success, rolls back on any exception (which is re-raised)::
+
+        with write_tx(db) as conn:
+            conn.execute("UPDATE ...")
+    """
+    conn = db.conn
+    with _lock_for(db):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+
+def migrate(db: Database) -> None:
+    """Apply every pending migration; safe when several processes start together."""
+    # Importing the modules that register migrations (order matters: by name).
+    from queue_server import schema  # noqa: F401
+
+    path = db_path(db)
+    if path == ":memory:":
+        migrations.apply(db)
+        return
+    lock_file = Path(path + ".migrate.lock")
+    with open(lock_file, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            migrations.apply(db)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def open_db(path: str | os.PathLike[str]) -> Database:
+    """Connect and migrate: what every entry point calls."""
+    db = connect(path)
+    migrate(db)
+    return db

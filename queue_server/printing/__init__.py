@@ -1,0 +1,1 @@
+"""Server-side print queue: jobs table, one worker per printer, status, progress page."""

@@ -1,0 +1,1 @@
+"""Migrations of the print queue (registered after the hall's, see queue_server/schema.py)."""

@@ -1,0 +1,156 @@
+"""The hall schema, as ordered sqlite-utils migrations.
+
+Never edit a migration that has shipped: add a new one below it. Names sort in the
+order they must run (``m0001_…``, ``m0002_…``). Feature modules that own tables
+(the print queue, later approvals) add their migrations here too, so there is one
+list to read.
+
+Times are stored as REAL Unix seconds (UTC); ``day`` is the hall's local business
+day as ``YYYY-MM-DD``.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from queue_server.db import migrations
+
+
+@migrations(name="m0001_hall")
+def m0001_hall(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL            -- JSON
+        );
+        CREATE TABLE categories (
+            code TEXT PRIMARY KEY,         -- e.g. 'qiye'
+            name TEXT NOT NULL,            -- 企业开办
+            name_en TEXT NOT NULL DEFAULT '',
+            prefix TEXT NOT NULL UNIQUE,   -- ticket prefix, one letter
+            sort INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE services (
+            code TEXT PRIMARY KEY,         -- 事项 code, e.g. 'QY01'
+            name TEXT NOT NULL,
+            name_en TEXT NOT NULL DEFAULT '',
+            category TEXT NOT NULL REFERENCES categories(code),
+            prefix TEXT NOT NULL,          -- usually the category's prefix
+            self_service INTEGER NOT NULL DEFAULT 0,
+            daily_limit_per_id INTEGER,    -- anti-scalping; NULL = no limit
+            avg_minutes REAL NOT NULL DEFAULT 8,  -- prior for the wait estimate
+            active INTEGER NOT NULL DEFAULT 1,
+            sort INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE TABLE users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL,
+            staff_no TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL CHECK (role IN ('admin', 'clerk', 'technician')),
+            password_hash TEXT NOT NULL,   -- scrypt, see auth.py
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE windows (
+            number INTEGER PRIMARY KEY,    -- 窗口号 as shown in the hall
+            name TEXT NOT NULL,
+            services TEXT NOT NULL,        -- JSON list of service codes in priority order; ["*"] = all
+            status TEXT NOT NULL DEFAULT 'closed' CHECK (status IN ('open', 'paused', 'closed')),
+            pause_reason TEXT,
+            clerk_user_id INTEGER REFERENCES users(id),
+            kind TEXT NOT NULL DEFAULT 'normal'  -- normal | universal | green
+        );
+        CREATE TABLE tokens (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL CHECK (role IN ('kiosk', 'display', 'clerk', 'admin', 'technician')),
+            token_hash TEXT NOT NULL UNIQUE,  -- sha256 hex of the bearer token
+            user_id INTEGER REFERENCES users(id),  -- set for login sessions
+            created_at REAL NOT NULL,
+            expires_at REAL,
+            revoked_at REAL
+        );
+        CREATE TABLE appointments (
+            id INTEGER PRIMARY KEY,
+            code TEXT NOT NULL UNIQUE,     -- 预约码 the citizen types or scans
+            service_code TEXT NOT NULL REFERENCES services(code),
+            day TEXT NOT NULL,
+            slot_start TEXT NOT NULL,      -- 'HH:MM' local
+            slot_end TEXT NOT NULL,
+            name_masked TEXT NOT NULL DEFAULT '',
+            id_hash TEXT,                  -- sha256 of the ID number (check-in by ID)
+            id_masked TEXT,
+            status TEXT NOT NULL DEFAULT 'booked'
+                CHECK (status IN ('booked', 'checked_in', 'cancelled', 'expired')),
+            ticket_id INTEGER,
+            checked_in_at REAL,
+            created_at REAL NOT NULL
+        );
+        CREATE INDEX appointments_day_id ON appointments(day, id_hash);
+        CREATE TABLE counters (
+            day TEXT NOT NULL,
+            prefix TEXT NOT NULL,
+            last INTEGER NOT NULL,
+            PRIMARY KEY (day, prefix)
+        ) WITHOUT ROWID;
+        CREATE TABLE tickets (
+            id INTEGER PRIMARY KEY,
+            day TEXT NOT NULL,
+            number TEXT NOT NULL,          -- A012
+            prefix TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            service_code TEXT NOT NULL REFERENCES services(code),
+            category TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN
+                ('waiting', 'called', 'serving', 'done', 'no_show', 'cancelled', 'expired')),
+            priority TEXT,                 -- NULL | elderly | disabled | military | green
+            appointment_id INTEGER REFERENCES appointments(id),
+            id_hash TEXT,                  -- sha256 of the ID number, for the per-ID limit
+            id_masked TEXT,                -- 3701**********123X, for the clerk
+            source TEXT NOT NULL DEFAULT 'kiosk',
+            issued_by TEXT NOT NULL DEFAULT '',   -- token name (kiosk-01)
+            progress_code TEXT NOT NULL UNIQUE,   -- random; /t/<code> shows progress, no personal data
+            referral_reason TEXT,          -- why a kiosk sent the citizen to a window (转人工)
+            issued_at REAL NOT NULL,
+            called_at REAL,
+            started_at REAL,
+            finished_at REAL,
+            window INTEGER,                -- window that called it last
+            clerk_user_id INTEGER,
+            call_count INTEGER NOT NULL DEFAULT 0,
+            transfer_window INTEGER,       -- set by a transfer to a window: only that window calls it
+            transfer_note TEXT,
+            transferred_at REAL,
+            closed_at REAL                 -- no_show / cancelled / expired time
+        );
+        CREATE UNIQUE INDEX tickets_day_number ON tickets(day, number);
+        CREATE INDEX tickets_waiting ON tickets(day, status, service_code, issued_at);
+        CREATE INDEX tickets_window ON tickets(day, window, status);
+        CREATE INDEX tickets_idhash ON tickets(day, id_hash, service_code);
+        CREATE TABLE call_log (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            number TEXT NOT NULL,
+            window INTEGER NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('call', 'recall')),
+            clerk_user_id INTEGER,
+            ts REAL NOT NULL
+        );
+        CREATE INDEX call_log_ts ON call_log(ts);
+        -- Every state change, written in the same transaction as the change itself.
+        -- The id is the SSE event id (Last-Event-ID resume); all server processes
+        -- tail this table, so a call made through one process reaches displays on another.
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            ts REAL NOT NULL,
+            type TEXT NOT NULL,
+            data TEXT NOT NULL             -- JSON, never personal data
+        );
+        """
+    )
+
+
+# Feature modules that own tables register their migrations after the hall's.
+from queue_server.printing import schema as _printing_schema  # noqa: E402,F401

@@ -1,0 +1,5 @@
+"""Clerk console at /counter."""
+
+from flask import Blueprint
+
+bp = Blueprint("counter", __name__)
