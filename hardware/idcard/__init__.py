@@ -1,0 +1,92 @@
+"""Second-generation resident ID card readers (身份证阅读器).
+
+``open_reader(config)`` builds a reader from the kiosk's ``[idcard]`` table:
+
+=============  ==================================================================
+``driver``     ``sam`` (serial SAM protocol, default), ``termb`` (华视 CVR_* SDK),
+               ``sdt`` (SDT_* SDK), ``sim`` (simulator on a pty)
+``port``       serial device for ``sam`` (``/dev/ttyUSB0``); number for the SDKs (1001 = USB)
+``baudrate``   ``sam`` only, default 115200
+``sdk_path``   ``termb`` / ``sdt``: path of the vendor .so/.dll
+``wlt_path``   licensed WLT decoder (``libwlt.so``); without it photos are ``None``
+``wlt_entry``  decoder entry point, default ``unpack``; ``wlt_key`` its key, default 602
+``sim_photo``  ``sim``: image file the demo treats as the card's decoded photo
+=============  ==================================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .card import IdCardData, encode_text, parse_text
+from .errors import (
+    CardRemoved,
+    ChecksumError,
+    FrameError,
+    IdCardError,
+    InvalidCardData,
+    NoCard,
+    ReaderTimeout,
+    ReaderUnavailable,
+    SamStatusError,
+)
+from .reader import IdCardReader, SamReader, WltDecoder
+from .simulator import DemoPhotoDecoder, SamSimulator, SimCard
+from .transport import SerialTransport
+
+__all__ = [
+    "CardRemoved", "ChecksumError", "DemoPhotoDecoder", "FrameError", "IdCardData",
+    "IdCardError", "IdCardReader", "InvalidCardData", "NoCard", "ReaderTimeout",
+    "ReaderUnavailable", "SamReader", "SamSimulator", "SamStatusError", "SerialTransport",
+    "SimCard", "SimulatedReader", "WltDecoder", "encode_text", "open_reader", "parse_text",
+]
+
+
+class SimulatedReader(SamReader):
+    """A :class:`SamReader` wired to its own :class:`SamSimulator` (demo, tests)."""
+
+    def __init__(self, card: SimCard | None = None, photo: str | None = None) -> None:
+        if card is not None and photo:
+            card.photo_path = photo
+        self.sim = SamSimulator(card)
+        super().__init__(SerialTransport(self.sim.port), DemoPhotoDecoder([card] if card else []))
+
+    def insert(self, card: SimCard) -> None:
+        assert isinstance(self.decoder, DemoPhotoDecoder)
+        self.decoder.register(card)
+        self.sim.insert(card)
+
+    def remove(self) -> None:
+        self.sim.remove()
+
+    def close(self) -> None:
+        super().close()
+        self.sim.close()
+
+
+def open_reader(config: Mapping[str, Any]) -> IdCardReader:
+    """A reader for the ``[idcard]`` table of kiosk.toml (see the module docstring)."""
+    driver = str(config.get("driver", "sam"))
+    decoder: WltDecoder | None = None
+    if config.get("wlt_path"):
+        from .sdk import WltLibDecoder
+
+        decoder = WltLibDecoder(
+            str(config["wlt_path"]), str(config.get("wlt_entry", "unpack")), int(config.get("wlt_key", 602))
+        )
+    if driver == "sam":
+        transport = SerialTransport(str(config.get("port", "/dev/ttyUSB0")), int(config.get("baudrate", 115200)))
+        return SamReader(transport, decoder, float(config.get("timeout", 1.5)))
+    if driver == "termb":
+        from .sdk import TermbReader
+
+        return TermbReader(str(config["sdk_path"]), int(config.get("port", 1001)), str(config.get("encoding", "gbk")))
+    if driver == "sdt":
+        from .sdk import SdtReader
+
+        return SdtReader(str(config["sdk_path"]), int(config.get("port", 1001)), decoder)
+    if driver == "sim":
+        photo = config.get("sim_photo")
+        return SimulatedReader(None, str(photo) if photo else None)
+    raise ReaderUnavailable(f"unknown driver {driver!r}")
