@@ -119,6 +119,11 @@ class EventBus:
         with self._lock:
             self._subs.discard(q)
 
+    def is_subscribed(self, q: queue.Queue[Event]) -> bool:
+        """False once the bus dropped ``q`` (it overflowed) or it was unsubscribed."""
+        with self._lock:
+            return q in self._subs
+
     @property
     def subscriber_count(self) -> int:
         with self._lock:

@@ -1,5 +1,141 @@
-"""Hall display, window display, SSE event stream, announcement audio."""
+"""Hall display, window display, the SSE event stream and announcement audio.
 
-from flask import Blueprint
+Routes:
 
-bp = Blueprint("displays", __name__)
+* ``GET /display`` – the hall screen (综合屏); ``?layout=landscape|portrait`` forces a
+  layout, otherwise the page picks one from the screen's aspect ratio.
+* ``GET /display/window/<number>`` – the small screen above one window (窗口屏).
+* ``GET /api/events`` – ``text/event-stream`` (see :mod:`queue_server.web.stream`).
+* ``GET /api/voice/announce.wav?number=A012&window=3&kind=call|recall`` and
+  ``GET /api/voice/call/<ticket_id>.wav?kind=call|recall`` – the spoken announcement.
+
+The pages are static shells that carry no data; everything they show comes from the
+event stream, which needs a token of role display, kiosk, clerk or admin
+(``Authorization: Bearer`` or ``?token=``; the pages pass on their own ``?token=``).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from flask import Blueprint, Response, current_app, render_template, request
+from sqlite_utils import Database
+
+from hardware.voice import NUMBER_RE, VoiceError, announcement_wav
+from queue_server.web import access
+from queue_server.web.stream import event_stream, format_event, parse_last_event_id
+
+bp = Blueprint(
+    "displays",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/web-static",
+)
+
+STREAM_ROLES = ("display", "kiosk", "clerk", "admin", "technician")
+
+
+@bp.get("/display")
+def hall_display() -> str:
+    layout = request.args.get("layout", "")
+    return render_template("display.html", layout=layout if layout in ("landscape", "portrait") else "")
+
+
+@bp.get("/display/window/<int:number>")
+def window_display(number: int) -> str:
+    return render_template("window.html", window=number)
+
+
+@bp.get("/api/events")
+def events() -> Response:
+    access.require(STREAM_ROLES, allow_query_token=True)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    bus = app.extensions["yichuang.bus"]
+    last_id = parse_last_event_id(
+        request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
+    )
+    db = access.stream_db()
+    cache = _state_cache(app)
+    stopping: threading.Event = app.extensions.setdefault("yichuang.streams_stop", threading.Event())
+
+    def generate() -> Any:
+        try:
+            yield from event_stream(
+                bus, db, access.snapshot, last_id, stop=stopping.is_set, after_batch=cache.message
+            )
+        finally:
+            db.conn.close()
+
+    resp = Response(generate(), mimetype="text/event-stream")
+    resp.headers["Cache-Control"] = "no-cache, no-transform"
+    resp.headers["X-Accel-Buffering"] = "no"
+    return resp
+
+
+class StateCache:
+    """The ``state`` message after an event batch, computed once per event id for all streams."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._id = -1
+        self._msg = ""
+
+    def message(self, db: Database, at_least: int) -> str:
+        with self._lock:
+            if self._id < at_least:
+                state = access.snapshot(db)
+                self._id = int(state.get("last_event_id") or 0)
+                self._msg = format_event("state", state)
+            return self._msg
+
+
+def _state_cache(app: Any) -> StateCache:
+    cache = app.extensions.get("yichuang.state_cache")
+    if cache is None:
+        cache = app.extensions.setdefault("yichuang.state_cache", StateCache())
+    return cache
+
+
+def _wav(number: str, window: int, kind: str) -> Response:
+    try:
+        data = announcement_wav(number, window, kind)
+    except VoiceError as e:
+        status = 500 if e.code == "voice.missing_clip" else 422
+        return access.error_response(status, e.code, e.message_zh, e.message_en)
+    resp = Response(data, mimetype="audio/wav")
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    return resp
+
+
+def _kind() -> str:
+    kind = request.args.get("kind", "call")
+    if kind not in ("call", "recall"):
+        access.abort(422, "voice.bad_input", "播报类型应为 call 或 recall", "kind must be call or recall")
+    return kind
+
+
+@bp.get("/api/voice/announce.wav")
+def voice_announce() -> Response:
+    access.require(STREAM_ROLES, allow_query_token=True)
+    number = request.args.get("number", "").strip().upper()
+    window = request.args.get("window", "")
+    if not NUMBER_RE.match(number) or not window.isdigit() or not 0 < int(window) < 10000:
+        access.abort(422, "voice.bad_input", "票号或窗口号无效", "invalid ticket number or window")
+    return _wav(number, int(window), _kind())
+
+
+@bp.get("/api/voice/call/<int:ticket_id>.wav")
+def voice_call(ticket_id: int) -> Response:
+    access.require(STREAM_ROLES, allow_query_token=True)
+    kind = _kind()
+    row = access.request_db().conn.execute(
+        "SELECT number, window FROM tickets WHERE id = ?", (ticket_id,)
+    ).fetchone()
+    if row is None:
+        access.abort(404, "ticket_not_found", "没有这个号码", "No such ticket")
+    if row[1] is None:
+        access.abort(409, "ticket_not_called", "该号码尚未被叫号", "The ticket has not been called")
+    return _wav(row[0], int(row[1]), kind)
+

@@ -1,0 +1,131 @@
+// 一窗通 shared page code: the event-stream connection, the hall clock, the voice queue.
+// No framework, no CDN (halls are often offline). Text is only ever set with textContent.
+"use strict";
+
+const Yc = (() => {
+  const params = new URLSearchParams(location.search);
+
+  /** Token from ?token= (display pages) or from the console's session. */
+  function token() {
+    return params.get("token") || sessionStorage.getItem("yc.token") || "";
+  }
+
+  /** Set an element's text (never HTML). Accepts an element or an id. */
+  function text(el, value) {
+    const node = typeof el === "string" ? document.getElementById(el) : el;
+    if (node) node.textContent = value == null ? "" : String(value);
+    return node;
+  }
+
+  /** Create an element with a class and text. */
+  function make(tag, cls, value) {
+    const node = document.createElement(tag);
+    if (cls) node.className = cls;
+    if (value != null) node.textContent = String(value);
+    return node;
+  }
+
+  /**
+   * Keep one event stream open. handlers: {snapshot(state), state(state), event(type, data, id),
+   * status(connected:boolean)}. The browser reconnects by itself with Last-Event-ID (the
+   * server replays what was missed or sends a fresh snapshot); if the stream fails hard
+   * (HTTP error during a restart), we open a new one after a jittered delay, resuming
+   * from the last id we saw. One connection per page, never a poll.
+   */
+  function stream(handlers) {
+    let lastId = null;
+    let es = null;
+    let retryDelay = 1000;
+    const types = [
+      "ticket.issued", "ticket.called", "ticket.recalled", "ticket.started", "ticket.finished",
+      "ticket.no_show", "ticket.transferred", "ticket.cancelled", "window.opened", "window.paused",
+      "window.resumed", "window.closed", "notice.changed", "day.reset",
+    ];
+    function open() {
+      const q = new URLSearchParams();
+      const t = token();
+      if (t) q.set("token", t);
+      if (lastId !== null) q.set("last_event_id", lastId);
+      es = new EventSource("/api/events?" + q.toString());
+      es.onopen = () => { retryDelay = 1000; handlers.status && handlers.status(true); };
+      es.onerror = () => {
+        handlers.status && handlers.status(false);
+        if (es.readyState === EventSource.CLOSED) {
+          const wait = retryDelay * (0.75 + Math.random() * 0.5);
+          retryDelay = Math.min(retryDelay * 2, 15000);
+          setTimeout(open, wait);
+        }
+      };
+      es.addEventListener("snapshot", (m) => {
+        lastId = m.lastEventId || lastId;
+        handlers.snapshot && handlers.snapshot(JSON.parse(m.data));
+      });
+      es.addEventListener("state", (m) => {
+        handlers.state && handlers.state(JSON.parse(m.data));
+      });
+      for (const type of types) {
+        es.addEventListener(type, (m) => {
+          lastId = m.lastEventId || lastId;
+          handlers.event && handlers.event(type, JSON.parse(m.data), Number(m.lastEventId));
+        });
+      }
+    }
+    open();
+    return { close: () => es && es.close() };
+  }
+
+  /** Server clock: offset learned from state.hall.now, so every screen shows the same time. */
+  const clock = {
+    offset: 0,
+    tz: undefined,
+    sync(state) {
+      if (state && state.hall && state.hall.now) this.offset = state.hall.now * 1000 - Date.now();
+      if (state && state.hall && state.hall.timezone) this.tz = state.hall.timezone;
+    },
+    now() { return new Date(Date.now() + this.offset); },
+    seconds() { return (Date.now() + this.offset) / 1000; },
+    format(opts) {
+      try {
+        return new Intl.DateTimeFormat("zh-CN", { ...opts, timeZone: this.tz || "Asia/Shanghai" }).format(this.now());
+      } catch (e) {
+        return new Intl.DateTimeFormat("zh-CN", opts).format(this.now());
+      }
+    },
+  };
+
+  /**
+   * Announcements play one after another, never overlapping. Calls older than maxAge
+   * seconds (replayed after a reconnect) are not spoken. Returns {push(number, window, kind, calledAt)}.
+   */
+  function voiceQueue(opts) {
+    const maxAge = (opts && opts.maxAge) || 45;
+    const queue = [];
+    const audio = new Audio();
+    let playing = false;
+    function next() {
+      const item = queue.shift();
+      if (!item) { playing = false; document.body.dataset.speaking = ""; return; }
+      playing = true;
+      document.body.dataset.speaking = item.number;
+      const q = new URLSearchParams({ number: item.number, window: String(item.window), kind: item.kind });
+      const t = token();
+      if (t) q.set("token", t);
+      audio.src = "/api/voice/announce.wav?" + q.toString();
+      const p = audio.play();
+      if (p && p.catch) p.catch(() => setTimeout(next, 200)); // autoplay blocked: skip, keep order
+    }
+    audio.addEventListener("ended", () => setTimeout(next, 300));
+    audio.addEventListener("error", () => setTimeout(next, 200));
+    return {
+      push(number, window, kind, calledAt) {
+        if (calledAt && clock.seconds() - calledAt > maxAge) return;
+        if (queue.length >= 12) queue.shift(); // a burst: drop the oldest waiting one
+        queue.push({ number, window, kind });
+        if (!playing) next();
+      },
+      get length() { return queue.length + (playing ? 1 : 0); },
+    };
+  }
+
+  return { params, token, text, make, stream, clock, voiceQueue };
+})();
