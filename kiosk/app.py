@@ -1,0 +1,154 @@
+"""The Kivy application: the root widget, the screen manager, the idle overlay.
+
+``build_root(kiosk)`` builds the whole widget tree without ``App.run()`` so tests and
+the screenshot script attach it to an offscreen window (``runTouchApp(root,
+embedded=True)``). Screens find the shared UI state (language, elder-mode scale,
+translations) on the app: ``app.tr('home.take_number', app.lang)`` and
+``font_size: 40 * app.scale`` in .kv files re-evaluate when the language or the mode
+changes. Import this module only after Kivy's environment is set (``run_kiosk.py``,
+``tests/kiosk_harness.py``).
+"""
+
+from __future__ import annotations
+
+from kivy.app import App
+from kivy.clock import Clock
+from kivy.lang import Builder
+from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, StringProperty
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.screenmanager import NoTransition, ScreenManager
+
+from kiosk.flows.session import Kiosk
+from kiosk.i18n import tr
+from kiosk.screens import SCREENS, load_screens
+
+#: Text scale in 适老化 elder mode.
+ELDER_SCALE = 1.3
+
+
+class KioskRoot(FloatLayout):
+    """Screen manager + idle overlay. Every touch anywhere resets the idle timer."""
+
+    kiosk = ObjectProperty(None)
+    """The :class:`~kiosk.flows.session.Kiosk` facade."""
+
+    manager = ObjectProperty(None)
+    """The :class:`ScreenManager` holding one screen per entry of ``kiosk.screens.SCREENS``."""
+
+    overlay = ObjectProperty(None)
+    """The idle countdown overlay (``kiosk.widgets.IdleOverlay``)."""
+
+    def on_touch_down(self, touch):  # type: ignore[no-untyped-def]
+        if self.kiosk is not None:
+            self.kiosk.idle.poke()
+        if self.overlay is not None and self.overlay.visible:
+            self.overlay.dismiss()
+            return True
+        return super().on_touch_down(touch)
+
+    def go(self, name: str) -> None:
+        """Show screen ``name``. Leaving home arms the idle timer; home disarms it."""
+        if name == "home":
+            self.kiosk.idle.disarm()
+        elif not self.kiosk.idle.armed:
+            self.kiosk.idle.arm()
+        self.manager.current = name
+
+    def home(self) -> None:
+        """Wipe the session and return to the home screen."""
+        self.kiosk.wipe()
+
+    def _after_wipe(self) -> None:
+        app = App.get_running_app()
+        if app is not None:
+            app.sync_from_session()
+        if self.overlay is not None:
+            self.overlay.dismiss()
+        for screen in self.manager.screens:
+            screen.reset()
+        self.go("home")
+
+    def tick(self, _dt: float = 0.0) -> None:
+        """Idle timer tick (4 Hz): show/update the countdown or wipe."""
+        state = self.kiosk.idle.poll()
+        if state.phase == "countdown":
+            self.overlay.show(state.seconds_left)
+        elif state.phase == "expired":
+            self.home()
+        elif self.overlay.visible:
+            self.overlay.dismiss()
+
+
+class KioskApp(App):
+    """UI-wide state mirrored from the session, so .kv bindings update on change."""
+
+    lang = StringProperty("zh")
+    """Current language, ``zh`` or ``en``."""
+
+    elder = BooleanProperty(False)
+    """适老化 elder mode: larger text, fewer choices per page, spoken prompts."""
+
+    scale = NumericProperty(1.0)
+    """Text scale: 1.0, or :data:`ELDER_SCALE` in elder mode."""
+
+    hall_name = StringProperty("")
+    """The hall's name from the kiosk config."""
+
+    def __init__(self, kiosk: Kiosk, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(**kwargs)
+        self.kiosk = kiosk
+        self.title = "一窗通 自助服务"
+        self.hall_name = kiosk.config.hall_name
+        self.root_widget: KioskRoot | None = None
+        self.sync_from_session()
+
+    def tr(self, key: str, _lang: str | None = None, **fields: object) -> str:
+        """Translate; ``_lang`` is only there so .kv expressions bind to ``app.lang``."""
+        return tr(key, self.lang, **fields)
+
+    def sync_from_session(self) -> None:
+        self.lang = self.kiosk.lang
+        self.elder = self.kiosk.elder
+        self.scale = ELDER_SCALE if self.elder else 1.0
+
+    def toggle_language(self) -> None:
+        self.kiosk.toggle_language()
+        self.sync_from_session()
+
+    def toggle_elder(self) -> None:
+        self.kiosk.set_elder(not self.kiosk.elder)
+        self.sync_from_session()
+
+    def build(self) -> KioskRoot:
+        return build_root(self.kiosk, self)
+
+    def on_stop(self) -> None:
+        self.kiosk.printer.close()
+        self.kiosk.card_reader.close()
+
+
+def build_root(kiosk: Kiosk, app: KioskApp | None = None) -> KioskRoot:
+    """The full widget tree for ``kiosk``; creates the :class:`KioskApp` if none exists."""
+    from kiosk.widgets import IdleOverlay, load_widgets
+
+    if app is None:
+        running = App.get_running_app()
+        app = running if isinstance(running, KioskApp) else KioskApp(kiosk)
+    load_widgets()
+    load_screens()
+    root = KioskRoot(kiosk=kiosk)
+    manager = ScreenManager(transition=NoTransition())
+    for name, cls in SCREENS.items():
+        manager.add_widget(cls(name=name, kiosk=kiosk))
+    root.manager = manager
+    root.add_widget(manager)
+    root.overlay = IdleOverlay()
+    root.add_widget(root.overlay)
+    kiosk.on_wipe.append(root._after_wipe)
+    app.root_widget = root
+    Clock.schedule_interval(root.tick, 0.25)
+    manager.current = "home"
+    return root
+
+
+__all__ = ["KioskApp", "KioskRoot", "build_root", "Builder"]

@@ -1,0 +1,195 @@
+"""HTTP client of the queue server, as the kiosk uses it.
+
+Every call has a timeout; every failure becomes a :mod:`kiosk.errors` exception:
+connection problems, timeouts and 5xx → :class:`ServerUnavailable` (retryable);
+401/403 → :class:`AuthFailed`; 404 → :class:`NotFound`; other 4xx → :class:`ServerRejected`
+carrying the server's stable error code. No Kivy here: the screens call it from a worker
+thread (see ``kiosk.screens.base.run_in_background``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from kiosk.errors import AuthFailed, NotFound, ServerRejected, ServerUnavailable
+
+
+@dataclass(frozen=True)
+class Service:
+    """A 事项 as the kiosk lists it."""
+
+    code: str
+    name: str
+    category: str
+    prefix: str
+    name_en: str = ""
+    category_name: str = ""
+    category_name_en: str = ""
+    self_service: bool = False
+    id_required: bool = False
+
+    def label(self, lang: str) -> str:
+        return self.name_en if lang == "en" and self.name_en else self.name
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Service:
+        return cls(
+            code=str(d["code"]), name=str(d["name"]), category=str(d.get("category", "")),
+            prefix=str(d.get("prefix", "")), name_en=str(d.get("name_en") or ""),
+            category_name=str(d.get("category_name") or ""),
+            category_name_en=str(d.get("category_name_en") or ""),
+            self_service=bool(d.get("self_service", False)),
+            id_required=d.get("daily_limit_per_id") is not None or bool(d.get("id_required")),
+        )
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A ticket as the server returns it (POST /api/tickets, check-in, progress)."""
+
+    id: int
+    number: str
+    service: str
+    status: str
+    waiting_ahead: int | None
+    estimated_wait_minutes: float | None
+    issued_at: float | None
+    progress_code: str
+    service_name: str = ""
+    service_name_en: str = ""
+    window: int | None = None
+    window_name: str = ""
+    raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Ticket:
+        svc = d.get("service")
+        if isinstance(svc, dict):  # tolerate {"code","name"} as well as a bare code
+            service, sname, sname_en = str(svc.get("code", "")), str(svc.get("name", "")), str(
+                svc.get("name_en") or "")
+        else:
+            service = str(svc or d.get("service_code") or "")
+            sname = str(d.get("service_name") or "")
+            sname_en = str(d.get("service_name_en") or "")
+        wait = d.get("estimated_wait_minutes")
+        ahead = d.get("waiting_ahead")
+        win = d.get("window")
+        if isinstance(win, dict):
+            window, window_name = win.get("number"), str(win.get("name") or "")
+        else:
+            window, window_name = win, str(d.get("window_name") or "")
+        return cls(
+            id=int(d.get("id") or d.get("ticket_id") or 0), number=str(d["number"]),
+            service=service, status=str(d.get("status", "waiting")),
+            waiting_ahead=None if ahead is None else int(ahead),
+            estimated_wait_minutes=None if wait is None else float(wait),
+            issued_at=d.get("issued_at"), progress_code=str(d.get("progress_code") or ""),
+            service_name=sname, service_name_en=sname_en,
+            window=None if window is None else int(window), window_name=window_name, raw=d,
+        )
+
+
+class QueueClient:
+    """The queue server's JSON API with the kiosk's bearer token."""
+
+    def __init__(self, base_url: str, token: str = "", timeout: float = 4.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.http = requests.Session()
+        self.http.headers["Accept"] = "application/json"
+        if token:
+            self.http.headers["Authorization"] = f"Bearer {token}"
+
+    # -- reads ---------------------------------------------------------------------------
+    def services(self) -> list[Service]:
+        data = self._request("GET", "/api/services")
+        items = data.get("services", data) if isinstance(data, dict) else data
+        return [Service.from_json(d) for d in items]
+
+    def categories(self) -> list[dict[str, Any]]:
+        """Categories with names, if the server lists them (``GET /api/categories``)."""
+        try:
+            data = self._request("GET", "/api/categories")
+        except NotFound:
+            return []
+        return list(data.get("categories", data) if isinstance(data, dict) else data)
+
+    def windows(self) -> list[dict[str, Any]]:
+        data = self._request("GET", "/api/windows")
+        return list(data.get("windows", data) if isinstance(data, dict) else data)
+
+    def ticket_by_number(self, number: str) -> Ticket:
+        data = self._request("GET", "/api/tickets", params={"number": number.upper()})
+        items = data.get("tickets", data) if isinstance(data, dict) else data
+        if isinstance(items, dict):
+            return Ticket.from_json(items)
+        if not items:
+            raise NotFound("ticket_not_found", f"no ticket {number}", 404)
+        return Ticket.from_json(items[-1])
+
+    def progress(self, progress_code: str) -> Ticket:
+        data = self._request("GET", f"/api/progress/{progress_code}")
+        return Ticket.from_json(data.get("ticket", data))
+
+    # -- writes --------------------------------------------------------------------------
+    def issue_ticket(self, service: str, *, id_number: str | None = None,
+                     priority: str | None = None, referral_reason: str | None = None,
+                     idempotency_key: str | None = None) -> Ticket:
+        """Issue a ticket. The kiosk prints on its own printer, so ``print`` is false.
+
+        ``idempotency_key`` is sent as ``Idempotency-Key``: a retry after a timeout with
+        the same key must not create a second ticket on a server that honours it.
+        """
+        body: dict[str, Any] = {"service": service, "print": False}
+        if id_number:
+            body["id_number"] = id_number
+        if priority:
+            body["priority"] = priority
+        if referral_reason:
+            body["referral_reason"] = referral_reason
+        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+        return Ticket.from_json(self._request("POST", "/api/tickets", json=body,
+                                              headers=headers))
+
+    def check_in(self, *, code: str | None = None, id_number: str | None = None,
+                 idempotency_key: str | None = None) -> Ticket:
+        body: dict[str, Any] = {"print": False}
+        if code:
+            body["code"] = code
+        if id_number:
+            body["id_number"] = id_number
+        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
+        data = self._request("POST", "/api/appointments/check-in", json=body, headers=headers)
+        return Ticket.from_json(data.get("ticket", data))
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        url = self.base_url + path
+        try:
+            resp = self.http.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.Timeout as exc:
+            raise ServerUnavailable(f"{method} {path}: timeout after {self.timeout}s") from exc
+        except requests.RequestException as exc:
+            raise ServerUnavailable(f"{method} {path}: {exc.__class__.__name__}") from exc
+        if resp.status_code >= 500:
+            raise ServerUnavailable(f"{method} {path}: HTTP {resp.status_code}")
+        try:
+            data = resp.json() if resp.content else {}
+        except ValueError as exc:
+            if resp.ok:
+                raise ServerUnavailable(f"{method} {path}: response is not JSON") from exc
+            data = {}
+        if resp.ok:
+            return data
+        err = data.get("error", {}) if isinstance(data, dict) else {}
+        code = str(err.get("code") or f"http_{resp.status_code}")
+        message = str(err.get("message") or "")
+        if resp.status_code in (401, 403):
+            raise AuthFailed(code, message, resp.status_code)
+        if resp.status_code == 404:
+            raise NotFound(code, message, resp.status_code)
+        raise ServerRejected(code, message, resp.status_code)

@@ -1,0 +1,134 @@
+"""Kiosk configuration: a TOML file (``kiosk.toml``), every setting declared as data.
+
+Sections and keys are listed in :data:`SETTINGS` with a default and a help string; the
+docs (``docs/kiosk.md``) list the same table and a test keeps them in step. Unknown keys
+are an error, so a typo in a hall's config shows up at start-up and not as a silent default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kiosk.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration key: ``section.key``, its default and what it does."""
+
+    section: str
+    key: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("server", "url", "http://127.0.0.1:8000", "Base URL of the hall's queue server."),
+    Setting("server", "token", "", "Bearer token of role `kiosk` (queue-server tokens create)."),
+    Setting("server", "timeout", 4.0, "Seconds before a server request counts as failed."),
+    Setting("server", "retry_seconds", 5.0, "Automatic retry interval while the server is down."),
+    Setting("kiosk", "name", "kiosk-01", "Name of this kiosk (logs, device health)."),
+    Setting("kiosk", "hall_name", "政务服务大厅", "Hall name shown on the home screen and ticket."),
+    Setting("kiosk", "language", "zh", "Start-up language: `zh` or `en`; every session starts in it."),
+    Setting("kiosk", "idle_seconds", 60.0, "Idle time before the countdown starts (DESIGN §5)."),
+    Setting("kiosk", "elder_idle_seconds", 120.0, "Idle time in 适老化 elder mode."),
+    Setting("kiosk", "countdown_seconds", 10, "Length of the countdown before a session is wiped."),
+    Setting("kiosk", "require_id_swipe", False,
+            "Every ticket needs an ID-card swipe (anti-scalping); otherwise only priority tickets."),
+    Setting("kiosk", "speech", True, "Spoken prompts in elder mode (espeak-ng, best effort)."),
+    Setting("kiosk", "fullscreen", True, "Full screen; `run_kiosk.py --windowed` overrides."),
+    Setting("kiosk", "width", 1080, "Window width in pixels (1080×1920 portrait or 1920×1080)."),
+    Setting("kiosk", "height", 1920, "Window height in pixels."),
+    Setting("printer", "url", "", "Receipt printer URL (`tcp://host:9100`, `usb://VID:PID`, "
+            "`sim://`); empty = no printer, the number is only shown."),
+    Setting("printer", "paper", 80, "Paper width in mm: 58 or 80."),
+    Setting("printer", "chinese", True,
+            "The printer has a hanzi font (FS & + GB18030); false: Chinese printed as bitmaps."),
+    Setting("printer", "encoding", "gb18030", "Text encoding for the printer's Chinese font."),
+    Setting("printer", "cutter", True, "The printer has a cutter."),
+    Setting("printer", "qr", "native", "QR code on the ticket: `native` (GS ( k) or `image`."),
+    Setting("printer", "timeout", 5.0, "Seconds for connecting and writing to the printer."),
+    Setting("printer", "tip", "过号请重新取号", "温馨提示 line printed on every ticket."),
+    Setting("idcard", "url", "", "ID-card reader (`serial:///dev/ttyUSB0`, `sim://`); empty = none."),
+    Setting("scanner", "mode", "keyboard", "QR scanner: `keyboard` (wedge, Enter-terminated) or `none`."),
+)
+
+_DEFAULTS: dict[str, dict[str, Any]] = {}
+for _s in SETTINGS:
+    _DEFAULTS.setdefault(_s.section, {})[_s.key] = _s.default
+
+
+@dataclass
+class KioskConfig:
+    """Resolved configuration; ``section(name)`` gives a section as a dict."""
+
+    values: dict[str, dict[str, Any]] = field(default_factory=lambda: {
+        k: dict(v) for k, v in _DEFAULTS.items()})
+    source: str = "<defaults>"
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    def section(self, name: str) -> dict[str, Any]:
+        return dict(self.values[name])
+
+    # Shorthands for the keys the code reads most.
+    @property
+    def server_url(self) -> str:
+        return str(self.get("server", "url")).rstrip("/")
+
+    @property
+    def token(self) -> str:
+        return str(self.get("server", "token"))
+
+    @property
+    def language(self) -> str:
+        return str(self.get("kiosk", "language"))
+
+    @property
+    def hall_name(self) -> str:
+        return str(self.get("kiosk", "hall_name"))
+
+
+def from_dict(data: dict[str, Any], source: str = "<dict>") -> KioskConfig:
+    """Merge ``data`` ({section: {key: value}}) over the defaults, checking names and types."""
+    cfg = KioskConfig(source=source)
+    for section, entries in data.items():
+        if section not in cfg.values:
+            raise ConfigError(f"{source}: unknown section [{section}]")
+        if not isinstance(entries, dict):
+            raise ConfigError(f"{source}: [{section}] must be a table")
+        for key, value in entries.items():
+            if key not in cfg.values[section]:
+                raise ConfigError(f"{source}: unknown key {section}.{key}")
+            default = _DEFAULTS[section][key]
+            if isinstance(default, bool):
+                ok = isinstance(value, bool)
+            elif isinstance(default, (int, float)):
+                ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            else:
+                ok = isinstance(value, str)
+            if not ok:
+                raise ConfigError(
+                    f"{source}: {section}.{key} must be {type(default).__name__}, got {value!r}")
+            cfg.values[section][key] = value
+    if cfg.language not in ("zh", "en"):
+        raise ConfigError(f"{source}: kiosk.language must be 'zh' or 'en'")
+    return cfg
+
+
+def load(path: str | Path | None) -> KioskConfig:
+    """Read ``path`` (TOML); ``None`` gives the defaults."""
+    if path is None:
+        return KioskConfig()
+    p = Path(path)
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file not found: {p}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: {exc}") from exc
+    return from_dict(data, source=str(p))

@@ -1,0 +1,86 @@
+"""On-screen keypad input: what may be typed, and what counts as complete and valid."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from hardware.idnumber import is_valid_id_number, normalize_id_number
+from kiosk.errors import InputInvalid
+
+TICKET_NUMBER = re.compile(r"^[A-Z]\d{3}$")
+
+
+@dataclass
+class KeypadInput:
+    """A text being typed on the keypad.
+
+    ``kind``: ``id`` (18 chars, digits and a final X), ``code`` (appointment code: digits
+    and letters), ``number`` (ticket number: one letter + three digits).
+    """
+
+    kind: str
+    text: str = ""
+
+    @property
+    def max_length(self) -> int:
+        return {"id": 18, "code": 12, "number": 4}[self.kind]
+
+    def keys(self) -> list[str]:
+        """The keys the keypad shows for this kind (digits always, letters as needed)."""
+        digits = list("1234567890")
+        if self.kind == "id":
+            return digits + ["X"]
+        return digits
+
+    def press(self, key: str) -> str:
+        """Add one key; returns the new text. Keys that cannot go here are ignored."""
+        key = key.upper()
+        if len(key) != 1 or len(self.text) >= self.max_length:
+            return self.text
+        if self.kind == "id":
+            ok = key.isdigit() or (key == "X" and len(self.text) == 17)
+        elif self.kind == "number":
+            ok = key.isalpha() if not self.text else key.isdigit()
+        else:
+            ok = key.isalnum() and key.isascii()
+        if ok:
+            self.text += key
+        return self.text
+
+    def delete(self) -> str:
+        self.text = self.text[:-1]
+        return self.text
+
+    def clear(self) -> None:
+        self.text = ""
+
+    def set(self, value: str) -> str:
+        self.text = ""
+        for ch in value:
+            self.press(ch)
+        return self.text
+
+    def validated(self) -> str:
+        """The value to send, or :class:`InputInvalid` with a message for the citizen."""
+        text = self.text.strip().upper()
+        if self.kind == "id":
+            if not is_valid_id_number(text):
+                raise InputInvalid(
+                    "invalid id number", code="id_number_invalid",
+                    zh="身份证号有误，请核对后重新输入。",
+                    en="That ID number is not valid. Please check it.")
+            return normalize_id_number(text)
+        if self.kind == "number":
+            if not TICKET_NUMBER.match(text):
+                raise InputInvalid(
+                    "invalid ticket number", code="ticket_number_invalid",
+                    zh="号码格式为 1 个字母加 3 位数字，如 A012。",
+                    en="A number is one letter and three digits, e.g. A012.")
+            return text
+        if len(text) < 4:
+            raise InputInvalid(
+                "appointment code too short", code="appointment_code_invalid",
+                zh="预约码有误，请核对后重新输入。",
+                en="That appointment code is not valid. Please check it.")
+        return text

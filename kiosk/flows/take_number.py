@@ -1,0 +1,88 @@
+"""取号: category → service → (ID-card swipe) → ticket, with double-tap protection."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from kiosk.client import Service
+from kiosk.errors import InputInvalid
+from kiosk.flows.session import TicketResult
+from kiosk.flows.swipe import CardData
+
+if TYPE_CHECKING:
+    from kiosk.flows.session import Kiosk
+
+PRIORITIES = ("elderly", "disabled", "military")
+ELDERLY_AGE = 60
+
+
+class TakeNumberFlow:
+    """The steps of taking a number. ``issue()`` is idempotent within a session."""
+
+    def __init__(self, kiosk: Kiosk) -> None:
+        self.kiosk = kiosk
+        self._lock = threading.Lock()
+
+    @property
+    def session(self):  # type: ignore[no-untyped-def]
+        return self.kiosk.session
+
+    def choose_priority(self, priority: str | None) -> None:
+        if priority is not None and priority not in PRIORITIES:
+            raise ValueError(priority)
+        self.session.priority = priority
+
+    def choose_category(self, code: str) -> None:
+        self.session.category = code
+
+    def choose_service(self, service: Service) -> str:
+        """Remember the service; returns the next step: ``swipe`` or ``issue``."""
+        self.session.service = service
+        return "swipe" if self.needs_card() else "issue"
+
+    def needs_card(self) -> bool:
+        s = self.session
+        if s.card is not None:
+            return False
+        return bool(s.priority) or bool(self.kiosk.config.get("kiosk", "require_id_swipe")) or (
+            s.service is not None and s.service.id_required)
+
+    def card_read(self, card: CardData) -> str | None:
+        """Keep the card for this session. Returns an i18n notice key, if any.
+
+        An elderly priority is checked against the birth date on the card; a citizen
+        under 60 gets a regular number and is told so (never a dead end).
+        """
+        self.session.card = card
+        if self.session.priority == "elderly":
+            age = card.age_on(self.kiosk.today())
+            if age is None or age < ELDERLY_AGE:
+                self.session.priority = None
+                return "swipe.not_elderly"
+        return None
+
+    def issue(self, notice_key: str | None = None) -> TicketResult:
+        """Ask the server for the ticket. A second call in the same session (a double tap,
+        a retry racing the first request) returns the first ticket instead of a new one."""
+        with self._lock:
+            s = self.session
+            if s.result is not None:
+                return s.result
+            if s.service is None:
+                raise InputInvalid("no service chosen", code="no_service")
+            ticket = self.kiosk.client.issue_ticket(
+                s.service.code,
+                id_number=s.card.id_number if s.card else None,
+                priority=s.priority,
+                idempotency_key=s.request_key,
+            )
+            if self.kiosk.session is not s:  # wiped while the request was in flight
+                return TicketResult(ticket, s.service.name, s.service.name_en, s.priority)
+            s.result = TicketResult(ticket, s.service.name, s.service.name_en, s.priority,
+                                    notice_key=notice_key)
+            n = ticket.waiting_ahead or 0
+            from kiosk.i18n import spoken_number
+
+            self.kiosk.say("say.ticket", spoken=spoken_number(ticket.number), n=n)
+            return s.result

@@ -1,0 +1,24 @@
+"""Home: 取号, 预约签到, 排队查询, 优先取号, language switch, 适老化 mode."""
+
+from __future__ import annotations
+
+from kiosk.screens import load_kv, register
+from kiosk.screens.base import KioskScreen
+
+
+@register("home")
+class HomeScreen(KioskScreen):
+    say_key = "say.home"
+
+    def take_number(self, priority: bool = False) -> None:
+        self.kiosk.take_number.choose_priority(None)
+        self.go("priority" if priority else "category")
+
+    def toggle_language(self) -> None:
+        self.app.toggle_language()
+
+    def toggle_elder(self) -> None:
+        self.app.toggle_elder()
+
+
+load_kv(__file__)

@@ -1,0 +1,152 @@
+"""Shared kiosk widgets (rules in ``widgets.kv``): big buttons, header, error banner,
+on-screen keypad, QR image, idle countdown overlay."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+from kivy.app import App
+from kivy.core.image import Image as CoreImage
+from kivy.lang import Builder
+from kivy.properties import (
+    BooleanProperty,
+    ColorProperty,
+    ListProperty,
+    NumericProperty,
+    ObjectProperty,
+    StringProperty,
+)
+from kivy.uix.behaviors import ButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.floatlayout import FloatLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
+from kivy.uix.label import Label
+
+_KV = str(Path(__file__).with_name("widgets.kv"))
+
+BLUE = (0.12, 0.35, 0.66, 1)
+
+
+def load_widgets() -> None:
+    if _KV not in Builder.files:
+        Builder.load_file(_KV)
+
+
+class BigButton(ButtonBehavior, BoxLayout):
+    """A large touch target: a title and an optional hint line under it."""
+
+    title = StringProperty("")
+    """Main text (one or two words)."""
+
+    hint = StringProperty("")
+    """Smaller explanatory line; hidden when empty."""
+
+    bg = ColorProperty(BLUE)
+    """Background colour."""
+
+    fg = ColorProperty((1, 1, 1, 1))
+    """Text colour."""
+
+    title_size = NumericProperty(52)
+    """Title font size before the elder-mode scale."""
+
+    key = StringProperty("")
+    """A free tag (e.g. the service code) so screens and tests can find the button."""
+
+
+class KeyButton(ButtonBehavior, Label):
+    """One key of the on-screen keypad."""
+
+    bg = ColorProperty((0.93, 0.95, 0.98, 1))
+    """Background colour."""
+
+
+class Keypad(GridLayout):
+    """Digits (and X / letters as configured) with 删除 and 清空; calls ``on_key``."""
+
+    keys = ListProperty([])
+    """Characters to offer, in order (the flow's ``KeypadInput.keys()``)."""
+
+    on_key = ObjectProperty(None)
+    """Callback ``on_key(key)``; ``key`` is a character, ``"DEL"`` or ``"CLR"``."""
+
+    def on_keys(self, *_args: Any) -> None:
+        self.rebuild()
+
+    def rebuild(self) -> None:
+        self.clear_widgets()
+        app = App.get_running_app()
+        for k in self.keys:
+            self.add_widget(KeyButton(text=k, on_release=lambda b: self._press(b.text)))
+        delete = KeyButton(text=app.tr("keypad.delete"), bg=(0.98, 0.9, 0.85, 1))
+        delete.bind(on_release=lambda _b: self._press("DEL"))
+        clear = KeyButton(text=app.tr("keypad.clear"), bg=(0.98, 0.9, 0.85, 1))
+        clear.bind(on_release=lambda _b: self._press("CLR"))
+        self.add_widget(delete)
+        self.add_widget(clear)
+
+    def _press(self, key: str) -> None:
+        if self.on_key is not None:
+            self.on_key(key)
+
+
+class ErrorBanner(BoxLayout):
+    """Shows a screen's error, advice and retry countdown; collapses when empty."""
+
+    screen = ObjectProperty(None)
+    """The :class:`~kiosk.screens.base.KioskScreen` whose error this shows."""
+
+
+class QRImage(Image):
+    """Renders ``data`` as a QR code texture (qrcode + Pillow, in memory)."""
+
+    data = StringProperty("")
+    """The payload (the progress URL)."""
+
+    def on_data(self, *_args: Any) -> None:
+        if not self.data:
+            self.texture = None
+            return
+        import qrcode
+
+        qr = qrcode.QRCode(border=2, box_size=8,
+                           error_correction=qrcode.constants.ERROR_CORRECT_M)
+        qr.add_data(self.data)
+        qr.make(fit=True)
+        img = qr.make_image(fill_color="black", back_color="white").convert("RGB")
+        buf = io.BytesIO()
+        img.save(buf, format="png")
+        buf.seek(0)
+        tex = CoreImage(buf, ext="png").texture
+        tex.mag_filter = "nearest"
+        self.texture = tex
+
+
+class IdleOverlay(FloatLayout):
+    """The countdown before a wipe: full-screen, a touch anywhere dismisses it."""
+
+    visible = BooleanProperty(False)
+    """Shown or not (the widget stays in the tree; hidden by opacity and size)."""
+
+    seconds = NumericProperty(0)
+    """Seconds left."""
+
+    def show(self, seconds: int) -> None:
+        app = App.get_running_app()
+        if not self.visible or seconds != self.seconds:
+            kiosk = app.kiosk
+            if kiosk.speech_on and (not self.visible or seconds in (5, 3)):
+                kiosk.speaker.say(app.tr("idle.spoken", seconds=seconds), kiosk.lang)
+        self.seconds = seconds
+        self.visible = True
+
+    def dismiss(self) -> None:
+        self.visible = False
+
+    def on_touch_down(self, touch: Any) -> bool:
+        if not self.visible:
+            return False
+        return super().on_touch_down(touch)
