@@ -216,28 +216,40 @@ def announcement_text(number: str, window: int, kind: str = "call") -> str:
     return f"请 {number} 号到 {window} 号窗口办理"
 
 
-def render(tokens: Sequence[str | float], library: ClipLibrary) -> np.ndarray:
-    """Concatenate clips and silences. Adjacent clips get a 5 ms gap at least."""
+def render(tokens: Sequence[str | float], library: ClipLibrary, joins: list[int] | None = None) -> np.ndarray:
+    """Concatenate clips and silences. Adjacent clips get a 5 ms gap at least.
+
+    ``joins``, if given, receives the sample offsets where each clip starts and ends
+    (what a click test inspects).
+    """
     parts: list[np.ndarray] = []
     prev_clip = False
+    pos = 0
     for t in tokens:
         if isinstance(t, float):
             parts.append(np.zeros(int(t * library.rate), dtype=np.float32))
+            pos += len(parts[-1])
             prev_clip = False
             continue
         if prev_clip:
             parts.append(np.zeros(int(0.005 * library.rate), dtype=np.float32))
+            pos += len(parts[-1])
         parts.append(library.clip(t))
+        if joins is not None:
+            joins.extend((pos, pos + len(parts[-1])))
+        pos += len(parts[-1])
         prev_clip = True
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
-def render_announcement(number: str, window: int, kind: str = "call", library: ClipLibrary | None = None) -> np.ndarray:
+def render_announcement(
+    number: str, window: int, kind: str = "call", library: ClipLibrary | None = None, joins: list[int] | None = None
+) -> np.ndarray:
     """Chime, the sentence, a pause, the sentence again: float samples at ``library.rate``."""
     lib = library or default_library()
     sentence = announcement_tokens(number, window, kind)
     tokens: list[str | float] = ["chime", GAP_CHIME, *sentence, GAP_REPEAT, *sentence, 0.1]
-    return render(tokens, lib)
+    return render(tokens, lib, joins)
 
 
 _cache: OrderedDict[tuple[str, int, str, str], bytes] = OrderedDict()
