@@ -1,0 +1,219 @@
+"""One receipt-printer interface over python-escpos transports.
+
+:func:`open_printer` turns a URL (see :mod:`hardware.printer.options`) into a
+:class:`ReceiptPrinter`. The transport is a python-escpos printer class — ``Network``,
+``Usb``, ``Serial``, ``File`` — or the in-process simulator for ``sim://``; the bytes come
+from :mod:`hardware.printer.ticket` / :mod:`hardware.printer.builder`, never from
+python-escpos's ``text()`` (DESIGN §6)::
+
+    printer = open_printer("tcp://192.168.1.50:9100", paper=58)
+    try:
+        printer.print_ticket(ticket)      # raises PaperOut, CoverOpen, Offline, ...
+    finally:
+        printer.close()
+
+The connection opens lazily and is re-opened after an error, so one object can live as
+long as the kiosk. Not thread-safe: one thread per printer.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from typing import Any
+
+from hardware.printer._escpos import Escpos, escpos_printer
+from hardware.printer.errors import ERROR_FOR_STATE, Offline, PrinterConfigError, PrinterError
+from hardware.printer.options import PrinterOptions, PrinterURL
+from hardware.printer.sim import get_simulator
+from hardware.printer.status import DLE_EOT, PrinterStatus, parse_status
+from hardware.printer.ticket import TicketData, render_test_page, render_ticket
+
+#: DLE EOT functions asked for a status: printer, offline cause, paper sensor.
+STATUS_QUERIES = (1, 2, 4)
+
+
+def open_printer(url: str, options: PrinterOptions | None = None, **option_values: Any) -> ReceiptPrinter:
+    """A :class:`ReceiptPrinter` for ``url``; options as an object or keywords
+    (``open_printer(url, paper=58, chinese=False)``). Raises :class:`PrinterConfigError`
+    for a bad URL or option; connecting happens on first use."""
+    if options is None:
+        options = PrinterOptions.from_dict(option_values)
+    elif option_values:
+        options = PrinterOptions.from_dict({**options.as_dict(), **option_values})
+    return ReceiptPrinter(url, options)
+
+
+class ReceiptPrinter:
+    """A thermal receipt printer: print tickets and raw ESC/POS, read its status."""
+
+    def __init__(self, url: str, options: PrinterOptions | None = None) -> None:
+        self.url = url
+        self.target = PrinterURL.parse(url)
+        self.options = options or PrinterOptions()
+        self._device: Escpos | None = None
+
+    # -- connection --------------------------------------------------------------
+    def _make_device(self) -> Escpos:
+        t, o = self.target, self.options
+        if t.scheme == "sim":
+            return get_simulator(t.host)
+        if t.scheme == "tcp":
+            return escpos_printer.Network(t.host, t.port, timeout=o.timeout, profile=o.profile)
+        if t.scheme == "file":
+            return escpos_printer.File(t.path, profile=o.profile)
+        if t.scheme == "usb":
+            if not escpos_printer.Usb.is_usable():
+                raise PrinterConfigError("USB printers need pyusb (pip install pyusb)")
+            kw = {k: int(v, 0) for k, v in t.params.items() if k in ("in_ep", "out_ep")}
+            return escpos_printer.Usb(t.vendor_id, t.product_id, timeout=int(o.timeout * 1000),
+                                      profile=o.profile, **kw)
+        if t.scheme == "serial":
+            if not escpos_printer.Serial.is_usable():
+                raise PrinterConfigError("serial printers need pyserial (pip install pyserial)")
+            baud = int(t.params.get("baudrate", "9600"))
+            return escpos_printer.Serial(t.path, baudrate=baud, timeout=o.status_timeout,
+                                         profile=o.profile)
+        raise PrinterConfigError(f"unsupported printer URL {self.url!r}")
+
+    def open(self) -> None:
+        """Connect now (otherwise the first print or status connects). Raises :class:`Offline`."""
+        if self._device is not None:
+            return
+        device = self._make_device()
+        try:
+            device.open()  # the sim's open() is a no-op
+            _ = device.device  # python-escpos opens lazily through this property
+        except PrinterError:
+            raise
+        except Exception as exc:  # DeviceNotFoundError, OSError, USBError, SerialException
+            raise Offline(f"{self.url}: {exc}".replace("\n", " ")) from exc
+        if self.target.scheme != "sim" and not device._device:
+            raise Offline(self.url)
+        self._device = device
+
+    def close(self) -> None:
+        """Close the connection (safe to call twice); the next use reconnects."""
+        device, self._device = self._device, None
+        if device is not None and self.target.scheme != "sim":
+            try:
+                device.close()
+            except Exception:
+                pass
+
+    def __enter__(self) -> ReceiptPrinter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- output ------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        """Send raw bytes. Raises :class:`Offline` when the connection fails (and closes it)."""
+        self.open()
+        assert self._device is not None
+        try:
+            self._device._raw(data)
+        except Exception as exc:
+            self.close()
+            raise Offline(f"{self.url}: write failed: {exc}") from exc
+
+    def print_bytes(self, data: bytes, check_status: bool = True) -> PrinterStatus | None:
+        """Send a rendered receipt. With ``check_status`` the printer is asked first and a
+        printer that says it cannot print raises (PaperOut, CoverOpen, PrinterFault,
+        Offline); "unknown" prints anyway. Returns the status read before printing."""
+        status = self.check_ready() if check_status else None
+        self.write(data)
+        return status
+
+    def print_ticket(self, ticket: TicketData, check_status: bool = True) -> PrinterStatus | None:
+        """Render and print one ticket (see :func:`~hardware.printer.ticket.render_ticket`)."""
+        return self.print_bytes(render_ticket(ticket, self.options), check_status)
+
+    def print_test_page(self, check_status: bool = True) -> PrinterStatus | None:
+        return self.print_bytes(
+            render_test_page(self.options, url=self.url, now=_local_now()), check_status)
+
+    # -- status ------------------------------------------------------------------
+    def check_ready(self) -> PrinterStatus:
+        """The status, raising the matching :class:`PrinterError` if it cannot print."""
+        status = self.status()
+        if not status.can_print:
+            raise ERROR_FOR_STATE.get(status.state, PrinterError)(status.detail or status.label_en)
+        return status
+
+    def status(self) -> PrinterStatus:
+        """Ask DLE EOT 1, 2, 4. Unreachable → ``offline``; no answer in
+        ``options.status_timeout`` → ``unknown`` (never ``ok``)."""
+        try:
+            self.open()
+        except Offline as exc:
+            return PrinterStatus.offline(exc.detail)
+        answers: dict[int, int | None] = {}
+        for n in STATUS_QUERIES:
+            try:
+                answers[n] = self._query(n)
+            except Offline as exc:
+                return PrinterStatus.offline(exc.detail)
+            if answers[n] is None:
+                break  # a silent printer stays silent: do not wait three times
+        return parse_status(answers)
+
+    def _query(self, n: int) -> int | None:
+        device = self._device
+        assert device is not None
+        timeout = self.options.status_timeout
+        sock = getattr(device, "_device", None)
+        if isinstance(sock, socket.socket):
+            return self._query_socket(sock, n, timeout)
+        try:
+            device._raw(DLE_EOT + bytes([n]))
+        except Exception as exc:
+            self.close()
+            raise Offline(f"{self.url}: {exc}") from exc
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                data = device._read()
+            except NotImplementedError:
+                return None  # a file device cannot answer
+            except Exception:
+                return None
+            if data:
+                return data[-1]
+            if self.target.scheme == "sim":
+                return None
+            time.sleep(0.01)
+        return None
+
+    def _query_socket(self, sock: socket.socket, n: int, timeout: float) -> int | None:
+        try:
+            while select.select([sock], [], [], 0)[0]:  # drop stale bytes (late answers, ASB)
+                if not sock.recv(64):
+                    raise Offline(f"{self.url}: connection closed by printer")
+            sock.sendall(DLE_EOT + bytes([n]))
+        except Offline:
+            self.close()
+            raise
+        except OSError as exc:
+            self.close()
+            raise Offline(f"{self.url}: {exc}") from exc
+        ready = select.select([sock], [], [], timeout)[0]
+        if not ready:
+            return None
+        try:
+            data = sock.recv(1)
+        except OSError as exc:  # reset by the printer: it is gone, not silent
+            self.close()
+            raise Offline(f"{self.url}: {exc}") from exc
+        if not data:
+            self.close()
+            raise Offline(f"{self.url}: connection closed by printer")
+        return data[0]
+
+
+def _local_now() -> Any:
+    from datetime import datetime
+
+    return datetime.now().astimezone()
