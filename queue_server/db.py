@@ -6,8 +6,9 @@ One database file per hall. Several server processes may open the same file, so:
   the process; only an OS crash can lose the last few), a busy timeout;
 * every write that allocates or claims something (a ticket number, a ticket to call,
   a print job) runs in ``BEGIN IMMEDIATE`` so SQLite serialises writers across
-  processes, and :func:`write_tx` also serialises the threads of one process with a
-  lock first, because SQLite's busy handler sleeps in coarse steps when threads collide;
+  processes, and :func:`write_tx` first serialises the threads of one process with a
+  lock and the processes with a ``flock`` on ``<db>.write.lock``, because SQLite's busy
+  handler sleeps in coarse steps (up to 100 ms) when writers collide;
 * the schema is a list of sqlite-utils migrations applied at start-up under a file
   lock, so four processes starting at once on a fresh file do not race.
 """
@@ -58,10 +59,56 @@ def _lock_for(db: Database) -> threading.Lock:
         return lock
 
 
+def _process_lock_for(db: Database) -> _ProcessLock | None:
+    key = db_path(db)
+    if key == ":memory:":
+        return None
+    with _write_locks_guard:
+        lock = _process_locks.get(key)
+        if lock is None:
+            lock = _process_locks[key] = _ProcessLock(key)
+        return lock
+
+
 def db_path(db: Database) -> str:
     """The absolute file name behind ``db`` (``":memory:"`` for memory databases)."""
+    cached = getattr(db, "_yichuang_path", None)
+    if cached is not None:
+        return str(cached)
     row = db.conn.execute("PRAGMA database_list").fetchone()
-    return (row[2] if row and row[2] else ":memory:")
+    path = row[2] if row and row[2] else ":memory:"
+    db._yichuang_path = path  # type: ignore[attr-defined]
+    return str(path)
+
+
+class _ProcessLock:
+    """An exclusive ``flock`` on ``<db>.write.lock``, shared by this process's threads.
+
+    SQLite's busy handler polls in coarse sleeps (up to 100 ms) when two processes collide
+    on ``BEGIN IMMEDIATE``; waiting on a file lock instead wakes the next writer as soon as
+    the previous one releases. The descriptor is reopened after ``fork`` because flock
+    locks belong to the open file description, which a forked child would share.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path + ".write.lock"
+        self._fd = -1
+        self._pid = -1
+
+    def _fileno(self) -> int:
+        if self._pid != os.getpid():
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            self._pid = os.getpid()
+        return self._fd
+
+    def acquire(self) -> None:
+        fcntl.flock(self._fileno(), fcntl.LOCK_EX)
+
+    def release(self) -> None:
+        fcntl.flock(self._fileno(), fcntl.LOCK_UN)
+
+
+_process_locks: dict[str, _ProcessLock] = {}
 
 
 @contextmanager
@@ -74,16 +121,23 @@ def write_tx(db: Database) -> Iterator[sqlite3.Connection]:
             conn.execute("UPDATE ...")
     """
     conn = db.conn
+    plock = _process_lock_for(db)
     with _lock_for(db):
-        conn.execute("BEGIN IMMEDIATE")
+        if plock is not None:
+            plock.acquire()
         try:
-            yield conn
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        else:
-            conn.execute("COMMIT")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+        finally:
+            if plock is not None:
+                plock.release()
 
 
 def migrate(db: Database) -> None:

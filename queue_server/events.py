@@ -85,18 +85,21 @@ class EventBus:
         self.poll_interval = poll_interval
         self._subs: set[queue.Queue[Event]] = set()
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_id = 0
 
     def start(self) -> None:
-        if self._thread is not None:
-            return
-        db = self._connect()
-        self.last_id = last_event_id(db)
-        self._thread = threading.Thread(target=self._run, args=(db,), name="event-bus", daemon=True)
-        self._thread.start()
+        """Start the tailer thread (idempotent; :meth:`subscribe` calls it)."""
+        with self._start_lock:
+            if self._thread is not None:
+                return
+            db = self._connect()
+            self.last_id = last_event_id(db)
+            self._thread = threading.Thread(target=self._run, args=(db,), name="event-bus", daemon=True)
+            self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
@@ -110,9 +113,13 @@ class EventBus:
         self._wake.set()
 
     def subscribe(self, maxsize: int = 10000) -> queue.Queue[Event]:
+        """A queue that receives every event committed from now on (starts the tailer)."""
         q: queue.Queue[Event] = queue.Queue(maxsize=maxsize)
         with self._lock:
             self._subs.add(q)
+            started = self._thread is not None
+        if not started:
+            self.start()
         return q
 
     def unsubscribe(self, q: queue.Queue[Event]) -> None:

@@ -1,0 +1,108 @@
+"""Request helpers of the API: the caller's role, the JSON body, typed fields."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar, cast
+
+from flask import g, request
+
+from queue_server.auth import READ_ONLY_ROLES, Principal, verify_token
+from queue_server.errors import BadRequest, Forbidden, Unauthorized, ValidationError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+ALL_ROLES = ("kiosk", "display", "clerk", "admin", "technician")
+STAFF = ("clerk", "admin")
+
+
+def _token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    if request.method == "GET":
+        return request.args.get("token") or None
+    return None
+
+
+def principal() -> Principal:
+    p: Principal = g.principal
+    return p
+
+
+def authenticate() -> Principal:
+    """The caller's principal, or a 401."""
+    from queue_server import get_db
+
+    token = _token()
+    if not token:
+        raise Unauthorized("auth_required", "需要登录或令牌", "A bearer token is required")
+    p = verify_token(get_db(), token)
+    if request.method == "GET" and not request.headers.get("Authorization") and p.role not in READ_ONLY_ROLES:
+        # ?token= is for display pages and EventSource: read-only roles only.
+        raise Unauthorized(
+            "query_token_not_allowed",
+            "该角色的令牌不能放在网址中",
+            "Only read-only roles may pass ?token=",
+        )
+    return p
+
+
+def roles(*allowed: str) -> Callable[[F], F]:
+    """Route decorator: the caller must hold one of ``allowed`` roles (admin always may)."""
+
+    def deco(fn: F) -> F:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            p = authenticate()
+            if p.role != "admin" and p.role not in allowed:
+                raise Forbidden("forbidden", "当前角色没有此权限", f"Role {p.role} may not do this")
+            g.principal = p
+            return fn(*args, **kwargs)
+
+        return cast(F, wrapper)
+
+    return deco
+
+
+def body() -> dict[str, Any]:
+    """The JSON object of the request (empty body = ``{}``); 400 if malformed."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest("malformed_json", "请求内容不是有效的 JSON", "Request body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise BadRequest("json_object_required", "请求内容应为 JSON 对象", "Request body must be a JSON object")
+    return data
+
+
+def field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, required: bool = False,
+          max_len: int | None = None) -> Any:
+    """A typed field of the body; 422 when required and missing or of the wrong type."""
+    value = data.get(name)
+    if value is None:
+        if required:
+            raise ValidationError("missing_field", f"缺少字段 {name}", f"Missing field: {name}", field=name)
+        return None
+    if isinstance(value, bool) and kind is not bool and not (isinstance(kind, tuple) and bool in kind):
+        raise ValidationError("bad_field", f"字段 {name} 类型错误", f"Wrong type for {name}", field=name)
+    if not isinstance(value, kind):
+        raise ValidationError("bad_field", f"字段 {name} 类型错误", f"Wrong type for {name}", field=name)
+    if max_len is not None and isinstance(value, str) and len(value) > max_len:
+        raise ValidationError("field_too_long", f"字段 {name} 过长", f"{name}: at most {max_len} characters",
+                              field=name)
+    return value
+
+
+def clerk_id() -> int | None:
+    """The user to check window ownership against: the logged-in clerk; None for admins
+    and for device tokens of role clerk (not bound to a person)."""
+    p = principal()
+    if p.role == "admin":
+        return None
+    return p.user_id

@@ -1,0 +1,203 @@
+"""The OpenAPI 3 document at ``/api/openapi.json``.
+
+The queue API's operations are described here in detail. Any other ``/api`` route in the
+app (the display stream, printers, …) is added from the URL map with its view's
+docstring as summary, so the document always lists every path the server answers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Response, current_app, jsonify
+
+from queue_server.api import bp
+
+_ERR = {"$ref": "#/components/responses/Error"}
+_TICKET = {"$ref": "#/components/schemas/Ticket"}
+
+
+def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "object", "properties": props}
+    if required:
+        out["required"] = required
+    return out
+
+
+S = {"type": "string"}
+I = {"type": "integer"}  # noqa: E741
+N = {"type": "number"}
+B = {"type": "boolean"}
+
+
+def _op(summary: str, roles: str, *, ok: Any = None, status: str = "200", req: Any = None,
+        errors: tuple[int, ...] = (401, 403, 404), public: bool = False, extra: dict[str, Any] | None = None,
+        params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": summary, "description": f"Roles: {roles}."}
+    if public:
+        op["security"] = []
+    if req is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": req}}}
+    responses: dict[str, Any] = {status: {"description": "OK"}}
+    if ok is not None:
+        responses[status]["content"] = {"application/json": {"schema": ok}}
+    for code in errors:
+        responses[str(code)] = _ERR
+    if extra:
+        responses.update(extra)
+    op["responses"] = responses
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _path_param(name: str, kind: dict[str, Any]) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": kind}
+
+
+TICKET_ID = [_path_param("ticket_id", I)]
+WINDOW_NO = [_path_param("number", I)]
+STAFF = "clerk (own window), admin"
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/api/health": {"get": _op("Liveness check", "none", ok=_obj({"ok": B}), public=True, errors=())},
+    "/api/openapi.json": {"get": _op("This document", "none", public=True, errors=())},
+    "/api/categories": {"get": _op("Service categories (业务类别)", "any",
+                                   ok={"type": "array", "items": _obj({"code": S, "name": S, "name_en": S,
+                                                                        "prefix": S})})},
+    "/api/services": {"get": _op("Active services (事项)", "any",
+                                 ok={"type": "array", "items": {"$ref": "#/components/schemas/Service"}})},
+    "/api/windows": {"get": _op("Windows and their status", "any",
+                                ok={"type": "array", "items": {"$ref": "#/components/schemas/Window"}})},
+    "/api/state": {"get": _op("Hall state for displays (also the SSE snapshot)", "any",
+                              ok={"$ref": "#/components/schemas/State"})},
+    "/api/tickets": {
+        "post": _op(
+            "Issue a ticket (取号)", "kiosk, clerk, admin", status="201", ok=_TICKET,
+            req=_obj({"service": S, "id_number": S, "priority": {"type": "string",
+                      "enum": ["elderly", "disabled", "military", "green"]}, "appointment": S,
+                      "referral_reason": S, "print": B, "printer": S}, ["service"]),
+            errors=(400, 401, 403, 409, 413, 422),
+        ),
+        "get": _op("Today's ticket by number (?number=A012)", "any", ok=_TICKET, errors=(401, 404, 422),
+                   params=[{"name": "number", "in": "query", "required": True, "schema": S}]),
+    },
+    "/api/tickets/{ticket_id}": {"get": _op("One ticket with people ahead and wait estimate", "any",
+                                            ok=_TICKET, params=TICKET_ID)},
+    "/api/tickets/{ticket_id}/recall": {"post": _op(
+        "Recall (重呼) a called ticket or a recent no-show", STAFF, ok=_TICKET, params=TICKET_ID,
+        req=_obj({"window": I}), errors=(401, 403, 404, 409))},
+    "/api/tickets/{ticket_id}/start": {"post": _op("Start serving: called → serving", STAFF, ok=_TICKET,
+                                                   params=TICKET_ID, errors=(401, 403, 404, 409))},
+    "/api/tickets/{ticket_id}/finish": {"post": _op("Finish (办结): serving/called → done", STAFF, ok=_TICKET,
+                                                    params=TICKET_ID, errors=(401, 403, 404, 409))},
+    "/api/tickets/{ticket_id}/no-show": {"post": _op("No-show (过号): called → no_show", STAFF, ok=_TICKET,
+                                                     params=TICKET_ID, errors=(401, 403, 404, 409))},
+    "/api/tickets/{ticket_id}/cancel": {"post": _op("Cancel a waiting, called or no-show ticket", STAFF,
+                                                    ok=_TICKET, params=TICKET_ID, errors=(401, 403, 404, 409))},
+    "/api/tickets/{ticket_id}/transfer": {"post": _op(
+        "Transfer (转窗/转办) to a window and/or service; keeps number and issue time", STAFF, ok=_TICKET,
+        params=TICKET_ID, req=_obj({"window": I, "service": S, "note": S}),
+        errors=(400, 401, 403, 404, 409, 422))},
+    "/api/windows/{number}/call-next": {"post": _op(
+        "Call the next ticket (叫号)", STAFF, ok=_TICKET, params=WINDOW_NO, errors=(401, 403, 404, 409),
+        extra={"204": {"description": "Nobody waits for this window"}})},
+    "/api/windows/{number}/queue": {"get": _op("Waiting tickets in call-next order", STAFF,
+                                               ok={"type": "array", "items": _TICKET}, params=WINDOW_NO)},
+    "/api/windows/{number}/open": {"post": _op("Open the window (clerk signs in)", STAFF,
+                                               ok={"$ref": "#/components/schemas/Window"}, params=WINDOW_NO,
+                                               errors=(401, 403, 404, 409))},
+    "/api/windows/{number}/pause": {"post": _op("Pause (暂停服务) with a reason", STAFF,
+                                                ok={"$ref": "#/components/schemas/Window"}, params=WINDOW_NO,
+                                                req=_obj({"reason": S}, ["reason"]),
+                                                errors=(400, 401, 403, 404, 409, 422))},
+    "/api/windows/{number}/resume": {"post": _op("Resume a paused window", STAFF,
+                                                 ok={"$ref": "#/components/schemas/Window"}, params=WINDOW_NO,
+                                                 errors=(401, 403, 404, 409))},
+    "/api/windows/{number}/close": {"post": _op("Close the window (clerk signs out)", STAFF,
+                                                ok={"$ref": "#/components/schemas/Window"}, params=WINDOW_NO)},
+    "/api/appointments/check-in": {"post": _op(
+        "Appointment check-in (预约签到) by code or ID number → ticket", "kiosk, clerk, admin", status="201",
+        ok=_TICKET, req=_obj({"code": S, "id_number": S}), errors=(400, 401, 403, 404, 409, 422))},
+    "/api/progress/{code}": {"get": _op(
+        "Public ticket progress (the ticket's QR); no personal data", "none", public=True,
+        params=[_path_param("code", S)], errors=(404, 422),
+        ok=_obj({"number": S, "service": S, "service_name": S, "status": S, "waiting_ahead": I,
+                 "estimated_wait_minutes": I, "window": I, "window_name": S}))},
+    "/api/notice": {"put": _op("Set the hall notice line", "admin", req=_obj({"notice": S}, ["notice"]),
+                               ok=_obj({"notice": S}), errors=(400, 401, 403, 422))},
+    "/api/settings": {"get": _op("Hall settings with defaults and help", "admin")},
+    "/api/settings/{name}": {"put": _op("Change a hall setting", "admin", req=_obj({"value": {}}, ["value"]),
+                                        params=[_path_param("name", S)], errors=(400, 401, 403, 422))},
+    "/api/login": {"post": _op(
+        "Log in with username + password → session token", "none", public=True,
+        req=_obj({"username": S, "password": S}, ["username", "password"]), errors=(400, 401, 422),
+        ok=_obj({"token": S, "expires_at": N, "user": _obj({"id": I, "username": S, "name": S,
+                                                            "staff_no": S, "role": S})}))},
+    "/api/logout": {"post": _op("Revoke the session token", "any", ok=_obj({"ok": B}), errors=(401,))},
+    "/api/me": {"get": _op("Who am I", "any", errors=(401,),
+                           ok=_obj({"role": S, "name": S, "user": {"type": "object", "nullable": True}}))},
+}
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _obj({"error": _obj({"code": S, "message": S, "message_en": S, "details": {"type": "object"}},
+                                 ["code", "message"])}, ["error"]),
+    "Service": _obj({"code": S, "name": S, "name_en": S, "category": S, "category_name": S, "prefix": S,
+                     "self_service": B, "daily_limit_per_id": {"type": "integer", "nullable": True},
+                     "id_required": B}),
+    "Window": _obj({"number": I, "name": S, "services": {"type": "array", "items": S}, "status": {
+        "type": "string", "enum": ["open", "paused", "closed"]}, "pause_reason": S, "kind": S}),
+    "Ticket": _obj({
+        "id": I, "number": S, "service": S, "service_name": S, "category": S,
+        "status": {"type": "string", "enum": ["waiting", "called", "serving", "done", "no_show", "cancelled",
+                                              "expired"]},
+        "priority": {"type": "string", "nullable": True}, "waiting_ahead": I, "estimated_wait_minutes": I,
+        "issued_at": N, "progress_code": S, "window": {"type": "integer", "nullable": True},
+        "referral_reason": {"type": "string", "nullable": True}, "id_masked": {"type": "string", "nullable": True},
+        "appointment": {"type": "object", "nullable": True},
+        "print": _obj({"status": {"type": "string", "enum": ["queued", "not_configured", "error"]}, "job_id": I}),
+    }, ["id", "number", "service", "status", "waiting_ahead", "estimated_wait_minutes", "issued_at"]),
+    "State": _obj({"hall": {"type": "object"}, "windows": {"type": "array", "items": {"type": "object"}},
+                   "recent_calls": {"type": "array", "items": {"type": "object"}},
+                   "waiting": {"type": "array", "items": {"type": "object"}}, "last_event_id": I}),
+}
+
+
+def openapi_path(rule: str) -> str:
+    """``/api/tickets/<int:ticket_id>`` → ``/api/tickets/{ticket_id}``."""
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def document() -> dict[str, Any]:
+    paths: dict[str, dict[str, Any]] = {k: dict(v) for k, v in PATHS.items()}
+    for rule in current_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        path = openapi_path(rule.rule)
+        view = current_app.view_functions.get(rule.endpoint)
+        doc = (view.__doc__ or rule.endpoint).strip().splitlines()[0] if view else rule.endpoint
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            paths.setdefault(path, {}).setdefault(
+                method.lower(), {"summary": doc, "responses": {"200": {"description": "OK"}}}
+            )
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "一窗通 Yichuang queue server", "version": "1",
+                 "description": "JSON API of the hall's queue server. Errors: {\"error\": {\"code\", \"message\"}}."},
+        "servers": [{"url": "/"}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": SCHEMAS,
+            "responses": {"Error": {"description": "Error", "content": {
+                "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}},
+        },
+        "security": [{"bearer": []}],
+        "paths": dict(sorted(paths.items())),
+    }
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    """This OpenAPI 3 document (no auth)."""
+    return jsonify(document())

@@ -1,0 +1,325 @@
+"""The JSON API routes. Each route checks the role, reads its input, calls the engine and
+pokes the event bus after a write; the engine does everything else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, g, jsonify, request
+
+from queue_server import get_db, notify_change
+from queue_server import queue as engine
+from queue_server.api import bp
+from queue_server.api.common import (
+    ALL_ROLES,
+    STAFF,
+    authenticate,
+    body,
+    clerk_id,
+    field,
+    principal,
+    roles,
+)
+from queue_server.auth import login, revoke_token
+from queue_server.errors import ValidationError
+from queue_server.queue.common import load_windows
+from queue_server.settings import SETTINGS, all_settings, set_setting
+
+
+def _clock() -> Any:
+    return current_app.config.get("CLOCK")
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    resp = jsonify(data)
+    resp.status_code = status
+    return resp
+
+
+def _public_ticket(t: dict[str, Any]) -> dict[str, Any]:
+    t = dict(t)
+    t.pop("in_tx_result", None)
+    t.pop("in_tx_error", None)
+    return t
+
+
+# --- catalogue ---------------------------------------------------------------------------
+
+
+@bp.get("/health")
+def health() -> Response:
+    """Liveness check (no auth)."""
+    get_db().conn.execute("SELECT 1").fetchone()
+    return _json({"ok": True})
+
+
+@bp.get("/categories")
+@roles(*ALL_ROLES)
+def categories() -> Response:
+    rows = get_db().conn.execute("SELECT code, name, name_en, prefix FROM categories ORDER BY sort, code")
+    return _json([{"code": r[0], "name": r[1], "name_en": r[2], "prefix": r[3]} for r in rows])
+
+
+@bp.get("/services")
+@roles(*ALL_ROLES)
+def services() -> Response:
+    rows = get_db().conn.execute(
+        "SELECT s.code, s.name, s.name_en, s.category, c.name, s.prefix, s.self_service, s.daily_limit_per_id "
+        "FROM services s JOIN categories c ON c.code = s.category WHERE s.active = 1 ORDER BY c.sort, s.sort, s.code"
+    )
+    return _json([
+        {"code": r[0], "name": r[1], "name_en": r[2], "category": r[3], "category_name": r[4], "prefix": r[5],
+         "self_service": bool(r[6]), "daily_limit_per_id": r[7], "id_required": r[7] is not None}
+        for r in rows
+    ])
+
+
+@bp.get("/windows")
+@roles(*ALL_ROLES)
+def windows() -> Response:
+    return _json([engine.window_dict(w) for w in load_windows(get_db().conn)])
+
+
+@bp.get("/state")
+@roles(*ALL_ROLES)
+def state() -> Response:
+    return _json(engine.hall_state(get_db(), clock=_clock()))
+
+
+# --- tickets -----------------------------------------------------------------------------
+
+
+@bp.post("/tickets")
+@roles("kiosk", "clerk")
+def issue() -> Response:
+    data = body()
+    service = field(data, "service", str, required=True, max_len=32)
+    want_print = field(data, "print", bool) or False
+    printer = field(data, "printer", str, max_len=100)
+    p = principal()
+    print_state: dict[str, Any] = {}
+
+    def enqueue(conn: Any, ticket_id: int) -> Any:
+        from queue_server.printing.jobs import enqueue_ticket_print
+
+        return enqueue_ticket_print(conn, ticket_id, printer=printer)
+
+    ticket = engine.issue_ticket(
+        get_db(),
+        service,
+        id_number=field(data, "id_number", str, max_len=32),
+        priority=field(data, "priority", str, max_len=32),
+        appointment=field(data, "appointment", str, max_len=64),
+        referral_reason=field(data, "referral_reason", str, max_len=200),
+        issued_by=p.name,
+        source="counter" if p.role == "clerk" else ("admin" if p.role == "admin" else "kiosk"),
+        clock=_clock(),
+        in_tx=enqueue if want_print else None,
+    )
+    notify_change()
+    if want_print:
+        if ticket.get("in_tx_error"):
+            print_state = {"status": "error", "message": "打印任务未能加入队列", "detail": ticket["in_tx_error"]}
+        elif ticket.get("in_tx_result") is None:
+            print_state = {"status": "not_configured", "message": "未配置打印机"}
+        else:
+            print_state = {"status": "queued", "job_id": ticket["in_tx_result"]}
+    out = _public_ticket(ticket)
+    if want_print:
+        out["print"] = print_state
+    return _json(out, 201)
+
+
+@bp.get("/tickets")
+@roles(*ALL_ROLES)
+def find_ticket() -> Response:
+    number = request.args.get("number")
+    if not number:
+        raise ValidationError("missing_field", "请提供号码 number", "Query parameter number is required")
+    return _json(engine.find_ticket(get_db(), number, clock=_clock()))
+
+
+@bp.get("/tickets/<int:ticket_id>")
+@roles(*ALL_ROLES)
+def get_ticket(ticket_id: int) -> Response:
+    return _json(engine.get_ticket(get_db(), ticket_id, clock=_clock()))
+
+
+@bp.post("/appointments/check-in")
+@roles("kiosk", "clerk")
+def appointment_check_in() -> Response:
+    data = body()
+    code = field(data, "code", str, max_len=64)
+    id_number = field(data, "id_number", str, max_len=32)
+    ticket = engine.check_in(get_db(), code=code, id_number=id_number, issued_by=principal().name, clock=_clock())
+    notify_change()
+    return _json(_public_ticket(ticket), 201)
+
+
+@bp.get("/progress/<code>")
+def progress(code: str) -> Response:
+    """Public (no token): what the QR on a ticket shows; no personal data."""
+    return _json(engine.ticket_progress(get_db(), code, clock=_clock()))
+
+
+def _ticket_action(name: str, ticket_id: int, **kwargs: Any) -> Response:
+    fn = getattr(engine, name)
+    ticket = fn(get_db(), ticket_id, clerk_user_id=clerk_id(), clock=_clock(), **kwargs)
+    notify_change()
+    return _json(ticket)
+
+
+@bp.post("/tickets/<int:ticket_id>/recall")
+@roles(*STAFF)
+def recall(ticket_id: int) -> Response:
+    window = field(body(), "window", int)
+    return _ticket_action("recall", ticket_id, window=window)
+
+
+@bp.post("/tickets/<int:ticket_id>/start")
+@roles(*STAFF)
+def start(ticket_id: int) -> Response:
+    return _ticket_action("start", ticket_id)
+
+
+@bp.post("/tickets/<int:ticket_id>/finish")
+@roles(*STAFF)
+def finish(ticket_id: int) -> Response:
+    return _ticket_action("finish", ticket_id)
+
+
+@bp.post("/tickets/<int:ticket_id>/no-show")
+@roles(*STAFF)
+def no_show(ticket_id: int) -> Response:
+    return _ticket_action("no_show", ticket_id)
+
+
+@bp.post("/tickets/<int:ticket_id>/cancel")
+@roles(*STAFF)
+def cancel(ticket_id: int) -> Response:
+    return _ticket_action("cancel", ticket_id)
+
+
+@bp.post("/tickets/<int:ticket_id>/transfer")
+@roles(*STAFF)
+def transfer(ticket_id: int) -> Response:
+    data = body()
+    return _ticket_action(
+        "transfer", ticket_id,
+        window=field(data, "window", int),
+        service=field(data, "service", str, max_len=32),
+        note=field(data, "note", str, max_len=200),
+    )
+
+
+# --- windows -----------------------------------------------------------------------------
+
+
+@bp.post("/windows/<int:number>/call-next")
+@roles(*STAFF)
+def call_next(number: int) -> Response:
+    ticket = engine.call_next(get_db(), number, clerk_user_id=clerk_id(), clock=_clock())
+    notify_change()
+    if ticket is None:
+        return Response(status=204)
+    return _json(ticket)
+
+
+@bp.get("/windows/<int:number>/queue")
+@roles(*STAFF)
+def window_queue(number: int) -> Response:
+    return _json(engine.window_queue(get_db(), number, clock=_clock()))
+
+
+@bp.post("/windows/<int:number>/open")
+@roles(*STAFF)
+def open_window(number: int) -> Response:
+    p = principal()
+    w = engine.open_window(get_db(), number, p.user_id if p.role == "clerk" else None, clock=_clock())
+    notify_change()
+    return _json(w)
+
+
+@bp.post("/windows/<int:number>/pause")
+@roles(*STAFF)
+def pause_window(number: int) -> Response:
+    reason = field(body(), "reason", str, required=True, max_len=100)
+    w = engine.pause_window(get_db(), number, reason, clerk_user_id=clerk_id(), clock=_clock())
+    notify_change()
+    return _json(w)
+
+
+@bp.post("/windows/<int:number>/resume")
+@roles(*STAFF)
+def resume_window(number: int) -> Response:
+    w = engine.resume_window(get_db(), number, clerk_user_id=clerk_id(), clock=_clock())
+    notify_change()
+    return _json(w)
+
+
+@bp.post("/windows/<int:number>/close")
+@roles(*STAFF)
+def close_window(number: int) -> Response:
+    w = engine.close_window(get_db(), number, clerk_user_id=clerk_id(), clock=_clock())
+    notify_change()
+    return _json(w)
+
+
+# --- hall settings -----------------------------------------------------------------------
+
+
+@bp.put("/notice")
+@roles("admin")
+def put_notice() -> Response:
+    text = field(body(), "notice", str, required=True, max_len=500)
+    notice = engine.set_notice(get_db(), text, clock=_clock())
+    notify_change()
+    return _json({"notice": notice})
+
+
+@bp.get("/settings")
+@roles("admin")
+def get_settings() -> Response:
+    values = all_settings(get_db(), fresh=True)
+    return _json([{"name": s.name, "value": values.get(s.name), "default": s.default, "help": s.help}
+                  for s in SETTINGS if s.name != "id_salt"])
+
+
+@bp.put("/settings/<name>")
+@roles("admin")
+def put_setting(name: str) -> Response:
+    data = body()
+    if "value" not in data:
+        raise ValidationError("missing_field", "缺少字段 value", "Missing field: value", field="value")
+    set_setting(get_db(), name, data["value"])
+    return _json({"name": name, "value": data["value"]})
+
+
+# --- sessions ----------------------------------------------------------------------------
+
+
+@bp.post("/login")
+def do_login() -> Response:
+    """Clerk/admin/technician login with username + password → session token."""
+    data = body()
+    username = field(data, "username", str, required=True, max_len=64)
+    password = field(data, "password", str, required=True, max_len=200)
+    return _json(login(get_db(), username, password))
+
+
+@bp.post("/logout")
+def do_logout() -> Response:
+    authenticate()
+    header = request.headers.get("Authorization", "")
+    revoke_token(get_db(), header[7:].strip())
+    return _json({"ok": True})
+
+
+@bp.get("/me")
+@roles(*ALL_ROLES)
+def me() -> Response:
+    p = g.principal
+    user = None
+    if p.user_id is not None:
+        user = {"id": p.user_id, "name": p.user_name, "staff_no": p.staff_no, "role": p.role}
+    return _json({"role": p.role, "name": p.name, "user": user, "expires_at": p.expires_at})

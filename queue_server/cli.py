@@ -1,0 +1,351 @@
+"""The ``queue-server`` command line. Every command takes ``--db PATH`` (or env
+``YICHUANG_DB_PATH``); every docstring starts with an example."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from queue_server.db import open_db
+
+DB_OPTION = click.option(
+    "--db", "db_path", type=click.Path(dir_okay=False), envvar="YICHUANG_DB_PATH", required=True,
+    help="Hall database file (created if missing). Env: YICHUANG_DB_PATH.",
+)
+
+
+def _fail(exc: Exception) -> None:
+    from queue_server.errors import QueueError
+
+    if isinstance(exc, QueueError):
+        raise click.ClickException(f"{exc.message} ({exc.code})") from exc
+    raise exc
+
+
+@click.group()
+@click.version_option("0.1.0", prog_name="queue-server")
+def main() -> None:
+    """一窗通 queue server: hall database, demo hall, tokens, users and the HTTP server.
+
+    \b
+    Example:
+        queue-server demo                      # demo hall on http://127.0.0.1:8000
+        queue-server serve --db hall.db --port 8000
+    """
+
+
+@main.command("init-db")
+@DB_OPTION
+def init_db(db_path: str) -> None:
+    """Create the hall database or bring its schema up to date.
+
+    \b
+    Example:
+        queue-server init-db --db var/hall.db
+    """
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    db = open_db(db_path)
+    applied = [r[0] for r in db.conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")] \
+        if db["_sqlite_migrations"].exists() else []
+    click.echo(f"database ready: {os.path.abspath(db_path)} ({len(applied)} migrations)")
+
+
+@main.command("seed-demo")
+@DB_OPTION
+@click.option("--seed", default=42, show_default=True, help="Random seed of names, ID numbers and codes.")
+@click.option("--closed", is_flag=True, help="Leave every window closed (clerks open them).")
+def seed_demo(db_path: str, seed: int, closed: bool) -> None:
+    """Fill an empty hall with the demo hall: 9 categories, 38 services, 15 windows,
+    demo users and today's appointments.
+
+    \b
+    Example:
+        queue-server seed-demo --db var/demo.db
+    """
+    from queue_server.demo import make_hall
+
+    Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    db = open_db(db_path)
+    try:
+        made = make_hall(db, seed=seed, open_windows=not closed)
+    except Exception as exc:
+        _fail(exc)
+        return
+    _print_seed_summary(made)
+
+
+def _print_seed_summary(made: dict[str, Any]) -> None:
+    click.echo(f"{len(made['categories'])} categories, {len(made['services'])} services, "
+               f"{len(made['windows'])} windows, {len(made['appointments'])} appointments today")
+    click.echo("users (username / password):")
+    for username, u in made["users"].items():
+        click.echo(f"  {username:8} {u['password']:10} {u['role']:10} {u['name']}")
+    click.echo("appointments (code, slot, service, synthetic ID number for check-in):")
+    for a in made["appointments"][:6]:
+        click.echo(f"  {a['code']}  {a['slot_start']}-{a['slot_end']}  {a['service']}  {a['id_number']}")
+
+
+@main.group()
+def token() -> None:
+    """Device tokens (kiosk, display, clerk, admin, technician)."""
+
+
+@token.command("create")
+@DB_OPTION
+@click.option("--role", type=click.Choice(["kiosk", "display", "clerk", "admin", "technician"]), required=True)
+@click.option("--name", required=True, help="Who uses it, e.g. kiosk-01 or hall-display.")
+def token_create(db_path: str, role: str, name: str) -> None:
+    """Create a token and print it on stdout (only its SHA-256 is stored).
+
+    \b
+    Example:
+        queue-server token create --db var/hall.db --role kiosk --name kiosk-01
+    """
+    from queue_server.auth import create_token
+
+    db = open_db(db_path)
+    try:
+        click.echo(create_token(db, role, name))
+    except Exception as exc:
+        _fail(exc)
+
+
+@main.group()
+def user() -> None:
+    """Staff accounts that log in (admin, clerk, technician)."""
+
+
+@user.command("create")
+@DB_OPTION
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True, help="Real name, e.g. 王晓明 (masked on displays).")
+@click.option("--staff-no", default="", help="工号 shown on the window display.")
+@click.option("--role", type=click.Choice(["admin", "clerk", "technician"]), default="clerk", show_default=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="Prompted when not given.")
+def user_create(db_path: str, username: str, display_name: str, staff_no: str, role: str, password: str) -> None:
+    """Create a staff user.
+
+    \b
+    Example:
+        queue-server user create --db var/hall.db --username clerk7 --name 王晓明 --staff-no 0107 --role clerk
+    """
+    from queue_server.auth import create_user
+
+    db = open_db(db_path)
+    try:
+        uid = create_user(db, username, password, display_name=display_name, staff_no=staff_no, role=role)
+    except Exception as exc:
+        _fail(exc)
+        return
+    click.echo(f"user {username} created (id {uid}, role {role})")
+
+
+@main.group()
+def settings() -> None:
+    """Hall settings (name, opening hours, max wait, …; see docs/queue-server.md)."""
+
+
+@settings.command("get")
+@DB_OPTION
+@click.argument("key", required=False)
+def settings_get(db_path: str, key: str | None) -> None:
+    """Print one setting as JSON, or all of them.
+
+    \b
+    Example:
+        queue-server settings get --db var/hall.db opening_hours
+    """
+    from queue_server.settings import SETTINGS, all_settings
+
+    values = all_settings(open_db(db_path), fresh=True)
+    if key is not None:
+        if key not in values:
+            raise click.ClickException(f"unknown setting {key}")
+        click.echo(json.dumps(values[key], ensure_ascii=False))
+        return
+    for s in SETTINGS:
+        click.echo(f"{s.name} = {json.dumps(values[s.name], ensure_ascii=False)}")
+
+
+@settings.command("set")
+@DB_OPTION
+@click.argument("key")
+@click.argument("value")
+def settings_set(db_path: str, key: str, value: str) -> None:
+    """Set a setting; VALUE is JSON (true, 45, {...}) or a plain string.
+
+    \b
+    Example:
+        queue-server settings set --db var/hall.db max_wait_minutes 30
+        queue-server settings set --db var/hall.db enforce_opening_hours true
+    """
+    from queue_server.settings import parse_value, set_setting
+
+    try:
+        set_setting(open_db(db_path), key, parse_value(value))
+    except Exception as exc:
+        _fail(exc)
+    click.echo(f"{key} = {value}")
+
+
+@main.command()
+@DB_OPTION
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), default=None,
+              help="Archive file (default: <db>.archive.db next to the database).")
+@click.option("--before", default=None, help="Archive days before this YYYY-MM-DD (default: today).")
+def archive(db_path: str, out_path: str | None, before: str | None) -> None:
+    """Move earlier business days (tickets, calls, appointments, events) into an archive file.
+
+    \b
+    Example:
+        queue-server archive --db var/hall.db --out var/hall-2026.archive.db
+    """
+    from queue_server.queue.archive import archive_days
+
+    db = open_db(db_path)
+    result = archive_days(db, out_path or (str(db_path) + ".archive.db"), before=before)
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+def _listen_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: bool) -> None:
+    import waitress
+
+    from queue_server import create_app
+    from queue_server.printing.worker import start_workers
+
+    app = create_app({"DB_PATH": db_path})
+    start_workers(db_path)
+    sock = _listen_socket(host, port, reuse_port)
+    waitress.serve(app, sockets=[sock], threads=threads, connection_limit=max(1000, threads * 4),
+                   channel_timeout=300, backlog=2048, ident="yichuang", _quiet=True)
+
+
+@main.command()
+@DB_OPTION
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--threads", default=64, show_default=True, type=int,
+              help="Threads per process; each open display stream (SSE) holds one.")
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Server processes sharing the port (SO_REUSEPORT) and the database.")
+def serve(db_path: str, host: str, port: int, threads: int, workers: int) -> None:
+    """Run the queue server (waitress) on HOST:PORT.
+
+    \b
+    Example:
+        queue-server serve --db var/hall.db --host 0.0.0.0 --port 8000 --workers 2
+    """
+    open_db(db_path).conn.close()  # migrate before forking
+    click.echo(f"queue-server: http://{host}:{port}/ (db {os.path.abspath(db_path)}, "
+               f"{workers} process(es) × {threads} threads)", err=True)
+    if workers <= 1:
+        _serve_one(db_path, host, port, threads, reuse_port=False)
+        return
+    children: list[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # child: its own app, connections and listening socket
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.SIG_DFL)
+            try:
+                _serve_one(db_path, host, port, threads, reuse_port=True)
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def stop(signum: int, _frame: Any) -> None:
+        for child in children:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while children:
+        try:
+            pid, _status = os.wait()
+        except ChildProcessError:
+            break
+        except InterruptedError:
+            continue
+        if pid in children:
+            children.remove(pid)
+            stop(signal.SIGTERM, None)  # one worker died: take the others down too
+
+
+@main.command()
+@click.option("--db", "db_path", type=click.Path(dir_okay=False), default="var/demo.db", show_default=True,
+              help="Demo database; recreated on every run.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--keep", is_flag=True, help="Keep an existing demo database instead of recreating it.")
+@click.option("--no-serve", is_flag=True, help="Prepare the demo and print the URLs, but do not serve.")
+def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None:
+    """Create the demo hall, its tokens and users, print the URLs, then serve it.
+
+    \b
+    Example:
+        queue-server demo --port 8000
+    """
+    from queue_server.demo import make_hall
+
+    path = Path(db_path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fresh = not (keep and path.exists())
+    if fresh:
+        for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            p.unlink(missing_ok=True)
+    db = open_db(path)
+    tokens_file = Path(f"{path}.tokens.json")
+    if fresh or not tokens_file.exists():
+        made = make_hall(db, tokens=True)
+        tokens = made["tokens"]
+        tokens_file.write_text(json.dumps(tokens, indent=1))
+        _print_seed_summary(made)
+    else:
+        tokens = json.loads(tokens_file.read_text())
+    db.conn.close()
+    base = f"http://{host}:{port}"
+    click.echo("")
+    click.echo("一窗通 demo hall — open these:")
+    click.echo(f"  hall display    {base}/display?token={tokens['display']}")
+    click.echo(f"  window display  {base}/display/window/1?token={tokens['display']}")
+    click.echo(f"  clerk console   {base}/counter        (login clerk1 / clerk123, admin / admin123)")
+    click.echo(f"  API document    {base}/api/openapi.json")
+    click.echo("tokens (Authorization: Bearer …):")
+    for role, tok in tokens.items():
+        click.echo(f"  {role:10} {tok}")
+    click.echo(f"  e.g. curl -H 'Authorization: Bearer {tokens['kiosk']}' -d '{{\"service\":\"QY01\"}}' "
+               f"{base}/api/tickets")
+    click.echo("opening hours are stored but not enforced in the demo "
+               "(queue-server settings set --db var/demo.db enforce_opening_hours true)")
+    sys.stdout.flush()
+    if no_serve:
+        return
+    time.sleep(0.1)
+    _serve_one(str(path), host, port, 64, reuse_port=False)
+
+
+from queue_server.printing.cli import printer as _printer  # noqa: E402
+
+main.add_command(_printer)

@@ -1,0 +1,399 @@
+"""Ticket lifecycle and windows: call, recall, start, finish, no-show, transfer, cancel;
+open, pause, resume, close.
+
+::
+
+    waiting ──call──▶ called ──start──▶ serving ──finish──▶ done
+       ▲                │  ▲                │
+       │             no-show│recall         │
+       │                ▼  │                │
+       └──transfer── no_show (recallable for no_show_recall_minutes, last N per window)
+    waiting/called/no_show ──cancel──▶ cancelled      (earlier days: expired)
+
+Each function is one :func:`~queue_server.db.write_tx`: it reads the ticket, checks the
+transition, writes it with a guarded ``UPDATE … WHERE status = …`` and records the event,
+so two clerks can never move the same ticket twice.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from sqlite_utils import Database
+
+from queue_server.db import write_tx
+from queue_server.errors import Conflict, Forbidden, NotFound, ValidationError, unknown_service
+from queue_server.events import record_event
+from queue_server.queue import clock as clk
+from queue_server.queue.common import (
+    Hall,
+    Window,
+    fetch_ticket_row,
+    hall,
+    load_window,
+    ticket_dict,
+)
+from queue_server.queue.order import ordered
+
+_STATUS_ZH = {
+    "waiting": "等待中", "called": "已叫号", "serving": "办理中", "done": "已办结",
+    "no_show": "已过号", "cancelled": "已取消", "expired": "已失效",
+}
+
+
+def _bad_state(row: sqlite3.Row, action_zh: str, action: str) -> Conflict:
+    status = row["status"]
+    return Conflict(
+        "bad_ticket_state",
+        f"{row['number']} 当前状态为「{_STATUS_ZH.get(status, status)}」,不能{action_zh}",
+        f"Ticket {row['number']} is {status}; cannot {action}",
+        status=status,
+    )
+
+
+def _check_clerk(window: Window, clerk_user_id: int | None) -> None:
+    if clerk_user_id is not None and window.clerk_user_id not in (None, clerk_user_id):
+        raise Forbidden(
+            "not_your_window",
+            f"{window.number} 号窗口由其他工作人员使用中",
+            f"Window {window.number} is signed in by another clerk",
+        )
+
+
+def _called_event(conn: sqlite3.Connection, kind: str, row: sqlite3.Row, window: Window,
+                   clerk_user_id: int | None, now: float) -> None:
+    conn.execute(
+        "INSERT INTO call_log (ticket_id, number, window, kind, clerk_user_id, ts) VALUES (?, ?, ?, ?, ?, ?)",
+        (row["id"], row["number"], window.number, kind, clerk_user_id, now),
+    )
+    record_event(
+        conn,
+        "ticket.called" if kind == "call" else "ticket.recalled",
+        {"ticket_id": row["id"], "number": row["number"], "window": window.number,
+         "window_name": window.name, "service": row["service_code"], "called_at": now},
+        ts=now,
+    )
+
+
+def call_next(
+    db: Database, window: int, *, clerk_user_id: int | None = None, clock: clk.Clock | None = None
+) -> dict[str, Any] | None:
+    """Call the next ticket for ``window`` (order: :mod:`queue_server.queue.order`).
+
+    The window's current ticket is closed first: ``serving`` → done, ``called`` → no-show
+    (recallable). Returns the called ticket, or None when nobody waits for this window.
+    """
+    h = hall(db, clock)
+    with write_tx(db) as conn:
+        w = load_window(conn, window)
+        _check_clerk(w, clerk_user_id)
+        if w.status != "open":
+            if w.status == "paused":
+                raise Conflict("window_paused", f"{w.number} 号窗口已暂停服务,请先恢复",
+                               f"Window {w.number} is paused", reason=w.pause_reason)
+            raise Conflict("window_closed", f"{w.number} 号窗口未开启", f"Window {w.number} is closed")
+        _close_current(conn, w, h)
+        rows = ordered(conn, w, h)
+        if not rows:
+            return None
+        ticket_id = rows[0]["id"]
+        cur = conn.execute(
+            "UPDATE tickets SET status = 'called', called_at = ?, window = ?, clerk_user_id = ?, "
+            "call_count = call_count + 1, transfer_window = NULL WHERE id = ? AND status = 'waiting'",
+            (h.now, w.number, clerk_user_id, ticket_id),
+        )
+        if cur.rowcount != 1:  # cannot happen under write_tx; never call a ticket twice
+            raise Conflict("call_race", "叫号冲突,请重试", "Concurrent call, retry")
+        row = fetch_ticket_row(conn, ticket_id)
+        _called_event(conn, "call", row, w, clerk_user_id, h.now)
+    return ticket_dict(row)
+
+
+def _close_current(conn: sqlite3.Connection, w: Window, h: Hall) -> None:
+    current = conn.execute(
+        "SELECT id, number, status FROM tickets WHERE day = ? AND window = ? AND status IN ('called', 'serving')",
+        (h.day, w.number),
+    ).fetchall()
+    for t in current:
+        if t["status"] == "serving":
+            conn.execute("UPDATE tickets SET status = 'done', finished_at = ? WHERE id = ?", (h.now, t["id"]))
+            kind = "ticket.finished"
+        else:
+            conn.execute("UPDATE tickets SET status = 'no_show', closed_at = ? WHERE id = ?", (h.now, t["id"]))
+            kind = "ticket.no_show"
+        record_event(conn, kind, {"ticket_id": t["id"], "number": t["number"], "window": w.number}, ts=h.now)
+
+
+def _load_ticket_for(conn: sqlite3.Connection, ticket_id: int) -> sqlite3.Row:
+    return fetch_ticket_row(conn, ticket_id)
+
+
+def _own_window(conn: sqlite3.Connection, row: sqlite3.Row, clerk_user_id: int | None) -> Window | None:
+    if row["window"] is None:
+        return None
+    w = load_window(conn, int(row["window"]))
+    _check_clerk(w, clerk_user_id)
+    return w
+
+
+def recall(
+    db: Database, ticket_id: int, *, window: int | None = None, clerk_user_id: int | None = None,
+    clock: clk.Clock | None = None,
+) -> dict[str, Any]:
+    """重呼: call a ``called`` ticket again, or bring back a recent no-show.
+
+    A no-show is recallable for ``no_show_recall_minutes`` and only if it is among the
+    last ``no_show_recall_last`` no-shows of its window.
+    """
+    h = hall(db, clock)
+    with write_tx(db) as conn:
+        row = _load_ticket_for(conn, ticket_id)
+        if row["status"] not in ("called", "no_show") or row["day"] != h.day:
+            raise _bad_state(row, "重呼", "recall")
+        w = load_window(conn, window if window is not None else int(row["window"]))
+        _check_clerk(w, clerk_user_id)
+        if w.status != "open":
+            raise Conflict("window_not_open", f"{w.number} 号窗口未在服务", f"Window {w.number} is not open")
+        if row["status"] == "no_show":
+            _check_recallable(conn, row, h)
+            _close_current(conn, w, h)
+        conn.execute(
+            "UPDATE tickets SET status = 'called', called_at = ?, window = ?, call_count = call_count + 1, "
+            "closed_at = NULL WHERE id = ?",
+            (h.now, w.number, ticket_id),
+        )
+        row = _load_ticket_for(conn, ticket_id)
+        _called_event(conn, "recall", row, w, clerk_user_id, h.now)
+    return ticket_dict(row)
+
+
+def _check_recallable(conn: sqlite3.Connection, row: sqlite3.Row, h: Hall) -> None:
+    minutes = int(h.settings.get("no_show_recall_minutes") or 0)
+    last_n = int(h.settings.get("no_show_recall_last") or 0)
+    too_old = Conflict(
+        "no_show_expired",
+        f"{row['number']} 过号已超过可重呼时间,请重新取号",
+        f"Ticket {row['number']} missed its turn too long ago to be recalled",
+    )
+    if row["closed_at"] is None or h.now - float(row["closed_at"]) > minutes * 60:
+        raise too_old
+    recent = conn.execute(
+        "SELECT id FROM tickets WHERE day = ? AND window = ? AND status = 'no_show' "
+        "ORDER BY closed_at DESC, id DESC LIMIT ?",
+        (h.day, row["window"], last_n),
+    ).fetchall()
+    if row["id"] not in {r[0] for r in recent}:
+        raise too_old
+
+
+def _simple_transition(
+    db: Database, ticket_id: int, *, allowed: tuple[str, ...], new_status: str, time_col: str,
+    event: str, action_zh: str, action: str, clerk_user_id: int | None, clock: clk.Clock | None,
+) -> dict[str, Any]:
+    h = hall(db, clock)
+    with write_tx(db) as conn:
+        row = _load_ticket_for(conn, ticket_id)
+        if row["status"] not in allowed or row["day"] != h.day:
+            raise _bad_state(row, action_zh, action)
+        _own_window(conn, row, clerk_user_id)
+        cur = conn.execute(
+            f"UPDATE tickets SET status = ?, {time_col} = ? WHERE id = ? AND status = ?",
+            (new_status, h.now, ticket_id, row["status"]),
+        )
+        if cur.rowcount != 1:
+            raise _bad_state(row, action_zh, action)
+        record_event(conn, event, {"ticket_id": ticket_id, "number": row["number"], "window": row["window"]},
+                     ts=h.now)
+        row = _load_ticket_for(conn, ticket_id)
+    return ticket_dict(row)
+
+
+def start(db: Database, ticket_id: int, *, clerk_user_id: int | None = None,
+          clock: clk.Clock | None = None) -> dict[str, Any]:
+    """The citizen arrived at the window: called → serving."""
+    return _simple_transition(db, ticket_id, allowed=("called",), new_status="serving", time_col="started_at",
+                              event="ticket.started", action_zh="开始办理", action="start",
+                              clerk_user_id=clerk_user_id, clock=clock)
+
+
+def finish(db: Database, ticket_id: int, *, clerk_user_id: int | None = None,
+           clock: clk.Clock | None = None) -> dict[str, Any]:
+    """办结: serving (or called, when the clerk skips start) → done."""
+    return _simple_transition(db, ticket_id, allowed=("serving", "called"), new_status="done",
+                              time_col="finished_at", event="ticket.finished", action_zh="办结",
+                              action="finish", clerk_user_id=clerk_user_id, clock=clock)
+
+
+def no_show(db: Database, ticket_id: int, *, clerk_user_id: int | None = None,
+            clock: clk.Clock | None = None) -> dict[str, Any]:
+    """过号: called → no_show (recallable for a while)."""
+    return _simple_transition(db, ticket_id, allowed=("called",), new_status="no_show", time_col="closed_at",
+                              event="ticket.no_show", action_zh="过号", action="mark as no-show",
+                              clerk_user_id=clerk_user_id, clock=clock)
+
+
+def cancel(db: Database, ticket_id: int, *, clerk_user_id: int | None = None,
+           clock: clk.Clock | None = None) -> dict[str, Any]:
+    """Cancel a waiting, called or no-show ticket."""
+    return _simple_transition(db, ticket_id, allowed=("waiting", "called", "no_show"), new_status="cancelled",
+                              time_col="closed_at", event="ticket.cancelled", action_zh="取消",
+                              action="cancel", clerk_user_id=clerk_user_id, clock=clock)
+
+
+def transfer(
+    db: Database, ticket_id: int, *, window: int | None = None, service: str | None = None,
+    note: str | None = None, clerk_user_id: int | None = None, clock: clk.Clock | None = None,
+) -> dict[str, Any]:
+    """转窗/转办: back to waiting for another window and/or service.
+
+    The ticket keeps its number and original issue time. Transferred to a window, only
+    that window calls it, before anyone else; transferred to a service, it queues for
+    that service by its original issue time.
+    """
+    if window is None and service is None:
+        raise ValidationError("transfer_target_required", "请选择转往的窗口或事项",
+                              "Give a window or a service to transfer to")
+    if note is not None and (not isinstance(note, str) or len(note) > 200):
+        raise ValidationError("bad_note", "备注过长", "note: at most 200 characters")
+    h = hall(db, clock)
+    with write_tx(db) as conn:
+        row = _load_ticket_for(conn, ticket_id)
+        if row["status"] not in ("waiting", "called", "serving") or row["day"] != h.day:
+            raise _bad_state(row, "转窗", "transfer")
+        _own_window(conn, row, clerk_user_id)
+        to_window = load_window(conn, window).number if window is not None else None
+        category = row["category"]
+        to_service = row["service_code"]
+        if service is not None:
+            svc = conn.execute("SELECT code, category, active FROM services WHERE code = ?", (service,)).fetchone()
+            if svc is None or not svc[2]:
+                raise unknown_service(service)
+            to_service, category = svc[0], svc[1]
+        if to_window is not None and to_window == row["window"] and service is None:
+            raise ValidationError("transfer_same_window", "不能转到当前窗口", "Cannot transfer to the same window")
+        conn.execute(
+            "UPDATE tickets SET status = 'waiting', transfer_window = ?, transfer_note = ?, transferred_at = ?, "
+            "service_code = ?, category = ? WHERE id = ?",
+            (to_window, note, h.now, to_service, category, ticket_id),
+        )
+        record_event(
+            conn, "ticket.transferred",
+            {"ticket_id": ticket_id, "number": row["number"], "from_window": row["window"],
+             "to_window": to_window, "to_service": to_service},
+            ts=h.now,
+        )
+        row = _load_ticket_for(conn, ticket_id)
+    return ticket_dict(row)
+
+
+# --- windows ---------------------------------------------------------------------------
+
+
+def _window_event(conn: sqlite3.Connection, type_: str, w: int, status: str, reason: str | None,
+                  now: float) -> None:
+    record_event(conn, type_, {"window": w, "status": status, "reason": reason}, ts=now)
+
+
+def open_window(db: Database, window: int, clerk_user_id: int | None = None, *,
+                clock: clk.Clock | None = None) -> dict[str, Any]:
+    """A clerk signs in at the window: it opens (from closed or paused)."""
+    now = clk.now(clock)
+    with write_tx(db) as conn:
+        w = load_window(conn, window)
+        if clerk_user_id is not None and w.status != "closed" and w.clerk_user_id not in (None, clerk_user_id):
+            raise Conflict("window_taken", f"{w.number} 号窗口已由其他工作人员开启",
+                           f"Window {w.number} is open for another clerk")
+        conn.execute(
+            "UPDATE windows SET status = 'open', pause_reason = NULL, clerk_user_id = ? WHERE number = ?",
+            (clerk_user_id, window),
+        )
+        _window_event(conn, "window.opened", window, "open", None, now)
+        w = load_window(conn, window)
+    return window_dict(w)
+
+
+def pause_window(db: Database, window: int, reason: str, *, clerk_user_id: int | None = None,
+                 clock: clk.Clock | None = None) -> dict[str, Any]:
+    """暂停服务 with a reason shown on the displays."""
+    if not isinstance(reason, str) or not reason.strip() or len(reason) > 100:
+        raise ValidationError("reason_required", "请填写暂停原因(100 字以内)", "A pause reason (≤100 chars) is required")
+    now = clk.now(clock)
+    with write_tx(db) as conn:
+        w = load_window(conn, window)
+        _check_clerk(w, clerk_user_id)
+        if w.status != "open":
+            raise Conflict("window_not_open", f"{w.number} 号窗口未在服务,不能暂停", f"Window {w.number} is not open")
+        conn.execute("UPDATE windows SET status = 'paused', pause_reason = ? WHERE number = ?",
+                     (reason.strip(), window))
+        _window_event(conn, "window.paused", window, "paused", reason.strip(), now)
+        w = load_window(conn, window)
+    return window_dict(w)
+
+
+def resume_window(db: Database, window: int, *, clerk_user_id: int | None = None,
+                  clock: clk.Clock | None = None) -> dict[str, Any]:
+    now = clk.now(clock)
+    with write_tx(db) as conn:
+        w = load_window(conn, window)
+        _check_clerk(w, clerk_user_id)
+        if w.status != "paused":
+            raise Conflict("window_not_paused", f"{w.number} 号窗口未暂停", f"Window {w.number} is not paused")
+        conn.execute("UPDATE windows SET status = 'open', pause_reason = NULL WHERE number = ?", (window,))
+        _window_event(conn, "window.resumed", window, "open", None, now)
+        w = load_window(conn, window)
+    return window_dict(w)
+
+
+def close_window(db: Database, window: int, *, clerk_user_id: int | None = None,
+                 clock: clk.Clock | None = None) -> dict[str, Any]:
+    """The clerk signs out; waiting tickets stay for the other windows."""
+    now = clk.now(clock)
+    with write_tx(db) as conn:
+        w = load_window(conn, window)
+        _check_clerk(w, clerk_user_id)
+        conn.execute(
+            "UPDATE windows SET status = 'closed', pause_reason = NULL, clerk_user_id = NULL WHERE number = ?",
+            (window,),
+        )
+        _window_event(conn, "window.closed", window, "closed", None, now)
+        w = load_window(conn, window)
+    return window_dict(w)
+
+
+def window_dict(w: Window) -> dict[str, Any]:
+    return {
+        "number": w.number,
+        "name": w.name,
+        "services": w.services,
+        "status": w.status,
+        "pause_reason": w.pause_reason,
+        "kind": w.kind,
+        "clerk_user_id": w.clerk_user_id,
+    }
+
+
+def get_ticket(db: Database, ticket_id: int, *, clock: clk.Clock | None = None) -> dict[str, Any]:
+    """One ticket with its current people-ahead and wait estimate."""
+    from queue_server.db import db_path
+    from queue_server.queue.estimate import estimate_minutes, people_ahead
+
+    conn = db.conn
+    row = fetch_ticket_row(conn, ticket_id)
+    ahead = minutes = 0
+    if row["status"] == "waiting":
+        ahead = people_ahead(conn, row["day"], row["service_code"], row["priority"], float(row["issued_at"]))
+        minutes = estimate_minutes(conn, db_path(db), row["day"], row["service_code"], ahead)
+    return ticket_dict(row, waiting_ahead=ahead, estimated_wait_minutes=minutes)
+
+
+def find_ticket(db: Database, number: str, *, clock: clk.Clock | None = None) -> dict[str, Any]:
+    """Today's ticket with this number (A012), for the kiosk's progress query."""
+    h = hall(db, clock)
+    if not isinstance(number, str) or not 1 < len(number) < 12:
+        raise ValidationError("bad_number", "号码格式不正确", "Malformed ticket number")
+    row = db.conn.execute("SELECT id FROM tickets WHERE day = ? AND number = ?",
+                          (h.day, number.strip().upper())).fetchone()
+    if row is None:
+        raise NotFound("ticket_not_found", f"今天没有 {number} 号", f"No ticket {number} today")
+    return get_ticket(db, int(row[0]), clock=clock)

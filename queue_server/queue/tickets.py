@@ -1,0 +1,358 @@
+"""Issuing tickets (取号) and appointment check-in (预约签到).
+
+Numbering (DESIGN §4): prefix + at least 3 digits, per prefix per business day. The
+number comes from ``counters`` by one ``INSERT … ON CONFLICT DO UPDATE … RETURNING``
+inside the same :func:`~queue_server.db.write_tx` that inserts the ticket, and
+``tickets(day, number)`` is a unique index, so two processes can never hand out the
+same number and a crash can never leave a number issued without its ticket. After 999
+the number simply grows a digit (A999 → A1000); it never wraps, so a number is unique
+for the whole day.
+
+The first ticket of a new business day expires the tickets still open from earlier days
+and their unused appointments, and records a ``day.reset`` event.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from sqlite_utils import Database
+
+from hardware.idnumber import age_on, hash_id_number, is_valid_id_number, mask_id_number
+from queue_server.db import db_path, write_tx
+from queue_server.errors import Conflict, NotFound, ValidationError, unknown_service
+from queue_server.events import record_event
+from queue_server.queue import clock as clk
+from queue_server.queue.common import (
+    APPOINTMENT,
+    PRIORITY_GROUPS,
+    Hall,
+    fetch_ticket_row,
+    hall,
+    ticket_dict,
+)
+from queue_server.queue.estimate import estimate_minutes, people_ahead
+
+SOURCES = ("kiosk", "counter", "appointment", "admin", "api")
+_PROGRESS_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+_seen_day: dict[str, str] = {}
+_seen_lock = threading.Lock()
+
+InTx = Callable[[sqlite3.Connection, int], Any]
+
+
+def _progress_code() -> str:
+    return "".join(secrets.choice(_PROGRESS_ALPHABET) for _ in range(10))
+
+
+def check_open(h: Hall) -> None:
+    """Refuse a ticket outside the opening hours (when the hall enforces them)."""
+    if not h.settings.get("enforce_opening_hours", True):
+        return
+    hours = h.settings["opening_hours"]
+    if not clk.is_open(hours, h.now, h.tz):
+        raise Conflict(
+            "hall_closed",
+            f"当前不在取号时间,请在办理时间内取号。办理时间:{clk.describe_hours(hours)}",
+            "Tickets are only issued during opening hours.",
+            opening_hours=hours,
+        )
+
+
+def roll_day(conn: sqlite3.Connection, key: str, h: Hall) -> None:
+    """On the hall's first ticket of a business day: expire what earlier days left open."""
+    with _seen_lock:
+        if _seen_day.get(key) == h.day:
+            return
+    started = conn.execute("SELECT 1 FROM counters WHERE day = ? LIMIT 1", (h.day,)).fetchone()
+    if started is None:
+        expired = conn.execute(
+            "UPDATE tickets SET status = 'expired', closed_at = ? "
+            "WHERE day < ? AND status IN ('waiting', 'called', 'serving')",
+            (h.now, h.day),
+        ).rowcount
+        conn.execute(
+            "UPDATE appointments SET status = 'expired' WHERE day < ? AND status = 'booked'",
+            (h.day,),
+        )
+        record_event(conn, "day.reset", {"day": h.day, "expired_tickets": expired}, ts=h.now)
+    with _seen_lock:
+        _seen_day[key] = h.day
+
+
+def forget_days() -> None:
+    """Tests: forget which business days this process has already rolled over."""
+    with _seen_lock:
+        _seen_day.clear()
+
+
+def issue_ticket(
+    db: Database,
+    service: str,
+    *,
+    id_number: str | None = None,
+    priority: str | None = None,
+    appointment: str | None = None,
+    referral_reason: str | None = None,
+    issued_by: str = "",
+    source: str = "kiosk",
+    clock: clk.Clock | None = None,
+    in_tx: InTx | None = None,
+) -> dict[str, Any]:
+    """Issue a ticket for ``service`` and return it (see :func:`ticket_dict`).
+
+    ``appointment`` is an appointment code: the ticket is that appointment's check-in.
+    ``in_tx(conn, ticket_id)`` runs inside the issuing transaction (used to queue the
+    print job atomically); an exception from it rolls back to before the hook only and
+    is reported as ``ticket["in_tx_error"]``, because a ticket is issued even if
+    printing fails (DESIGN §5).
+    """
+    h = hall(db, clock)
+    if appointment is not None:
+        return _check_in(db, h, code=appointment, id_number=id_number, service=service,
+                         issued_by=issued_by, in_tx=in_tx)
+    return _issue(db, h, service, id_number=id_number, priority=priority,
+                  referral_reason=referral_reason, issued_by=issued_by, source=source, in_tx=in_tx)
+
+
+def _issue(
+    db: Database,
+    h: Hall,
+    service: str,
+    *,
+    id_number: str | None,
+    priority: str | None,
+    referral_reason: str | None,
+    issued_by: str,
+    source: str,
+    in_tx: InTx | None,
+    appointment_row: sqlite3.Row | None = None,
+) -> dict[str, Any]:
+    if not isinstance(service, str) or not service:
+        raise unknown_service(service)
+    if priority is not None and priority not in PRIORITY_GROUPS and not (
+        priority == APPOINTMENT and appointment_row is not None
+    ):
+        raise ValidationError(
+            "bad_priority",
+            "优先类型无效,可选:老年人、残疾人、军人、绿色通道",
+            f"priority must be one of {', '.join(PRIORITY_GROUPS)}",
+        )
+    if source not in SOURCES:
+        raise ValidationError("bad_source", "来源无效", f"source must be one of {', '.join(SOURCES)}")
+    if referral_reason is not None and (not isinstance(referral_reason, str) or len(referral_reason) > 200):
+        raise ValidationError("bad_referral_reason", "转人工原因过长", "referral_reason: at most 200 characters")
+    id_hash = id_masked = None
+    if id_number is not None:
+        if not isinstance(id_number, str) or not is_valid_id_number(id_number):
+            raise ValidationError(
+                "bad_id_number",
+                "身份证号码无效,请核对后重试",
+                "Invalid resident ID number (GB 11643 check digit or birth date)",
+            )
+        id_hash = hash_id_number(id_number, str(h.settings.get("id_salt") or ""))
+        id_masked = mask_id_number(id_number)
+        elderly_age = int(h.settings.get("elderly_age") or 0)
+        if priority is None and elderly_age:
+            import datetime as dt
+
+            age = age_on(id_number, dt.date.fromisoformat(h.day))
+            if age is not None and age >= elderly_age:
+                priority = "elderly"
+    if appointment_row is not None:
+        id_hash, id_masked = appointment_row["id_hash"], appointment_row["id_masked"]
+    check_open(h)
+
+    key = db_path(db)
+    with write_tx(db) as conn:
+        svc = conn.execute(
+            "SELECT code, category, prefix, daily_limit_per_id, active FROM services WHERE code = ?",
+            (service,),
+        ).fetchone()
+        if svc is None or not svc[4]:
+            raise unknown_service(service)
+        limit = svc[3]
+        if limit is not None and appointment_row is None:
+            if id_hash is None:
+                raise ValidationError(
+                    "id_required",
+                    "该事项需刷身份证取号",
+                    "This service needs an ID number to take a ticket",
+                )
+            taken = conn.execute(
+                "SELECT COUNT(*) FROM tickets WHERE day = ? AND id_hash = ? AND service_code = ? "
+                "AND status != 'cancelled'",
+                (h.day, id_hash, service),
+            ).fetchone()[0]
+            if taken >= limit:
+                raise Conflict(
+                    "daily_limit",
+                    f"该事项每人每天限取 {limit} 个号,您今天已取过",
+                    f"Daily limit of {limit} ticket(s) per person for this service reached",
+                    limit=limit,
+                )
+        roll_day(conn, key, h)
+        prefix = str(svc[2])
+        if priority == "green" and h.settings.get("green_prefix"):
+            prefix = str(h.settings["green_prefix"])
+        elif priority == APPOINTMENT and h.settings.get("appointment_prefix"):
+            prefix = str(h.settings["appointment_prefix"])
+        seq = conn.execute(
+            "INSERT INTO counters (day, prefix, last) VALUES (?, ?, 1) "
+            "ON CONFLICT (day, prefix) DO UPDATE SET last = last + 1 RETURNING last",
+            (h.day, prefix),
+        ).fetchone()[0]
+        number = f"{prefix}{seq:03d}"
+        ticket_id = int(
+            conn.execute(
+                "INSERT INTO tickets (day, number, prefix, seq, service_code, category, status, "
+                "priority, appointment_id, id_hash, id_masked, source, issued_by, progress_code, "
+                "referral_reason, issued_at) VALUES (?, ?, ?, ?, ?, ?, 'waiting', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    h.day, number, prefix, seq, service, svc[1], priority,
+                    appointment_row["id"] if appointment_row is not None else None,
+                    id_hash, id_masked, source, issued_by, _progress_code(), referral_reason, h.now,
+                ),
+            ).lastrowid
+            or 0
+        )
+        if appointment_row is not None:
+            claimed = conn.execute(
+                "UPDATE appointments SET status = 'checked_in', ticket_id = ?, checked_in_at = ? "
+                "WHERE id = ? AND status = 'booked'",
+                (ticket_id, h.now, appointment_row["id"]),
+            ).rowcount
+            if claimed != 1:  # a concurrent check-in won: roll the whole ticket back
+                raise Conflict(
+                    "already_checked_in", "该预约已签到", "This appointment has already checked in"
+                )
+        record_event(
+            conn,
+            "ticket.issued",
+            {"ticket_id": ticket_id, "number": number, "service": service,
+             "category": svc[1], "priority": priority},
+            ts=h.now,
+        )
+        hook_result: Any = None
+        hook_error: str | None = None
+        if in_tx is not None:
+            conn.execute("SAVEPOINT in_tx")
+            try:
+                hook_result = in_tx(conn, ticket_id)
+            except Exception as exc:  # the ticket stands; only the hook's writes go
+                conn.execute("ROLLBACK TO in_tx")
+                hook_error = f"{type(exc).__name__}: {exc}"
+            conn.execute("RELEASE in_tx")
+        ahead = people_ahead(conn, h.day, service, priority, h.now)
+        minutes = estimate_minutes(conn, key, h.day, service, ahead)
+        row = fetch_ticket_row(conn, ticket_id)
+    ticket = ticket_dict(row, waiting_ahead=ahead, estimated_wait_minutes=minutes)
+    if in_tx is not None:
+        ticket["in_tx_result"] = hook_result
+        ticket["in_tx_error"] = hook_error
+    return ticket
+
+
+def check_in(
+    db: Database,
+    *,
+    code: str | None = None,
+    id_number: str | None = None,
+    issued_by: str = "",
+    clock: clk.Clock | None = None,
+    in_tx: InTx | None = None,
+) -> dict[str, Any]:
+    """Check in today's appointment by its code or the booker's ID number; returns the ticket.
+
+    On time (from ``appointment_early_minutes`` before the slot until
+    ``appointment_late_minutes`` after its start) the ticket has priority ``appointment``
+    and the appointment prefix; later, the late check-in rule gives an ordinary ticket
+    of the same service (``appointment.on_time`` is false). Too early is refused.
+    """
+    return _check_in(db, hall(db, clock), code=code, id_number=id_number, service=None,
+                     issued_by=issued_by, in_tx=in_tx)
+
+
+def _check_in(
+    db: Database,
+    h: Hall,
+    *,
+    code: str | None,
+    id_number: str | None,
+    service: str | None,
+    issued_by: str,
+    in_tx: InTx | None,
+) -> dict[str, Any]:
+    conn = db.conn
+    if code is not None:
+        if not isinstance(code, str) or not code.strip() or len(code) > 64:
+            raise ValidationError("bad_appointment_code", "预约码无效", "Invalid appointment code")
+        row = conn.execute("SELECT * FROM appointments WHERE code = ?", (code.strip().upper(),)).fetchone()
+        if row is None:
+            row = conn.execute("SELECT * FROM appointments WHERE code = ?", (code.strip(),)).fetchone()
+    elif id_number is not None:
+        if not isinstance(id_number, str) or not is_valid_id_number(id_number):
+            raise ValidationError(
+                "bad_id_number", "身份证号码无效,请核对后重试", "Invalid resident ID number"
+            )
+        id_hash = hash_id_number(id_number, str(h.settings.get("id_salt") or ""))
+        row = conn.execute(
+            "SELECT * FROM appointments WHERE day = ? AND id_hash = ? "
+            "ORDER BY status = 'booked' DESC, slot_start LIMIT 1",
+            (h.day, id_hash),
+        ).fetchone()
+    else:
+        raise ValidationError(
+            "code_or_id_required", "请输入预约码或刷身份证", "Give an appointment code or an ID number"
+        )
+    if row is None:
+        raise NotFound("appointment_not_found", "未查询到今天的预约", "No appointment found for today")
+    if row["day"] != h.day:
+        raise Conflict(
+            "appointment_not_today",
+            f"该预约日期为 {row['day']},不是今天",
+            f"The appointment is for {row['day']}, not today",
+        )
+    if service is not None and row["service_code"] != service:
+        raise ValidationError(
+            "appointment_service_mismatch",
+            "预约的事项与所选事项不一致",
+            "The appointment is for another service",
+        )
+    if row["status"] == "checked_in":
+        number = conn.execute("SELECT number FROM tickets WHERE id = ?", (row["ticket_id"],)).fetchone()
+        raise Conflict(
+            "already_checked_in",
+            f"该预约已签到,号码 {number[0] if number else ''}",
+            "This appointment has already checked in",
+            ticket_id=row["ticket_id"],
+        )
+    if row["status"] != "booked":
+        raise Conflict("appointment_not_active", "该预约已取消或失效", "The appointment is cancelled or expired")
+    slot_start = clk.at_local(h.day, row["slot_start"], h.tz)
+    early = int(h.settings.get("appointment_early_minutes") or 0) * 60
+    late = int(h.settings.get("appointment_late_minutes") or 0) * 60
+    if h.now < slot_start - early:
+        raise Conflict(
+            "appointment_too_early",
+            f"预约时段为 {row['slot_start']}-{row['slot_end']},请在时段开始前 {early // 60} 分钟内签到",
+            "Too early: check in shortly before your slot",
+        )
+    on_time = h.now <= slot_start + late
+    return _issue(
+        db,
+        h,
+        row["service_code"],
+        id_number=None,
+        priority=APPOINTMENT if on_time else None,
+        referral_reason=None,
+        issued_by=issued_by,
+        source="appointment",
+        in_tx=in_tx,
+        appointment_row=row,
+    )

@@ -1,0 +1,201 @@
+"""Hall settings: declared here as data, stored as JSON rows in the ``settings`` table.
+
+Change one with ``queue-server settings set KEY VALUE --db hall.db`` (VALUE is JSON, or a
+plain string) or the admin API. Every setting is listed in ``docs/queue-server.md``.
+
+Reads in the hot path (issuing, calling) go through a small per-process cache that lives
+:data:`CACHE_SECONDS`; a change made by another server process is seen within that time,
+a change made by this process at once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from queue_server.errors import ValidationError
+
+#: How long a process trusts its cached copy of the settings table.
+CACHE_SECONDS = 2.0
+
+#: Mon–Fri 08:30–12:00 and 13:00–17:30, Saturday morning 延时服务 09:00–12:00.
+DEFAULT_OPENING_HOURS: dict[str, list[str]] = {
+    "mon": ["08:30-12:00", "13:00-17:30"],
+    "tue": ["08:30-12:00", "13:00-17:30"],
+    "wed": ["08:30-12:00", "13:00-17:30"],
+    "thu": ["08:30-12:00", "13:00-17:30"],
+    "fri": ["08:30-12:00", "13:00-17:30"],
+    "sat": ["09:00-12:00"],
+    "sun": [],
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("hall_name", "政务服务大厅", "Hall name shown on displays and tickets (Chinese)."),
+    Setting("hall_name_en", "Government Service Hall", "Hall name in English."),
+    Setting("timezone", "Asia/Shanghai", "IANA time zone of the hall; defines the business day."),
+    Setting(
+        "opening_hours",
+        DEFAULT_OPENING_HOURS,
+        "Ticket-issuing hours per weekday (mon..sun) as lists of 'HH:MM-HH:MM'; [] = closed.",
+    ),
+    Setting(
+        "enforce_opening_hours",
+        True,
+        "Refuse tickets outside opening_hours (the demo hall turns this off so it works any time).",
+    ),
+    Setting(
+        "max_wait_minutes",
+        45,
+        "A ticket waiting longer than this jumps ahead of priority groups and service order (0 = off).",
+    ),
+    Setting(
+        "no_show_recall_minutes",
+        30,
+        "How long a no-show (过号) ticket can still be recalled at its window.",
+    ),
+    Setting(
+        "no_show_recall_last",
+        3,
+        "Only the last N no-show tickets of a window can be recalled.",
+    ),
+    Setting(
+        "appointment_early_minutes",
+        60,
+        "How many minutes before the slot start an appointment may check in.",
+    ),
+    Setting(
+        "appointment_late_minutes",
+        15,
+        "Late check-in rule: more than this after the slot start gives an ordinary ticket.",
+    ),
+    Setting("appointment_prefix", "Y", "Ticket prefix of on-time appointment tickets ('' = the service's)."),
+    Setting("green_prefix", "V", "Ticket prefix of green-channel tickets ('' = the service's)."),
+    Setting(
+        "elderly_age",
+        65,
+        "Age from which a ticket taken with an ID number gets elderly priority (0 = off).",
+    ),
+    Setting("notice", "", "Notice line shown on the hall display."),
+    Setting("ticket_tip", "请留意叫号,过号请到窗口咨询", "Tip printed at the bottom of a ticket."),
+    Setting("id_salt", "", "Salt for the SHA-256 of ID numbers stored for limits and check-in."),
+    Setting("session_hours", 12, "Lifetime of a clerk's login token, in hours."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+_cache: dict[str, tuple[float, dict[str, Any]]] = {}
+_cache_lock = threading.Lock()
+
+
+def _db_key(db: Database) -> str:
+    from queue_server.db import db_path
+
+    return db_path(db)
+
+
+def _load(db: Database) -> dict[str, Any]:
+    rows = db.conn.execute("SELECT key, value FROM settings").fetchall()
+    return {r[0]: json.loads(r[1]) for r in rows}
+
+
+def all_settings(db: Database, *, fresh: bool = False) -> dict[str, Any]:
+    """Every declared setting with its stored value or default, plus any extra stored keys."""
+    key = _db_key(db)
+    now = time.monotonic()
+    if not fresh:
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit is not None and now - hit[0] < CACHE_SECONDS:
+            return hit[1]
+    values = {s.name: s.default for s in SETTINGS}
+    values.update(_load(db))
+    with _cache_lock:
+        _cache[key] = (now, values)
+    return values
+
+
+def get_setting(db: Database, name: str, default: Any = None) -> Any:
+    """A setting's value (declared default when unset; ``default`` for undeclared keys)."""
+    values = all_settings(db)
+    if name in values:
+        return values[name]
+    return default
+
+
+def parse_value(raw: str) -> Any:
+    """CLI helper: JSON if it parses, else the plain string."""
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def set_setting(db: Database, name: str, value: Any, *, conn: Any = None) -> None:
+    """Store a setting. Pass ``conn`` to write inside an open transaction."""
+    if name not in _BY_NAME:
+        raise ValidationError(
+            "unknown_setting", f"未知的设置项:{name}", f"Unknown setting: {name}"
+        )
+    _validate(name, value)
+    sql = "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+    args = (name, json.dumps(value, ensure_ascii=False))
+    if conn is not None:
+        conn.execute(sql, args)
+    else:
+        from queue_server.db import write_tx
+
+        with write_tx(db) as c:
+            c.execute(sql, args)
+    invalidate(db)
+
+
+def invalidate(db: Database | None = None) -> None:
+    """Forget the cached settings (of one database, or all)."""
+    with _cache_lock:
+        if db is None:
+            _cache.clear()
+        else:
+            _cache.pop(_db_key(db), None)
+
+
+def _validate(name: str, value: Any) -> None:
+    default = _BY_NAME[name].default
+    bad = ValidationError(
+        "bad_setting_value", f"设置项 {name} 的值无效", f"Invalid value for setting {name}"
+    )
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise bad
+    elif isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise bad
+    elif isinstance(default, str):
+        if not isinstance(value, str):
+            raise bad
+        if name == "timezone":
+            from zoneinfo import ZoneInfo
+
+            try:
+                ZoneInfo(value)
+            except Exception as exc:
+                raise bad from exc
+    elif name == "opening_hours":
+        from queue_server.queue.clock import parse_opening_hours
+
+        try:
+            parse_opening_hours(value)
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise bad from exc
