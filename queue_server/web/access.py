@@ -1,4 +1,4 @@
-"""What the web pages' routes need from the rest of the server: tokens, databases, state.
+"""What the web pages' routes need from the rest of the server: errors, databases, state.
 
 Kept in one place so the display and console routes stay thin, and so the one function
 that reads the hall state for the event stream (:func:`snapshot`) reads it consistently.
@@ -6,16 +6,13 @@ that reads the hall state for the event stream (:func:`snapshot`) reads it consi
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any, NoReturn
 
-from flask import Response, g, jsonify, request
+from flask import Response, jsonify
 from flask import abort as flask_abort
 from sqlite_utils import Database
 
-from queue_server.auth import Principal, verify_token
 from queue_server.db import connect, db_path
-from queue_server.errors import QueueError
 
 
 def error_response(status: int, code: str, message: str, message_en: str = "") -> Response:
@@ -39,32 +36,6 @@ def request_db() -> Database:
 def stream_db() -> Database:
     """A connection of its own for a long-lived stream (closed by the stream)."""
     return connect(db_path(request_db()))
-
-
-def _bearer() -> str | None:
-    header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        return header[7:].strip() or None
-    return None
-
-
-def require(roles: Iterable[str], allow_query_token: bool = False) -> Principal:
-    """The caller if its token's role is one of ``roles``; else a 401 or 403 JSON error.
-
-    ``allow_query_token`` accepts ``?token=`` (EventSource and ``<audio>`` cannot set
-    headers); only read-only routes pass it.
-    """
-    token = _bearer() or (request.args.get("token") if allow_query_token else None)
-    if not token:
-        abort(401, "auth_required", "需要登录或令牌", "A token is required")
-    try:
-        principal = verify_token(request_db(), token)
-    except QueueError as e:
-        abort(e.status, e.code, e.message, e.message_en)
-    if principal.role not in tuple(roles):
-        abort(403, "forbidden", "没有权限", "This role may not do that")
-    g.yichuang_principal = principal
-    return principal
 
 
 def snapshot(db: Database) -> dict[str, Any]:

@@ -10,8 +10,9 @@ Routes:
   ``GET /api/voice/call/<ticket_id>.wav?kind=call|recall`` – the spoken announcement.
 
 The pages are static shells that carry no data; everything they show comes from the
-event stream, which needs a token of role display, kiosk, clerk or admin
-(``Authorization: Bearer`` or ``?token=``; the pages pass on their own ``?token=``).
+event stream, which needs a token of role display, kiosk, clerk, technician or admin
+(``Authorization: Bearer``, or ``?token=`` for the read-only roles: the display pages
+pass on their own ``?token=``; the clerk console sends its session token as a header).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from flask import Blueprint, Response, current_app, render_template, request
 from sqlite_utils import Database
 
 from hardware.voice import NUMBER_RE, VoiceError, announcement_wav
+from queue_server.api.common import roles
 from queue_server.web import access
 from queue_server.web.stream import event_stream, format_event, parse_last_event_id
 
@@ -34,7 +36,9 @@ bp = Blueprint(
     static_url_path="/web-static",
 )
 
-STREAM_ROLES = ("display", "kiosk", "clerk", "admin", "technician")
+#: Who may read the stream and the announcements (admin always may). ``?token=`` works
+#: for the read-only roles only (display pages, ``<audio>``); the console sends a header.
+STREAM_ROLES = ("display", "kiosk", "clerk", "technician")
 
 
 @bp.get("/display")
@@ -49,8 +53,8 @@ def window_display(number: int) -> str:
 
 
 @bp.get("/api/events")
+@roles(*STREAM_ROLES)
 def events() -> Response:
-    access.require(STREAM_ROLES, allow_query_token=True)
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     bus = app.extensions["yichuang.bus"]
     last_id = parse_last_event_id(
@@ -117,8 +121,8 @@ def _kind() -> str:
 
 
 @bp.get("/api/voice/announce.wav")
+@roles(*STREAM_ROLES)
 def voice_announce() -> Response:
-    access.require(STREAM_ROLES, allow_query_token=True)
     number = request.args.get("number", "").strip().upper()
     window = request.args.get("window", "")
     if not NUMBER_RE.match(number) or not window.isdigit() or not 0 < int(window) < 10000:
@@ -127,8 +131,8 @@ def voice_announce() -> Response:
 
 
 @bp.get("/api/voice/call/<int:ticket_id>.wav")
+@roles(*STREAM_ROLES)
 def voice_call(ticket_id: int) -> Response:
-    access.require(STREAM_ROLES, allow_query_token=True)
     kind = _kind()
     row = access.request_db().conn.execute(
         "SELECT number, window FROM tickets WHERE id = ?", (ticket_id,)

@@ -25,53 +25,96 @@ const Yc = (() => {
     return node;
   }
 
+  const EVENT_TYPES = [
+    "ticket.issued", "ticket.called", "ticket.recalled", "ticket.started", "ticket.finished",
+    "ticket.no_show", "ticket.transferred", "ticket.cancelled", "window.opened", "window.paused",
+    "window.resumed", "window.closed", "notice.changed", "day.reset",
+  ];
+
   /**
    * Keep one event stream open. handlers: {snapshot(state), state(state), event(type, data, id),
-   * status(connected:boolean)}. The browser reconnects by itself with Last-Event-ID (the
-   * server replays what was missed or sends a fresh snapshot); if the stream fails hard
-   * (HTTP error during a restart), we open a new one after a jittered delay, resuming
-   * from the last id we saw. One connection per page, never a poll.
+   * status(connected:boolean)}. Display pages use EventSource with ?token= (read-only
+   * roles); the browser reconnects by itself with Last-Event-ID and the server replays what
+   * was missed or sends a fresh snapshot. If the stream fails hard (an HTTP error during a
+   * restart) we open a new one after a jittered, growing delay, resuming from the last id.
+   * opts.bearer (the clerk console) reads the stream with fetch() instead, so the session
+   * token travels in a header and never in a URL. One connection per page, never a poll.
    */
-  function stream(handlers) {
+  function stream(handlers, opts) {
+    const bearer = opts && opts.bearer;
     let lastId = null;
+    let closed = false;
     let es = null;
+    let ctrl = null;
     let retryDelay = 1000;
-    const types = [
-      "ticket.issued", "ticket.called", "ticket.recalled", "ticket.started", "ticket.finished",
-      "ticket.no_show", "ticket.transferred", "ticket.cancelled", "window.opened", "window.paused",
-      "window.resumed", "window.closed", "notice.changed", "day.reset",
-    ];
-    function open() {
+
+    function dispatch(type, data, id) {
+      if (id) lastId = id;
+      if (type === "snapshot") handlers.snapshot && handlers.snapshot(JSON.parse(data));
+      else if (type === "state") handlers.state && handlers.state(JSON.parse(data));
+      else if (EVENT_TYPES.includes(type)) handlers.event && handlers.event(type, JSON.parse(data), Number(id));
+    }
+    function later() {
+      if (closed) return;
+      const wait = retryDelay * (0.75 + Math.random() * 0.5);
+      retryDelay = Math.min(retryDelay * 2, 15000);
+      setTimeout(open, wait);
+    }
+    function url() {
       const q = new URLSearchParams();
       const t = token();
-      if (t) q.set("token", t);
+      if (t && !bearer) q.set("token", t);
       if (lastId !== null) q.set("last_event_id", lastId);
-      es = new EventSource("/api/events?" + q.toString());
+      return "/api/events?" + q.toString();
+    }
+    function openEventSource() {
+      es = new EventSource(url());
       es.onopen = () => { retryDelay = 1000; handlers.status && handlers.status(true); };
       es.onerror = () => {
         handlers.status && handlers.status(false);
-        if (es.readyState === EventSource.CLOSED) {
-          const wait = retryDelay * (0.75 + Math.random() * 0.5);
-          retryDelay = Math.min(retryDelay * 2, 15000);
-          setTimeout(open, wait);
-        }
+        if (es.readyState === EventSource.CLOSED) later();
       };
-      es.addEventListener("snapshot", (m) => {
-        lastId = m.lastEventId || lastId;
-        handlers.snapshot && handlers.snapshot(JSON.parse(m.data));
-      });
-      es.addEventListener("state", (m) => {
-        handlers.state && handlers.state(JSON.parse(m.data));
-      });
-      for (const type of types) {
-        es.addEventListener(type, (m) => {
-          lastId = m.lastEventId || lastId;
-          handlers.event && handlers.event(type, JSON.parse(m.data), Number(m.lastEventId));
-        });
+      for (const type of ["snapshot", "state", ...EVENT_TYPES]) {
+        es.addEventListener(type, (m) => dispatch(type, m.data, m.lastEventId));
       }
     }
+    async function openFetch() {
+      ctrl = new AbortController();
+      try {
+        const resp = await fetch(url(), { headers: { Authorization: "Bearer " + bearer, Accept: "text/event-stream" },
+          signal: ctrl.signal, cache: "no-store" });
+        if (!resp.ok || !resp.body) throw new Error("HTTP " + resp.status);
+        retryDelay = 1000;
+        handlers.status && handlers.status(true);
+        const reader = resp.body.getReader();
+        const decoder = new TextDecoder();
+        let buf = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buf += decoder.decode(value, { stream: true });
+          let cut;
+          while ((cut = buf.indexOf("\n\n")) >= 0) {
+            const block = buf.slice(0, cut);
+            buf = buf.slice(cut + 2);
+            let type = "message", data = "", id = null;
+            for (const line of block.split("\n")) {
+              if (line.startsWith("event: ")) type = line.slice(7);
+              else if (line.startsWith("data: ")) data += line.slice(6);
+              else if (line.startsWith("id: ")) id = line.slice(4);
+            }
+            if (data) dispatch(type, data, id);
+          }
+        }
+      } catch (e) {
+        if (closed) return;
+      }
+      handlers.status && handlers.status(false);
+      later();
+    }
+    function open() { if (!closed) (bearer ? openFetch() : openEventSource()); }
     open();
-    return { close: () => es && es.close() };
+    return { close() { closed = true; if (es) es.close(); if (ctrl) ctrl.abort(); } };
   }
 
   /** Server clock: offset learned from state.hall.now, so every screen shows the same time. */

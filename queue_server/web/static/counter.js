@@ -129,7 +129,10 @@
       try { const r = await api("GET", "/api/services"); services = r.services || r; } catch (e) { services = []; }
     }
     await refresh();
-    if (!stream) stream = Yc.stream({ snapshot: onState, state: onState, event: onEvent, status: onLink });
+    if (!stream) {
+      stream = Yc.stream({ snapshot: onState, state: onState, event: onEvent, status: onLink },
+        { bearer: S.getItem("yc.token") });
+    }
   }
 
   // --- state ------------------------------------------------------------------------------
@@ -301,8 +304,8 @@
     if (dlg.returnValue !== "ok" || !current) return;
     const to = document.querySelector("input[name=to]:checked").value;
     const body = { note: document.getElementById("transfer-note").value.trim() };
-    if (to === "window") body.to_window = Number(document.getElementById("transfer-window").value);
-    else body.to_service = document.getElementById("transfer-service").value;
+    if (to === "window") body.window = Number(document.getElementById("transfer-window").value);
+    else body.service = document.getElementById("transfer-service").value;
     act(async () => {
       await api("POST", `/api/tickets/${current.id}/transfer`, body);
       say(`${current.number} 已转出`, true);
