@@ -46,6 +46,22 @@ class KioskRoot(FloatLayout):
             return True
         return super().on_touch_down(touch)
 
+    _scan_buffer = ""
+
+    def on_textinput(self, _window: object, text: str) -> None:
+        """Keyboard-wedge QR scanner: characters arrive as text input, then Enter."""
+        if self.kiosk is not None and self.kiosk.config.get("scanner", "mode") == "keyboard":
+            self._scan_buffer = (self._scan_buffer + text)[-512:]
+
+    def on_key_down(self, _window: object, key: int, *_args: object) -> bool:
+        if key in (13, 271) and self._scan_buffer:  # Enter / keypad Enter ends a scan
+            payload, self._scan_buffer = self._scan_buffer.strip(), ""
+            self.kiosk.idle.poke()
+            if payload:
+                self.manager.current_screen.on_scan(payload)
+            return True
+        return False
+
     def go(self, name: str) -> None:
         """Show screen ``name``. Leaving home arms the idle timer; home disarms it."""
         if name == "home":
@@ -145,6 +161,9 @@ def build_root(kiosk: Kiosk, app: KioskApp | None = None) -> KioskRoot:
     root.overlay = IdleOverlay()
     root.add_widget(root.overlay)
     kiosk.on_wipe.append(root._after_wipe)
+    from kivy.core.window import Window
+
+    Window.bind(on_textinput=root.on_textinput, on_key_down=root.on_key_down)
     app.root_widget = root
     Clock.schedule_interval(root.tick, 0.25)
     manager.current = "home"

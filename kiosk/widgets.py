@@ -70,8 +70,8 @@ class Keypad(GridLayout):
     keys = ListProperty([])
     """Characters to offer, in order (the flow's ``KeypadInput.keys()``)."""
 
-    on_key = ObjectProperty(None)
-    """Callback ``on_key(key)``; ``key`` is a character, ``"DEL"`` or ``"CLR"``."""
+    key_handler = ObjectProperty(None)
+    """Callback ``key_handler(key)``; ``key`` is a character, ``"DEL"`` or ``"CLR"``."""
 
     def on_keys(self, *_args: Any) -> None:
         self.rebuild()
@@ -89,15 +89,23 @@ class Keypad(GridLayout):
         self.add_widget(clear)
 
     def _press(self, key: str) -> None:
-        if self.on_key is not None:
-            self.on_key(key)
+        if self.key_handler is not None:
+            self.key_handler(key)
 
 
 class ErrorBanner(BoxLayout):
-    """Shows a screen's error, advice and retry countdown; collapses when empty."""
+    """Shows a screen's error, advice and retry countdown; collapses when empty.
+    In a screen's .kv: ``message: root.error_text``, ``advice: root.advice_text``,
+    ``retry_in: root.retry_in``."""
 
-    screen = ObjectProperty(None)
-    """The :class:`~kiosk.screens.base.KioskScreen` whose error this shows."""
+    message = StringProperty("")
+    """The error message (empty: the banner is hidden)."""
+
+    advice = StringProperty("")
+    """The way forward."""
+
+    retry_in = NumericProperty(0)
+    """Seconds to the automatic retry (0: none)."""
 
 
 class QRImage(Image):

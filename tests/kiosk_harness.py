@@ -122,8 +122,10 @@ class Driver:
                              f"{self.texts()[:40]}")
 
     # -- touching ------------------------------------------------------------------------
-    def tap(self, widget: Any, settle: float = 0.05, double: bool = False) -> None:
-        """A real touch down/up at the widget's centre (twice, 80 ms apart, if ``double``)."""
+    def tap(self, widget: Any, settle: float = 0.05, double: bool = False,
+            interval: float = 0.0) -> None:
+        """A real touch down/up at the widget's centre; ``double``: a second one
+        ``interval`` seconds later (0: back to back, while the first one's work runs)."""
         from kivy.tests.common import UnitTestTouch
 
         x, y = widget.to_window(*widget.center)
@@ -133,8 +135,8 @@ class Driver:
             self.loop.idle()
             touch.touch_up()
             self.loop.idle()
-            if double and i == 0:
-                self.pump(0.08)
+            if double and i == 0 and interval:
+                self.pump(interval)
         self.pump(settle)
 
     def tap_key(self, key: str, **kw: Any) -> None:

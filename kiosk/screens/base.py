@@ -23,6 +23,7 @@ from kivy.properties import BooleanProperty, NumericProperty, ObjectProperty, St
 from kivy.uix.screenmanager import Screen
 
 from kiosk.errors import KioskError
+from kiosk.i18n import tr
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ class KioskScreen(Screen):
 
     retry_in = NumericProperty(0)
     """Seconds until the automatic retry (0: none scheduled)."""
+
+    busy_text = StringProperty("")
+    """What the screen says while busy (``run(..., busy_key=...)``)."""
 
     error_code = StringProperty("")
     """Stable code of the current error (tests, diagnostics)."""
@@ -70,6 +74,16 @@ class KioskScreen(Screen):
         """Finish: wipe the session, back to the home screen."""
         self.app.root_widget.home()
 
+    def on_busy(self, _instance: Any, busy: bool) -> None:
+        """Disable the buttons a screen generated into ``ids.grid`` while work runs."""
+        grid = self.ids.get("grid")
+        if grid is not None:
+            for child in grid.children:
+                child.disabled = busy
+
+    def on_scan(self, payload: str) -> None:
+        """A QR scanner delivered ``payload`` while this screen was shown (default: ignore)."""
+
     def back(self) -> None:
         if self.back_target == "home":
             self.home()
@@ -82,6 +96,12 @@ class KioskScreen(Screen):
         if self.say_key:
             self.kiosk.say(self.say_key)
 
+    def on_leave(self, *args: Any) -> None:
+        """Leaving drops the results of work still running and any scheduled retry."""
+        self._generation += 1
+        self.busy = False
+        self.clear_error()
+
     def refresh(self) -> None:
         """Redraw from the flows' state. Called on entry and after language/mode changes."""
 
@@ -93,7 +113,8 @@ class KioskScreen(Screen):
 
     # -- background work -----------------------------------------------------------------
     def run(self, work: Callable[[], Any], done: Callable[[Any], None],
-            failed: Callable[[KioskError], None] | None = None) -> None:
+            failed: Callable[[KioskError], None] | None = None,
+            busy_key: str = "common.loading") -> None:
         """Run ``work`` off the UI thread; ``done(result)`` on the UI thread.
 
         Ignored while busy (a second tap while the first request runs does nothing).
@@ -102,6 +123,7 @@ class KioskScreen(Screen):
         if self.busy:
             return
         self.busy = True
+        self.busy_text = tr(busy_key, self.kiosk.lang)
         self.clear_error()
         generation = self._generation
 
@@ -116,13 +138,13 @@ class KioskScreen(Screen):
                 log.exception("screen work failed")
                 error = KioskError(f"{exc.__class__.__name__}: {exc}")
             Clock.schedule_once(lambda _dt: self._finish(generation, result, error, work,
-                                                         done, failed))
+                                                         done, failed, busy_key))
 
         threading.Thread(target=worker, daemon=True, name=f"screen-{self.name}").start()
 
     def _finish(self, generation: int, result: Any, err: KioskError | None,
                 work: Callable[[], Any], done: Callable[[Any], None],
-                failed: Callable[[KioskError], None] | None) -> None:
+                failed: Callable[[KioskError], None] | None, busy_key: str) -> None:
         if generation != self._generation:
             return
         self.busy = False
@@ -133,7 +155,7 @@ class KioskScreen(Screen):
         if failed is not None:
             failed(err)
         if err.retryable:
-            self._schedule_retry(lambda: self.run(work, done, failed))
+            self._schedule_retry(lambda: self.run(work, done, failed, busy_key))
 
     # -- errors --------------------------------------------------------------------------
     def show_error(self, err: KioskError) -> None:

@@ -1,0 +1,82 @@
+"""排队查询: scan the QR code on the ticket or type the number (a letter, then digits)."""
+
+from __future__ import annotations
+
+from kivy.properties import ListProperty, StringProperty
+
+from kiosk.client import Ticket
+from kiosk.screens import load_kv, register
+from kiosk.screens.base import KioskScreen
+
+#: Letters offered when the catalog has not been loaded (server down at start-up).
+DEFAULT_LETTERS = ["A", "B", "C", "D"]
+
+
+@register("progress")
+class ProgressScreen(KioskScreen):
+    say_key = "say.progress"
+
+    typed = StringProperty("")
+    """The number typed so far."""
+
+    keys = ListProperty([])
+    """Keypad keys: the hall's ticket letters, then digits."""
+
+    result_number = StringProperty("")
+    """The number found."""
+
+    result_status = StringProperty("")
+    """Its status in words."""
+
+    result_detail = StringProperty("")
+    """People ahead / estimated wait."""
+
+    def refresh(self) -> None:
+        self.kiosk.progress.input.clear()
+        self.typed = ""
+        self._clear_result()
+        letters = self.kiosk.catalog.prefixes() or DEFAULT_LETTERS
+        self.keys = letters + list("1234567890")
+        self.ids.keypad.rebuild()
+
+    def key(self, key: str) -> None:
+        inp = self.kiosk.progress.input
+        if key == "DEL":
+            inp.delete()
+        elif key == "CLR":
+            inp.clear()
+        else:
+            inp.press(key)
+        self.typed = inp.text
+        self._clear_result()
+
+    def submit(self) -> None:
+        self.run(self.kiosk.progress.lookup_typed, self._found)
+
+    def on_scan(self, payload: str) -> None:
+        self.run(lambda: self.kiosk.progress.lookup_scan(payload), self._found)
+
+    def _found(self, ticket: Ticket) -> None:
+        lang = self.kiosk.lang
+        tr = self.app.tr
+        self.result_number = ticket.number
+        self.result_status = self.kiosk.progress.status_text(ticket, lang)
+        parts = []
+        if ticket.status == "waiting" and ticket.waiting_ahead is not None:
+            parts.append(tr("ticket.ahead", n=ticket.waiting_ahead) if ticket.waiting_ahead
+                         else tr("ticket.ahead_zero"))
+            if ticket.waiting_ahead and ticket.estimated_wait_minutes is not None:
+                parts.append(tr("ticket.wait", m=max(1, int(round(
+                    ticket.estimated_wait_minutes)))))
+        self.result_detail = "\n".join(parts)
+
+    def _clear_result(self) -> None:
+        self.result_number = self.result_status = self.result_detail = ""
+
+    def reset(self) -> None:
+        super().reset()
+        self.typed = ""
+        self._clear_result()
+
+
+load_kv(__file__)

@@ -1,0 +1,78 @@
+"""刷身份证: wait for the ID card (priority numbers, or every number when the hall
+requires it), then issue the ticket. No reader or no card → a clear message and a way
+forward (a regular number when the hall allows it, or the information desk)."""
+
+from __future__ import annotations
+
+from kivy.properties import BooleanProperty, StringProperty
+
+from kiosk.errors import KioskError
+from kiosk.flows.swipe import CardData
+from kiosk.screens import load_kv, register
+from kiosk.screens.base import KioskScreen
+
+#: Seconds one read waits for a card before the screen says so and offers a retry.
+READ_TIMEOUT = 20.0
+
+
+class CardNotRead(KioskError):
+    code = "card_not_read"
+    zh = "未读到身份证，请将身份证平放在读卡区。"
+    en = "No ID card was read. Please place it flat on the reader."
+    advice_zh = "如多次失败，请到咨询台人工取号。"
+    advice_en = "If it keeps failing, please ask at the information desk."
+
+
+@register("swipe")
+class SwipeScreen(KioskScreen):
+    say_key = "say.swipe"
+    back_target = "service"
+
+    status_text = StringProperty("")
+    """Reading / read OK (with the masked name)."""
+
+    can_skip = BooleanProperty(False)
+    """A regular number without the card is allowed (priority chosen, hall does not require)."""
+
+    def refresh(self) -> None:
+        flow = self.kiosk.take_number
+        self.can_skip = bool(self.kiosk.session.priority) and not bool(
+            self.kiosk.config.get("kiosk", "require_id_swipe")) and not (
+            self.kiosk.session.service is not None and self.kiosk.session.service.id_required)
+        self.status_text = ""
+        if not flow.needs_card():
+            return
+        self.read()
+
+    def read(self) -> None:
+        self.status_text = self.app.tr("swipe.reading")
+
+        def work() -> CardData:
+            card = self.kiosk.card_reader.read_card(READ_TIMEOUT)
+            if card is None:
+                raise CardNotRead()
+            return card
+
+        self.run(work, self._card, failed=lambda _e: setattr(self, "status_text", ""),
+                 busy_key="swipe.reading")
+
+    def _card(self, card: CardData) -> None:
+        notice = self.kiosk.take_number.card_read(card)
+        self.status_text = self.app.tr("swipe.read_ok", name=card.name_masked)
+        self.run(lambda: self.kiosk.take_number.issue(notice_key=notice), self._issued,
+                 busy_key="common.working")
+
+    def skip(self) -> None:
+        """Take a regular number without the card."""
+        self.kiosk.take_number.choose_priority(None)
+        self.run(self.kiosk.take_number.issue, self._issued, busy_key="common.working")
+
+    def _issued(self, _result: object) -> None:
+        self.go("ticket")
+
+    def reset(self) -> None:
+        super().reset()
+        self.status_text = ""
+
+
+load_kv(__file__)

@@ -1,0 +1,165 @@
+"""The kiosk end to end: real touches on the real widget tree (headless SDL), a real
+queue server on loopback, the loopback TCP printer simulator. Each scenario runs in its
+own process (tests/kiosk_harness.py); the test then checks the server and the paper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import free_port
+from tests.escpos_decode import text_lines
+from tests.kiosk_harness import Driver, run_scenario
+from tests.kiosk_server import HallServer, start_hall
+
+
+@pytest.fixture(scope="module")
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    server = start_hall(tmp_path_factory.mktemp("hall"), free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def printer() -> Any:
+    from hardware.printer.sim import SimulatedNetworkPrinter
+
+    with SimulatedNetworkPrinter() as sim:
+        yield sim
+
+
+def config(hall: HallServer, printer: Any = None, **kiosk: Any) -> dict[str, Any]:
+    cfg: dict[str, Any] = {
+        "server": {"url": hall.url, "token": hall.kiosk_token, "timeout": 3.0,
+                   "retry_seconds": 1.0},
+        "kiosk": {"hall_name": "章丘区政务服务中心", **kiosk},
+    }
+    if printer is not None:
+        cfg["printer"] = {"url": printer.url, "paper": 80}
+    return cfg
+
+
+def receipt_text(printer: Any, index: int = -1) -> str:
+    receipts = printer.wait_for_receipts(1, timeout=10)
+    return "\n".join(text_lines(receipts[index].data))
+
+
+# -- scenarios (run inside the kiosk process) ---------------------------------------------
+
+def _take_number(d: Driver, category: str, service: str, double: bool = False,
+                 wait_print: bool = True) -> dict[str, Any]:
+    d.tap_key("take_number")
+    d.wait_for(lambda: d.screen.name == "category" and d.screen.ids.grid.children,
+               what="categories")
+    d.tap_key(f"cat:{category}")
+    d.wait_for(lambda: d.screen.name == "service" and d.screen.ids.grid.children,
+               what="services")
+    button = d.find(key=f"svc:{service}")
+    d.tap(button, double=double, settle=0.0)
+    if double:
+        # A third, impatient tap straight into the flow while the screen may still show
+        # the list: the session already holds a ticket, so no new request is made.
+        d.kiosk.take_number.issue()
+    d.wait_for(lambda: d.screen.name == "ticket" and d.screen.number, what="ticket screen")
+    if wait_print:
+        d.wait_for(lambda: d.screen.print_status not in ("", "printing"), what="print status")
+    return {"number": d.screen.number, "texts": d.texts(), "print_status": d.screen.print_status,
+            "print_text": d.screen.print_text, "progress_url": d.screen.progress_url}
+
+
+def _server_down_then_up(d: Driver, db_path: str, port: int) -> dict[str, Any]:
+    d.tap_key("take_number")
+    d.wait_for(lambda: d.screen.error_code == "server_unavailable", what="server error")
+    d.pump(0.1)
+    d.screenshot(Path(db_path).with_name("server-down.png"))
+    shown = {"error": d.screen.error_text, "texts": d.texts(), "retry_in": d.screen.retry_in}
+    from tests.kiosk_server import serve
+
+    server, _thread = serve(Path(db_path), port)
+    d.wait_for(lambda: d.screen.ids.grid.children, timeout=15, what="automatic retry")
+    shown["recovered_error"] = d.screen.error_text
+    shown["categories"] = len(d.screen.ids.grid.children)
+    server.close()
+    return shown
+
+
+def _idle_timeout(d: Driver) -> dict[str, Any]:
+    d.tap_key("take_number")
+    d.wait_for(lambda: d.screen.ids.grid.children, what="categories")
+    d.tap_key("cat:shebao")
+    d.wait_for(lambda: d.screen.name == "service", what="service")
+    assert d.kiosk.session.category == "shebao"
+    overlay = d.root.overlay
+    d.wait_for(lambda: overlay.visible, timeout=5, what="countdown")
+    countdown_texts = d.texts(overlay)
+    # a touch during the countdown keeps the session
+    d.tap(d.root.manager, settle=0.1)
+    kept = d.screen.name == "service" and d.kiosk.session.category == "shebao" and not overlay.visible
+    d.wait_for(lambda: d.screen.name == "home", timeout=10, what="wipe to home")
+    return {"countdown_texts": countdown_texts, "kept_after_touch": kept,
+            "category_after": d.kiosk.session.category, "screen": d.screen.name}
+
+
+# -- tests ----------------------------------------------------------------------------------
+
+def test_take_number_issues_prints_and_shows_the_ticket(hall: HallServer, printer: Any) -> None:
+    out = run_scenario("tests.test_kiosk_e2e:_take_number", config=config(hall, printer),
+                       category="qiye", service="QY01")
+    number = out["number"]
+    assert number.startswith("A") and len(number) == 4
+    server_ticket = hall.ticket(number)
+    assert server_ticket["service"] == "QY01" and server_ticket["status"] == "waiting"
+    assert number in out["texts"]
+    assert out["print_status"] == "printed"
+    paper = receipt_text(printer)
+    assert number in paper and "企业设立登记" in paper
+    assert out["progress_url"].endswith("/t/" + server_ticket["progress_code"])
+
+
+def test_double_tap_on_a_service_issues_one_ticket(hall: HallServer, printer: Any) -> None:
+    before = hall.ticket_count()
+    out = run_scenario("tests.test_kiosk_e2e:_take_number", config=config(hall, printer),
+                       category="shebao", service="SB01", double=True)
+    assert hall.ticket_count() == before + 1
+    assert out["number"].startswith("B")
+    printer.wait_for_receipts(1)
+    assert len(printer.receipts) == 1
+
+
+def test_printer_out_of_paper_keeps_the_number_on_screen(hall: HallServer, printer: Any) -> None:
+    printer.set_state(paper="out")
+    out = run_scenario("tests.test_kiosk_e2e:_take_number", config=config(hall, printer),
+                       category="qiye", service="QY02")
+    number = out["number"]
+    assert hall.ticket(number)["status"] == "waiting"  # the ticket exists regardless
+    assert number in out["texts"]
+    assert out["print_status"] == "failed"
+    assert "缺纸" in out["print_text"] and "号码已生效" in out["print_text"]
+    assert printer.receipts == []
+
+
+def test_server_down_shows_a_message_and_retries_until_it_is_back(
+        tmp_path: Path) -> None:
+    from tests.kiosk_server import seed_hall
+
+    made = seed_hall(tmp_path / "hall.db")
+    port = free_port()
+    cfg = {"server": {"url": f"http://127.0.0.1:{port}", "token": made["tokens"]["kiosk"],
+                      "timeout": 1.0, "retry_seconds": 1.0}}
+    out = run_scenario("tests.test_kiosk_e2e:_server_down_then_up", config=cfg,
+                       db_path=str(tmp_path / "hall.db"), port=port)
+    assert "无法连接" in out["error"]
+    assert any("自动重试" in t for t in out["texts"])
+    assert any("秒后自动重试" in t for t in out["texts"])
+    assert out["recovered_error"] == ""
+    assert out["categories"] >= 4
+
+
+def test_idle_timeout_counts_down_then_wipes_the_session(hall: HallServer) -> None:
+    out = run_scenario("tests.test_kiosk_e2e:_idle_timeout",
+                       config=config(hall, idle_seconds=1.0, countdown_seconds=2))
+    assert any("返回首页" in t for t in out["countdown_texts"])
+    assert out["kept_after_touch"] is True
+    assert out["screen"] == "home" and out["category_after"] is None
