@@ -1,11 +1,421 @@
-"""Print jobs (placeholder until the print-queue work lands: printing is off)."""
+"""The print queue's data: printers, jobs, and the atomic steps workers take on them.
+
+Everything that claims or changes a job is one :func:`~queue_server.db.write_tx`, so
+several server processes can share the file:
+
+* :func:`enqueue_ticket_print` runs inside the transaction that issues the ticket (the API
+  passes it as the engine's ``in_tx`` hook): the ticket and its job commit together.
+* :func:`claim_next` gives a printer's *oldest* unfinished job to one worker under a lease.
+  While that job is leased, or waiting for its retry time, no later job of the printer is
+  handed out: jobs print in order, one at a time per printer, across processes.
+* :func:`finish_job` / :func:`retry_job` / :func:`release_job` end a claim; each checks the
+  lease owner, so a worker that lost its lease cannot overwrite another's result.
+
+No Flask here: the routes module feeds the request's base URL in through
+:data:`request_base_url` for the QR on the ticket.
+"""
 
 from __future__ import annotations
 
+import contextvars
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlite_utils import Database
+
+from hardware.printer import (
+    PrinterConfigError,
+    PrinterOptions,
+    PrinterStatus,
+    PrinterURL,
+    TicketData,
+)
+from queue_server.db import write_tx
+from queue_server.errors import Conflict, NotFound, ValidationError
+from queue_server.events import record_event
+
+JOB_KINDS = ("ticket", "reprint", "test")
+JOB_STATES = ("queued", "printing", "done", "failed")
+
+#: Set by the printing blueprint for each request (``request.host_url``); the QR on a ticket
+#: uses the ``public_url`` setting first, then env ``YICHUANG_PUBLIC_URL``, then this.
+request_base_url: contextvars.ContextVar[str] = contextvars.ContextVar("request_base_url", default="")
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyz0123456789-_.")
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    printer: str
+    kind: str
+    ticket_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    owner: str
+
+    def ticket(self) -> TicketData:
+        return TicketData.from_dict(self.payload)
+
+
+# -- waking workers in this process ---------------------------------------------------
+_wakers: dict[str, set[threading.Event]] = {}
+_wakers_lock = threading.Lock()
+
+
+def register_waker(printer: str, event: threading.Event) -> None:
+    """A worker's event, set when a job for ``printer`` is queued in this process."""
+    with _wakers_lock:
+        _wakers.setdefault(printer, set()).add(event)
+
+
+def unregister_waker(printer: str, event: threading.Event) -> None:
+    with _wakers_lock:
+        _wakers.get(printer, set()).discard(event)
+
+
+def wake(printer: str) -> None:
+    """Wake this process's workers of ``printer``. Safe inside the enqueuing transaction:
+    the worker's claim waits for the ``write_tx`` lock, i.e. for the commit."""
+    with _wakers_lock:
+        events = list(_wakers.get(printer, ()))
+    for event in events:
+        event.set()
+
+
+# -- printers -----------------------------------------------------------------------
+def _conn(db_or_conn: Database | sqlite3.Connection) -> sqlite3.Connection:
+    return db_or_conn.conn if isinstance(db_or_conn, Database) else db_or_conn
+
+
+def validate_printer(name: str, url: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """Check a printer definition; returns the normalised options (ValidationError if bad)."""
+    if not name or len(name) > 40 or not set(name) <= _NAME_CHARS:
+        raise ValidationError("bad_printer_name", "打印机名称只能包含小写字母、数字和 - _ .",
+                              "Printer name: 1-40 of a-z 0-9 - _ .")
+    try:
+        PrinterURL.parse(url)
+        opts = PrinterOptions.from_dict(options or {})
+    except PrinterConfigError as exc:
+        raise ValidationError("bad_printer_config", f"打印机配置错误：{exc.detail}",
+                              f"Bad printer configuration: {exc.detail}") from exc
+    return opts.as_dict()
+
+
+def add_printer(db: Database, name: str, url: str, options: dict[str, Any] | None = None, *,
+                default: bool = False, replace: bool = False) -> dict[str, Any]:
+    """Register a printer (``replace`` updates an existing one). The first printer added
+    becomes the default."""
+    opts = validate_printer(name, url, options)
+    now = time.time()
+    with write_tx(db) as conn:
+        exists = conn.execute("SELECT 1 FROM printers WHERE name = ?", (name,)).fetchone()
+        if exists and not replace:
+            raise Conflict("printer_exists", f"打印机 {name} 已存在", f"Printer {name} already exists")
+        first = conn.execute("SELECT COUNT(*) FROM printers").fetchone()[0] == 0
+        if default:
+            conn.execute("UPDATE printers SET is_default = 0")
+        if exists:
+            conn.execute(
+                "UPDATE printers SET url = ?, options = ?, is_default = MAX(is_default, ?), "
+                "status = 'unknown', status_detail = '', paused_reason = NULL WHERE name = ?",
+                (url, json.dumps(opts), int(default), name))
+        else:
+            conn.execute(
+                "INSERT INTO printers (name, url, options, is_default, created_at) VALUES (?, ?, ?, ?, ?)",
+                (name, url, json.dumps(opts), int(default or first), now))
+    return get_printer(db, name)
+
+
+def remove_printer(db: Database, name: str, *, force: bool = False) -> int:
+    """Remove a printer. With unfinished jobs it refuses unless ``force``, which marks
+    them failed. Returns the number of jobs failed."""
+    with write_tx(db) as conn:
+        if not conn.execute("SELECT 1 FROM printers WHERE name = ?", (name,)).fetchone():
+            raise _no_printer(name)
+        open_jobs = conn.execute(
+            "SELECT COUNT(*) FROM print_jobs WHERE printer = ? AND state IN ('queued', 'printing')",
+            (name,)).fetchone()[0]
+        if open_jobs and not force:
+            raise Conflict("printer_busy", f"打印机 {name} 还有 {open_jobs} 个待打印任务",
+                           f"Printer {name} has {open_jobs} unfinished jobs (use --force)")
+        conn.execute(
+            "UPDATE print_jobs SET state = 'failed', last_error = 'printer removed', finished_at = ? "
+            "WHERE printer = ? AND state IN ('queued', 'printing')", (time.time(), name))
+        was_default = conn.execute("SELECT is_default FROM printers WHERE name = ?", (name,)).fetchone()[0]
+        conn.execute("DELETE FROM printers WHERE name = ?", (name,))
+        if was_default:
+            conn.execute("UPDATE printers SET is_default = 1 WHERE name = "
+                         "(SELECT name FROM printers ORDER BY created_at LIMIT 1)")
+    wake(name)  # its workers notice and stop
+    return int(open_jobs)
+
+
+def _no_printer(name: str) -> NotFound:
+    return NotFound("printer_not_found", f"没有名为 {name} 的打印机", f"No printer named {name}")
+
+
+def _printer_dict(row: sqlite3.Row, queue: int, failed: int) -> dict[str, Any]:
+    status = row["status"]
+    return {
+        "name": row["name"],
+        "url": row["url"],
+        "options": json.loads(row["options"]),
+        "default": bool(row["is_default"]),
+        "enabled": bool(row["enabled"]),
+        "status": status,
+        "status_label": PrinterStatus(status).label_zh + " / " + PrinterStatus(status).label_en,
+        "status_detail": row["status_detail"],
+        "status_at": row["status_at"],
+        "paused": row["paused_reason"] is not None,
+        "paused_reason": row["paused_reason"],
+        "paused_at": row["paused_at"],
+        "queue": queue,
+        "failed": failed,
+    }
+
+
+def list_printers(db: Database | sqlite3.Connection) -> list[dict[str, Any]]:
+    """Every printer with its status and queue length (queued + printing jobs)."""
+    conn = _conn(db)
+    counts = {
+        (r[0], r[1]): r[2]
+        for r in conn.execute(
+            "SELECT printer, state, COUNT(*) FROM print_jobs WHERE state IN ('queued', 'printing', 'failed') "
+            "GROUP BY printer, state")
+    }
+    rows = conn.execute("SELECT * FROM printers ORDER BY name").fetchall()
+    return [
+        _printer_dict(r, counts.get((r["name"], "queued"), 0) + counts.get((r["name"], "printing"), 0),
+                      counts.get((r["name"], "failed"), 0))
+        for r in rows
+    ]
+
+
+def get_printer(db: Database | sqlite3.Connection, name: str) -> dict[str, Any]:
+    for p in list_printers(db):
+        if p["name"] == name:
+            return p
+    raise _no_printer(name)
+
+
+def set_printer_status(conn: sqlite3.Connection, name: str, status: PrinterStatus, *,
+                       paused_reason: str | None | bool = False) -> bool:
+    """Store a status read (in the caller's transaction). ``paused_reason``: a reason pauses,
+    None resumes, False leaves the pause as it is. Records ``printer.status`` when the
+    state or the pause changed; returns whether it did."""
+    row = conn.execute("SELECT status, paused_reason FROM printers WHERE name = ?", (name,)).fetchone()
+    if row is None:
+        return False
+    now = time.time()
+    new_pause = row[1] if paused_reason is False else paused_reason
+    changed = row[0] != status.state or row[1] != new_pause
+    conn.execute(
+        "UPDATE printers SET status = ?, status_detail = ?, status_at = ?, paused_reason = ?, "
+        "paused_at = CASE WHEN ? IS NULL THEN NULL WHEN paused_reason IS NULL THEN ? ELSE paused_at END "
+        "WHERE name = ?",
+        (status.state, status.detail[:300], now, new_pause, new_pause, now, name))
+    if changed:
+        queue = conn.execute(
+            "SELECT COUNT(*) FROM print_jobs WHERE printer = ? AND state IN ('queued', 'printing')",
+            (name,)).fetchone()[0]
+        record_event(conn, "printer.status", {
+            "printer": name, "status": status.state, "paused": new_pause is not None,
+            "reason": new_pause, "queue": queue}, ts=now)
+    return changed
+
+
+# -- enqueueing ---------------------------------------------------------------------
+def public_base_url(settings: dict[str, Any]) -> str:
+    return str(settings.get("public_url") or os.environ.get("YICHUANG_PUBLIC_URL")
+               or request_base_url.get() or "").rstrip("/")
+
+
+def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = False) -> dict[str, Any]:
+    """The printable data of a ticket: hall, number, service, queue position and wait now,
+    issue time in the hall's time zone, the hall's tip, the progress URL. No personal data."""
+    from queue_server.db import db_path
+    from queue_server.queue.estimate import estimate_minutes, people_ahead
+    from queue_server.settings import all_settings
+
+    db = Database(conn)
+    row = conn.execute(
+        "SELECT t.number, t.day, t.service_code, t.priority, t.issued_at, t.progress_code, t.status, "
+        "s.name, s.name_en FROM tickets t JOIN services s ON s.code = t.service_code WHERE t.id = ?",
+        (ticket_id,)).fetchone()
+    if row is None:
+        raise NotFound("ticket_not_found", "找不到该号码", f"No ticket {ticket_id}")
+    settings = all_settings(db)
+    ahead = minutes = None
+    if row[6] == "waiting":
+        ahead = people_ahead(conn, row[1], row[2], row[3], float(row[4]))
+        minutes = estimate_minutes(conn, db_path(db), row[1], row[2], ahead)
+    issued = datetime.fromtimestamp(float(row[4]), ZoneInfo(str(settings.get("timezone") or "Asia/Shanghai")))
+    base = public_base_url(settings)
+    return TicketData(
+        number=row[0], hall_name=str(settings.get("hall_name") or ""), service_name=row[7],
+        service_name_en=row[8] or "", people_ahead=ahead, wait_minutes=minutes, issued_at=issued,
+        tip=str(settings.get("ticket_tip") or ""),
+        progress_url=f"{base}/t/{row[5]}" if base else "", reprint=reprint,
+    ).as_dict()
+
+
+def _pick_printer(conn: sqlite3.Connection, printer: str | None) -> str | None:
+    if printer:
+        row = conn.execute("SELECT name FROM printers WHERE name = ? AND enabled", (printer,)).fetchone()
+    else:
+        row = conn.execute(
+            "SELECT name FROM printers WHERE enabled ORDER BY is_default DESC, created_at LIMIT 1").fetchone()
+    return None if row is None else str(row[0])
+
+
+def _insert_job(conn: sqlite3.Connection, printer: str, kind: str, ticket_id: int | None,
+                payload: dict[str, Any]) -> int:
+    now = time.time()
+    job_id = int(conn.execute(
+        "INSERT INTO print_jobs (printer, kind, ticket_id, payload, next_attempt_at, created_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (printer, kind, ticket_id, json.dumps(payload, ensure_ascii=False), now, now)).lastrowid or 0)
+    wake(printer)
+    return job_id
 
 
 def enqueue_ticket_print(conn: Any, ticket_id: int, printer: str | None = None) -> int | None:
     """Queue a ticket print in the caller's transaction; returns the job id, or None
     when no printer is configured (the caller reports "not printed")."""
-    return None
+    name = _pick_printer(conn, printer)
+    if name is None:
+        return None
+    return _insert_job(conn, name, "ticket", ticket_id, ticket_payload(conn, ticket_id))
+
+
+def enqueue_reprint(conn: Any, ticket_id: int, printer: str | None = None) -> int | None:
+    """Queue a reprint (marked 补打, current queue position) in the caller's transaction."""
+    name = _pick_printer(conn, printer)
+    if name is None:
+        return None
+    return _insert_job(conn, name, "reprint", ticket_id, ticket_payload(conn, ticket_id, reprint=True))
+
+
+def enqueue_test_page(conn: Any, printer: str) -> int:
+    """Queue a test page for ``printer`` (NotFound if there is no such printer)."""
+    name = _pick_printer(conn, printer)
+    if name is None:
+        raise _no_printer(printer)
+    return _insert_job(conn, name, "test", None, {})
+
+
+# -- claiming and finishing -----------------------------------------------------------
+def has_work(conn: sqlite3.Connection, printer: str, now: float | None = None) -> bool:
+    """Cheap read-only check before taking the write lock: is the head job claimable?"""
+    now = time.time() if now is None else now
+    row = conn.execute(
+        "SELECT state, next_attempt_at, lease_until FROM print_jobs WHERE printer = ? "
+        "AND state IN ('queued', 'printing') ORDER BY id LIMIT 1", (printer,)).fetchone()
+    if row is None:
+        return False
+    if row[0] == "printing":
+        return row[2] is None or row[2] <= now
+    return row[1] <= now
+
+
+def claim_next(db: Database, printer: str, owner: str, lease_seconds: float = 60.0) -> Job | None:
+    """Lease the printer's oldest unfinished job to ``owner``, or None when there is
+    nothing to do now (empty, head job leased by someone else, head job waiting for its
+    retry time, printer paused or disabled)."""
+    now = time.time()
+    with write_tx(db) as conn:
+        p = conn.execute("SELECT paused_reason, enabled FROM printers WHERE name = ?", (printer,)).fetchone()
+        if p is None or p[0] is not None or not p[1]:
+            return None
+        row = conn.execute(
+            "SELECT id, kind, ticket_id, payload, state, attempts, next_attempt_at, lease_until "
+            "FROM print_jobs WHERE printer = ? AND state IN ('queued', 'printing') ORDER BY id LIMIT 1",
+            (printer,)).fetchone()
+        if row is None:
+            return None
+        attempts = int(row[5])
+        if row[4] == "printing":
+            if row[7] is not None and row[7] > now:
+                return None  # another worker is printing it
+            # its worker died mid-job: print it again (a lost ticket is worse than a double)
+            attempts += 1
+            conn.execute("UPDATE print_jobs SET last_error = 'lease expired: worker lost' WHERE id = ?",
+                         (row[0],))
+        elif row[6] > now:
+            return None
+        conn.execute(
+            "UPDATE print_jobs SET state = 'printing', lease_owner = ?, lease_until = ?, "
+            "started_at = ?, attempts = ? WHERE id = ?",
+            (owner, now + lease_seconds, now, attempts, row[0]))
+    return Job(int(row[0]), printer, row[1], row[2], json.loads(row[3]), attempts, owner)
+
+
+def finish_job(db: Database, job: Job) -> bool:
+    """Mark a printed job done. False if the lease was lost meanwhile."""
+    with write_tx(db) as conn:
+        n = conn.execute(
+            "UPDATE print_jobs SET state = 'done', finished_at = ?, lease_owner = NULL, lease_until = NULL "
+            "WHERE id = ? AND state = 'printing' AND lease_owner = ?",
+            (time.time(), job.id, job.owner)).rowcount
+    return n == 1
+
+
+def release_job(db: Database, job: Job, *, error: str | None = None,
+                pause: tuple[str, PrinterStatus] | None = None) -> None:
+    """Give a job back unprinted without counting an attempt (the printer is paused:
+    paper out, cover open). ``pause=(reason, status)`` pauses the printer in the same
+    transaction, so no other worker claims the next job in between."""
+    with write_tx(db) as conn:
+        conn.execute(
+            "UPDATE print_jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
+            "last_error = COALESCE(?, last_error) WHERE id = ? AND lease_owner = ?",
+            (error, job.id, job.owner))
+        if pause is not None:
+            set_printer_status(conn, job.printer, pause[1], paused_reason=pause[0])
+
+
+def backoff_seconds(attempts: int, base: float = 1.0, cap: float = 60.0) -> float:
+    """1, 2, 4, … seconds, capped."""
+    return float(min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def retry_job(db: Database, job: Job, error: str, *, max_attempts: int = 10,
+              base: float = 1.0, cap: float = 60.0, status: PrinterStatus | None = None) -> str:
+    """Count a failed attempt: back to ``queued`` after a backoff, or ``failed`` after
+    ``max_attempts``. Returns the new state."""
+    attempts = job.attempts + 1
+    now = time.time()
+    state = "failed" if attempts >= max_attempts else "queued"
+    with write_tx(db) as conn:
+        conn.execute(
+            "UPDATE print_jobs SET state = ?, attempts = ?, last_error = ?, next_attempt_at = ?, "
+            "lease_owner = NULL, lease_until = NULL, finished_at = CASE WHEN ? = 'failed' THEN ? END "
+            "WHERE id = ? AND lease_owner = ?",
+            (state, attempts, error[:500], now + backoff_seconds(attempts, base, cap), state, now,
+             job.id, job.owner))
+        if status is not None:
+            set_printer_status(conn, job.printer, status)
+    return state
+
+
+def list_jobs(db: Database | sqlite3.Connection, printer: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    """Recent jobs, newest first (the technician's view)."""
+    conn = _conn(db)
+    sql = ("SELECT id, printer, kind, ticket_id, state, attempts, last_error, created_at, started_at, "
+           "finished_at, json_extract(payload, '$.number') FROM print_jobs")
+    args: tuple[Any, ...] = ()
+    if printer:
+        sql += " WHERE printer = ?"
+        args = (printer,)
+    rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+    keys = ("id", "printer", "kind", "ticket_id", "state", "attempts", "last_error", "created_at",
+            "started_at", "finished_at", "number")
+    return [dict(zip(keys, tuple(r), strict=True)) for r in rows]

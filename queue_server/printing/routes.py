@@ -1,5 +1,107 @@
-"""Printer status API and the ticket progress page."""
+"""Printer status API, print-job requests and the ticket progress page.
 
-from flask import Blueprint
+* ``GET /api/printers`` — every printer with its status and queue length (technician,
+  admin, kiosk). ``GET /api/printers/<name>`` — one.
+* ``POST /api/printers/<name>/test-print`` — queue a test page (technician, admin).
+* ``POST /api/print-jobs`` ``{"ticket_id": 12, "printer": "lobby-1"}`` — queue a reprint
+  (补打) of a ticket (kiosk, clerk, technician, admin).
+* ``GET /api/print-jobs?printer=NAME`` — recent jobs (technician, admin).
+* ``GET /t/<code>`` — the public progress page the ticket's QR code opens: position in
+  the queue, the window when called; refreshes itself every 10 s. No personal data.
 
-bp = Blueprint("printing", __name__)
+Routes only queue jobs: printing happens in the workers (:mod:`queue_server.printing.worker`),
+never inside a request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
+
+from queue_server import get_db
+from queue_server.api.common import body, field, roles
+from queue_server.db import write_tx
+from queue_server.errors import QueueError
+from queue_server.printing import jobs
+from queue_server.queue import ticket_progress
+from queue_server.settings import all_settings
+
+bp = Blueprint("printing", __name__, template_folder="templates")
+
+#: Seconds between refreshes of the progress page.
+PROGRESS_REFRESH_SECONDS = 10
+
+
+@bp.before_app_request
+def _remember_base_url() -> None:
+    # The QR on a ticket printed for this request links back to the host the kiosk used,
+    # unless the hall configured ``public_url``.
+    jobs.request_base_url.set(request.host_url)
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    resp = jsonify(data)
+    resp.status_code = status
+    return resp
+
+
+@bp.get("/api/printers")
+@roles("technician", "kiosk")
+def printers() -> Response:
+    return _json({"printers": jobs.list_printers(get_db())})
+
+
+@bp.get("/api/printers/<name>")
+@roles("technician", "kiosk")
+def printer(name: str) -> Response:
+    return _json(jobs.get_printer(get_db(), name))
+
+
+@bp.post("/api/printers/<name>/test-print")
+@roles("technician")
+def test_print(name: str) -> Response:
+    with write_tx(get_db()) as conn:
+        job_id = jobs.enqueue_test_page(conn, name)
+    return _json({"status": "queued", "job_id": job_id}, 202)
+
+
+@bp.post("/api/print-jobs")
+@roles("kiosk", "clerk", "technician")
+def reprint() -> Response:
+    data = body()
+    ticket_id = field(data, "ticket_id", int, required=True)
+    name = field(data, "printer", str, max_len=40)
+    with write_tx(get_db()) as conn:
+        job_id = jobs.enqueue_reprint(conn, ticket_id, printer=name)
+    if job_id is None:
+        return _json({"print": {"status": "not_configured", "message": "未配置打印机",
+                                "message_en": "No printer configured"}})
+    return _json({"print": {"status": "queued", "job_id": job_id}}, 202)
+
+
+@bp.get("/api/print-jobs")
+@roles("technician")
+def job_list() -> Response:
+    limit = min(max(request.args.get("limit", 100, type=int) or 100, 1), 1000)
+    return _json({"jobs": jobs.list_jobs(get_db(), request.args.get("printer"), limit)})
+
+
+@bp.get("/t/<code>")
+def progress_page(code: str) -> Response:
+    db = get_db()
+    hall = all_settings(db)
+    progress: dict[str, Any] | None = None
+    error: QueueError | None = None
+    try:
+        progress = ticket_progress(db, code, clock=current_app.config.get("CLOCK"))
+    except QueueError as exc:
+        error = exc
+    html = render_template("progress.html", hall=hall, progress=progress, code=code,
+                           error=error.message if error else None,
+                           error_en=error.message_en if error else None,
+                           refresh=PROGRESS_REFRESH_SECONDS)
+    resp = Response(html, status=error.status if error else 200, mimetype="text/html")
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp

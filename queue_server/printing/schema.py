@@ -1,1 +1,56 @@
-"""Migrations of the print queue (registered after the hall's, see queue_server/schema.py)."""
+"""Migrations of the print queue (registered after the hall's, see queue_server/schema.py).
+
+``printers``: the hall's receipt printers, by name, with the URL and options a technician
+typed (``queue-server printer add``) and the last status a worker read.
+``print_jobs``: one row per receipt to print. A job goes ``queued`` → ``printing`` (claimed
+under a lease by exactly one worker of one process) → ``done``, or back to ``queued`` with
+a later ``next_attempt_at`` after an error, or ``failed`` after too many attempts.
+Jobs of one printer print in ``id`` order. ``payload`` is the ticket's printable data
+(:class:`hardware.printer.TicketData` as JSON) and carries no personal data.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from queue_server.db import migrations
+
+
+@migrations(name="m0002_print_queue")
+def m0002_print_queue(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE printers (
+            name TEXT PRIMARY KEY,          -- e.g. 'lobby-1'
+            url TEXT NOT NULL,              -- tcp://10.0.0.31:9100, usb://0416:5011, sim://
+            options TEXT NOT NULL DEFAULT '{}',  -- JSON: paper, chinese, encoding, cutter, qr, profile
+            is_default INTEGER NOT NULL DEFAULT 0,  -- where tickets go when no printer is named
+            enabled INTEGER NOT NULL DEFAULT 1,
+            status TEXT NOT NULL DEFAULT 'unknown',  -- ok | near_end | paper_out | cover_open | offline | error | unknown
+            status_detail TEXT NOT NULL DEFAULT '',
+            status_at REAL,
+            paused_reason TEXT,             -- paper_out | cover_open | error: waiting for a fix
+            paused_at REAL,
+            created_at REAL NOT NULL
+        );
+        CREATE TABLE print_jobs (
+            id INTEGER PRIMARY KEY,
+            printer TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('ticket', 'reprint', 'test')),
+            ticket_id INTEGER REFERENCES tickets(id),
+            payload TEXT NOT NULL,          -- JSON, no personal data
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'printing', 'done', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            lease_owner TEXT,               -- 'host:pid:thread' of the worker printing it
+            lease_until REAL,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL
+        );
+        CREATE INDEX print_jobs_queue ON print_jobs(printer, state, id);
+        CREATE INDEX print_jobs_ticket ON print_jobs(ticket_id);
+        """
+    )

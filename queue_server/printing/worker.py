@@ -1,10 +1,280 @@
-"""Printer workers (placeholder until the print-queue work lands)."""
+"""Printer workers: one thread per printer per server process, never inside a request.
+
+A worker loops: claim the printer's oldest job (:func:`~queue_server.printing.jobs.claim_next`,
+one ``write_tx`` under a lease), ask the printer for its status, send the bytes, ask again,
+record the result. What happens when things go wrong:
+
+* **paper out / cover open / printer error** (from DLE EOT): the job goes back to the queue
+  without counting an attempt and the printer is *paused*; the worker polls the status
+  every ``pause_poll`` seconds and resumes by itself when the printer reports ready again.
+  If the paper ends *during* a job (status after sending says paper out) that job is
+  printed again after the refill — a ticket is never lost.
+* **unreachable / write error**: the attempt counts; the job is retried after 1, 2, 4 … s
+  (capped) and marked ``failed`` after ``max_attempts``. Later jobs wait: order is kept.
+* **status unknown** (a printer that does not answer DLE EOT): we print anyway.
+
+Every status change is stored on the printer row and recorded as a ``printer.status`` event.
+Several processes may run workers for the same printer: the lease makes sure one prints.
+"""
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from hardware.printer import (
+    Offline,
+    PrinterError,
+    PrinterOptions,
+    PrinterStatus,
+    ReceiptPrinter,
+    render_test_page,
+    render_ticket,
+)
+from queue_server.db import connect, write_tx
+from queue_server.printing import jobs
+
+log = logging.getLogger(__name__)
+
+#: Printer states that pause the printer until it reports ready again.
+PAUSE_STATES = ("paper_out", "cover_open", "error")
 
 
-def start_workers(db_path: str | Path) -> None:
-    """Start one worker thread per configured printer in this process."""
-    return None
+@dataclass(frozen=True)
+class WorkerConfig:
+    idle_poll: float = 0.25
+    """Seconds between checks for jobs queued by *other* processes (this process wakes at once)."""
+    pause_poll: float = 2.0
+    """Seconds between status polls of a paused printer."""
+    status_interval: float = 30.0
+    """Seconds between status reads of an idle printer (for ``GET /api/printers``)."""
+    lease_seconds: float = 60.0
+    max_attempts: int = 10
+    backoff_base: float = 1.0
+    backoff_cap: float = 60.0
+    rescan: float = 2.0
+    """Seconds between looks at the printers table for added/removed printers."""
+
+
+def render_job(job: jobs.Job, options: PrinterOptions, url: str) -> bytes:
+    """The bytes of a job for this printer's options."""
+    if job.kind == "test":
+        return render_test_page(options, url=url, now=datetime.now().astimezone())
+    return render_ticket(job.ticket(), options)
+
+
+class PrinterWorker(threading.Thread):
+    """Prints the jobs of one printer (see the module docstring)."""
+
+    def __init__(self, db_path: str, name: str, config: WorkerConfig, stop: threading.Event) -> None:
+        super().__init__(name=f"printer-{name}", daemon=True)
+        self.db_path = db_path
+        self.printer_name = name
+        self.config = config
+        self._stop_event = stop
+        self._wake = threading.Event()
+        self._last_state: str | None = None
+        self._last_status_read = 0.0
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{name}"
+
+    def run(self) -> None:
+        db = connect(self.db_path)
+        jobs.register_waker(self.printer_name, self._wake)
+        try:
+            while not self._stop_event.is_set():
+                try:
+                    if not self._step(db):
+                        return
+                except Exception:  # a bug or a locked database must not kill the worker
+                    log.exception("printer worker %s", self.printer_name)
+                    self._stop_event.wait(1.0)
+        finally:
+            jobs.unregister_waker(self.printer_name, self._wake)
+            db.conn.close()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def _load(self, db: Database) -> dict[str, Any] | None:
+        row = db.conn.execute(
+            "SELECT url, options, enabled, paused_reason, status FROM printers WHERE name = ?",
+            (self.printer_name,)).fetchone()
+        if row is None or not row[2]:
+            return None
+        import json
+
+        if self._last_state is None:
+            self._last_state = row[4]
+        return {"url": row[0], "options": PrinterOptions.from_dict(json.loads(row[1])),
+                "paused": row[3]}
+
+    def _step(self, db: Database) -> bool:
+        """One turn of the loop; False when the printer is gone."""
+        self._wake.clear()
+        p = self._load(db)
+        if p is None:
+            return False
+        if p["paused"]:
+            self._poll_paused(db, p)
+            return True
+        job = None
+        if jobs.has_work(db.conn, self.printer_name):
+            job = jobs.claim_next(db, self.printer_name, self.owner, self.config.lease_seconds)
+        if job is None:
+            if time.monotonic() - self._last_status_read >= self.config.status_interval:
+                self._refresh_status(db, p)
+            self._wake.wait(self.config.idle_poll)
+            return True
+        self._print(db, p, job)
+        return True
+
+    def _printer(self, p: dict[str, Any]) -> ReceiptPrinter:
+        return ReceiptPrinter(p["url"], p["options"])
+
+    def _record(self, db: Database, status: PrinterStatus, **kw: Any) -> None:
+        if status.state == self._last_state and "paused_reason" not in kw:
+            return
+        with write_tx(db) as conn:
+            jobs.set_printer_status(conn, self.printer_name, status, **kw)
+        self._last_state = status.state
+
+    def _refresh_status(self, db: Database, p: dict[str, Any]) -> None:
+        self._last_status_read = time.monotonic()
+        printer = self._printer(p)
+        try:
+            self._record(db, printer.status())
+        finally:
+            printer.close()
+
+    def _poll_paused(self, db: Database, p: dict[str, Any]) -> None:
+        printer = self._printer(p)
+        try:
+            status = printer.status()
+        finally:
+            printer.close()
+        self._last_status_read = time.monotonic()
+        if status.ok:  # known good again (an "unknown" answer does not resume)
+            self._record(db, status, paused_reason=None)
+            log.info("printer %s resumed (%s)", self.printer_name, status.state)
+            return
+        if status.state in PAUSE_STATES and status.state != p["paused"]:
+            self._record(db, status, paused_reason=status.state)
+        else:
+            self._record(db, status)
+        self._stop_event.wait(self.config.pause_poll)
+
+    def _print(self, db: Database, p: dict[str, Any], job: jobs.Job) -> None:
+        cfg = self.config
+        printer = self._printer(p)
+        try:
+            before = printer.status()
+            if before.state in PAUSE_STATES:
+                jobs.release_job(db, job, error=before.state, pause=(before.state, before))
+                self._last_state = before.state
+                return
+            if before.state == "offline":
+                raise Offline(before.detail)
+            printer.write(render_job(job, p["options"], p["url"]))
+            after = printer.status()
+            if after.state in ("paper_out", "cover_open"):
+                # the roll ended (or the cover opened) while this receipt was printing
+                jobs.release_job(db, job, error=f"{after.state} while printing: printing again",
+                                 pause=(after.state, after))
+                self._last_state = after.state
+                return
+            if not jobs.finish_job(db, job):
+                log.warning("print job %s finished after its lease was lost", job.id)
+            seen = after if after.state != "offline" else before
+            self._record(db, seen)
+        except PrinterError as exc:
+            status = PrinterStatus.offline(str(exc)) if isinstance(exc, Offline) else None
+            state = jobs.retry_job(db, job, f"{exc.code}: {exc}", max_attempts=cfg.max_attempts,
+                                   base=cfg.backoff_base, cap=cfg.backoff_cap, status=status)
+            if status is not None:
+                self._last_state = status.state
+            log.warning("print job %s on %s: %s (%s)", job.id, self.printer_name, exc, state)
+        except Exception as exc:
+            jobs.retry_job(db, job, f"internal: {exc!r}", max_attempts=cfg.max_attempts,
+                           base=cfg.backoff_base, cap=cfg.backoff_cap)
+            log.exception("print job %s on %s", job.id, self.printer_name)
+        finally:
+            printer.close()
+
+
+class WorkerPool:
+    """The workers of one database in this process; a supervisor starts a worker for every
+    enabled printer (and for printers added later). Workers stop when their printer is
+    removed or disabled, or on :meth:`stop`."""
+
+    def __init__(self, db_path: str | Path, config: WorkerConfig | None = None) -> None:
+        self.db_path = str(Path(db_path).resolve())
+        self.config = config or WorkerConfig()
+        self._stop = threading.Event()
+        self.workers: dict[str, PrinterWorker] = {}
+        self._supervisor = threading.Thread(target=self._supervise, name="printer-supervisor",
+                                            daemon=True)
+
+    def start(self) -> WorkerPool:
+        self._scan()
+        self._supervisor.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        for w in list(self.workers.values()):
+            w.poke()
+        self._supervisor.join(timeout)
+        for w in list(self.workers.values()):
+            w.join(timeout)
+
+    def _scan(self) -> None:
+        db = connect(self.db_path)
+        try:
+            names = [r[0] for r in db.conn.execute("SELECT name FROM printers WHERE enabled")]
+        finally:
+            db.conn.close()
+        for name in names:
+            w = self.workers.get(name)
+            if w is None or not w.is_alive():
+                w = self.workers[name] = PrinterWorker(self.db_path, name, self.config, self._stop)
+                w.start()
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(self.config.rescan):
+            try:
+                self._scan()
+            except Exception:
+                log.exception("printer supervisor")
+
+
+_pools: dict[str, WorkerPool] = {}
+_pools_lock = threading.Lock()
+
+
+def start_workers(db_path: str | Path, config: WorkerConfig | None = None) -> WorkerPool:
+    """Start one worker thread per configured printer in this process (once per database;
+    a second call returns the running pool)."""
+    key = str(Path(db_path).resolve())
+    with _pools_lock:
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = WorkerPool(key, config).start()
+        return pool
+
+
+def stop_workers(db_path: str | Path | None = None) -> None:
+    """Stop the pools of one database (or all): tests and orderly shutdown."""
+    with _pools_lock:
+        keys = [str(Path(db_path).resolve())] if db_path is not None else list(_pools)
+        pools = [_pools.pop(k) for k in keys if k in _pools]
+    for pool in pools:
+        pool.stop()

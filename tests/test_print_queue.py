@@ -1,0 +1,353 @@
+"""The server's print queue, end to end: API → jobs table → worker → loopback TCP printer."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from hardware.printer.sim import SimulatedNetworkPrinter
+from queue_server.db import connect, write_tx
+from queue_server.printing import jobs
+from queue_server.printing.worker import WorkerConfig, start_workers, stop_workers
+from tests.escpos_decode import QR, decode, text_lines
+
+FAST = WorkerConfig(idle_poll=0.05, pause_poll=0.05, status_interval=0.5, backoff_base=0.05,
+                    backoff_cap=0.2, rescan=0.1, max_attempts=4)
+
+
+@pytest.fixture
+def hall(db_path: Path) -> dict:
+    from queue_server.demo import make_hall
+
+    db = connect(db_path)
+    made = make_hall(db, tokens=True, windows=3, appointments=0)
+    db.conn.close()
+    return made
+
+
+@pytest.fixture
+def app(db_path: Path, hall: dict):
+    from queue_server import create_app
+
+    return create_app({"DB_PATH": str(db_path), "TESTING": True})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def printer_sim():
+    with SimulatedNetworkPrinter() as sim:
+        yield sim
+
+
+@pytest.fixture
+def workers(db_path: Path):
+    pool = start_workers(db_path, FAST)
+    yield pool
+    stop_workers(db_path)
+
+
+def auth(hall: dict, role: str) -> dict:
+    return {"Authorization": f"Bearer {hall['tokens'][role]}"}
+
+
+def add_printer(db_path: Path, url: str, name: str = "lobby-1", **options) -> None:
+    db = connect(db_path)
+    jobs.add_printer(db, name, url, {"paper": 58, **options}, default=True)
+    db.conn.close()
+
+
+def issue(client, hall: dict, service: str = "QY01", **extra) -> dict:
+    r = client.post("/api/tickets", json={"service": service, "print": True, **extra},
+                    headers=auth(hall, "kiosk"))
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def job_rows(db_path: Path) -> list[tuple]:
+    db = connect(db_path)
+    try:
+        return [tuple(r) for r in db.conn.execute(
+            "SELECT id, state, attempts, last_error FROM print_jobs ORDER BY id")]
+    finally:
+        db.conn.close()
+
+
+def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_ticket_issued_with_print_is_printed_with_a_progress_qr(client, hall, db_path, printer_sim, workers):
+    add_printer(db_path, printer_sim.url)
+    t = issue(client, hall)
+    assert t["print"]["status"] == "queued" and t["print"]["job_id"] > 0
+    [receipt] = printer_sim.wait_for_receipts(1)
+    lines = text_lines(receipt.data)
+    assert t["number"] in lines
+    assert "济南市章丘区政务服务中心" in lines
+    assert "企业设立登记" in lines
+    assert any(line.startswith("取号时间：") for line in lines)
+    qr = [i for i in decode(receipt.data) if isinstance(i, QR)]
+    assert qr[0].payload == f"http://localhost/t/{t['progress_code']}"
+    wait_for(lambda: job_rows(db_path)[0][1] == "done", what="job done")
+
+
+def test_public_url_setting_is_used_for_the_qr(client, hall, db_path, printer_sim, workers):
+    db = connect(db_path)
+    with write_tx(db) as conn:  # an extra stored key; see docs/printing.md
+        conn.execute("INSERT INTO settings (key, value) VALUES ('public_url', ?)",
+                     (json.dumps("https://hall.example.gov.cn/"),))
+    from queue_server.settings import invalidate
+
+    invalidate()
+    db.conn.close()
+    add_printer(db_path, printer_sim.url)
+    t = issue(client, hall)
+    [receipt] = printer_sim.wait_for_receipts(1)
+    qr = next(i for i in decode(receipt.data) if isinstance(i, QR))
+    assert qr.payload == f"https://hall.example.gov.cn/t/{t['progress_code']}"
+
+
+def test_without_a_printer_the_ticket_is_issued_and_says_not_configured(client, hall):
+    t = issue(client, hall)
+    assert t["number"].startswith("A")
+    assert t["print"]["status"] == "not_configured"
+
+
+def test_unknown_printer_name_is_not_configured(client, hall, db_path, printer_sim):
+    add_printer(db_path, printer_sim.url)
+    t = issue(client, hall, printer="nope")
+    assert t["print"]["status"] == "not_configured"
+
+
+def test_printing_never_happens_inside_the_request(client, hall, db_path, printer_sim, workers):
+    add_printer(db_path, printer_sim.url)
+    printer_sim.set_state(delay=0.8)  # a slow printer: every status answer takes 0.8 s
+    t0 = time.monotonic()
+    t = issue(client, hall)
+    assert time.monotonic() - t0 < 0.5
+    assert t["print"]["status"] == "queued"
+    printer_sim.wait_for_receipts(1, timeout=10)
+
+
+def test_paper_out_mid_queue_loses_no_ticket_and_resumes_in_order(client, hall, db_path, printer_sim, workers):
+    add_printer(db_path, printer_sim.url)
+    printer_sim.run_out_after(3)  # the roll ends during the 4th receipt
+    numbers = [issue(client, hall, service="QY01" if i % 2 else "QY02")["number"] for i in range(8)]
+
+    def paused():
+        p = client.get("/api/printers", headers=auth(hall, "technician")).get_json()["printers"][0]
+        return p if p["paused"] else None
+
+    p = wait_for(paused, what="printer paused")
+    assert p["status"] == "paper_out" and p["paused_reason"] == "paper_out"
+    time.sleep(0.3)  # paused means paused: nothing more is printed or lost
+    assert len(printer_sim.receipts) == 3
+    assert len(printer_sim.discarded) == 1  # the receipt cut short by the paper end
+    assert paused()["queue"] == 5  # the cut-short ticket is back in the queue, first
+
+    printer_sim.set_state(paper="ok")  # the technician refills; the worker notices by itself
+    receipts = printer_sim.wait_for_receipts(8)
+    printed = [next(line for line in text_lines(r.data) if line in numbers) for r in receipts]
+    assert printed == numbers  # every ticket once, in issue order
+    wait_for(lambda: all(r[1] == "done" for r in job_rows(db_path)), what="all jobs done")
+    after = client.get("/api/printers", headers=auth(hall, "kiosk")).get_json()["printers"][0]
+    assert after["queue"] == 0 and not after["paused"] and after["status"] == "ok"
+
+    db = connect(db_path)
+    events = [json.loads(r[0]) for r in db.conn.execute(
+        "SELECT data FROM events WHERE type = 'printer.status' ORDER BY id")]
+    db.conn.close()
+    assert any(e["status"] == "paper_out" and e["paused"] and e["reason"] == "paper_out" for e in events)
+    assert events[-1]["status"] == "ok" and not events[-1]["paused"]
+
+
+def test_cover_open_pauses_and_closing_it_resumes(client, hall, db_path, printer_sim, workers):
+    add_printer(db_path, printer_sim.url)
+    printer_sim.set_state(cover_open=True)
+    n = issue(client, hall)["number"]
+    wait_for(lambda: client.get("/api/printers", headers=auth(hall, "technician"))
+             .get_json()["printers"][0]["paused_reason"] == "cover_open", what="paused")
+    assert printer_sim.receipts == [] and printer_sim.discarded == []
+    printer_sim.set_state(cover_open=False)
+    [r] = printer_sim.wait_for_receipts(1)
+    assert n in text_lines(r.data)
+    assert job_rows(db_path)[0][2] == 0  # a pause is not a failed attempt
+
+
+def test_unreachable_printer_is_retried_with_backoff_then_prints(client, hall, db_path, printer_sim, workers):
+    add_printer(db_path, printer_sim.url)
+    printer_sim.set_state(unreachable=True)
+    issue(client, hall)
+    wait_for(lambda: job_rows(db_path)[0][2] >= 2, what="two failed attempts")
+    _, state, attempts, error = job_rows(db_path)[0]
+    assert state in ("queued", "printing") and "printer_offline" in (error or "")
+    p = client.get("/api/printers", headers=auth(hall, "technician")).get_json()["printers"][0]
+    assert p["status"] == "offline"
+    printer_sim.set_state(unreachable=False)
+    printer_sim.wait_for_receipts(1)
+    wait_for(lambda: job_rows(db_path)[0][1] == "done", what="done")
+
+
+def test_job_fails_after_max_attempts_and_the_next_job_still_prints(client, hall, db_path, printer_sim, workers):
+    add_printer(db_path, printer_sim.url)
+    printer_sim.set_state(unreachable=True)
+    issue(client, hall)
+    wait_for(lambda: job_rows(db_path)[0][1] == "failed", timeout=15, what="job failed")
+    assert job_rows(db_path)[0][2] == FAST.max_attempts
+    printer_sim.set_state(unreachable=False)
+    n = issue(client, hall)["number"]
+    [r] = printer_sim.wait_for_receipts(1)
+    assert n in text_lines(r.data)
+    p = client.get("/api/printers", headers=auth(hall, "technician")).get_json()["printers"][0]
+    assert p["failed"] == 1
+
+
+def test_a_leased_job_is_claimed_by_one_worker_only(db_path, hall, printer_sim):
+    add_printer(db_path, printer_sim.url)
+    db1, db2 = connect(db_path), connect(db_path)
+    with write_tx(db1) as conn:
+        first = jobs.enqueue_test_page(conn, "lobby-1")
+        jobs.enqueue_test_page(conn, "lobby-1")
+    a = jobs.claim_next(db1, "lobby-1", "proc-a", lease_seconds=0.3)
+    assert a is not None and a.id == first
+    assert jobs.claim_next(db2, "lobby-1", "proc-b") is None  # head leased: order + exclusivity
+    time.sleep(0.35)  # proc-a died: its lease expires, the job is printed again by b
+    b = jobs.claim_next(db2, "lobby-1", "proc-b")
+    assert b is not None and b.id == first and b.attempts == 1
+    assert not jobs.finish_job(db1, a)  # the old owner cannot finish it any more
+    assert jobs.finish_job(db2, b)
+    db1.conn.close()
+    db2.conn.close()
+
+
+@pytest.mark.slow
+def test_three_processes_print_every_job_exactly_once_in_order(db_path, hall, printer_sim, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    add_printer(db_path, printer_sim.url)
+    db = connect(db_path)
+    ids = []
+    with write_tx(db) as conn:
+        for i in range(30):
+            ids.append(jobs._insert_job(conn, "lobby-1", "ticket", None,
+                                        {"number": f"Z{i:03d}", "hall_name": "测试大厅"}))
+    db.conn.close()
+    root = Path(__file__).resolve().parent.parent
+    code = (
+        "import sys, time\n"
+        "from queue_server.printing.worker import WorkerConfig, start_workers\n"
+        "start_workers(sys.argv[1], WorkerConfig(idle_poll=0.01, rescan=0.1))\n"
+        "time.sleep(float(sys.argv[2]))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(db_path), "30"], cwd=root,
+                              env={**os.environ, "PYTHONPATH": str(root)}) for _ in range(3)]
+    try:
+        receipts = printer_sim.wait_for_receipts(30, timeout=60)
+        time.sleep(0.5)  # a duplicate would arrive now
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(10)
+    numbers = [next(line for line in text_lines(r.data) if line.startswith("Z")) for r in printer_sim.receipts]
+    assert numbers == [f"Z{i:03d}" for i in range(30)]
+    assert len(receipts) == 30
+
+
+def test_reprint_is_marked_and_shows_the_current_position(client, hall, db_path, printer_sim, workers):
+    add_printer(db_path, printer_sim.url)
+    t = issue(client, hall)
+    printer_sim.wait_for_receipts(1)
+    r = client.post("/api/print-jobs", json={"ticket_id": t["id"]}, headers=auth(hall, "clerk"))
+    assert r.status_code == 202 and r.get_json()["print"]["status"] == "queued"
+    receipts = printer_sim.wait_for_receipts(2)
+    lines = text_lines(receipts[1].data)
+    assert lines[0] == "【补打 REPRINT】" and t["number"] in lines
+
+
+def test_test_print_api_needs_a_technician(client, hall, db_path, printer_sim, workers):
+    add_printer(db_path, printer_sim.url)
+    assert client.post("/api/printers/lobby-1/test-print", headers=auth(hall, "kiosk")).status_code == 403
+    r = client.post("/api/printers/lobby-1/test-print", headers=auth(hall, "technician"))
+    assert r.status_code == 202
+    [receipt] = printer_sim.wait_for_receipts(1)
+    assert "一窗通 打印测试页" in text_lines(receipt.data)
+    r = client.post("/api/printers/nope/test-print", headers=auth(hall, "technician"))
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "printer_not_found"
+
+
+def test_api_printers_shows_status_and_queue_to_allowed_roles_only(client, hall, db_path, printer_sim):
+    add_printer(db_path, printer_sim.url)
+    issue(client, hall)  # no workers running: it stays queued
+    assert client.get("/api/printers").status_code == 401
+    assert client.get("/api/printers", headers=auth(hall, "display")).status_code == 403
+    body = client.get("/api/printers", headers=auth(hall, "kiosk")).get_json()
+    [p] = body["printers"]
+    assert p["name"] == "lobby-1" and p["queue"] == 1 and p["status"] == "unknown"
+    assert p["options"]["paper"] == 58 and p["default"] is True
+    jobs_list = client.get("/api/print-jobs", headers=auth(hall, "technician")).get_json()["jobs"]
+    assert jobs_list[0]["state"] == "queued" and jobs_list[0]["number"].startswith("A")
+
+
+def test_bad_printer_definitions_are_rejected(db_path, hall):
+    from queue_server.errors import ValidationError
+
+    db = connect(db_path)
+    with pytest.raises(ValidationError):
+        jobs.add_printer(db, "Lobby 1", "tcp://x:9100")
+    with pytest.raises(ValidationError):
+        jobs.add_printer(db, "lobby-1", "lpt://1")
+    with pytest.raises(ValidationError):
+        jobs.add_printer(db, "lobby-1", "sim://", {"paper": 76})
+    db.conn.close()
+
+
+def test_printer_cli_add_list_test_print_remove(db_path, hall, printer_sim):
+    from queue_server.cli import main
+
+    runner = CliRunner()
+    r = runner.invoke(main, ["printer", "add", "--db", str(db_path), "lobby-1", printer_sim.url,
+                             "--paper", "58", "--default"])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(main, ["printer", "list", "--db", str(db_path)])
+    assert "lobby-1" in r.output and "58mm" in r.output
+    r = runner.invoke(main, ["printer", "test-print", "--db", str(db_path), "lobby-1"])
+    assert r.exit_code == 0, r.output
+    assert "status: ok" in r.output
+    assert "一窗通 打印测试页" in text_lines(printer_sim.wait_for_receipts(1)[0].data)
+    r = runner.invoke(main, ["printer", "list", "--db", str(db_path), "--json"])
+    assert json.loads(r.output)[0]["name"] == "lobby-1"
+    r = runner.invoke(main, ["printer", "remove", "--db", str(db_path), "lobby-1"])
+    assert r.exit_code == 0 and "removed lobby-1" in r.output
+    r = runner.invoke(main, ["printer", "remove", "--db", str(db_path), "lobby-1"])
+    assert r.exit_code != 0 and "printer_not_found" in r.output
+
+
+def test_remove_refuses_with_unfinished_jobs_unless_forced(db_path, hall, printer_sim):
+    from queue_server.errors import Conflict
+
+    add_printer(db_path, printer_sim.url)
+    db = connect(db_path)
+    with write_tx(db) as conn:
+        jobs.enqueue_test_page(conn, "lobby-1")
+    with pytest.raises(Conflict):
+        jobs.remove_printer(db, "lobby-1")
+    assert jobs.remove_printer(db, "lobby-1", force=True) == 1
+    assert job_rows(db_path)[0][1] == "failed"
+    db.conn.close()
