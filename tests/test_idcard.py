@@ -213,3 +213,17 @@ def test_sdt_sdk_adapter_through_ctypes(tmp_path):
     assert card.name == "张三" and card.id_number == "370102198001011237"
     assert card.photo_wlt == bytes([7]) * 1024
     assert os.path.exists(lib)
+
+
+def test_reader_from_url_and_wait_for_card():
+    from hardware.idcard import open_reader_url, wait_for_card
+
+    reader = open_reader_url(f"sim://?photo={DATA / 'obama_small.jpg'}")
+    try:
+        assert wait_for_card(reader, timeout=0.2, poll=0.05) is None
+        reader.insert(SimCard())  # type: ignore[attr-defined]
+        card = wait_for_card(reader, timeout=1.0, poll=0.05)
+        assert card is not None and card.id_number == "370102198001011237"
+        assert card.photo is not None
+    finally:
+        reader.close()

@@ -12,12 +12,21 @@
 ``wlt_entry``  decoder entry point, default ``unpack``; ``wlt_key`` its key, default 602
 ``sim_photo``  ``sim``: image file the demo treats as the card's decoded photo
 =============  ==================================================================
+
+``open_reader_url(url)`` accepts the same as one URL (the kiosk's ``[idcard] url``):
+``serial:///dev/ttyUSB0?baudrate=115200``, ``sim://?photo=tests/data/faces/obama.jpg``,
+``termb:///opt/cvr/libtermb.so?port=1001``,
+``sdt:///opt/sdt/libsdtapi.so?port=1001&wlt_path=/opt/sdt/libwlt.so``.
+
+``wait_for_card(reader, timeout)`` polls until a card is read (or returns None).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from .card import IdCardData, encode_text, parse_text
 from .errors import (
@@ -39,7 +48,8 @@ __all__ = [
     "CardRemoved", "ChecksumError", "DemoPhotoDecoder", "FrameError", "IdCardData",
     "IdCardError", "IdCardReader", "InvalidCardData", "NoCard", "ReaderTimeout",
     "ReaderUnavailable", "SamReader", "SamSimulator", "SamStatusError", "SerialTransport",
-    "SimCard", "SimulatedReader", "WltDecoder", "encode_text", "open_reader", "parse_text",
+    "SimCard", "SimulatedReader", "WltDecoder", "encode_text", "open_reader", "open_reader_url",
+    "parse_text", "wait_for_card",
 ]
 
 
@@ -47,13 +57,16 @@ class SimulatedReader(SamReader):
     """A :class:`SamReader` wired to its own :class:`SamSimulator` (demo, tests)."""
 
     def __init__(self, card: SimCard | None = None, photo: str | None = None) -> None:
-        if card is not None and photo:
+        self.default_photo = photo
+        if card is not None and photo and not card.photo_path:
             card.photo_path = photo
         self.sim = SamSimulator(card)
         super().__init__(SerialTransport(self.sim.port), DemoPhotoDecoder([card] if card else []))
 
     def insert(self, card: SimCard) -> None:
         assert isinstance(self.decoder, DemoPhotoDecoder)
+        if self.default_photo and not card.photo_path:
+            card.photo_path = self.default_photo
         self.decoder.register(card)
         self.sim.insert(card)
 
@@ -90,3 +103,40 @@ def open_reader(config: Mapping[str, Any]) -> IdCardReader:
         photo = config.get("sim_photo")
         return SimulatedReader(None, str(photo) if photo else None)
     raise ReaderUnavailable(f"unknown driver {driver!r}")
+
+
+_SCHEMES = {"serial": "sam", "sam": "sam", "sim": "sim", "termb": "termb", "sdt": "sdt"}
+
+
+def open_reader_url(url: str) -> IdCardReader:
+    """A reader from one URL (see the module docstring)."""
+    parts = urlsplit(url)
+    driver = _SCHEMES.get(parts.scheme)
+    if driver is None:
+        raise ReaderUnavailable(f"unknown reader URL {url!r}")
+    config: dict[str, Any] = dict(parse_qsl(parts.query))
+    config["driver"] = driver
+    if "photo" in config:
+        config["sim_photo"] = config.pop("photo")
+    if driver == "sam":
+        config["port"] = parts.path or "/dev/ttyUSB0"
+    elif driver in ("termb", "sdt"):
+        config["sdk_path"] = parts.path
+    return open_reader(config)
+
+
+def wait_for_card(
+    reader: IdCardReader, timeout: float, poll: float = 0.3, clock: Callable[[], float] = time.monotonic
+) -> IdCardData | None:
+    """Poll ``reader`` until a card is read; None after ``timeout`` s without a card.
+
+    Read errors other than "no card" (a corrupted frame, a card pulled away) are raised so the
+    caller can tell the citizen what happened.
+    """
+    deadline = clock() + timeout
+    while True:
+        if reader.card_present():
+            return reader.read_card()
+        if clock() >= deadline:
+            return None
+        time.sleep(poll)
