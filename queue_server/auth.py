@@ -165,16 +165,21 @@ def check_password(password: str, stored: str) -> bool:
 
 
 def create_user(
-    db: Database, username: str, password: str, *, display_name: str, staff_no: str = "", role: str = "clerk"
+    db: Database, username: str, password: str, *, display_name: str, staff_no: str = "", role: str = "clerk",
+    password_hash: str | None = None,
 ) -> int:
-    """Add a user (admin, clerk or technician); returns the user id."""
+    """Add a user (admin, clerk or technician); returns the user id.
+
+    ``password_hash`` (from :func:`hash_password` of ``password``) skips hashing again;
+    the demo hall uses it to seed its well-known demo passwords quickly.
+    """
     if role not in USER_ROLES:
         raise ValidationError("bad_role", f"角色无效:{role}", f"role must be one of {', '.join(USER_ROLES)}")
     if not username or len(username) > 64 or not display_name:
         raise ValidationError("bad_user", "用户名或姓名无效", "username and display name are required")
     if len(password) < 6:
         raise ValidationError("weak_password", "密码至少 6 位", "Password: at least 6 characters")
-    pw = hash_password(password)
+    pw = password_hash if password_hash is not None else hash_password(password)
     with write_tx(db) as conn:
         exists = conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
         if exists:

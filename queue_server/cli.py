@@ -349,3 +349,6 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
 from queue_server.printing.cli import printer as _printer  # noqa: E402
 
 main.add_command(_printer)
+
+if __name__ == "__main__":
+    main()

@@ -18,12 +18,13 @@ import datetime as dt
 import json
 import random
 import time
+from functools import lru_cache
 from typing import Any
 
 from sqlite_utils import Database
 
 from hardware.idnumber import hash_id_number, id_check_digit, mask_id_number, mask_name
-from queue_server.auth import create_token, create_user
+from queue_server.auth import create_token, create_user, hash_password
 from queue_server.db import write_tx
 from queue_server.errors import Conflict
 from queue_server.queue import clock as clk
@@ -125,6 +126,12 @@ _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
 _AREAS = ("370181", "370102", "370112", "370302", "370902")  # 章丘 历下 历城 淄川 泰山
 
 
+@lru_cache(maxsize=16)
+def _demo_password_hash(password: str) -> str:
+    """Demo passwords are public anyway: hash each once per process (scrypt is slow on purpose)."""
+    return hash_password(password)
+
+
 def synthetic_id_number(rng: random.Random, birth_year: int | None = None) -> str:
     """A well-formed (GB 11643 check digit) but invented ID number for demos and tests."""
     year = birth_year if birth_year is not None else rng.randint(1950, 2003)
@@ -190,7 +197,8 @@ def make_hall(
     users = {}
     for username, name, staff_no, role, password in USERS:
         users[username] = {
-            "id": create_user(db, username, password, display_name=name, staff_no=staff_no, role=role),
+            "id": create_user(db, username, password, display_name=name, staff_no=staff_no, role=role,
+                              password_hash=_demo_password_hash(password)),
             "password": password,
             "name": name,
             "role": role,

@@ -30,29 +30,24 @@ def archive_days(db: Database, archive_path: str | os.PathLike[str], *, before: 
     cutoff = clk.day_start(day, tz)
     conn = db.conn
     target = str(archive_path)
-    # The archive gets the same table definitions as the live database.
-    arch = Database(target)
-    for table in _TABLES:
-        sql = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()[0]
-        if not arch[table].exists():
-            arch.execute(sql)
-    arch.conn.close()
     conn.execute("ATTACH DATABASE ? AS arch", (target,))
     try:
         with write_tx(db) as c:
+            for table in _TABLES:
+                # Plain copies without constraints: the archive has no services or windows.
+                c.execute(f"CREATE TABLE IF NOT EXISTS arch.{table} AS SELECT * FROM main.{table} WHERE 0")
+            old = "(SELECT id FROM main.tickets WHERE day < ?)"
             moved = {}
-            c.execute("INSERT OR IGNORE INTO arch.call_log SELECT * FROM call_log WHERE ticket_id IN "
-                      "(SELECT id FROM tickets WHERE day < ?)", (day,))
-            moved["call_log"] = c.execute("DELETE FROM call_log WHERE ticket_id IN "
-                                          "(SELECT id FROM tickets WHERE day < ?)", (day,)).rowcount
-            c.execute("INSERT OR IGNORE INTO arch.tickets SELECT * FROM tickets WHERE day < ?", (day,))
+            c.execute("INSERT INTO arch.appointments SELECT * FROM main.appointments WHERE day < ?", (day,))
+            c.execute("INSERT INTO arch.tickets SELECT * FROM main.tickets WHERE day < ?", (day,))
+            c.execute(f"INSERT INTO arch.call_log SELECT * FROM main.call_log WHERE ticket_id IN {old}", (day,))
+            c.execute("INSERT INTO arch.events SELECT * FROM main.events WHERE ts < ?", (cutoff,))
+            moved["call_log"] = c.execute(f"DELETE FROM main.call_log WHERE ticket_id IN {old}", (day,)).rowcount
             _detach_print_jobs(c, day)
-            moved["tickets"] = c.execute("DELETE FROM tickets WHERE day < ?", (day,)).rowcount
-            c.execute("INSERT OR IGNORE INTO arch.appointments SELECT * FROM appointments WHERE day < ?", (day,))
-            moved["appointments"] = c.execute("DELETE FROM appointments WHERE day < ?", (day,)).rowcount
-            c.execute("INSERT OR IGNORE INTO arch.events SELECT * FROM events WHERE ts < ?", (cutoff,))
-            moved["events"] = c.execute("DELETE FROM events WHERE ts < ?", (cutoff,)).rowcount
-            c.execute("DELETE FROM counters WHERE day < ?", (day,))
+            moved["tickets"] = c.execute("DELETE FROM main.tickets WHERE day < ?", (day,)).rowcount
+            moved["appointments"] = c.execute("DELETE FROM main.appointments WHERE day < ?", (day,)).rowcount
+            moved["events"] = c.execute("DELETE FROM main.events WHERE ts < ?", (cutoff,)).rowcount
+            c.execute("DELETE FROM main.counters WHERE day < ?", (day,))
     finally:
         conn.execute("DETACH DATABASE arch")
     return {"before": day, "archive": target, "moved": moved}

@@ -91,21 +91,24 @@ def serving_windows(conn: sqlite3.Connection, key: str, service: str) -> int:
 
 
 def people_ahead(
-    conn: sqlite3.Connection, day: str, service: str, priority: str | None, issued_at: float
+    conn: sqlite3.Connection, day: str, service: str, priority: str | None, issued_at: float,
+    ticket_id: int | None = None,
 ) -> int:
     """Waiting tickets of the same service that will be called first (approximation:
-    priority tickets count only the priority tickets issued before them)."""
+    priority tickets count only the priority tickets issued before them). ``ticket_id``
+    breaks ties between tickets issued in the same instant."""
+    tid = ticket_id if ticket_id is not None else -1
     if priority in PRIORITY_GROUPS or priority == APPOINTMENT:
         row = conn.execute(
             "SELECT COUNT(*) FROM tickets WHERE day = ? AND status = 'waiting' AND service_code = ? "
-            "AND issued_at < ? AND priority IS NOT NULL",
-            (day, service, issued_at),
+            "AND (issued_at < ? OR (issued_at = ? AND id < ?)) AND priority IS NOT NULL",
+            (day, service, issued_at, issued_at, tid),
         ).fetchone()
     else:
         row = conn.execute(
             "SELECT COUNT(*) FROM tickets WHERE day = ? AND status = 'waiting' AND service_code = ? "
-            "AND issued_at < ?",
-            (day, service, issued_at),
+            "AND (issued_at < ? OR (issued_at = ? AND id < ?))",
+            (day, service, issued_at, issued_at, tid),
         ).fetchone()
     return int(row[0])
 

@@ -382,7 +382,8 @@ def get_ticket(db: Database, ticket_id: int, *, clock: clk.Clock | None = None) 
     row = fetch_ticket_row(conn, ticket_id)
     ahead = minutes = 0
     if row["status"] == "waiting":
-        ahead = people_ahead(conn, row["day"], row["service_code"], row["priority"], float(row["issued_at"]))
+        ahead = people_ahead(conn, row["day"], row["service_code"], row["priority"], float(row["issued_at"]),
+                             row["id"])
         minutes = estimate_minutes(conn, db_path(db), row["day"], row["service_code"], ahead)
     return ticket_dict(row, waiting_ahead=ahead, estimated_wait_minutes=minutes)
 

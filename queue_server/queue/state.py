@@ -118,7 +118,7 @@ def ticket_progress(db: Database, progress_code: str, *, clock: clk.Clock | None
         raise NotFound("ticket_not_found", "找不到该号码", "No such ticket")
     ahead = minutes = 0
     if row[6] == "waiting":
-        ahead = people_ahead(conn, row[1], row[3], row[7], float(row[8]))
+        ahead = people_ahead(conn, row[1], row[3], row[7], float(row[8]), row[0])
         minutes = estimate_minutes(conn, db_path(db), row[1], row[3], ahead)
     shows_window = row[6] in ("called", "serving")
     return {

@@ -248,7 +248,7 @@ def _issue(
                 conn.execute("ROLLBACK TO in_tx")
                 hook_error = f"{type(exc).__name__}: {exc}"
             conn.execute("RELEASE in_tx")
-        ahead = people_ahead(conn, h.day, service, priority, h.now)
+        ahead = people_ahead(conn, h.day, service, priority, h.now, ticket_id)
         minutes = estimate_minutes(conn, key, h.day, service, ahead)
         row = fetch_ticket_row(conn, ticket_id)
     ticket = ticket_dict(row, waiting_ahead=ahead, estimated_wait_minutes=minutes)
