@@ -29,7 +29,7 @@ from queue_server.settings import all_settings
 
 bp = Blueprint("printing", __name__, template_folder="templates")
 
-#: Seconds between refreshes of the progress page.
+#: Seconds between refreshes of the progress page (app config ``PROGRESS_REFRESH_SECONDS``).
 PROGRESS_REFRESH_SECONDS = 10
 
 
@@ -100,7 +100,8 @@ def progress_page(code: str) -> Response:
     html = render_template("progress.html", hall=hall, progress=progress, code=code,
                            error=error.message if error else None,
                            error_en=error.message_en if error else None,
-                           refresh=PROGRESS_REFRESH_SECONDS)
+                           refresh=current_app.config.get("PROGRESS_REFRESH_SECONDS",
+                                                          PROGRESS_REFRESH_SECONDS))
     resp = Response(html, status=error.status if error else 200, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
     resp.headers["Referrer-Policy"] = "no-referrer"
