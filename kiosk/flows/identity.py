@@ -1,0 +1,471 @@
+"""Identity at the kiosk (身份核验): ID card → consent → face match with liveness → result.
+
+No Kivy here; the screens in ``kiosk/screens/identity.py`` only draw this flow's state.
+
+Usage by another flow (priority tickets now, instant approvals later)::
+
+    flow = IdentityFlow(reader, camera, verifier, IdentityConfig(), kiosk_name="kiosk-01",
+                        audit=send_audit)
+    flow.begin(on_done=lambda identity: ...)      # then show screen "identity_card"
+    ...
+    identity.method      # "face" | "card_only" | "manual"
+    identity.id_number   # memory only; wiped by flow.wipe()
+
+``on_done`` receives a :class:`VerifiedIdentity` (the card was read) or ``None`` (the citizen
+cancelled or no card could be read). ``method`` says how far verification went:
+
+* ``face`` — face matched the ID photo, liveness passed;
+* ``card_only`` — the citizen declined face capture (non-face alternative), or the card has no
+  decodable photo and the hall accepts a card read; the clerk checks the face at the window;
+* ``manual`` — face verification failed ``max_attempts`` times (or could not run and the hall
+  does not accept card-only): 转人工, ``referral`` carries the reason code and message.
+
+Privacy (DESIGN §11): frames are processed and dropped; the ID photo and its descriptor live
+in this object until :meth:`wipe`; the audit callback receives numbers only (result, distance,
+liveness, time, kiosk) — never an image, a descriptor, a name or an ID number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+
+from hardware.idcard import IdCardData, IdCardError, IdCardReader
+from hardware.idnumber import age_on
+
+log = logging.getLogger(__name__)
+
+#: Texts of the identity screens, zh + en (kept here so the flow and its tests own them).
+TEXTS: dict[str, tuple[str, str]] = {
+    "card.title": ("请放置身份证", "Place your ID card"),
+    "card.hint": ("请将身份证平放在读卡区，读卡完成前请勿移开",
+                  "Lay your ID card flat on the reader and keep it there until it is read"),
+    "card.reading": ("正在读卡…", "Reading the card…"),
+    "card.expired": ("身份证已过有效期", "The ID card has expired"),
+    "consent.title": ("人脸识别核验", "Face verification"),
+    "consent.body": (
+        "为核验是您本人，需要用摄像头拍摄您的面部，与身份证照片比对。\n"
+        "图像仅在本机内存中处理，不保存、不上传；仅记录核验结果。",
+        "To confirm it is you, the camera compares your face with your ID photo.\n"
+        "Images are processed in this kiosk's memory only, never saved or sent; "
+        "only the result is recorded.",
+    ),
+    "consent.agree": ("同意，开始刷脸", "I agree, start"),
+    "consent.decline": ("不刷脸，到窗口核验", "No face scan: check at a window"),
+    "consent.card": ("{name}  {id}", "{name}  {id}"),
+    "face.title": ("请正对摄像头", "Please face the camera"),
+    "face.attempt": ("第 {n}/{max} 次", "Attempt {n} of {max}"),
+    "result.title": ("核验结果", "Result"),
+    "result.face": ("人证比对通过", "Identity verified"),
+    "result.card_only": ("已读取身份证，请到窗口核验本人", "Card read; a clerk will check it is you"),
+    "result.manual": ("请到人工窗口办理", "Please go to a service window"),
+    "result.retry": ("再试一次", "Try again"),
+    "result.continue": ("继续", "Continue"),
+    "result.to_window": ("到窗口办理", "Go to a window"),
+    "refer.face_failed": ("人脸核验 {n} 次未通过", "Face verification failed {n} times"),
+    "refer.no_photo": ("身份证照片无法读取", "The ID photo could not be read"),
+    "refer.camera": ("摄像头不可用", "The camera is not available"),
+    "refer.card_unreadable": ("身份证多次读取失败", "The ID card could not be read"),
+    "refer.card_expired": ("身份证已过有效期", "The ID card has expired"),
+}
+
+
+def t(key: str, lang: str = "zh", **fields: object) -> str:
+    zh, en = TEXTS[key]
+    return (en if lang == "en" else zh).format(**fields)
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    """The ``[identity]`` table of kiosk.toml."""
+
+    allow_card_only: bool = True
+    """Declining face capture (or a card without a decodable photo) still yields an identity
+    with method ``card_only``; false → ``manual`` (refer to a window)."""
+    card_attempts: int = 3
+    """Failed card reads (corrupted data, card pulled away) before referring to a window."""
+    max_attempts: int = 3
+    """Face attempts before 转人工."""
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | None) -> IdentityConfig:
+        data = dict(data or {})
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown [identity] settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+@dataclass(repr=False)
+class VerifiedIdentity:
+    """Who is at the kiosk, for later flows. Memory only; :meth:`wipe` at session end."""
+
+    name: str
+    id_number: str
+    sex: str
+    nation: str
+    birth_date: dt.date
+    valid_to: dt.date | None
+    method: str  # face | card_only | manual
+    face_distance: float | None = None
+    liveness: str | None = None  # the challenge passed, e.g. "turn_left"
+    verified_at: float = 0.0
+    referral: tuple[str, str, str] | None = None  # (code, zh, en) when method == "manual"
+
+    @property
+    def name_masked(self) -> str:
+        from hardware.idnumber import mask_name
+
+        return mask_name(self.name)
+
+    @property
+    def id_masked(self) -> str:
+        from hardware.idnumber import mask_id_number
+
+        return mask_id_number(self.id_number)
+
+    @property
+    def face_verified(self) -> bool:
+        return self.method == "face"
+
+    def age_on(self, day: dt.date) -> int | None:
+        return age_on(self.id_number, day)
+
+    def wipe(self) -> None:
+        self.name = self.id_number = ""
+
+    def __repr__(self) -> str:
+        return f"VerifiedIdentity({self.name_masked}, {self.id_masked}, method={self.method})"
+
+
+@dataclass
+class Referral:
+    code: str
+    zh: str
+    en: str
+
+
+@dataclass
+class FaceFrame:
+    """What the face screen draws for one frame."""
+
+    box: tuple[int, int, int, int] | None
+    frame_size: tuple[int, int]
+    prompt_zh: str
+    prompt_en: str
+    quality: str
+    done: bool
+
+
+@dataclass
+class _State:
+    step: str = "idle"  # idle | card | consent | face | result | done
+    card: IdCardData | None = None
+    card_errors: int = 0
+    error: tuple[str, str, str] | None = None  # code, zh, en of the last card/camera problem
+    attempts: int = 0
+    challenge: str | None = None
+    last_result: Any = None  # kiosk.face.VerificationResult of the last attempt
+    identity: VerifiedIdentity | None = None
+    id_descriptor: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class IdentityFlow:
+    """The identity steps, thread-safe: the face screen feeds frames from a worker thread."""
+
+    def __init__(
+        self,
+        reader: IdCardReader | None,
+        camera: Any,
+        verifier: Any,
+        config: IdentityConfig | None = None,
+        on_done: Callable[[VerifiedIdentity | None], None] | None = None,
+        *,
+        audit: Callable[[dict[str, Any]], None] | None = None,
+        kiosk_name: str = "kiosk",
+        today: Callable[[], dt.date] | None = None,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.reader = reader
+        self.camera = camera
+        self.verifier = verifier
+        self.config = config or IdentityConfig()
+        self.on_done = on_done
+        self.audit = audit or (lambda record: log.info("identity audit %s", record))
+        self.kiosk_name = kiosk_name
+        self.today = today or dt.date.today
+        self.clock = clock
+        self.rng = rng or random.SystemRandom()
+        self._lock = threading.RLock()
+        self._session: Any = None
+        self.state = _State()
+
+    # -- steps -------------------------------------------------------------------------------
+    @property
+    def step(self) -> str:
+        return self.state.step
+
+    @property
+    def card(self) -> IdCardData | None:
+        return self.state.card
+
+    @property
+    def identity(self) -> VerifiedIdentity | None:
+        return self.state.identity
+
+    def begin(self, on_done: Callable[[VerifiedIdentity | None], None] | None = None) -> None:
+        """Start a fresh verification (wipes any previous one)."""
+        self.wipe()
+        if on_done is not None:
+            self.on_done = on_done
+        self.state.step = "card"
+
+    def poll_card(self) -> bool:
+        """One card poll (call from a worker thread every ~0.3 s). True when a card was read.
+
+        Read errors are kept in ``state.error`` for the screen; after ``card_attempts`` failures
+        the flow ends with a referral.
+        """
+        with self._lock:
+            if self.state.step != "card":
+                return False
+            if self.reader is None:
+                self.state.error = ("idcard.reader_unavailable", "身份证阅读器未连接", "ID card reader is not connected")
+                return False
+        try:
+            if not self.reader.card_present():
+                return False
+            card = self.reader.read_card()
+        except IdCardError as e:
+            with self._lock:
+                self.state.card_errors += 1
+                self.state.error = (e.code, e.message_zh, e.message_en)
+                if self.state.card_errors >= self.config.card_attempts:
+                    self._finish_without_card("card_unreadable")
+            return False
+        with self._lock:
+            self.state.error = None
+            self.state.card = card
+            if card.is_expired(self.today()):
+                self._refer("card_expired", t("refer.card_expired"), t("refer.card_expired", "en"))
+                return True
+            self.state.step = "consent"
+        return True
+
+    def decline_face(self) -> None:
+        """The non-face alternative: no camera; card-only or a referral, per configuration."""
+        with self._lock:
+            if self.state.step != "consent":
+                return
+            if self.config.allow_card_only:
+                self._complete("card_only")
+            else:
+                self._refer("declined", "本人选择到窗口核验", "Chose to be checked at a window")
+            self._audit("declined", None)
+
+    def agree_face(self) -> None:
+        """Consent given: prepare the ID photo descriptor and start the first attempt.
+
+        Without a decodable photo (no licensed WLT decoder, damaged photo) face matching cannot
+        run: card-only or a referral, per configuration.
+        """
+        from kiosk.face import FaceError
+
+        with self._lock:
+            if self.state.step != "consent" or self.state.card is None:
+                return
+            photo = self.state.card.photo
+        reason = None
+        desc = None
+        if photo is None:
+            reason = "no_photo"
+        elif self.camera is None:
+            reason = "camera"
+        else:
+            try:
+                desc = self.verifier.id_descriptor(photo)
+            except FaceError:
+                reason = "no_photo"
+        with self._lock:
+            if reason is not None:
+                if self.config.allow_card_only:
+                    self.state.extra["card_only_reason"] = reason
+                    self._complete("card_only")
+                else:
+                    self._refer(reason, t(f"refer.{reason}"), t(f"refer.{reason}", "en"))
+                self._audit(reason, None)
+                return
+            self.state.id_descriptor = desc
+            self._start_attempt()
+
+    def _start_attempt(self) -> None:
+        from kiosk.face import random_challenge
+
+        self.state.attempts += 1
+        self.state.challenge = random_challenge(self.verifier.config, self.rng)
+        self._session = self.verifier.start(self.state.id_descriptor, self.state.challenge)
+        self.state.last_result = None
+        self.state.step = "face"
+
+    def retry(self) -> None:
+        """Another attempt after a failed one (the result screen's 再试一次)."""
+        with self._lock:
+            if self.state.step == "result" and self.can_retry:
+                self._start_attempt()
+
+    @property
+    def can_retry(self) -> bool:
+        r = self.state.last_result
+        return (
+            r is not None and not r.match and self.state.attempts < self.config.max_attempts
+            and self.state.identity is None
+        )
+
+    @property
+    def prompt(self) -> tuple[str, str]:
+        """The challenge, for the screen to show and speak."""
+        if self._session is None:
+            return "", ""
+        return self._session.prompt
+
+    def read_frame(self) -> np.ndarray | None:
+        cam = self.camera
+        return None if cam is None else cam.read()
+
+    def process_frame(self, frame: np.ndarray) -> FaceFrame:
+        """Feed one camera frame to the current attempt (any thread)."""
+        with self._lock:
+            session = self._session
+            if self.state.step != "face" or session is None:
+                return FaceFrame(None, (frame.shape[1], frame.shape[0]), "", "", "", True)
+        fb = session.feed(frame)  # slow part outside the lock
+        with self._lock:
+            if session.result is not None and session is self._session and self.state.step == "face":
+                self._attempt_done(session.result)
+        return FaceFrame(fb.box, (frame.shape[1], frame.shape[0]), fb.prompt_zh, fb.prompt_en,
+                         fb.quality.reason, session.result is not None)
+
+    def camera_failed(self) -> None:
+        """The camera stopped delivering frames during an attempt."""
+        with self._lock:
+            if self.state.step != "face":
+                return
+            self._session = None
+            if self.config.allow_card_only:
+                self.state.extra["card_only_reason"] = "camera"
+                self._complete("card_only")
+            else:
+                self._refer("camera", t("refer.camera"), t("refer.camera", "en"))
+            self._audit("camera", None)
+
+    def _attempt_done(self, result: Any) -> None:
+        self.state.last_result = result
+        self._session = None
+        self._audit(result.reason, result)
+        if result.match:
+            self._complete("face", result)
+        elif self.state.attempts >= self.config.max_attempts:
+            n = self.state.attempts
+            self._refer("face_failed", t("refer.face_failed", n=n) + "：" + result.message_zh,
+                        t("refer.face_failed", "en", n=n) + ": " + result.message_en)
+        else:
+            self.state.step = "result"
+
+    # -- endings -----------------------------------------------------------------------------
+    def _identity(self, method: str, result: Any = None) -> VerifiedIdentity:
+        card = self.state.card
+        assert card is not None
+        return VerifiedIdentity(
+            name=card.name, id_number=card.id_number, sex=card.sex, nation=card.nation,
+            birth_date=card.birth_date, valid_to=card.valid_to, method=method,
+            face_distance=None if result is None else result.distance,
+            liveness=None if result is None else result.liveness.challenge,
+            verified_at=self.clock(),
+        )
+
+    def _complete(self, method: str, result: Any = None) -> None:
+        self.state.identity = self._identity(method, result)
+        self.state.step = "result"
+        self._drop_photo()
+
+    def _refer(self, code: str, zh: str, en: str) -> None:
+        if self.state.card is not None:
+            ident = self._identity("manual", self.state.last_result)
+            ident.referral = (code, zh, en)
+            self.state.identity = ident
+        self.state.extra["referral"] = Referral(code, zh, en)
+        self.state.step = "result"
+        self._drop_photo()
+
+    def _finish_without_card(self, code: str) -> None:
+        self.state.extra["referral"] = Referral(code, t(f"refer.{code}"), t(f"refer.{code}", "en"))
+        self.state.step = "result"
+
+    @property
+    def referral(self) -> Referral | None:
+        ref = self.state.extra.get("referral")
+        return ref if isinstance(ref, Referral) else None
+
+    def finish(self) -> VerifiedIdentity | None:
+        """The result screen's 继续: hand the identity to the caller (``on_done``)."""
+        with self._lock:
+            ident = self.state.identity
+            self.state.step = "done"
+            callback = self.on_done
+        if callback is not None:
+            callback(ident)
+        return ident
+
+    def cancel(self) -> None:
+        """The citizen left the identity steps (返回/首页)."""
+        with self._lock:
+            callback = self.on_done if self.state.step not in ("idle", "done") else None
+            self.wipe()
+        if callback is not None:
+            callback(None)
+
+    def _audit(self, outcome: str, result: Any) -> None:
+        record: dict[str, Any] = {
+            "type": "identity.verification",
+            "kiosk": self.kiosk_name,
+            "time": self.clock(),
+            "outcome": outcome,
+            "attempt": self.state.attempts,
+            "method": self.state.identity.method if self.state.identity else None,
+        }
+        if result is not None:
+            audit = result.as_audit()
+            record.update(match=audit["match"], distance=audit["distance"],
+                          threshold=audit["threshold"], liveness=audit["liveness"])
+        try:
+            self.audit(record)
+        except Exception:  # the audit sink must never break the citizen's session
+            log.exception("identity audit sink failed")
+
+    def _drop_photo(self) -> None:
+        card = self.state.card
+        if card is not None:
+            card.photo = None
+            card.photo_wlt = b""
+        if self.state.id_descriptor is not None:
+            self.state.id_descriptor = None
+
+    def wipe(self) -> None:
+        """Forget the card, the photo, the descriptor, the identity (session end)."""
+        with self._lock:
+            if self.state.card is not None:
+                self.state.card.wipe()
+            if self.state.identity is not None:
+                self.state.identity.wipe()
+            self._session = None
+            self.state = _State()

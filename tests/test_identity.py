@@ -1,0 +1,171 @@
+"""The identity flow end to end: simulated card reader → consent → face + liveness → result."""
+
+from __future__ import annotations
+
+import json
+
+from hardware.idcard import SimCard
+from kiosk.flows.identity import IdentityConfig, VerifiedIdentity
+from tests.identity_helpers import TODAY, attack_frames, live_frames, make_flow, run_face
+
+
+def test_card_consent_face_match_gives_a_face_verified_identity():
+    audit: list[dict] = []
+    done: list[VerifiedIdentity | None] = []
+    flow, reader = make_flow(audit=audit)
+    try:
+        flow.begin(on_done=done.append)
+        assert flow.step == "card"
+        assert flow.poll_card() is True
+        assert flow.step == "consent"
+        assert flow.card is not None and flow.card.photo is not None
+        flow.agree_face()
+        assert flow.step == "face" and flow.state.challenge == "turn_left"
+        assert flow.prompt[0] == "请缓慢向左转头，再转回来"
+        run_face(flow, live_frames("turn_left"))
+        assert flow.step == "result"
+        ident = flow.identity
+        assert ident is not None and ident.method == "face" and ident.face_verified
+        assert ident.face_distance is not None and ident.face_distance <= 0.55
+        assert ident.id_masked == "1101**********0019" and ident.name_masked == "林*努"
+        assert ident.age_on(TODAY) == 46
+        assert flow.card.photo is None  # the ID photo is dropped as soon as it is not needed
+        assert flow.finish() is ident and done == [ident]
+    finally:
+        reader.close()
+    assert len(audit) == 1
+    rec = audit[0]
+    assert rec["outcome"] == "match" and rec["match"] is True and rec["kiosk"] == "kiosk-07"
+    assert rec["liveness"]["state"] == "passed" and rec["liveness"]["challenge"] == "turn_left"
+    text = json.dumps(rec)
+    assert "110101198001160019" not in text and "林曼努" not in text and len(text) < 600
+
+
+def test_photo_attack_three_times_is_referred_to_a_window():
+    audit: list[dict] = []
+    frames = attack_frames()
+    flow, reader = make_flow(frames, audit=audit)
+    try:
+        flow.begin()
+        flow.poll_card()
+        flow.agree_face()
+        for attempt in (1, 2, 3):
+            assert flow.state.attempts == attempt
+            flow.camera.frames = list(frames)
+            flow.camera._i = 0
+            run_face(flow, frames)
+            if attempt < 3:
+                assert flow.step == "result" and flow.can_retry and flow.identity is None
+                flow.retry()
+        assert flow.step == "result" and not flow.can_retry
+        ident = flow.identity
+        assert ident is not None and ident.method == "manual"
+        assert flow.referral is not None and flow.referral.code == "face_failed"
+        assert "3 次未通过" in flow.referral.zh and "活体检测未通过" in flow.referral.zh
+    finally:
+        reader.close()
+    assert [r["outcome"] for r in audit] == ["liveness_failed"] * 3
+    assert all(r["liveness"]["reason"] == "flat" for r in audit)
+
+
+def test_declining_face_capture_gives_card_only():
+    flow, reader = make_flow()
+    try:
+        flow.begin()
+        flow.poll_card()
+        flow.decline_face()
+        assert flow.identity is not None and flow.identity.method == "card_only"
+        assert not flow.identity.face_verified
+    finally:
+        reader.close()
+
+
+def test_declining_when_hall_requires_face_refers_to_a_window():
+    flow, reader = make_flow(config=IdentityConfig(allow_card_only=False))
+    try:
+        flow.begin()
+        flow.poll_card()
+        flow.decline_face()
+        assert flow.identity is not None and flow.identity.method == "manual"
+        assert flow.referral is not None and flow.referral.code == "declined"
+    finally:
+        reader.close()
+
+
+def test_card_without_decodable_photo_falls_back():
+    audit: list[dict] = []
+    flow, reader = make_flow(photo=False, audit=audit)
+    try:
+        flow.begin()
+        flow.poll_card()
+        assert flow.card is not None and flow.card.photo is None
+        flow.agree_face()
+        assert flow.identity is not None and flow.identity.method == "card_only"
+        assert audit[-1]["outcome"] == "no_photo"
+    finally:
+        reader.close()
+    flow, reader = make_flow(photo=False, config=IdentityConfig(allow_card_only=False))
+    try:
+        flow.begin()
+        flow.poll_card()
+        flow.agree_face()
+        assert flow.referral is not None and flow.referral.code == "no_photo"
+        assert flow.referral.zh == "身份证照片无法读取"
+    finally:
+        reader.close()
+
+
+def test_repeated_corrupted_card_reads_end_in_a_referral():
+    from hardware.idcard.protocol import CMD_READ_BASE
+
+    flow, reader = make_flow()
+    try:
+        flow.begin()
+        reader.sim.corrupt_next_response(count=5, command=CMD_READ_BASE)
+        assert flow.poll_card() is False
+        assert flow.state.error is not None and flow.state.error[0] == "idcard.bad_checksum"
+        assert flow.step == "card"
+        flow.poll_card()
+        flow.poll_card()
+        assert flow.step == "result" and flow.identity is None
+        assert flow.referral is not None and flow.referral.code == "card_unreadable"
+    finally:
+        reader.close()
+
+
+def test_no_card_keeps_waiting_without_error():
+    flow, reader = make_flow()
+    try:
+        reader.remove()
+        flow.begin()
+        assert flow.poll_card() is False
+        assert flow.step == "card" and flow.state.error is None
+    finally:
+        reader.close()
+
+
+def test_expired_card_is_referred():
+    card = SimCard(name="王五", birth="19800116", id_number="110101198001160019", valid_from="20000101",
+                   valid_to="20201231")
+    flow, reader = make_flow(card=card)
+    try:
+        flow.begin()
+        assert flow.poll_card() is True
+        assert flow.referral is not None and flow.referral.code == "card_expired"
+    finally:
+        reader.close()
+
+
+def test_wipe_forgets_everything_and_cancel_reports_none():
+    done: list[object] = []
+    flow, reader = make_flow()
+    try:
+        flow.begin(on_done=done.append)
+        flow.poll_card()
+        card = flow.card
+        flow.cancel()
+        assert done == [None]
+        assert flow.step == "idle" and flow.card is None and flow.identity is None
+        assert card is not None and card.id_number == "" and card.name == "" and card.photo is None
+    finally:
+        reader.close()
