@@ -52,7 +52,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("printer", "qr", "native", "QR code on the ticket: `native` (GS ( k) or `image`."),
     Setting("printer", "timeout", 5.0, "Seconds for connecting and writing to the printer."),
     Setting("printer", "tip", "过号请重新取号", "温馨提示 line printed on every ticket."),
-    Setting("idcard", "url", "", "ID-card reader (`serial:///dev/ttyUSB0`, `sim://`); empty = none."),
+    Setting("idcard", "driver", "", "ID-card reader: `sam` (serial SAM), `termb`, `sdt` (vendor SDKs), "
+            "`sim` (simulator on a pty); empty = no reader."),
+    Setting("idcard", "port", "/dev/ttyUSB0", "Serial device (`sam`) or SDK port number (1001 = USB)."),
+    Setting("idcard", "baudrate", 115200, "Serial speed for `sam`."),
+    Setting("idcard", "sdk_path", "", "Vendor SDK library for `termb` / `sdt`."),
+    Setting("idcard", "wlt_path", "", "Licensed WLT photo decoder library (photos are not needed here)."),
     Setting("scanner", "mode", "keyboard", "QR scanner: `keyboard` (wedge, Enter-terminated) or `none`."),
 )
 

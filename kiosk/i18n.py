@@ -54,6 +54,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "swipe.no_reader": ("读卡器不可用，请到咨询台人工取号",
                         "The card reader is not available. Please ask at the information desk."),
     "swipe.failed": ("未读到身份证，请重新放置", "Could not read the card. Please place it again."),
+    "swipe.demo_card": ("演示：放置模拟身份证", "Demo: place a simulated ID card"),
     "swipe.skip": ("不刷卡，取普通号", "No card: take a regular number"),
     "swipe.not_elderly": ("按身份证信息，您未满 60 周岁，已为您取普通号",
                           "Your ID shows you are under 60: a regular number will be issued."),

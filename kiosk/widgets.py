@@ -73,12 +73,18 @@ class Keypad(GridLayout):
     key_handler = ObjectProperty(None)
     """Callback ``key_handler(key)``; ``key`` is a character, ``"DEL"`` or ``"CLR"``."""
 
+    key_height = NumericProperty(130)
+    """Height of one key before the elder-mode scale (smaller when there are many keys)."""
+
     def on_keys(self, *_args: Any) -> None:
         self.rebuild()
 
     def rebuild(self) -> None:
         self.clear_widgets()
         app = App.get_running_app()
+        n = len(self.keys) + 2
+        self.cols = 3 if n <= 13 else (5 if n <= 25 else 7)
+        self.key_height = {3: 130, 5: 112, 7: 96}[self.cols]
         for k in self.keys:
             self.add_widget(KeyButton(text=k, on_release=lambda b: self._press(b.text)))
         delete = KeyButton(text=app.tr("keypad.delete"), bg=(0.98, 0.9, 0.85, 1))

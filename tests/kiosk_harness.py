@@ -187,12 +187,14 @@ def make_kiosk(args: dict[str, Any]) -> Any:
 
     cfg = from_dict(args.get("config", {}), source="<scenario>")
     printer = KioskPrinter.from_config(cfg.section("printer"))
-    reader = None
-    if args.get("card"):
-        from tests.kiosk_fakes import FixedCardReader
+    kiosk = Kiosk(cfg, printer=printer, speaker=SilentSpeaker())
+    card = args.get("card")
+    if card:  # a card lies on the simulated reader (config idcard.driver = "sim")
+        from kiosk.flows.swipe import CardData
 
-        reader = FixedCardReader(args["card"]["id_number"], args["card"]["name"])
-    return Kiosk(cfg, printer=printer, card_reader=reader, speaker=SilentSpeaker())
+        kiosk.card_reader.insert_demo_card(  # type: ignore[attr-defined]
+            CardData(card["id_number"], card["name"]), card["birth"])
+    return kiosk
 
 
 def _child(target: str, args: dict[str, Any], out: Path, width: int, height: int) -> None:

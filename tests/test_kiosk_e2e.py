@@ -163,3 +163,149 @@ def test_idle_timeout_counts_down_then_wipes_the_session(hall: HallServer) -> No
     assert any("返回首页" in t for t in out["countdown_texts"])
     assert out["kept_after_touch"] is True
     assert out["screen"] == "home" and out["category_after"] is None
+
+
+def _priority_with_card(d: Driver, priority: str, category: str, service: str) -> dict[str, Any]:
+    d.tap_key("priority")
+    d.wait_for(lambda: d.screen.name == "priority", what="priority screen")
+    d.tap_key(f"priority:{priority}")
+    d.wait_for(lambda: d.screen.name == "category" and d.screen.ids.grid.children,
+               what="categories")
+    d.tap_key(f"cat:{category}")
+    d.wait_for(lambda: d.screen.name == "service" and d.screen.ids.grid.children,
+               what="services")
+    d.tap_key(f"svc:{service}")
+    d.wait_for(lambda: d.screen.name == "ticket" and d.screen.number, timeout=15,
+               what="ticket after the card")
+    d.wait_for(lambda: d.screen.print_status not in ("", "printing"), what="print status")
+    return {"number": d.screen.number, "title": d.screen.title_text,
+            "notice": d.screen.notice_text, "texts": d.texts()}
+
+
+def _check_in(d: Driver, mode: str, value: str) -> dict[str, Any]:
+    d.tap_key("checkin")
+    d.wait_for(lambda: d.screen.name == "checkin", what="check-in screen")
+    if mode == "scan":
+        d.scan(value)
+    else:
+        d.tap_key(f"mode:{mode}")
+        d.type_on_keypad(value)
+        typed = d.screen.typed
+        d.tap_key("submit")
+    d.wait_for(lambda: d.screen.name == "ticket" and d.screen.number, what="ticket")
+    out = {"number": d.screen.number, "title": d.screen.title_text, "texts": d.texts()}
+    if mode != "scan":
+        out["typed"] = typed
+    return out
+
+
+def _progress(d: Driver, number: str | None = None, scan: str | None = None) -> dict[str, Any]:
+    d.tap_key("progress")
+    d.wait_for(lambda: d.screen.name == "progress", what="progress screen")
+    if scan:
+        d.scan(scan)
+    else:
+        assert number
+        d.type_on_keypad(number)
+        d.tap_key("submit")
+    d.wait_for(lambda: d.screen.result_number, what="progress result")
+    d.pump(0.1)
+    return {"number": d.screen.result_number, "status": d.screen.result_status,
+            "detail": d.screen.result_detail, "texts": d.texts()}
+
+
+def _english_elder(d: Driver) -> dict[str, Any]:
+    d.tap_key("language")
+    d.tap_key("elder")
+    home = d.texts()
+    spoken_home = list(d.kiosk.speaker.spoken)
+    d.tap_key("take_number")
+    d.wait_for(lambda: d.screen.name == "category" and d.screen.ids.grid.children,
+               what="categories")
+    d.pump(0.1)
+    return {"home": home, "spoken": spoken_home, "per_page": len(d.screen.ids.grid.children),
+            "cols": d.screen.ids.grid.cols, "pages": d.screen.pages,
+            "category_texts": d.texts(), "lang": d.kiosk.lang, "elder": d.kiosk.elder}
+
+
+def test_senior_priority_number_reads_the_card_on_the_simulated_reader(
+        hall: HallServer, printer: Any) -> None:
+    card = {"id_number": "370181195003121232", "name": "王秀兰", "birth": "19500312"}
+    from hardware.idnumber import id_check_digit
+
+    card["id_number"] = card["id_number"][:17] + id_check_digit(card["id_number"][:17])
+    cfg = config(hall, printer)
+    cfg["idcard"] = {"driver": "sim"}
+    out = run_scenario("tests.test_kiosk_e2e:_priority_with_card", config=cfg, card=card,
+                       priority="elderly", category="huzheng", service="HZ02")
+    ticket = hall.ticket(out["number"])
+    assert ticket["priority"] == "elderly"
+    assert ticket["id_masked"].endswith(card["id_number"][-4:]) and "*" in ticket["id_masked"]
+    assert "优先号" in out["title"] and out["notice"] == ""
+    assert out["number"] in receipt_text(printer)
+
+
+def test_a_younger_citizen_asking_for_senior_priority_gets_a_regular_number(
+        hall: HallServer) -> None:
+    from hardware.idnumber import id_check_digit
+
+    first17 = "37018119900505123"
+    card = {"id_number": first17 + id_check_digit(first17), "name": "李明", "birth": "19900505"}
+    cfg = config(hall)
+    cfg["idcard"] = {"driver": "sim"}
+    out = run_scenario("tests.test_kiosk_e2e:_priority_with_card", config=cfg, card=card,
+                       priority="elderly", category="huzheng", service="HZ04")
+    assert hall.ticket(out["number"])["priority"] is None
+    assert "未满 60" in out["notice"]
+
+
+def test_check_in_by_typed_appointment_code(hall: HallServer, printer: Any) -> None:
+    appt = hall.appointments[2]
+    out = run_scenario("tests.test_kiosk_e2e:_check_in", config=config(hall, printer),
+                       mode="code", value=appt["code"])
+    assert out["typed"] == appt["code"]
+    ticket = hall.ticket(out["number"])
+    assert ticket["service"] == appt["service"] and ticket["appointment"]
+    assert "签到成功" in out["title"]
+    assert out["number"] in receipt_text(printer)
+
+
+def test_check_in_by_scanned_appointment_qr(hall: HallServer) -> None:
+    appt = hall.appointments[3]
+    out = run_scenario("tests.test_kiosk_e2e:_check_in", config=config(hall),
+                       mode="scan", value=f"{hall.url}/a/{appt['code']}")
+    assert hall.ticket(out["number"])["service"] == appt["service"]
+
+
+def test_check_in_by_id_number_typed_on_the_keypad(hall: HallServer) -> None:
+    # The demo hall books appointments 0-3 around the current time (the others later in
+    # the day), so these check in whatever the wall clock says.
+    appt = next((a for a in hall.appointments[:2] if a["id_number"].endswith("X")),
+                hall.appointments[0])
+    out = run_scenario("tests.test_kiosk_e2e:_check_in", config=config(hall),
+                       mode="id", value=appt["id_number"])
+    assert out["typed"] == appt["id_number"]
+    assert hall.ticket(out["number"])["service"] == appt["service"]
+
+
+def test_progress_by_typed_number_and_by_scanned_ticket_qr(hall: HallServer) -> None:
+    first = hall.api("POST", "/api/tickets", json={"service": "GJ01"})
+    second = hall.api("POST", "/api/tickets", json={"service": "GJ01"})
+    typed = run_scenario("tests.test_kiosk_e2e:_progress", config=config(hall),
+                         number=second["number"])
+    assert typed["number"] == second["number"]
+    assert typed["status"] == "等候中"
+    assert "前面还有 1 人" in typed["detail"]
+    scanned = run_scenario("tests.test_kiosk_e2e:_progress", config=config(hall),
+                           scan=f"{hall.url}/t/{first['progress_code']}")
+    assert scanned["number"] == first["number"]
+
+
+def test_english_and_elder_mode_change_texts_sizes_and_page_size(hall: HallServer) -> None:
+    out = run_scenario("tests.test_kiosk_e2e:_english_elder",
+                       config=config(hall, speech=True))
+    assert "Take a number" in out["home"] and "Standard mode" in out["home"]
+    assert out["spoken"], "elder mode speaks a prompt"
+    assert out["per_page"] == 4 and out["cols"] == 1 and out["pages"] >= 3
+    assert "Business start-up" in out["category_texts"]
+    assert out["lang"] == "en" and out["elder"] is True

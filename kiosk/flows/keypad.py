@@ -31,6 +31,8 @@ class KeypadInput:
         digits = list("1234567890")
         if self.kind == "id":
             return digits + ["X"]
+        if self.kind == "code":  # appointment codes may carry letters (e.g. YY107473)
+            return digits + [c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"]
         return digits
 
     def press(self, key: str) -> str:

@@ -19,7 +19,7 @@ from kiosk.client import QueueClient, Service, Ticket
 from kiosk.config import KioskConfig
 from kiosk.flows.catalog import PAGE_SIZE, Catalog
 from kiosk.flows.idle import IdleTimer
-from kiosk.flows.swipe import CardData, CardReader, NoCardReader
+from kiosk.flows.swipe import CardData, CardReader, open_card_reader
 from kiosk.i18n import tr
 from kiosk.printing import KioskPrinter, PrintOutcome
 from kiosk.voice import SilentSpeaker, Speaker
@@ -74,7 +74,7 @@ class Kiosk:
         self.client = client or QueueClient(config.server_url, config.token,
                                             float(config.get("server", "timeout")))
         self.printer = printer or KioskPrinter.from_config(config.section("printer"))
-        self.card_reader: CardReader = card_reader or NoCardReader()
+        self.card_reader: CardReader = card_reader or open_card_reader(config.section("idcard"))
         self.speaker = speaker or SilentSpeaker()
         self.clock = clock
         self.today = today or (lambda: dt.datetime.now(HALL_TZ).date())

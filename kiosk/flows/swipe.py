@@ -9,10 +9,16 @@ SDKs, the pty simulator) is ``hardware.idcard``. :func:`open_card_reader` adapts
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from hardware.idnumber import age_on, mask_name
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -35,46 +41,99 @@ class CardReader(Protocol):
 
     def read_card(self, timeout: float) -> CardData | None: ...
 
+    def cancel(self) -> None:
+        """Make a ``read_card`` running in another thread return ``None`` soon."""
+
     def close(self) -> None: ...
 
 
 class NoCardReader:
     """No reader configured: every read fails at once (the screen offers a way forward)."""
 
+    simulated = False
+
     def read_card(self, timeout: float) -> CardData | None:
         return None
+
+    def cancel(self) -> None:
+        pass
 
     def close(self) -> None:
         pass
 
 
 class HardwareCardReader:
-    """Adapter over ``hardware.idcard``'s reader (SAM serial, vendor SDK or the simulator)."""
+    """Adapter over ``hardware.idcard`` (SAM serial, vendor SDKs, or the pty simulator).
 
-    def __init__(self, url: str) -> None:
-        from hardware import idcard  # imported lazily: the kiosk runs without it
+    ``read_card`` polls ``card_present()`` until a card reads cleanly or the time is up;
+    read errors while the citizen is still placing the card (no card, removed, bad frame)
+    just mean "try again". Only the ID number and name leave this class.
+    """
 
-        opener = getattr(idcard, "open_reader", None)
-        if opener is None:
-            raise RuntimeError("hardware.idcard has no open_reader()")
-        self._reader = opener(url)
+    POLL_SECONDS = 0.2
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        from hardware.idcard import open_reader
+
+        self._reader: Any = open_reader(config)
+        self._cancel = threading.Event()
+        self._lock = threading.Lock()
+
+    @property
+    def simulated(self) -> bool:
+        return hasattr(self._reader, "insert")
 
     def read_card(self, timeout: float) -> CardData | None:
-        reader = self._reader
-        card = reader.read_card(timeout=timeout) if hasattr(reader, "read_card") else reader.read(
-            timeout=timeout)
-        if card is None:
-            return None
-        return CardData(id_number=str(card.id_number), name=str(card.name))
+        from hardware.idcard import IdCardError
+
+        self._cancel.clear()
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not self._cancel.is_set():
+            with self._lock:
+                try:
+                    if self._reader.card_present():
+                        card = self._reader.read_card()
+                        data = CardData(id_number=str(card.id_number), name=str(card.name))
+                        wipe = getattr(card, "wipe", None)
+                        if wipe:
+                            wipe()
+                        return data
+                except IdCardError as exc:
+                    log.debug("card read retry: %s", exc)
+            self._cancel.wait(self.POLL_SECONDS)
+        return None
+
+    def insert_demo_card(self, card: CardData, birth: str) -> None:
+        """Demo only: put a synthetic card on the simulated reader."""
+        from hardware.idcard import SimCard
+
+        self._reader.insert(SimCard(name=card.name, id_number=card.id_number, birth=birth))
+
+    def remove_card(self) -> None:
+        if self.simulated:
+            self._reader.remove()
+
+    def cancel(self) -> None:
+        self._cancel.set()
 
     def close(self) -> None:
-        close = getattr(self._reader, "close", None)
-        if close:
-            close()
+        self.cancel()
+        with self._lock:
+            self._reader.close()
 
 
-def open_card_reader(url: str) -> CardReader:
-    """The reader for ``[idcard] url``; an empty URL gives :class:`NoCardReader`."""
-    if not url:
+def open_card_reader(config: Mapping[str, Any]) -> CardReader:
+    """The reader for the ``[idcard]`` table; an empty ``driver`` gives :class:`NoCardReader`."""
+    if not config.get("driver"):
         return NoCardReader()
-    return HardwareCardReader(url)
+    return HardwareCardReader({k: v for k, v in config.items() if v != ""})
+
+
+def demo_card(today: dt.date) -> tuple[CardData, str]:
+    """A synthetic senior's card (born 1950) for the demo's simulated reader."""
+    from hardware.idnumber import id_check_digit
+
+    birth = "19500312"
+    first17 = f"370181{birth}123"
+    card = CardData(id_number=first17 + id_check_digit(first17), name="王秀兰")
+    return card, birth

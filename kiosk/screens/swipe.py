@@ -34,12 +34,16 @@ class SwipeScreen(KioskScreen):
     can_skip = BooleanProperty(False)
     """A regular number without the card is allowed (priority chosen, hall does not require)."""
 
+    can_simulate = BooleanProperty(False)
+    """The reader is the simulator (demo): offer a button that places a synthetic card."""
+
     def refresh(self) -> None:
         flow = self.kiosk.take_number
         self.can_skip = bool(self.kiosk.session.priority) and not bool(
             self.kiosk.config.get("kiosk", "require_id_swipe")) and not (
             self.kiosk.session.service is not None and self.kiosk.session.service.id_required)
         self.status_text = ""
+        self.can_simulate = bool(getattr(self.kiosk.card_reader, "simulated", False))
         if not flow.needs_card():
             return
         self.read()
@@ -61,6 +65,23 @@ class SwipeScreen(KioskScreen):
         self.status_text = self.app.tr("swipe.read_ok", name=card.name_masked)
         self.run(lambda: self.kiosk.take_number.issue(notice_key=notice), self._issued,
                  busy_key="common.working")
+
+    def place_demo_card(self) -> None:
+        """Demo: a synthetic senior's card goes onto the simulated reader; the waiting
+        read picks it up through the real SAM protocol."""
+        from kiosk.flows.swipe import demo_card
+
+        card, birth = demo_card(self.kiosk.today())
+        self.kiosk.card_reader.insert_demo_card(card, birth)  # type: ignore[attr-defined]
+        if not self.busy:
+            self.read()
+
+    def on_leave(self, *args: object) -> None:
+        self.kiosk.card_reader.cancel()
+        remove = getattr(self.kiosk.card_reader, "remove_card", None)
+        if remove:
+            remove()
+        super().on_leave(*args)
 
     def skip(self) -> None:
         """Take a regular number without the card."""
