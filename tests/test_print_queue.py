@@ -351,3 +351,11 @@ def test_remove_refuses_with_unfinished_jobs_unless_forced(db_path, hall, printe
     assert jobs.remove_printer(db, "lobby-1", force=True) == 1
     assert job_rows(db_path)[0][1] == "failed"
     db.conn.close()
+
+
+def test_every_printer_command_is_documented() -> None:
+    from queue_server.printing.cli import printer
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "printing.md").read_text()
+    for name in printer.commands:
+        assert f"queue-server printer {name} " in doc, name

@@ -292,3 +292,24 @@ def test_escpos_import_leaves_no_stray_temp_dir(tmp_path) -> None:
     subprocess.run([sys.executable, "-c", "import hardware.printer"], check=True, env=env,
                    cwd=os.path.dirname(os.path.dirname(__file__)))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
+
+
+@pytest.mark.parametrize("qr_mode", ["native", "image"])
+def test_qr_in_the_preview_scans_back_to_the_progress_url(tmp_path, qr_mode: str) -> None:
+    import cv2
+
+    data = render_ticket(TICKET, PrinterOptions(paper=58, qr=qr_mode))
+    png = render_png(data, 384, tmp_path / "t.png")
+    payload, _, _ = cv2.QRCodeDetector().detectAndDecode(cv2.imread(str(png)))
+    assert payload == TICKET.progress_url
+
+
+def test_every_hardware_command_is_documented() -> None:
+    from pathlib import Path
+
+    from hardware.__main__ import main
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "printing.md").read_text()
+    for name in ("test-print", "printer-status"):
+        assert name in main.commands
+        assert f"python -m hardware {name}" in doc

@@ -91,6 +91,10 @@ class ReceiptPrinter:
             raise Offline(f"{self.url}: {exc}".replace("\n", " ")) from exc
         if self.target.scheme != "sim" and not device._device:
             raise Offline(self.url)
+        sock = getattr(device, "_device", None)
+        if isinstance(sock, socket.socket):
+            # small writes (DLE EOT) and their answers must not wait for Nagle/delayed ACK
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._device = device
 
     def close(self) -> None:
@@ -151,6 +155,12 @@ class ReceiptPrinter:
         except Offline as exc:
             return PrinterStatus.offline(exc.detail)
         answers: dict[int, int | None] = {}
+        sock = getattr(self._device, "_device", None)
+        if isinstance(sock, socket.socket):
+            try:
+                return parse_status(self._query_socket_pipelined(sock))
+            except Offline as exc:
+                return PrinterStatus.offline(exc.detail)
         for n in STATUS_QUERIES:
             try:
                 answers[n] = self._query(n)
@@ -186,6 +196,37 @@ class ReceiptPrinter:
                 return None
             time.sleep(0.01)
         return None
+
+    def _query_socket_pipelined(self, sock: socket.socket) -> dict[int, int | None]:
+        """All :data:`STATUS_QUERIES` in one write; the printer answers them in order, so a
+        network status costs one round trip. Missing answers (silence) are None."""
+        try:
+            while select.select([sock], [], [], 0)[0]:  # drop stale bytes (late answers, ASB)
+                if not sock.recv(64):
+                    raise Offline(f"{self.url}: connection closed by printer")
+            sock.sendall(b"".join(DLE_EOT + bytes([n]) for n in STATUS_QUERIES))
+        except Offline:
+            self.close()
+            raise
+        except OSError as exc:
+            self.close()
+            raise Offline(f"{self.url}: {exc}") from exc
+        got = b""
+        deadline = time.monotonic() + self.options.status_timeout
+        while len(got) < len(STATUS_QUERIES):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([sock], [], [], left)[0]:
+                break
+            try:
+                chunk = sock.recv(len(STATUS_QUERIES) - len(got))
+            except OSError as exc:  # reset by the printer: it is gone, not silent
+                self.close()
+                raise Offline(f"{self.url}: {exc}") from exc
+            if not chunk:
+                self.close()
+                raise Offline(f"{self.url}: connection closed by printer")
+            got += chunk
+        return {n: (got[i] if i < len(got) else None) for i, n in enumerate(STATUS_QUERIES)}
 
     def _query_socket(self, sock: socket.socket, n: int, timeout: float) -> int | None:
         try:

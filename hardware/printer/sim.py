@@ -345,6 +345,7 @@ class SimulatedNetworkPrinter:
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(0.2)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         with conn:
             while not self._stop.is_set():
                 try:

@@ -119,6 +119,7 @@ class PrinterWorker(threading.Thread):
 
     def _step(self, db: Database) -> bool:
         """One turn of the loop; False when the printer is gone."""
+        woken = self._wake.is_set()
         self._wake.clear()
         p = self._load(db)
         if p is None:
@@ -127,7 +128,10 @@ class PrinterWorker(threading.Thread):
             self._poll_paused(db, p)
             return True
         job = None
-        if jobs.has_work(db.conn, self.printer_name):
+        # Woken by an enqueue in this process: claim at once. The enqueuing transaction may
+        # still be open; claim_next's write_tx waits for it to commit (same in-process lock).
+        # Otherwise a cheap read first, so idle workers do not take the write lock.
+        if woken or jobs.has_work(db.conn, self.printer_name):
             job = jobs.claim_next(db, self.printer_name, self.owner, self.config.lease_seconds)
         if job is None:
             if time.monotonic() - self._last_status_read >= self.config.status_interval:
