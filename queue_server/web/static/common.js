@@ -170,5 +170,23 @@ const Yc = (() => {
     };
   }
 
-  return { params, token, text, make, stream, clock, voiceQueue };
+  /** A window's name without a leading "3号窗口" that repeats its number ("综合窗口"). */
+  function windowName(w) {
+    if (!w || !w.name) return "";
+    const rest = w.name.replace(new RegExp("^\\s*" + w.number + "\\s*号窗口\\s*"), "");
+    return rest || w.name;
+  }
+
+  /** A Unix time as HH:MM:SS in the hall's time zone. */
+  function timeOf(ts) {
+    if (!ts) return "—";
+    const opts = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false };
+    try {
+      return new Intl.DateTimeFormat("zh-CN", { ...opts, timeZone: clock.tz || "Asia/Shanghai" }).format(new Date(ts * 1000));
+    } catch (e) {
+      return new Intl.DateTimeFormat("zh-CN", opts).format(new Date(ts * 1000));
+    }
+  }
+
+  return { params, token, text, make, stream, clock, voiceQueue, windowName, timeOf };
 })();

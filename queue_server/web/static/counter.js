@@ -109,7 +109,7 @@
     const list = document.getElementById("window-list");
     list.replaceChildren(...windows.map((w) => {
       const li = Yc.make("li");
-      const b = Yc.make("button", "", `${w.number} 号窗口 ${w.name}`);
+      const b = Yc.make("button", "", `${w.number} 号窗口 ${Yc.windowName(w)}`);
       b.type = "button";
       b.dataset.window = w.number;
       b.appendChild(Yc.make("span", "st", WIN_ZH[w.status] || w.status));
@@ -169,10 +169,7 @@
   function onLink(up) { if (!up) say("与服务器的连接中断，正在重连… (Reconnecting)"); }
 
   // --- rendering --------------------------------------------------------------------------
-  function fmtTime(ts) {
-    if (!ts) return "—";
-    return new Date(ts * 1000).toLocaleTimeString("zh-CN", { hour12: false });
-  }
+  const fmtTime = Yc.timeOf;
   function waited(ts) {
     if (!ts) return "—";
     const m = Math.max(0, Math.round((Date.now() / 1000 - ts) / 60));
@@ -182,7 +179,7 @@
   function renderDesk() {
     const w = windowInfo;
     Yc.text("desk-window", `${windowNo} 号窗口`);
-    Yc.text("desk-window-name", w ? w.name : "");
+    Yc.text("desk-window-name", w ? Yc.windowName(w) : "");
     const st = document.getElementById("desk-status");
     st.className = "pill " + (w ? w.status : "");
     Yc.text(st, w ? (WIN_ZH[w.status] || w.status) + (w.status === "paused" && w.pause_reason ? `：${w.pause_reason}` : "") : "");
@@ -286,7 +283,7 @@
     Yc.text("transfer-number", current.number);
     const ws = document.getElementById("transfer-window");
     ws.replaceChildren(...windows.filter((w) => w.number !== windowNo).map((w) => {
-      const o = Yc.make("option", "", `${w.number} 号窗口 ${w.name}（${WIN_ZH[w.status] || w.status}）`);
+      const o = Yc.make("option", "", `${w.number} 号窗口 ${Yc.windowName(w)}（${WIN_ZH[w.status] || w.status}）`);
       o.value = w.number;
       return o;
     }));

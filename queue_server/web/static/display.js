@@ -4,6 +4,10 @@
   const RECENT = 8;
   const body = document.body;
   let state = { hall: {}, windows: [], recent_calls: [], waiting: [] };
+  // The newest notice.changed event wins over a state message: the server reads hall
+  // settings through a short cache, so a state computed just after another server
+  // process changed the notice may still carry the old one.
+  let noticeEvent = null;
   const voice = Yc.voiceQueue({ maxAge: 45 });
 
   function chooseLayout() {
@@ -31,7 +35,7 @@
     Yc.text("now-kind", last.kind === "recall" ? "重呼" : "");
     Yc.text("now-window-text", `请到 ${last.window} 号窗口`);
     const w = windowByNumber(last.window);
-    Yc.text("now-window-name", w ? w.name : "");
+    Yc.text("now-window-name", w ? Yc.windowName(w) : "");
   }
 
   function renderRecent() {
@@ -51,7 +55,8 @@
     const items = (state.waiting || []).map((c) => {
       const li = Yc.make("li");
       li.append(Yc.make("span", "prefix", c.prefix), Yc.make("span", "name", c.name),
-        Yc.make("span", "count", c.count), Yc.make("span", "unit", "人"));
+        Yc.make("span", "count", c.count));
+      li.title = c.name_en || "";
       return li;
     });
     list.replaceChildren(...items);
@@ -72,7 +77,9 @@
   }
 
   function tick() {
-    Yc.text("date", Yc.clock.format({ year: "numeric", month: "long", day: "numeric", weekday: "long" }));
+    const portrait = body.classList.contains("portrait");
+    Yc.text("date", Yc.clock.format(portrait ? { month: "long", day: "numeric", weekday: "long" }
+      : { year: "numeric", month: "long", day: "numeric", weekday: "long" }));
     Yc.text("clock", Yc.clock.format({ hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false }));
   }
 
@@ -94,13 +101,25 @@
     voice.push(d.number, d.window, kind, d.called_at);
   }
 
+  function apply(s) {
+    state = s;
+    if (noticeEvent && state.hall) state.hall.notice = noticeEvent.notice;
+    Yc.clock.sync(s);
+    render();
+    body.dataset.lastEventId = s.last_event_id;
+  }
+
   Yc.stream({
-    snapshot(s) { state = s; Yc.clock.sync(s); render(); tick(); body.dataset.lastEventId = s.last_event_id; },
-    state(s) { state = s; Yc.clock.sync(s); render(); body.dataset.lastEventId = s.last_event_id; },
+    snapshot(s) { noticeEvent = null; apply(s); tick(); },
+    state: apply,
     event(type, d, id) {
       body.dataset.lastEventId = id;
       if (type === "ticket.called" || type === "ticket.recalled") onCall(type, d);
-      else if (type === "notice.changed") { state.hall.notice = d.notice; renderNotice(); }
+      else if (type === "notice.changed") {
+        noticeEvent = { id, notice: d.notice };
+        state.hall.notice = d.notice;
+        renderNotice();
+      }
     },
     status(up) {
       body.classList.toggle("disconnected", !up);

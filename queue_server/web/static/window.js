@@ -12,7 +12,7 @@
       Yc.text("status", "本窗口未设置 Unknown window");
       return;
     }
-    Yc.text("win-name", win.name);
+    Yc.text("win-name", Yc.windowName(win));
     const cur = win.current;
     Yc.text("current", cur ? cur.number : "—");
     if (win.status === "closed") Yc.text("status", "暂未开放 Closed");
