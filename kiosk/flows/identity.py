@@ -209,6 +209,7 @@ class IdentityFlow:
         self._lock = threading.RLock()
         self._session: Any = None
         self.state = _State()
+        self.next_screen = "home"
 
     # -- steps -------------------------------------------------------------------------------
     @property
@@ -223,11 +224,15 @@ class IdentityFlow:
     def identity(self) -> VerifiedIdentity | None:
         return self.state.identity
 
-    def begin(self, on_done: Callable[[VerifiedIdentity | None], None] | None = None) -> None:
-        """Start a fresh verification (wipes any previous one)."""
+    def begin(
+        self, on_done: Callable[[VerifiedIdentity | None], None] | None = None, next_screen: str = "home"
+    ) -> None:
+        """Start a fresh verification (wipes any previous one). ``next_screen``: where the result
+        screen's 继续 goes after ``on_done`` ran ("home" ends the session)."""
         self.wipe()
         if on_done is not None:
             self.on_done = on_done
+        self.next_screen = next_screen
         self.state.step = "card"
 
     def poll_card(self) -> bool:
@@ -263,10 +268,13 @@ class IdentityFlow:
         return True
 
     def decline_face(self) -> None:
-        """The non-face alternative: no camera; card-only or a referral, per configuration."""
+        """The non-face alternative (at consent, or after a failed attempt instead of retrying):
+        card-only or a referral, per configuration."""
         with self._lock:
-            if self.state.step != "consent":
+            after_failure = self.state.step == "result" and self.state.identity is None and self.can_retry
+            if self.state.step != "consent" and not after_failure:
                 return
+            self._session = None
             if self.config.allow_card_only:
                 self._complete("card_only")
             else:
