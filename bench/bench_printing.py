@@ -53,11 +53,11 @@ def post(conn: http.client.HTTPConnection, path: str, body: dict, token: str) ->
     return resp.status, json.loads(resp.read())
 
 
-def start_server(db_path: str, port: int, threads: int) -> subprocess.Popen[bytes]:
+def start_server(db_path: str, port: int, threads: int, processes: int = 1) -> subprocess.Popen[bytes]:
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "queue_server.cli", "serve", "--db", db_path, "--port", str(port),
-         "--threads", str(threads)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+         "--threads", str(threads), "--workers", str(processes)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 20
     while time.time() < deadline:
         try:
@@ -71,7 +71,7 @@ def start_server(db_path: str, port: int, threads: int) -> subprocess.Popen[byte
     raise RuntimeError("server did not start")
 
 
-def run(kiosks: int, tickets: int, threads: int, paper: int) -> dict[str, float]:
+def run(kiosks: int, tickets: int, threads: int, paper: int, processes: int = 1) -> dict[str, float]:
     from queue_server.demo import make_hall
     from queue_server.printing.jobs import add_printer
 
@@ -87,7 +87,7 @@ def run(kiosks: int, tickets: int, threads: int, paper: int) -> dict[str, float]
         "SELECT code FROM services WHERE daily_limit_per_id IS NULL AND active ORDER BY sort")]
     db.conn.close()
     port = free_port()
-    server = start_server(db_path, port, threads)
+    server = start_server(db_path, port, threads, processes)
     total: list[float] = []
     http_ms: list[float] = []
     sizes: list[int] = []
@@ -149,12 +149,14 @@ def main() -> None:
     ap.add_argument("--tickets", type=int, default=50, help="tickets per kiosk")
     ap.add_argument("--threads", type=int, default=32, help="waitress threads")
     ap.add_argument("--paper", type=int, default=80, choices=[58, 80])
+    ap.add_argument("--processes", type=int, default=1, help="server processes (serve --workers)")
     args = ap.parse_args()
-    print(f"ticket issue → last byte on a loopback printer ({args.paper} mm, {args.tickets} tickets per kiosk)")
+    print(f"ticket issue → last byte on a loopback printer ({args.paper} mm, {args.tickets} tickets "
+          f"per kiosk, {args.processes} server process(es))")
     print(f"{'kiosks':>6} {'tickets':>7} {'median ms':>10} {'p99 ms':>8} {'max ms':>8} "
           f"{'http med':>9} {'http p99':>9} {'tickets/s':>9} {'bytes':>6} {'max B':>6}")
     for k in args.kiosks:
-        r = run(k, args.tickets, args.threads, args.paper)
+        r = run(k, args.tickets, args.threads, args.paper, args.processes)
         print(f"{r['kiosks']:>6} {r['tickets']:>7} {r['median']:>10.1f} {r['p99']:>8.1f} {r['max']:>8.1f} "
               f"{r['http_median']:>9.1f} {r['http_p99']:>9.1f} {r['rate']:>9.1f} {r['size']:>6.0f} "
               f"{r['size_max']:>6}")

@@ -241,13 +241,13 @@ def test_three_processes_print_every_job_exactly_once_in_order(db_path, hall, pr
     import sys
 
     add_printer(db_path, printer_sim.url)
+    from queue_server import queue as engine
+
     db = connect(db_path)
-    ids = []
-    with write_tx(db) as conn:
-        for i in range(30):
-            ids.append(jobs._insert_job(conn, "lobby-1", "ticket", None,
-                                        {"number": f"Z{i:03d}", "hall_name": "测试大厅"}))
+    issued = [engine.issue_ticket(db, "QY01", in_tx=lambda c, tid: jobs.enqueue_ticket_print(c, tid))
+              for _ in range(30)]
     db.conn.close()
+    expected = [t["number"] for t in issued]
     root = Path(__file__).resolve().parent.parent
     code = (
         "import sys, time\n"
@@ -265,8 +265,8 @@ def test_three_processes_print_every_job_exactly_once_in_order(db_path, hall, pr
             p.terminate()
         for p in procs:
             p.wait(10)
-    numbers = [next(line for line in text_lines(r.data) if line.startswith("Z")) for r in printer_sim.receipts]
-    assert numbers == [f"Z{i:03d}" for i in range(30)]
+    numbers = [next(line for line in text_lines(r.data) if line in expected) for r in printer_sim.receipts]
+    assert numbers == expected
     assert len(receipts) == 30
 
 
@@ -279,6 +279,45 @@ def test_reprint_is_marked_and_shows_the_current_position(client, hall, db_path,
     receipts = printer_sim.wait_for_receipts(2)
     lines = text_lines(receipts[1].data)
     assert lines[0] == "【补打 REPRINT】" and t["number"] in lines
+
+
+def test_kiosk_can_follow_its_job_until_printed(client, hall, db_path, printer_sim, workers):
+    add_printer(db_path, printer_sim.url)
+    t = issue(client, hall)
+    job_id = t["print"]["job_id"]
+
+    def state():
+        r = client.get(f"/api/print-jobs/{job_id}", headers=auth(hall, "kiosk"))
+        assert r.status_code == 200
+        return r.get_json()["state"] == "done" and r.get_json()
+
+    job = wait_for(state, what="job done")
+    assert job["number"] == t["number"] and job["kind"] == "ticket"
+    r = client.get("/api/print-jobs/999999", headers=auth(hall, "kiosk"))
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "print_job_not_found"
+    assert client.get(f"/api/print-jobs/{job_id}", headers=auth(hall, "display")).status_code == 403
+
+
+def test_stale_ticket_jobs_expire_instead_of_printing_after_a_long_outage(db_path, hall, printer_sim):
+    from queue_server import queue as engine
+
+    add_printer(db_path, printer_sim.url)
+    db = connect(db_path)
+    old, new = (engine.issue_ticket(db, "QY01", in_tx=lambda c, tid: jobs.enqueue_ticket_print(c, tid))
+                for _ in range(2))
+    with write_tx(db) as conn:  # the first one has waited 20 minutes (paper out, nobody came)
+        conn.execute("UPDATE print_jobs SET created_at = created_at - 1200 WHERE ticket_id = ?", (old["id"],))
+    job = jobs.claim_next(db, "lobby-1", "w", max_age=600)
+    assert job is not None and job.ticket_id == new["id"]
+    expired = jobs.job_status(db, old["in_tx_result"])
+    assert expired["state"] == "failed" and expired["last_error"].startswith("expired")
+    db.conn.close()
+
+
+def test_reprint_of_an_unknown_ticket_is_404(client, hall, db_path, printer_sim):
+    add_printer(db_path, printer_sim.url)
+    r = client.post("/api/print-jobs", json={"ticket_id": 999999}, headers=auth(hall, "clerk"))
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "ticket_not_found"
 
 
 def test_test_print_api_needs_a_technician(client, hall, db_path, printer_sim, workers):

@@ -61,9 +61,6 @@ class Job:
     attempts: int
     owner: str
 
-    def ticket(self) -> TicketData:
-        return TicketData.from_dict(self.payload)
-
 
 # -- waking workers in this process ---------------------------------------------------
 _wakers: dict[str, set[threading.Event]] = {}
@@ -238,9 +235,14 @@ def public_base_url(settings: dict[str, Any]) -> str:
                or request_base_url.get() or "").rstrip("/")
 
 
-def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = False) -> dict[str, Any]:
-    """The printable data of a ticket: hall, number, service, queue position and wait now,
-    issue time in the hall's time zone, the hall's tip, the progress URL. No personal data."""
+def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = False,
+                   base_url: str | None = None) -> dict[str, Any]:
+    """The printable data of a ticket: hall, number, service, queue position and wait *now*,
+    issue time in the hall's time zone, the hall's tip, the progress URL. No personal data.
+
+    Workers call this when they print (not when the job is queued), so the issuing
+    transaction stays short and a ticket held back by a paper-out prints the position it
+    has after the refill."""
     from queue_server.db import db_path
     from queue_server.queue.estimate import estimate_minutes, people_ahead
     from queue_server.settings import all_settings
@@ -258,7 +260,7 @@ def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = 
         ahead = people_ahead(conn, row[1], row[2], row[3], float(row[4]))
         minutes = estimate_minutes(conn, db_path(db), row[1], row[2], ahead)
     issued = datetime.fromtimestamp(float(row[4]), ZoneInfo(str(settings.get("timezone") or "Asia/Shanghai")))
-    base = public_base_url(settings)
+    base = (base_url if base_url is not None else public_base_url(settings)).rstrip("/")
     return TicketData(
         number=row[0], hall_name=str(settings.get("hall_name") or ""), service_name=row[7],
         service_name_en=row[8] or "", people_ahead=ahead, wait_minutes=minutes, issued_at=issued,
@@ -293,15 +295,30 @@ def enqueue_ticket_print(conn: Any, ticket_id: int, printer: str | None = None) 
     name = _pick_printer(conn, printer)
     if name is None:
         return None
-    return _insert_job(conn, name, "ticket", ticket_id, ticket_payload(conn, ticket_id))
+    return _insert_job(conn, name, "ticket", ticket_id, {"base_url": _base_url(conn)})
 
 
 def enqueue_reprint(conn: Any, ticket_id: int, printer: str | None = None) -> int | None:
     """Queue a reprint (marked 补打, current queue position) in the caller's transaction."""
+    if conn.execute("SELECT 1 FROM tickets WHERE id = ?", (ticket_id,)).fetchone() is None:
+        raise NotFound("ticket_not_found", "找不到该号码", f"No ticket {ticket_id}")
     name = _pick_printer(conn, printer)
     if name is None:
         return None
-    return _insert_job(conn, name, "reprint", ticket_id, ticket_payload(conn, ticket_id, reprint=True))
+    return _insert_job(conn, name, "reprint", ticket_id, {"base_url": _base_url(conn)})
+
+
+def _base_url(conn: sqlite3.Connection) -> str:
+    from queue_server.settings import all_settings
+
+    return public_base_url(all_settings(Database(conn)))
+
+
+def job_ticket(conn: sqlite3.Connection, job: Job) -> TicketData:
+    """The ticket a ticket/reprint job prints, read now (NotFound if the ticket is gone)."""
+    assert job.ticket_id is not None
+    return TicketData.from_dict(ticket_payload(conn, job.ticket_id, reprint=job.kind == "reprint",
+                                               base_url=job.payload.get("base_url")))
 
 
 def enqueue_test_page(conn: Any, printer: str) -> int:
@@ -326,15 +343,26 @@ def has_work(conn: sqlite3.Connection, printer: str, now: float | None = None) -
     return row[1] <= now
 
 
-def claim_next(db: Database, printer: str, owner: str, lease_seconds: float = 60.0) -> Job | None:
+def claim_next(db: Database, printer: str, owner: str, lease_seconds: float = 60.0,
+               max_age: float | None = None) -> Job | None:
     """Lease the printer's oldest unfinished job to ``owner``, or None when there is
     nothing to do now (empty, head job leased by someone else, head job waiting for its
-    retry time, printer paused or disabled)."""
+    retry time, printer paused or disabled).
+
+    Ticket jobs queued more than ``max_age`` seconds ago are failed as ``expired`` first:
+    after a long paper-out, a pile of stale tickets would only confuse the next citizens
+    (their numbers were shown on the kiosk screen and are still valid)."""
     now = time.time()
     with write_tx(db) as conn:
         p = conn.execute("SELECT paused_reason, enabled FROM printers WHERE name = ?", (printer,)).fetchone()
         if p is None or p[0] is not None or not p[1]:
             return None
+        if max_age is not None:
+            conn.execute(
+                "UPDATE print_jobs SET state = 'failed', finished_at = ?, "
+                "last_error = 'expired: not printed within ' || ? || ' s' "
+                "WHERE printer = ? AND state = 'queued' AND kind IN ('ticket', 'reprint') AND created_at < ?",
+                (now, int(max_age), printer, now - max_age))
         row = conn.execute(
             "SELECT id, kind, ticket_id, payload, state, attempts, next_attempt_at, lease_until "
             "FROM print_jobs WHERE printer = ? AND state IN ('queued', 'printing') ORDER BY id LIMIT 1",
@@ -406,16 +434,24 @@ def retry_job(db: Database, job: Job, error: str, *, max_attempts: int = 10,
     return state
 
 
+def job_status(db: Database | sqlite3.Connection, job_id: int) -> dict[str, Any]:
+    """One job's state, for the kiosk that queued it (NotFound if there is no such job)."""
+    for job in _jobs_where(_conn(db), "j.id = ?", (job_id,), 1):
+        return job
+    raise NotFound("print_job_not_found", "找不到该打印任务", f"No print job {job_id}")
+
+
 def list_jobs(db: Database | sqlite3.Connection, printer: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
     """Recent jobs, newest first (the technician's view)."""
-    conn = _conn(db)
-    sql = ("SELECT id, printer, kind, ticket_id, state, attempts, last_error, created_at, started_at, "
-           "finished_at, json_extract(payload, '$.number') FROM print_jobs")
-    args: tuple[Any, ...] = ()
-    if printer:
-        sql += " WHERE printer = ?"
-        args = (printer,)
-    rows = conn.execute(sql + " ORDER BY id DESC LIMIT ?", (*args, limit)).fetchall()
+    where, args = ("j.printer = ?", (printer,)) if printer else ("1", ())
+    return _jobs_where(_conn(db), where, args, limit)
+
+
+def _jobs_where(conn: sqlite3.Connection, where: str, args: tuple[Any, ...], limit: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT j.id, j.printer, j.kind, j.ticket_id, j.state, j.attempts, j.last_error, j.created_at, "
+        "j.started_at, j.finished_at, t.number FROM print_jobs j LEFT JOIN tickets t ON t.id = j.ticket_id "
+        f"WHERE {where} ORDER BY j.id DESC LIMIT ?", (*args, limit)).fetchall()
     keys = ("id", "printer", "kind", "ticket_id", "state", "attempts", "last_error", "created_at",
             "started_at", "finished_at", "number")
     return [dict(zip(keys, tuple(r), strict=True)) for r in rows]

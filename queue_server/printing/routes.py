@@ -5,6 +5,8 @@
 * ``POST /api/printers/<name>/test-print`` — queue a test page (technician, admin).
 * ``POST /api/print-jobs`` ``{"ticket_id": 12, "printer": "lobby-1"}`` — queue a reprint
   (补打) of a ticket (kiosk, clerk, technician, admin).
+* ``GET /api/print-jobs/<id>`` — one job's state, so a kiosk can say whether its ticket
+  printed (kiosk, clerk, technician, admin).
 * ``GET /api/print-jobs?printer=NAME`` — recent jobs (technician, admin).
 * ``GET /t/<code>`` — the public progress page the ticket's QR code opens: position in
   the queue, the window when called; refreshes itself every 10 s. No personal data.
@@ -78,6 +80,12 @@ def reprint() -> Response:
         return _json({"print": {"status": "not_configured", "message": "未配置打印机",
                                 "message_en": "No printer configured"}})
     return _json({"print": {"status": "queued", "job_id": job_id}}, 202)
+
+
+@bp.get("/api/print-jobs/<int:job_id>")
+@roles("kiosk", "clerk", "technician")
+def job(job_id: int) -> Response:
+    return _json(jobs.job_status(get_db(), job_id))
 
 
 @bp.get("/api/print-jobs")

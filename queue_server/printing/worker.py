@@ -41,6 +41,7 @@ from hardware.printer import (
     render_ticket,
 )
 from queue_server.db import connect, write_tx
+from queue_server.errors import NotFound
 from queue_server.printing import jobs
 
 log = logging.getLogger(__name__)
@@ -63,13 +64,15 @@ class WorkerConfig:
     backoff_cap: float = 60.0
     rescan: float = 2.0
     """Seconds between looks at the printers table for added/removed printers."""
+    max_age: float | None = 600.0
+    """Ticket jobs not printed within this many seconds fail as expired (None = never)."""
 
 
-def render_job(job: jobs.Job, options: PrinterOptions, url: str) -> bytes:
-    """The bytes of a job for this printer's options."""
+def render_job(db: Database, job: jobs.Job, options: PrinterOptions, url: str) -> bytes:
+    """The bytes of a job for this printer's options (tickets read as they are now)."""
     if job.kind == "test":
         return render_test_page(options, url=url, now=datetime.now().astimezone())
-    return render_ticket(job.ticket(), options)
+    return render_ticket(jobs.job_ticket(db.conn, job), options)
 
 
 class PrinterWorker(threading.Thread):
@@ -132,7 +135,8 @@ class PrinterWorker(threading.Thread):
         # still be open; claim_next's write_tx waits for it to commit (same in-process lock).
         # Otherwise a cheap read first, so idle workers do not take the write lock.
         if woken or jobs.has_work(db.conn, self.printer_name):
-            job = jobs.claim_next(db, self.printer_name, self.owner, self.config.lease_seconds)
+            job = jobs.claim_next(db, self.printer_name, self.owner, self.config.lease_seconds,
+                                  self.config.max_age)
         if job is None:
             if time.monotonic() - self._last_status_read >= self.config.status_interval:
                 self._refresh_status(db, p)
@@ -178,6 +182,11 @@ class PrinterWorker(threading.Thread):
 
     def _print(self, db: Database, p: dict[str, Any], job: jobs.Job) -> None:
         cfg = self.config
+        try:
+            data = render_job(db, job, p["options"], p["url"])
+        except NotFound as exc:  # the ticket is gone (archived): nothing to print, ever
+            jobs.retry_job(db, job, f"{exc.code}: {exc.message_en}", max_attempts=1)
+            return
         printer = self._printer(p)
         try:
             before = printer.status()
@@ -187,7 +196,7 @@ class PrinterWorker(threading.Thread):
                 return
             if before.state == "offline":
                 raise Offline(before.detail)
-            printer.write(render_job(job, p["options"], p["url"]))
+            printer.write(data)
             after = printer.status()
             if after.state in ("paper_out", "cover_open"):
                 # the roll ended (or the cover opened) while this receipt was printing
