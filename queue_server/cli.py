@@ -236,7 +236,8 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     start_workers(db_path)
     sock = _listen_socket(host, port, reuse_port)
     waitress.serve(app, sockets=[sock], threads=threads, connection_limit=max(1000, threads * 4),
-                   channel_timeout=300, backlog=2048, ident="yichuang", _quiet=True)
+                   channel_timeout=300, backlog=2048, ident="yichuang", _quiet=True,
+                   asyncore_use_poll=True)
 
 
 @main.command()

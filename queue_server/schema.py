@@ -139,6 +139,34 @@ def m0001_hall(db: Database) -> None:
             ts REAL NOT NULL
         );
         CREATE INDEX call_log_ts ON call_log(ts);
+        -- Waiting tickets per day and service, kept by triggers, so "people ahead" of a new
+        -- ticket and the displays' waiting counts never scan the queue.
+        CREATE TABLE waiting_counts (
+            day TEXT NOT NULL,
+            service_code TEXT NOT NULL,
+            n INTEGER NOT NULL,
+            PRIMARY KEY (day, service_code)
+        ) WITHOUT ROWID;
+        CREATE TRIGGER tickets_waiting_insert AFTER INSERT ON tickets WHEN NEW.status = 'waiting'
+        BEGIN
+            INSERT INTO waiting_counts (day, service_code, n) VALUES (NEW.day, NEW.service_code, 1)
+            ON CONFLICT (day, service_code) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER tickets_waiting_leave AFTER UPDATE OF status, service_code ON tickets
+        WHEN OLD.status = 'waiting' AND (NEW.status != 'waiting' OR NEW.service_code != OLD.service_code)
+        BEGIN
+            UPDATE waiting_counts SET n = n - 1 WHERE day = OLD.day AND service_code = OLD.service_code;
+        END;
+        CREATE TRIGGER tickets_waiting_enter AFTER UPDATE OF status, service_code ON tickets
+        WHEN NEW.status = 'waiting' AND (OLD.status != 'waiting' OR NEW.service_code != OLD.service_code)
+        BEGIN
+            INSERT INTO waiting_counts (day, service_code, n) VALUES (NEW.day, NEW.service_code, 1)
+            ON CONFLICT (day, service_code) DO UPDATE SET n = n + 1;
+        END;
+        CREATE TRIGGER tickets_waiting_delete AFTER DELETE ON tickets WHEN OLD.status = 'waiting'
+        BEGIN
+            UPDATE waiting_counts SET n = n - 1 WHERE day = OLD.day AND service_code = OLD.service_code;
+        END;
         -- Every state change, written in the same transaction as the change itself.
         -- The id is the SSE event id (Last-Event-ID resume); all server processes
         -- tail this table, so a call made through one process reaches displays on another.

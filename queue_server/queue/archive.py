@@ -48,6 +48,7 @@ def archive_days(db: Database, archive_path: str | os.PathLike[str], *, before: 
             moved["appointments"] = c.execute("DELETE FROM main.appointments WHERE day < ?", (day,)).rowcount
             moved["events"] = c.execute("DELETE FROM main.events WHERE ts < ?", (cutoff,)).rowcount
             c.execute("DELETE FROM main.counters WHERE day < ?", (day,))
+            c.execute("DELETE FROM main.waiting_counts WHERE day < ?", (day,))
     finally:
         conn.execute("DETACH DATABASE arch")
     return {"before": day, "archive": target, "moved": moved}

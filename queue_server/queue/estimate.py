@@ -1,8 +1,9 @@
 """Wait estimate: people ahead × recent median service time ÷ open windows (DESIGN §4).
 
-"People ahead" is one indexed count over today's *waiting* tickets of the service
-(index ``tickets_waiting(day, status, service_code, issued_at)``), never a scan of the
-day. The median service time and the number of open windows per service are cached per
+"People ahead" of a new ticket is one primary-key read of ``waiting_counts`` (kept by
+triggers on ``tickets``); for an existing ticket it is an index range count over the
+waiting tickets of its service issued before it (index ``tickets_waiting``), never a
+scan of the day. The median service time and the number of open windows per service are cached per
 process for :data:`CACHE_SECONDS`, so issuing a ticket costs one extra count query.
 """
 
@@ -90,27 +91,32 @@ def serving_windows(conn: sqlite3.Connection, key: str, service: str) -> int:
     return max(1, counts.get(f"all:{service}", 0) + counts.get("all:*", 0))
 
 
+def waiting_count(conn: sqlite3.Connection, day: str, service: str) -> int:
+    """Waiting tickets of ``service`` today, from the trigger-kept ``waiting_counts``."""
+    row = conn.execute(
+        "SELECT n FROM waiting_counts WHERE day = ? AND service_code = ?", (day, service)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def people_ahead(
     conn: sqlite3.Connection, day: str, service: str, priority: str | None, issued_at: float,
     ticket_id: int | None = None,
 ) -> int:
-    """Waiting tickets of the same service that will be called first (approximation:
-    priority tickets count only the priority tickets issued before them). ``ticket_id``
-    breaks ties between tickets issued in the same instant."""
+    """Waiting tickets of the same service issued before this one (``ticket_id`` breaks
+    ties in the same instant); for priority tickets only the priority tickets before them.
+
+    An index range scan over the tickets actually ahead. For a ticket just issued, use
+    :func:`waiting_count` instead: everyone waiting is ahead of it.
+    """
     tid = ticket_id if ticket_id is not None else -1
+    sql = (
+        "SELECT COUNT(*) FROM tickets WHERE day = ? AND status = 'waiting' AND service_code = ? "
+        "AND (issued_at, id) < (?, ?)"
+    )
     if priority in PRIORITY_GROUPS or priority == APPOINTMENT:
-        row = conn.execute(
-            "SELECT COUNT(*) FROM tickets WHERE day = ? AND status = 'waiting' AND service_code = ? "
-            "AND (issued_at < ? OR (issued_at = ? AND id < ?)) AND priority IS NOT NULL",
-            (day, service, issued_at, issued_at, tid),
-        ).fetchone()
-    else:
-        row = conn.execute(
-            "SELECT COUNT(*) FROM tickets WHERE day = ? AND status = 'waiting' AND service_code = ? "
-            "AND (issued_at < ? OR (issued_at = ? AND id < ?))",
-            (day, service, issued_at, issued_at, tid),
-        ).fetchone()
-    return int(row[0])
+        sql += " AND priority IS NOT NULL"
+    return int(conn.execute(sql, (day, service, issued_at, tid)).fetchone()[0])
 
 
 def estimate_minutes(conn: sqlite3.Connection, key: str, day: str, service: str, ahead: int) -> int:

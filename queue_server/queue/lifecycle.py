@@ -94,7 +94,7 @@ def call_next(
                                f"Window {w.number} is paused", reason=w.pause_reason)
             raise Conflict("window_closed", f"{w.number} 号窗口未开启", f"Window {w.number} is closed")
         _close_current(conn, w, h)
-        rows = ordered(conn, w, h)
+        rows = ordered(conn, w, h, limit=1)
         if not rows:
             return None
         ticket_id = rows[0]["id"]

@@ -1,4 +1,4 @@
-"""The call-next order (DESIGN §4), as one sort key shared by call-next and the queue view.
+"""The call-next order (DESIGN §4): one SQL query shared by call-next and the queue view.
 
 For window W, the waiting tickets of today that W may call are those transferred to W,
 plus (when not transferred to some window) those of a service W serves — every service
@@ -23,57 +23,55 @@ from typing import Any
 from queue_server.queue import clock as clk
 from queue_server.queue.common import APPOINTMENT, PRIORITY_GROUPS, Hall, Window
 
-CANDIDATE_COLUMNS = (
-    "t.id, t.service_code, t.priority, t.issued_at, t.transfer_window, t.transferred_at, a.slot_start"
+_GROUPS_SQL = ", ".join(f"'{g}'" for g in PRIORITY_GROUPS)
+
+# Tiers 1-5 as in the module docstring; ``pos`` is the service's place in the window's list
+# (``instr`` on ",QY01,QY02," keeps the list order), the second sort key of tier 5.
+_ORDER_SQL = f"""
+SELECT * FROM (
+    SELECT t.id, t.number, t.service_code, t.priority, t.issued_at, t.transfer_window,
+           t.transferred_at, a.slot_start,
+           CASE
+               WHEN t.transfer_window = :window THEN 1
+               WHEN t.priority = '{APPOINTMENT}' AND a.slot_start <= :hhmm THEN 2
+               WHEN :max_wait > 0 AND t.issued_at < :now - :max_wait THEN 3
+               WHEN t.priority IN ({_GROUPS_SQL}) THEN 4
+               ELSE 5
+           END AS tier,
+           instr(:service_list, ',' || t.service_code || ',') AS pos
+    FROM tickets t
+    LEFT JOIN appointments a ON a.id = t.appointment_id
+    WHERE t.day = :day AND t.status = 'waiting' AND (t.transfer_window = :window OR (
+          t.transfer_window IS NULL AND ({{eligible}})))
 )
+ORDER BY tier,
+         CASE tier WHEN 1 THEN transferred_at WHEN 2 THEN slot_start WHEN 5 THEN pos ELSE 0 END,
+         issued_at, id
+"""
 
 
-def candidates(conn: sqlite3.Connection, window: Window, day: str) -> list[sqlite3.Row]:
-    """Today's waiting tickets that ``window`` may call (unordered)."""
-    sql = (
-        f"SELECT {CANDIDATE_COLUMNS} FROM tickets t "
-        "LEFT JOIN appointments a ON a.id = t.appointment_id "
-        "WHERE t.day = ? AND t.status = 'waiting' AND (t.transfer_window = ? OR (t.transfer_window IS NULL"
-    )
-    args: list[Any] = [day, window.number]
-    filters = []
+def ordered(conn: sqlite3.Connection, window: Window, h: Hall, limit: int | None = None) -> list[sqlite3.Row]:
+    """Today's waiting tickets that ``window`` may call, in call order (one SQL query)."""
+    params: dict[str, Any] = {
+        "window": window.number,
+        "day": h.day,
+        "now": h.now,
+        "hhmm": clk.local(h.now, h.tz).strftime("%H:%M"),
+        "max_wait": int(h.settings.get("max_wait_minutes") or 0) * 60,
+        "service_list": "" if window.universal else "," + ",".join(window.services) + ",",
+    }
+    eligible = []
     if window.universal:
-        filters.append("1")
+        eligible.append("1")
     elif window.services:
-        filters.append(f"t.service_code IN ({','.join('?' * len(window.services))})")
-        args.extend(window.services)
+        names = []
+        for i, code in enumerate(window.services):
+            params[f"s{i}"] = code
+            names.append(f":s{i}")
+        eligible.append(f"t.service_code IN ({', '.join(names)})")
     if window.kind == "green":
-        filters.append(f"t.priority IN ({','.join('?' * len(PRIORITY_GROUPS))})")
-        args.extend(PRIORITY_GROUPS)
-    if not filters:
-        filters.append("0")
-    sql += " AND (" + " OR ".join(filters) + ")))"
-    return conn.execute(sql, args).fetchall()
-
-
-def sort_key(row: sqlite3.Row, window: Window, h: Hall) -> tuple[float, ...]:
-    """Smaller is called first; see the module docstring for the tiers."""
-    issued = float(row["issued_at"])
-    tid = float(row["id"])
-    if row["transfer_window"] == window.number:
-        return (1, float(row["transferred_at"] or issued), issued, tid)
-    if row["priority"] == APPOINTMENT and row["slot_start"]:
-        slot = clk.at_local(h.day, row["slot_start"], h.tz)
-        if slot <= h.now:
-            return (2, slot, issued, tid)
-    max_wait = int(h.settings.get("max_wait_minutes") or 0) * 60
-    if max_wait and h.now - issued > max_wait:
-        return (3, issued, issued, tid)
-    if row["priority"] in PRIORITY_GROUPS:
-        return (4, issued, issued, tid)
-    if window.universal or row["service_code"] not in window.services:
-        position = 0
-    else:
-        position = window.services.index(row["service_code"])
-    return (5, float(position), issued, tid)
-
-
-def ordered(conn: sqlite3.Connection, window: Window, h: Hall) -> list[sqlite3.Row]:
-    rows = candidates(conn, window, h.day)
-    rows.sort(key=lambda r: sort_key(r, window, h))
-    return rows
+        eligible.append(f"t.priority IN ({_GROUPS_SQL})")
+    sql = _ORDER_SQL.replace("{eligible}", " OR ".join(eligible) or "0")
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return conn.execute(sql, params).fetchall()

@@ -59,7 +59,8 @@ def hall_state(db: Database, *, clock: clk.Clock | None = None) -> dict[str, Any
         ]
         counts = dict(
             conn.execute(
-                "SELECT category, COUNT(*) FROM tickets WHERE day = ? AND status = 'waiting' GROUP BY category",
+                "SELECT s.category, SUM(w.n) FROM waiting_counts w JOIN services s ON s.code = w.service_code "
+                "WHERE w.day = ? GROUP BY s.category",
                 (h.day,),
             ).fetchall()
         )

@@ -35,7 +35,7 @@ from queue_server.queue.common import (
     hall,
     ticket_dict,
 )
-from queue_server.queue.estimate import estimate_minutes, people_ahead
+from queue_server.queue.estimate import estimate_minutes, people_ahead, waiting_count
 
 SOURCES = ("kiosk", "counter", "appointment", "admin", "api")
 _PROGRESS_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -248,7 +248,10 @@ def _issue(
                 conn.execute("ROLLBACK TO in_tx")
                 hook_error = f"{type(exc).__name__}: {exc}"
             conn.execute("RELEASE in_tx")
-        ahead = people_ahead(conn, h.day, service, priority, h.now, ticket_id)
+        if priority is None:
+            ahead = waiting_count(conn, h.day, service) - 1  # everyone else waiting is ahead
+        else:
+            ahead = people_ahead(conn, h.day, service, priority, h.now, ticket_id)
         minutes = estimate_minutes(conn, key, h.day, service, ahead)
         row = fetch_ticket_row(conn, ticket_id)
     ticket = ticket_dict(row, waiting_ahead=ahead, estimated_wait_minutes=minutes)

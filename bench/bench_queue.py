@@ -1,0 +1,292 @@
+"""Queue server benchmark: issue and call-next over loopback HTTP.
+
+Starts ``queue-server serve`` on a fresh demo hall and drives it with a cheap load
+generator (several processes, each with persistent keep-alive connections on raw
+sockets and pre-encoded requests, so the client steals as little CPU as possible from
+the server on a small machine). Scenarios:
+
+* issue, 1 client and 20 clients, as fast as they can (saturation);
+* issue, 20 clients together at a fixed 50 tickets/s (latency at a busy hall's rush ×25);
+* call-next, 1 and 20 clients, on a hall with thousands of waiting tickets.
+
+Each scenario runs ``--runs`` times; the table shows the median throughput of the runs
+and the median and p99 latency over all requests of all runs.
+
+    .venv/bin/python bench/bench_queue.py                 # defaults: 2 workers, 3 runs × 4 s
+    .venv/bin/python bench/bench_queue.py --workers 1 --seconds 2 --runs 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+class RawClient:
+    """A minimal HTTP/1.1 keep-alive client: send pre-encoded bytes, read one response."""
+
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def roundtrip(self, request: bytes) -> tuple[int, bytes]:
+        self.sock.sendall(request)
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            self.buf += chunk
+        head, _, rest = self.buf.partition(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+                break
+        while len(rest) < length:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            rest += chunk
+        self.buf = rest[length:]
+        return status, rest[:length]
+
+
+def build_request(method: str, path: str, token: str, body: dict | None = None) -> bytes:
+    data = json.dumps(body).encode() if body is not None else b""
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(data)}\r\n\r\n"
+    )
+    return head.encode() + data
+
+
+def _client_proc(port: int, requests: list[bytes], n_conns: int, seconds: float, rate: float | None,
+                 start_at: float, out: mp.Queue) -> None:
+    """One load process: ``n_conns`` connections, each in its own thread."""
+    import threading
+
+    results: list[tuple[float, int]] = []
+    lock = threading.Lock()
+
+    def run(idx: int) -> None:
+        c = RawClient(port)
+        rng = random.Random(idx)
+        local: list[tuple[float, int]] = []
+        while time.time() < start_at:
+            time.sleep(0.001)
+        end = start_at + seconds
+        nxt = start_at + (rng.random() / rate if rate else 0)
+        i = idx
+        while True:
+            if rate:
+                delay = nxt - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                nxt += 1.0 / rate
+            if time.time() >= end:
+                break
+            req = requests[i % len(requests)]
+            i += n_conns
+            t0 = time.perf_counter()
+            try:
+                status, _ = c.roundtrip(req)
+            except OSError:  # the server closed a keep-alive connection: count it, reconnect
+                status = 0
+                c = RawClient(port)
+            local.append((time.perf_counter() - t0, status))
+        with lock:
+            results.extend(local)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(n_conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out.put((results, time.process_time()))
+
+
+def drive(port: int, requests: list[bytes], clients: int, seconds: float, rate_total: float | None = None,
+          procs: int = 4) -> tuple[float, list[float], dict[int, int], float]:
+    """Run ``clients`` connections for ``seconds``; returns (req/s, latencies, status counts,
+    CPU seconds the load generator used)."""
+    procs = max(1, min(procs, clients))
+    per = [clients // procs + (1 if k < clients % procs else 0) for k in range(procs)]
+    rate_each = rate_total / clients if rate_total else None
+    out: mp.Queue = mp.Queue()
+    start_at = time.time() + 0.3
+    ps = []
+    offset = 0
+    for n in per:
+        reqs = requests[offset:] + requests[:offset]
+        offset += n
+        p = mp.Process(target=_client_proc, args=(port, reqs, n, seconds, rate_each, start_at, out))
+        p.start()
+        ps.append(p)
+    results: list[tuple[float, int]] = []
+    client_cpu = 0.0
+    for _ in ps:
+        got, cpu = out.get()
+        results.extend(got)
+        client_cpu += cpu
+    for p in ps:
+        p.join()
+    lat = [r[0] for r in results]
+    statuses: dict[int, int] = {}
+    for _, s in results:
+        statuses[s] = statuses.get(s, 0) + 1
+    return len(results) / seconds, lat, statuses, client_cpu
+
+
+def process_tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its children (the server's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+            todo.extend(int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split())
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
+
+
+def wait_ready(port: int, timeout: float = 20) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            c = RawClient(port)
+            status, _ = c.roundtrip(b"GET /api/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            if status == 200:
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("server did not start")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workers", type=int, default=2, help="server processes (serve --workers)")
+    ap.add_argument("--threads", type=int, default=32, help="threads per server process")
+    ap.add_argument("--seconds", type=float, default=4.0, help="duration of one run")
+    ap.add_argument("--runs", type=int, default=3, help="runs per scenario")
+    ap.add_argument("--load-procs", type=int, default=4, help="load generator processes")
+    ap.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
+    args = ap.parse_args()
+
+    from queue_server.db import open_db
+    from queue_server.demo import make_hall
+
+    tmp = tempfile.mkdtemp(prefix="bench-queue-")
+    db_path = os.path.join(tmp, "hall.db")
+    db = open_db(db_path)
+    made = make_hall(db, tokens=True, appointments=0)
+    db.conn.close()
+    tokens = made["tokens"]
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "queue_server.cli", "serve", "--db", db_path, "--port", str(port),
+         "--workers", str(args.workers), "--threads", str(args.threads)],
+        cwd=str(ROOT), env=dict(os.environ, PYTHONPATH=str(ROOT)), stderr=subprocess.DEVNULL,
+    )
+    rows = []
+    try:
+        wait_ready(port)
+        services = [s for s in made["services"] if s not in ("BD01", "BD02", "BD04", "HZ03")]
+        issue_reqs = [build_request("POST", "/api/tickets", tokens["kiosk"], {"service": s}) for s in services]
+        # Warm-up: connections, caches, the first ticket of the day.
+        drive(port, issue_reqs, 4, 1.0, procs=2)
+
+        scenarios = [
+            ("issue", 1, None, issue_reqs),
+            ("issue", 20, None, issue_reqs),
+            ("issue @50/s", 20, 50.0, issue_reqs),
+        ]
+        for name, clients, rate, reqs in scenarios:
+            rows.append(run_scenario(port, server.pid, name, clients, rate, reqs, args))
+
+        windows = made["windows"]
+        call_reqs = [build_request("POST", f"/api/windows/{w}/call-next", tokens["admin"]) for w in windows]
+        for clients in (1, 20):
+            rows.append(run_scenario(port, server.pid, "call-next", clients, None, call_reqs, args))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    print_table(rows, args)
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(rows, indent=1))
+
+
+def run_scenario(port: int, server_pid: int, name: str, clients: int, rate: float | None, reqs: list[bytes],
+                 args: argparse.Namespace) -> dict:
+    rates, lats = [], []
+    statuses: dict[int, int] = {}
+    server_cpu = client_cpu = 0.0
+    for _ in range(args.runs):
+        cpu0 = process_tree_cpu(server_pid)
+        r, lat, st, ccpu = drive(port, reqs, clients, args.seconds, rate, procs=args.load_procs)
+        server_cpu += process_tree_cpu(server_pid) - cpu0
+        client_cpu += ccpu
+        rates.append(r)
+        lats.extend(lat)
+        for k, v in st.items():
+            statuses[k] = statuses.get(k, 0) + v
+    n = max(1, len(lats))
+    return {
+        "scenario": name, "clients": clients, "req_per_s": statistics.median(rates),
+        "median_ms": pct(lats, 50) * 1000, "p99_ms": pct(lats, 99) * 1000,
+        "requests": len(lats), "statuses": statuses,
+        "server_cpu_ms": server_cpu / n * 1000, "client_cpu_ms": client_cpu / n * 1000,
+    }
+
+
+def print_table(rows: list[dict], args: argparse.Namespace) -> None:
+    print(f"queue server: {args.workers} worker process(es) × {args.threads} threads; "
+          f"{args.runs} runs × {args.seconds:g} s per scenario; {os.cpu_count()} CPUs shared with the load generator")
+    try:
+        load = Path("/proc/loadavg").read_text().split()[0]
+    except OSError:
+        load = "?"
+    print(f"load average at the end: {load} (other work on the machine inflates latency)")
+    print(f"{'scenario':<14}{'clients':>8}{'req/s':>9}{'median ms':>11}{'p99 ms':>9}{'srv CPU ms':>12}"
+          f"{'cli CPU ms':>12}{'requests':>10}  statuses")
+    for r in rows:
+        st = ",".join(f"{k}:{v}" for k, v in sorted(r["statuses"].items()))
+        print(f"{r['scenario']:<14}{r['clients']:>8}{r['req_per_s']:>9.0f}{r['median_ms']:>11.2f}"
+              f"{r['p99_ms']:>9.2f}{r['server_cpu_ms']:>12.2f}{r['client_cpu_ms']:>12.2f}{r['requests']:>10}  {st}")
+    print("srv/cli CPU ms = CPU time per request of the server processes / of the load generator;")
+    print(f"on an otherwise idle machine issue throughput is bounded by {os.cpu_count()} cores ÷ their sum.")
+
+
+if __name__ == "__main__":
+    main()
