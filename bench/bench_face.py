@@ -1,0 +1,92 @@
+"""Face pipeline timing on this machine: per frame and per whole verification.
+
+    .venv/bin/python bench/bench_face.py [--runs N]
+
+Per frame = detect (HOG on a down-scaled grey copy) + 68 landmarks + quality gate + 128-d
+descriptor + distance, on 640×480 frames of the real clip (tests/data/faces). Whole
+verification = a VerificationSession fed the real head-turn clip until it decides (liveness
+and match), computing as fast as it can (no camera pacing). Prints median and p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from kiosk.face import FaceConfig, FaceVerifier, distance  # noqa: E402
+from kiosk.face.testvideo import kiosk_view, read_clip, real_turn  # noqa: E402
+
+FACES = ROOT / "tests" / "data" / "faces"
+
+
+def pct(values: list[float], p: float) -> float:
+    return float(np.percentile(values, p))
+
+
+def row(name: str, ms: list[float]) -> str:
+    return f"| {name:<42} | {len(ms):>5} | {statistics.median(ms):>8.1f} | {pct(ms, 99):>8.1f} |"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--runs", type=int, default=10, help="verifications per challenge (default 10)")
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    verifier = FaceVerifier(FaceConfig())
+    load_ms = (time.perf_counter() - t0) * 1000
+    an = verifier.analyzer
+    clip = read_clip(FACES / "short_hamilton_clip.mp4")
+    frames = [kiosk_view(f) for f in clip[84:212]]
+    id_desc = verifier.id_descriptor(cv2.imread(str(FACES / "lin-manuel-miranda.png")))
+
+    observe, desc, total = [], [], []
+    for _ in range(2):
+        for f in frames:
+            a = time.perf_counter()
+            obs = an.observe(f)
+            b = time.perf_counter()
+            if obs.rect is None:
+                continue
+            d = an.descriptor(f, obs.rect)
+            distance(d, id_desc)
+            c = time.perf_counter()
+            observe.append((b - a) * 1000)
+            desc.append((c - b) * 1000)
+            total.append((c - a) * 1000)
+
+    whole, frames_used = [], []
+    for challenge in ("turn_left", "turn_right"):
+        for _ in range(args.runs):
+            clipf = real_turn(clip, challenge)
+            a = time.perf_counter()
+            s = verifier.start(id_desc, challenge)
+            for f in clipf:
+                s.feed(f)
+                if s.result is not None:
+                    break
+            whole.append((time.perf_counter() - a) * 1000)
+            assert s.result is not None and s.result.match, s.result
+            frames_used.append(s.result.frames)
+
+    print(f"model load: {load_ms:.0f} ms; frames 640x480 from the real clip; "
+          f"decision frames: median {statistics.median(frames_used):.0f}")
+    print("| step (ms)                                  | runs  |   median |      p99 |")
+    print("|--------------------------------------------|-------|----------|----------|")
+    print(row("detect + landmarks + quality gate", observe))
+    print(row("descriptor + compare", desc))
+    print(row("per frame: detect + descriptor + compare", total))
+    print(row("whole verification (liveness + match)", whole))
+
+
+if __name__ == "__main__":
+    main()
