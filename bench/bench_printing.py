@@ -94,6 +94,7 @@ def run(kiosks: int, tickets: int, threads: int, paper: int, processes: int = 1)
     errors: list[str] = []
     lock = threading.Lock()
     barrier = threading.Barrier(kiosks)
+    marks: list[tuple[float, int, float]] = []
 
     def kiosk(i: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -114,6 +115,7 @@ def run(kiosks: int, tickets: int, threads: int, paper: int, processes: int = 1)
                 continue
             printed += 1
             receipt = sim.wait_for_receipts(printed, timeout=30)[printed - 1]
+            marks.append((t0, body["print"]["job_id"], receipt.at))
             with lock:
                 total.append((receipt.at - t0) * 1000)
                 http_ms.append((t1 - t0) * 1000)
@@ -135,11 +137,21 @@ def run(kiosks: int, tickets: int, threads: int, paper: int, processes: int = 1)
             sim.stop()
     if errors:
         print(f"  {len(errors)} errors, first: {errors[0]}")
+    # where the time goes: request start → job row committed → claimed by a worker → last byte
+    db = open_db(db_path)
+    rows = {r[0]: (r[1], r[2]) for r in db.conn.execute("SELECT id, created_at, started_at FROM print_jobs")}
+    db.conn.close()
+    to_queued = [(rows[j][0] - t0) * 1000 for t0, j, _ in marks]
+    to_claim = [(rows[j][1] - rows[j][0]) * 1000 for t0, j, _ in marks]
+    to_byte = [(at - rows[j][1]) * 1000 for t0, j, at in marks]
     return {
         "kiosks": kiosks, "tickets": len(total), "median": statistics.median(total),
         "p99": pct(total, 99), "max": max(total), "http_median": statistics.median(http_ms),
         "http_p99": pct(http_ms, 99), "rate": len(total) / elapsed, "size": statistics.median(sizes),
         "size_max": max(sizes),
+        "to_queued": statistics.median(to_queued), "to_claim": statistics.median(to_claim),
+        "to_byte": statistics.median(to_byte), "to_claim_p99": pct(to_claim, 99),
+        "to_byte_p99": pct(to_byte, 99),
     }
 
 
@@ -155,12 +167,18 @@ def main() -> None:
           f"per kiosk, {args.processes} server process(es))")
     print(f"{'kiosks':>6} {'tickets':>7} {'median ms':>10} {'p99 ms':>8} {'max ms':>8} "
           f"{'http med':>9} {'http p99':>9} {'tickets/s':>9} {'bytes':>6} {'max B':>6}")
+    results = []
     for k in args.kiosks:
         r = run(k, args.tickets, args.threads, args.paper, args.processes)
+        results.append(r)
         print(f"{r['kiosks']:>6} {r['tickets']:>7} {r['median']:>10.1f} {r['p99']:>8.1f} {r['max']:>8.1f} "
               f"{r['http_median']:>9.1f} {r['http_p99']:>9.1f} {r['rate']:>9.1f} {r['size']:>6.0f} "
               f"{r['size_max']:>6}")
     print("targets: p99 ≤ 300 ms at 20 kiosks; ticket ≤ 2048 bytes")
+    print("breakdown (median / p99 ms): request → job committed | committed → claimed | claimed → last byte")
+    for r in results:
+        print(f"{r['kiosks']:>6}   {r['to_queued']:.1f} | {r['to_claim']:.1f} / {r['to_claim_p99']:.1f} | "
+              f"{r['to_byte']:.1f} / {r['to_byte_p99']:.1f}")
 
 
 if __name__ == "__main__":

@@ -33,6 +33,8 @@ sent are lost — counted in :attr:`SimulatedPrinterState.discarded`, never in
 
 from __future__ import annotations
 
+import re
+import selectors
 import socket
 import struct
 import threading
@@ -45,6 +47,7 @@ from hardware.printer._escpos import escpos_printer
 from hardware.printer.status import PrinterStatus, parse_status, status_byte
 
 ESC, GS, FS, DLE = 0x1B, 0x1D, 0x1C, 0x10
+_CONTROL = re.compile(rb"[\x10\x1b\x1c\x1d]")
 
 
 @dataclass
@@ -165,6 +168,14 @@ class SimulatedPrinterState:
             self._buf += data
             i = 0
             while i < len(self._buf):
+                m = _CONTROL.search(self._buf, i)  # skip a run of text in one step
+                if m is None:
+                    self._current += self._buf[i:]
+                    i = len(self._buf)
+                    break
+                if m.start() > i:
+                    self._current += self._buf[i:m.start()]
+                    i = m.start()
                 size = _command_length(self._buf, i)
                 if size is None:
                     break
@@ -277,10 +288,8 @@ class SimulatedNetworkPrinter:
     def __init__(self, port: int = 0, host: str = "127.0.0.1") -> None:
         self.state = SimulatedPrinterState()
         self._server = socket.create_server((host, port), reuse_port=False)
-        self._server.settimeout(0.2)
         self.host, self.port = self._server.getsockname()[:2]
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
         self._accept: threading.Thread | None = None
         self.connections = 0
 
@@ -319,8 +328,6 @@ class SimulatedNetworkPrinter:
         if self._accept is not None:
             self._accept.join(timeout=2)
         self._server.close()
-        for t in self._threads:
-            t.join(timeout=1)
 
     def __enter__(self) -> SimulatedNetworkPrinter:
         return self.start()
@@ -329,38 +336,57 @@ class SimulatedNetworkPrinter:
         self.stop()
 
     def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self._server.accept()
-            except (TimeoutError, OSError):
-                continue
-            if self.state.unreachable:
-                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                conn.close()
-                continue
-            self.connections += 1
-            t = threading.Thread(target=self._handle, args=(conn,), daemon=True)
-            self._threads = [x for x in self._threads if x.is_alive()] + [t]
-            t.start()
-
-    def _handle(self, conn: socket.socket) -> None:
-        conn.settimeout(0.2)
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with conn:
+        """One thread per simulated printer: accepts and serves every connection with a
+        selector (like a printer's firmware, no thread per connection)."""
+        sel = selectors.DefaultSelector()
+        self._server.setblocking(False)
+        sel.register(self._server, selectors.EVENT_READ, None)
+        try:
             while not self._stop.is_set():
-                try:
-                    data = conn.recv(65536)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                if not data:
-                    return
-                replies = self.state.feed(data)
-                if replies:
-                    if self.state.delay:
-                        time.sleep(self.state.delay)
-                    try:
-                        conn.sendall(bytes(replies))
-                    except OSError:
-                        return
+                for key, _ in sel.select(timeout=0.2):
+                    if key.data is None:
+                        self._accept_one(sel)
+                    else:
+                        self._read_one(sel, key.fileobj)  # type: ignore[arg-type]
+        finally:
+            for key in list(sel.get_map().values()):
+                if key.data is not None:
+                    key.fileobj.close()  # type: ignore[union-attr]
+            sel.close()
+
+    def _accept_one(self, sel: selectors.BaseSelector) -> None:
+        try:
+            conn, _ = self._server.accept()
+        except OSError:
+            return
+        if self.state.unreachable:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+            return
+        self.connections += 1
+        conn.setblocking(False)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sel.register(conn, selectors.EVENT_READ, "conn")
+
+    def _read_one(self, sel: selectors.BaseSelector, conn: socket.socket) -> None:
+        try:
+            data = conn.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            sel.unregister(conn)
+            conn.close()
+            return
+        replies = self.state.feed(data)
+        if replies:
+            if self.state.delay:
+                time.sleep(self.state.delay)
+            try:
+                conn.setblocking(True)
+                conn.sendall(bytes(replies))
+                conn.setblocking(False)
+            except OSError:
+                sel.unregister(conn)
+                conn.close()

@@ -61,6 +61,10 @@ class Job:
     attempts: int
     owner: str
 
+    def ticket(self) -> TicketData:
+        """The ticket a ticket/reprint job prints (its payload)."""
+        return TicketData.from_dict(self.payload)
+
 
 # -- waking workers in this process ---------------------------------------------------
 _wakers: dict[str, set[threading.Event]] = {}
@@ -240,9 +244,9 @@ def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = 
     """The printable data of a ticket: hall, number, service, queue position and wait *now*,
     issue time in the hall's time zone, the hall's tip, the progress URL. No personal data.
 
-    Workers call this when they print (not when the job is queued), so the issuing
-    transaction stays short and a ticket held back by a paper-out prints the position it
-    has after the refill."""
+    Computed when the job is queued, inside the issuing transaction (≈0.4 ms): the worker
+    then only renders bytes, with no database reads between its claim and the printer —
+    under load each read is a GIL hand-off that costs milliseconds."""
     from queue_server.db import db_path
     from queue_server.queue.estimate import estimate_minutes, people_ahead
     from queue_server.settings import all_settings
@@ -295,7 +299,7 @@ def enqueue_ticket_print(conn: Any, ticket_id: int, printer: str | None = None) 
     name = _pick_printer(conn, printer)
     if name is None:
         return None
-    return _insert_job(conn, name, "ticket", ticket_id, {"base_url": _base_url(conn)})
+    return _insert_job(conn, name, "ticket", ticket_id, ticket_payload(conn, ticket_id))
 
 
 def enqueue_reprint(conn: Any, ticket_id: int, printer: str | None = None) -> int | None:
@@ -305,20 +309,7 @@ def enqueue_reprint(conn: Any, ticket_id: int, printer: str | None = None) -> in
     name = _pick_printer(conn, printer)
     if name is None:
         return None
-    return _insert_job(conn, name, "reprint", ticket_id, {"base_url": _base_url(conn)})
-
-
-def _base_url(conn: sqlite3.Connection) -> str:
-    from queue_server.settings import all_settings
-
-    return public_base_url(all_settings(Database(conn)))
-
-
-def job_ticket(conn: sqlite3.Connection, job: Job) -> TicketData:
-    """The ticket a ticket/reprint job prints, read now (NotFound if the ticket is gone)."""
-    assert job.ticket_id is not None
-    return TicketData.from_dict(ticket_payload(conn, job.ticket_id, reprint=job.kind == "reprint",
-                                               base_url=job.payload.get("base_url")))
+    return _insert_job(conn, name, "reprint", ticket_id, ticket_payload(conn, ticket_id, reprint=True))
 
 
 def enqueue_test_page(conn: Any, printer: str) -> int:

@@ -5,8 +5,9 @@ typed (``queue-server printer add``) and the last status a worker read.
 ``print_jobs``: one row per receipt to print. A job goes ``queued`` → ``printing`` (claimed
 under a lease by exactly one worker of one process) → ``done``, or back to ``queued`` with
 a later ``next_attempt_at`` after an error, or ``failed`` after too many attempts.
-Jobs of one printer print in ``id`` order. ``payload`` holds what the worker cannot read
-from the ticket (the base URL of the QR); the ticket is rendered when it is printed.
+Jobs of one printer print in ``id`` order. ``payload`` is the ticket's printable data
+(:class:`hardware.printer.TicketData` as JSON, taken when the job is queued); it carries
+no personal data. The bytes are rendered by the worker for the printer's options.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def m0002_print_queue(db: Database) -> None:
             printer TEXT NOT NULL,
             kind TEXT NOT NULL CHECK (kind IN ('ticket', 'reprint', 'test')),
             ticket_id INTEGER REFERENCES tickets(id),
-            payload TEXT NOT NULL,          -- JSON {base_url}; no personal data
+            payload TEXT NOT NULL,          -- JSON TicketData; no personal data
             state TEXT NOT NULL DEFAULT 'queued'
                 CHECK (state IN ('queued', 'printing', 'done', 'failed')),
             attempts INTEGER NOT NULL DEFAULT 0,

@@ -41,7 +41,6 @@ from hardware.printer import (
     render_ticket,
 )
 from queue_server.db import connect, write_tx
-from queue_server.errors import NotFound
 from queue_server.printing import jobs
 
 log = logging.getLogger(__name__)
@@ -68,11 +67,11 @@ class WorkerConfig:
     """Ticket jobs not printed within this many seconds fail as expired (None = never)."""
 
 
-def render_job(db: Database, job: jobs.Job, options: PrinterOptions, url: str) -> bytes:
-    """The bytes of a job for this printer's options (tickets read as they are now)."""
+def render_job(job: jobs.Job, options: PrinterOptions, url: str) -> bytes:
+    """The bytes of a job for this printer's options."""
     if job.kind == "test":
         return render_test_page(options, url=url, now=datetime.now().astimezone())
-    return render_ticket(jobs.job_ticket(db.conn, job), options)
+    return render_ticket(job.ticket(), options)
 
 
 class PrinterWorker(threading.Thread):
@@ -87,6 +86,7 @@ class PrinterWorker(threading.Thread):
         self._wake = threading.Event()
         self._last_state: str | None = None
         self._last_status_read = 0.0
+        self._cached: tuple[float, dict[str, Any]] | None = None
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{name}"
 
     def run(self) -> None:
@@ -124,7 +124,13 @@ class PrinterWorker(threading.Thread):
         """One turn of the loop; False when the printer is gone."""
         woken = self._wake.is_set()
         self._wake.clear()
-        p = self._load(db)
+        # Woken for a new job: reuse the printer row read less than a second ago (one less
+        # database read on the way to the printer; claim_next re-checks pause and enabled).
+        if woken and self._cached is not None and time.monotonic() - self._cached[0] < 1.0:
+            p: dict[str, Any] | None = self._cached[1]
+        else:
+            p = self._load(db)
+            self._cached = None if p is None else (time.monotonic(), p)
         if p is None:
             return False
         if p["paused"]:
@@ -183,9 +189,10 @@ class PrinterWorker(threading.Thread):
     def _print(self, db: Database, p: dict[str, Any], job: jobs.Job) -> None:
         cfg = self.config
         try:
-            data = render_job(db, job, p["options"], p["url"])
-        except NotFound as exc:  # the ticket is gone (archived): nothing to print, ever
-            jobs.retry_job(db, job, f"{exc.code}: {exc.message_en}", max_attempts=1)
+            data = render_job(job, p["options"], p["url"])
+        except Exception as exc:  # a payload we cannot render will never print
+            jobs.retry_job(db, job, f"render: {exc!r}", max_attempts=1)
+            log.exception("print job %s cannot be rendered", job.id)
             return
         printer = self._printer(p)
         try:
