@@ -5,7 +5,9 @@ Routes:
 * ``GET /display`` – the hall screen (综合屏); ``?layout=landscape|portrait`` forces a
   layout, otherwise the page picks one from the screen's aspect ratio.
 * ``GET /display/window/<number>`` – the small screen above one window (窗口屏).
-* ``GET /api/events`` – ``text/event-stream`` (see :mod:`queue_server.web.stream`).
+* ``GET /api/events`` – ``text/event-stream`` (see :mod:`queue_server.web.stream`);
+  app config ``SSE_KEEPALIVE_SECONDS`` (env ``YICHUANG_SSE_KEEPALIVE_SECONDS``, default 15).
+* ``GET /api/events/stats`` – open streams in this process (technician, admin).
 * ``GET /api/voice/announce.wav?number=A012&window=3&kind=call|recall`` and
   ``GET /api/voice/call/<ticket_id>.wav?kind=call|recall`` – the spoken announcement.
 
@@ -20,13 +22,18 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from sqlite_utils import Database
 
 from hardware.voice import NUMBER_RE, VoiceError, announcement_wav
 from queue_server.api.common import roles
 from queue_server.web import access
-from queue_server.web.stream import event_stream, format_event, parse_last_event_id
+from queue_server.web.stream import (
+    KEEPALIVE_SECONDS,
+    event_stream,
+    format_event,
+    parse_last_event_id,
+)
 
 bp = Blueprint(
     "displays",
@@ -64,10 +71,13 @@ def events() -> Response:
     cache = _state_cache(app)
     stopping: threading.Event = app.extensions.setdefault("yichuang.streams_stop", threading.Event())
 
+    keepalive = float(app.config.get("SSE_KEEPALIVE_SECONDS", KEEPALIVE_SECONDS))
+
     def generate() -> Any:
         try:
             yield from event_stream(
-                bus, db, access.snapshot, last_id, stop=stopping.is_set, after_batch=cache.message
+                bus, db, access.snapshot, last_id, keepalive=keepalive,
+                stop=stopping.is_set, after_batch=cache.message,
             )
         finally:
             db.conn.close()
@@ -76,6 +86,14 @@ def events() -> Response:
     resp.headers["Cache-Control"] = "no-cache, no-transform"
     resp.headers["X-Accel-Buffering"] = "no"
     return resp
+
+
+@bp.get("/api/events/stats")
+@roles("technician")
+def events_stats() -> Response:
+    """Open event streams in this server process and the newest event id it has fanned out."""
+    bus = current_app.extensions["yichuang.bus"]
+    return jsonify({"streams": bus.subscriber_count, "last_event_id": bus.last_id})
 
 
 class StateCache:

@@ -9,7 +9,10 @@ stays thin and tests can drive it directly. Protocol, per connection:
    missing, those events replayed from the ``events`` table in order.
 3. Every committed event as it arrives from the :class:`~queue_server.events.EventBus`:
    ``id:`` the events row id, ``event:`` its type, ``data:`` its JSON.
-4. A ``: keep-alive`` comment when nothing was sent for ``keepalive`` seconds, so proxies
+4. After a burst of events has settled, a ``state`` message (no id): the hall state as in
+   the snapshot, computed once for all streams. Displays take their waiting counts and
+   clerk names from it; the small events carry no personal data and no counts.
+5. A ``: keep-alive`` comment when nothing was sent for ``keepalive`` seconds, so proxies
    and the browser keep the connection, and so a dead client is noticed at the next write.
 
 The subscription is made *before* the snapshot or the replay is read, and every event
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -35,6 +39,12 @@ RETRY_MS = 3000
 KEEPALIVE_SECONDS = 15.0
 #: Resume by replay only when at most this many events were missed; else a fresh snapshot.
 MAX_REPLAY = 300
+#: Quiet time after events before the derived state message is sent.
+STATE_SETTLE_SECONDS = 0.25
+#: ... but never later than this after the first event it covers (a continuous stream of calls).
+STATE_MAX_DELAY_SECONDS = 2.0
+#: How often an idle stream looks at the server's stop flag.
+STOP_CHECK_SECONDS = 5.0
 
 
 def format_event(event_type: str, data: Any, event_id: int | None = None) -> str:
@@ -62,14 +72,18 @@ def event_stream(
     max_replay: int = MAX_REPLAY,
     stop: Callable[[], bool] | None = None,
     after_batch: Callable[[Database, int], str] | None = None,
+    settle: float = STATE_SETTLE_SECONDS,
 ) -> Iterator[str]:
     """Yield the SSE text of one connection. ``db`` is this stream's own connection.
 
     ``snapshot(db)`` returns the hall state including ``last_event_id`` (read in one
     transaction with the state it describes). ``stop()`` ends the stream when it returns
-    true (server shutdown); it is checked at least every ``keepalive`` seconds.
-    ``after_batch(db, cursor)`` returns a message sent after each batch of events and
-    after a replay (the hall display's derived ``state``: it is shared by all streams).
+    true (server shutdown); it is checked at least every :data:`STOP_CHECK_SECONDS`.
+
+    ``after_batch(db, cursor)`` returns the derived ``state`` message (shared by all
+    streams). It is sent once events have been quiet for ``settle`` seconds (at the
+    latest :data:`STATE_MAX_DELAY_SECONDS` after the first event it covers), so the small
+    events go out at once and a burst of calls costs one state message, not one per event.
     """
     q = bus.subscribe()
     try:
@@ -80,6 +94,8 @@ def event_stream(
         if opening:
             yield "".join(opening)
         last_write = time.monotonic()
+        state_due: float | None = None  # when the derived state should go out
+        state_deadline = 0.0
         while stop is None or not stop():
             if not bus.is_subscribed(q):
                 # The bus dropped us (queue overflow). Re-subscribe, then fill the gap.
@@ -88,18 +104,26 @@ def event_stream(
                 if filler:
                     yield "".join(filler)
                 last_write = time.monotonic()
-            wait = max(0.05, keepalive - (time.monotonic() - last_write))
+            now = time.monotonic()
+            wait = min(STOP_CHECK_SECONDS, max(0.0, keepalive - (now - last_write)))
+            if state_due is not None:
+                wait = min(wait, max(0.0, state_due - now))
             try:
-                ev = q.get(timeout=min(wait, 1.0))
+                ev = q.get(timeout=wait) if wait > 0 else q.get_nowait()
             except queue.Empty:
-                if time.monotonic() - last_write >= keepalive:
+                now = time.monotonic()
+                if state_due is not None and now >= state_due and after_batch is not None:
+                    state_due = None
+                    yield after_batch(db, cursor)
+                    last_write = now
+                elif now - last_write >= keepalive:
                     yield ": keep-alive\n\n"
-                    last_write = time.monotonic()
+                    last_write = now
                 continue
             chunk = []
             while True:
                 if ev.id > cursor:
-                    chunk.append(format_event(ev.type, ev.data, ev.id))
+                    chunk.append(_formatted(ev))
                     cursor = ev.id
                 try:
                     ev = q.get_nowait()
@@ -107,11 +131,29 @@ def event_stream(
                     break
             if chunk:
                 yield "".join(chunk)
+                now = last_write = time.monotonic()
                 if after_batch is not None:
-                    yield after_batch(db, cursor)
-                last_write = time.monotonic()
+                    if state_due is None:
+                        state_deadline = now + STATE_MAX_DELAY_SECONDS
+                    state_due = min(now + settle, state_deadline)
     finally:
         bus.unsubscribe(q)
+
+
+_format_cache: dict[int, str] = {}
+_format_lock = threading.Lock()
+
+
+def _formatted(ev: Event) -> str:
+    """The SSE text of ``ev``, serialised once for all the streams that send it."""
+    text = _format_cache.get(ev.id)
+    if text is None:
+        text = format_event(ev.type, ev.data, ev.id)
+        with _format_lock:
+            if len(_format_cache) > 512:
+                _format_cache.clear()
+            _format_cache[ev.id] = text
+    return text
 
 
 def _opening(
