@@ -105,6 +105,23 @@ def test_ticket_issued_with_print_is_printed_with_a_progress_qr(client, hall, db
     wait_for(lambda: job_rows(db_path)[0][1] == "done", what="job done")
 
 
+def test_printed_ticket_shows_people_ahead_and_the_halls_tip(client, hall, db_path, printer_sim, workers):
+    from queue_server.settings import set_setting
+
+    db = connect(db_path)
+    set_setting(db, "ticket_tip", "过号无效，请重新取号。办事不收费（￥0）")
+    db.conn.close()
+    add_printer(db_path, printer_sim.url)
+    for _ in range(3):
+        issue(client, hall, service="QY03")
+    receipts = printer_sim.wait_for_receipts(3)
+    lines = text_lines(receipts[2].data)
+    assert "您前面还有 2 人等候" in lines
+    assert any(line.startswith("预计等候：约 ") for line in lines)
+    assert "温馨提示：过号无效，请重新取号。办事不收费（￥0）" in "".join(lines)
+    assert "您前面没有人等候，请留意叫号" in text_lines(receipts[0].data)
+
+
 def test_public_url_setting_is_used_for_the_qr(client, hall, db_path, printer_sim, workers):
     db = connect(db_path)
     with write_tx(db) as conn:  # an extra stored key; see docs/printing.md

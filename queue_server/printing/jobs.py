@@ -261,7 +261,7 @@ def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = 
     settings = all_settings(db)
     ahead = minutes = None
     if row[6] == "waiting":
-        ahead = people_ahead(conn, row[1], row[2], row[3], float(row[4]))
+        ahead = people_ahead(conn, row[1], row[2], row[3], float(row[4]), ticket_id)
         minutes = estimate_minutes(conn, db_path(db), row[1], row[2], ahead)
     issued = datetime.fromtimestamp(float(row[4]), ZoneInfo(str(settings.get("timezone") or "Asia/Shanghai")))
     base = (base_url if base_url is not None else public_base_url(settings)).rstrip("/")
