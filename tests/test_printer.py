@@ -313,3 +313,13 @@ def test_every_hardware_command_is_documented() -> None:
     for name in ("test-print", "printer-status"):
         assert name in main.commands
         assert f"python -m hardware {name}" in doc
+
+
+def test_device_file_printer_gets_the_bytes_and_reports_unknown(tmp_path) -> None:
+    dev = tmp_path / "lp0"
+    p = open_printer(f"file://{dev}", paper=58)
+    status = p.status()
+    assert status.state == "unknown" and not status.ok
+    p.print_ticket(TICKET)  # unknown is not a reason to refuse
+    p.close()
+    assert dev.read_bytes() == render_ticket(TICKET, PrinterOptions(paper=58))

@@ -154,6 +154,8 @@ class ReceiptPrinter:
             self.open()
         except Offline as exc:
             return PrinterStatus.offline(exc.detail)
+        if self.target.scheme == "file":
+            return PrinterStatus.unknown("a device file cannot report status")
         answers: dict[int, int | None] = {}
         sock = getattr(self._device, "_device", None)
         if isinstance(sock, socket.socket):
@@ -171,31 +173,30 @@ class ReceiptPrinter:
         return parse_status(answers)
 
     def _query(self, n: int) -> int | None:
+        """One DLE EOT over a serial, USB or simulated device; None on silence."""
         device = self._device
         assert device is not None
         timeout = self.options.status_timeout
-        sock = getattr(device, "_device", None)
-        if isinstance(sock, socket.socket):
-            return self._query_socket(sock, n, timeout)
         try:
             device._raw(DLE_EOT + bytes([n]))
         except Exception as exc:
             self.close()
             raise Offline(f"{self.url}: {exc}") from exc
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        while True:
             try:
-                data = device._read()
-            except NotImplementedError:
-                return None  # a file device cannot answer
-            except Exception:
+                if self.target.scheme == "usb":  # python-escpos reads with pyusb's 1 s default
+                    usb = device.device
+                    data = bytes(usb.read(device.in_ep, 16, max(1, int(timeout * 1000))))
+                else:
+                    data = device._read()
+            except Exception:  # a timeout or a driver without reads: silence
                 return None
             if data:
                 return data[-1]
-            if self.target.scheme == "sim":
+            if self.target.scheme == "sim" or time.monotonic() >= deadline:
                 return None
             time.sleep(0.01)
-        return None
 
     def _query_socket_pipelined(self, sock: socket.socket) -> dict[int, int | None]:
         """All :data:`STATUS_QUERIES` in one write; the printer answers them in order, so a
@@ -227,31 +228,6 @@ class ReceiptPrinter:
                 raise Offline(f"{self.url}: connection closed by printer")
             got += chunk
         return {n: (got[i] if i < len(got) else None) for i, n in enumerate(STATUS_QUERIES)}
-
-    def _query_socket(self, sock: socket.socket, n: int, timeout: float) -> int | None:
-        try:
-            while select.select([sock], [], [], 0)[0]:  # drop stale bytes (late answers, ASB)
-                if not sock.recv(64):
-                    raise Offline(f"{self.url}: connection closed by printer")
-            sock.sendall(DLE_EOT + bytes([n]))
-        except Offline:
-            self.close()
-            raise
-        except OSError as exc:
-            self.close()
-            raise Offline(f"{self.url}: {exc}") from exc
-        ready = select.select([sock], [], [], timeout)[0]
-        if not ready:
-            return None
-        try:
-            data = sock.recv(1)
-        except OSError as exc:  # reset by the printer: it is gone, not silent
-            self.close()
-            raise Offline(f"{self.url}: {exc}") from exc
-        if not data:
-            self.close()
-            raise Offline(f"{self.url}: connection closed by printer")
-        return data[0]
 
 
 def _local_now() -> Any:
