@@ -29,6 +29,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,7 +43,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def client_proc(port: int, token: str, n: int, out: mp.Queue, stop: mp.Event) -> None:  # type: ignore[type-arg]
+def client_proc(port: int, token: str, n: int, out: Any, stop: Any) -> None:
     """Hold ``n`` streams; report ('ready', k) once all saw the snapshot, then (number, [arrivals])."""
     sel = selectors.DefaultSelector()
     request = (f"GET /api/events?token={token} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
@@ -127,7 +128,7 @@ def main() -> None:
                     break
             except requests.RequestException:
                 time.sleep(0.1)
-        out: mp.Queue = mp.Queue()  # type: ignore[type-arg]
+        out: Any = mp.Queue()
         stop = mp.Event()
         per = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
         procs = [mp.Process(target=client_proc, args=(port, hall["tokens"]["display"], k, out, stop)) for k in per]

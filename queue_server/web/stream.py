@@ -44,7 +44,7 @@ STATE_SETTLE_SECONDS = 0.25
 #: ... but never later than this after the first event it covers (a continuous stream of calls).
 STATE_MAX_DELAY_SECONDS = 2.0
 #: How often an idle stream looks at the server's stop flag.
-STOP_CHECK_SECONDS = 5.0
+STOP_CHECK_SECONDS = 1.0
 
 
 def format_event(event_type: str, data: Any, event_id: int | None = None) -> str:
