@@ -47,7 +47,9 @@ def main() -> None:
     an = verifier.analyzer
     clip = read_clip(FACES / "short_hamilton_clip.mp4")
     frames = [kiosk_view(f) for f in clip[84:212]]
-    id_desc = verifier.id_descriptor(cv2.imread(str(FACES / "lin-manuel-miranda.png")))
+    portrait = cv2.imread(str(FACES / "lin-manuel-miranda.png"))
+    assert portrait is not None
+    id_desc = verifier.id_descriptor(portrait)
 
     observe, desc, total = [], [], []
     for _ in range(2):

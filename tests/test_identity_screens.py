@@ -26,22 +26,27 @@ class SlowCamera:
 
     def read(self) -> Any:
         time.sleep(self.delay)
-        if self.i >= len(self.frames):
-            return None
         self.i += 1
-        return self.frames[self.i - 1]
+        return self.frames[(self.i - 1) % len(self.frames)]  # loops: the attempt ends by its budget
 
     def close(self) -> None:
         pass
 
 
+_verifier: list[Any] = []
+
+
 def _attach(driver: Any, frames: list[Any], challenge: str) -> Any:
     from hardware.idcard import SimulatedReader
+    from kiosk.face import FaceConfig, FaceVerifier
     from kiosk.flows.identity import IdentityConfig, IdentityFlow
-    from tests.identity_helpers import ID_PHOTO, TODAY, verifier
+    from tests.identity_helpers import ID_PHOTO, TODAY
 
+    if not _verifier:  # a 40-frame budget: the photo attack ends by frames, not by wall time
+        _verifier.append(FaceVerifier(FaceConfig(challenges=(challenge,), challenge_frames=40,
+                                                 challenge_seconds=120)))
     reader = SimulatedReader(None, str(ID_PHOTO))
-    flow = IdentityFlow(reader, SlowCamera(frames), verifier(challenge), IdentityConfig(),
+    flow = IdentityFlow(reader, SlowCamera(frames), _verifier[0], IdentityConfig(),
                         kiosk_name="kiosk-07", today=lambda: TODAY)
     driver.kiosk.identity = flow
     return flow, reader

@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds between card polls.
 CARD_POLL = 0.3
+#: Consecutive missing camera frames (0.1 s apart) before the camera counts as failed.
+CAMERA_MISSES = 30
 #: Preview width in pixels (frames are downscaled for the texture).
 PREVIEW_WIDTH = 640
 
@@ -172,8 +174,10 @@ class IdentityFaceScreen(IdentityScreen):
     frame_h = NumericProperty(480)
 
     _worker: _Worker | None = None
+    _misses = 0
 
     def refresh(self) -> None:
+        self._misses = 0
         flow = self.flow
         if flow is None or flow.step != "face":
             return
@@ -190,10 +194,15 @@ class IdentityFaceScreen(IdentityScreen):
         if flow is None or flow.step != "face":
             return False
         frame = flow.read_frame()
-        if frame is None:
+        if frame is None:  # a dropped frame is normal; a camera that stays silent is not
+            self._misses += 1
+            if self._misses < CAMERA_MISSES:
+                stop.wait(0.1)
+                return True
             flow.camera_failed()
             Clock.schedule_once(lambda _dt: self.follow())
             return False
+        self._misses = 0
         fb = flow.process_frame(frame)
         preview = self._preview_bytes(frame)
         Clock.schedule_once(lambda _dt: self._show(preview, fb))
