@@ -477,3 +477,71 @@ class IdentityFlow:
                 self.state.identity.wipe()
             self._session = None
             self.state = _State()
+
+
+class _PacedLoop:
+    """A looping in-memory camera at a fixed frame rate (the demo's stand-in camera)."""
+
+    def __init__(self, frames: list[np.ndarray], fps: float = 12.0) -> None:
+        self.frames = frames
+        self.interval = 1.0 / fps
+        self._i = 0
+        self._next = 0.0
+
+    def read(self) -> np.ndarray | None:
+        now = time.monotonic()
+        if self._next > now:
+            time.sleep(self._next - now)
+        self._next = max(now, self._next) + self.interval
+        frame = self.frames[self._i % len(self.frames)]
+        self._i += 1
+        return frame
+
+    def close(self) -> None:
+        self.frames = []
+
+
+def make_identity_flow(
+    sections: Mapping[str, Mapping[str, Any]],
+    *,
+    demo: bool = False,
+    audit: Callable[[dict[str, Any]], None] | None = None,
+    kiosk_name: str = "kiosk",
+    today: Callable[[], dt.date] | None = None,
+) -> IdentityFlow:
+    """Build the flow from kiosk.toml sections ``idcard`` (``url``), ``camera``, ``face``,
+    ``identity``. Loads the face models (1–3 s): call it once at start-up, off the UI thread.
+
+    ``demo=True`` (``run_kiosk.py --demo``): a simulated reader whose card "photo" is
+    tests/data/faces/lin-manuel-miranda.png and a camera replaying the real head-turn clip
+    (see docs/identity.md), with the challenge fixed to the one that clip answers. Test data
+    only — never in a release.
+    """
+    from hardware.camera import open_camera
+    from hardware.idcard import SimCard, SimulatedReader, open_reader_url
+    from kiosk.face import FaceConfig, FaceVerifier
+
+    face_cfg = dict(sections.get("face", {}))
+    reader: IdCardReader | None
+    if demo:
+        from pathlib import Path
+
+        from kiosk.face.testvideo import read_clip, real_turn
+
+        faces = Path(__file__).resolve().parents[2] / "tests" / "data" / "faces"
+        photo = str(faces / "lin-manuel-miranda.png")
+        sim = SimulatedReader(None, photo)
+        sim.insert(SimCard(name="林曼努", birth="19800116", id_number="110101198001160019", photo_path=photo))
+        reader = sim
+        camera: Any = _PacedLoop(real_turn(read_clip(faces / "short_hamilton_clip.mp4"), "turn_left"))
+        face_cfg["challenges"] = ["turn_left"]
+    else:
+        url = str(sections.get("idcard", {}).get("url", ""))
+        reader = open_reader_url(url) if url else None
+        cam_cfg = sections.get("camera")
+        camera = open_camera(cam_cfg) if cam_cfg else None
+    return IdentityFlow(
+        reader, camera, FaceVerifier(FaceConfig.from_mapping(face_cfg)),
+        IdentityConfig.from_mapping(sections.get("identity")),
+        audit=audit, kiosk_name=kiosk_name, today=today,
+    )
