@@ -106,6 +106,23 @@ def _identity_scenario(driver: Any, shots: str) -> dict[str, Any]:
     out["declined_texts"] = driver.texts()
     out["declined_method"] = flow.identity.method if flow.identity else None
     reader.close()
+
+    # 3. an expired card: straight to 转人工 with the reason
+    from hardware.idcard import SimCard
+
+    flow, reader = _attach(driver, live_frames("turn_left"), "turn_left")
+    reader.insert(SimCard(name="王小五", birth="19800116", id_number="110101198001160019",
+                          valid_from="20000101", valid_to="20201231"))
+    flow.begin(next_screen="home")
+    driver.root.go("identity_card")
+    driver.wait_for(lambda: driver.screen.name == "identity_result", 10, "referral")
+    driver.pump(0.2)
+    out["referred_texts"] = driver.texts()
+    driver.screenshot(shots_dir / "identity-referred.png")
+    driver.tap_key("identity_continue")
+    driver.pump(0.2)
+    out["after_referral"] = driver.screen.name
+    reader.close()
     return out
 
 
@@ -126,5 +143,7 @@ def test_identity_screens_end_to_end(tmp_path: Path):
     assert "再试一次" in " ".join(r["failed_texts"])
     assert r["declined_method"] == "card_only"
     assert "已读取身份证，请到窗口核验本人" in r["declined_texts"]
-    for name in ("card", "consent", "face", "result", "result-failed"):
+    assert "请到人工窗口办理" in r["referred_texts"] and "身份证已过有效期" in r["referred_texts"]
+    assert r["after_referral"] == "home"
+    for name in ("card", "consent", "face", "result", "result-failed", "referred"):
         assert (shots / f"identity-{name}.png").stat().st_size > 20_000
