@@ -65,6 +65,9 @@ class WorkerConfig:
     """Seconds between looks at the printers table for added/removed printers."""
     max_age: float | None = 600.0
     """Ticket jobs not printed within this many seconds fail as expired (None = never)."""
+    keep_open: float = 1.0
+    """Seconds a printer connection stays open after a job, for the next one (0 = close at
+    once). Short, because most network printers serve one connection at a time."""
 
 
 def render_job(job: jobs.Job, options: PrinterOptions, url: str) -> bytes:
@@ -87,6 +90,8 @@ class PrinterWorker(threading.Thread):
         self._last_state: str | None = None
         self._last_status_read = 0.0
         self._cached: tuple[float, dict[str, Any]] | None = None
+        self._conn: tuple[ReceiptPrinter, str, PrinterOptions] | None = None
+        self._conn_used = 0.0
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{name}"
 
     def run(self) -> None:
@@ -101,6 +106,7 @@ class PrinterWorker(threading.Thread):
                     log.exception("printer worker %s", self.printer_name)
                     self._stop_event.wait(1.0)
         finally:
+            self._drop_connection()
             jobs.unregister_waker(self.printer_name, self._wake)
             db.conn.close()
 
@@ -144,6 +150,8 @@ class PrinterWorker(threading.Thread):
             job = jobs.claim_next(db, self.printer_name, self.owner, self.config.lease_seconds,
                                   self.config.max_age)
         if job is None:
+            if self._conn is not None and time.monotonic() - self._conn_used >= self.config.keep_open:
+                self._drop_connection()
             if time.monotonic() - self._last_status_read >= self.config.status_interval:
                 self._refresh_status(db, p)
             self._wake.wait(self.config.idle_poll)
@@ -152,7 +160,27 @@ class PrinterWorker(threading.Thread):
         return True
 
     def _printer(self, p: dict[str, Any]) -> ReceiptPrinter:
+        """A fresh printer object for a one-off status read (the job connection is closed
+        first: a network printer serves one connection at a time)."""
+        self._drop_connection()
         return ReceiptPrinter(p["url"], p["options"])
+
+    def _connection(self, p: dict[str, Any]) -> tuple[ReceiptPrinter, bool]:
+        """The connection for a job: the one kept from the previous job when the printer's
+        URL and options are unchanged (True), else a new one (False)."""
+        if self._conn is not None:
+            printer, url, options = self._conn
+            if url == p["url"] and options == p["options"]:
+                return printer, True
+            self._drop_connection()
+        printer = ReceiptPrinter(p["url"], p["options"])
+        self._conn = (printer, p["url"], p["options"])
+        return printer, False
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            self._conn[0].close()
+            self._conn = None
 
     def _record(self, db: Database, status: PrinterStatus, **kw: Any) -> None:
         if status.state == self._last_state and "paused_reason" not in kw:
@@ -194,9 +222,13 @@ class PrinterWorker(threading.Thread):
             jobs.retry_job(db, job, f"render: {exc!r}", max_attempts=1)
             log.exception("print job %s cannot be rendered", job.id)
             return
-        printer = self._printer(p)
+        printer, reused = self._connection(p)
+        done = False
         try:
             before = printer.status()
+            if before.state == "offline" and reused:
+                printer.close()  # the printer dropped our idle connection: reconnect once
+                before = printer.status()
             if before.state in PAUSE_STATES:
                 jobs.release_job(db, job, error=before.state, pause=(before.state, before))
                 self._last_state = before.state
@@ -215,6 +247,7 @@ class PrinterWorker(threading.Thread):
                 log.warning("print job %s finished after its lease was lost", job.id)
             seen = after if after.state != "offline" else before
             self._record(db, seen)
+            done = after.state != "offline"
         except PrinterError as exc:
             status = PrinterStatus.offline(str(exc)) if isinstance(exc, Offline) else None
             state = jobs.retry_job(db, job, f"{exc.code}: {exc}", max_attempts=cfg.max_attempts,
@@ -227,7 +260,10 @@ class PrinterWorker(threading.Thread):
                            base=cfg.backoff_base, cap=cfg.backoff_cap)
             log.exception("print job %s on %s", job.id, self.printer_name)
         finally:
-            printer.close()
+            if done and self.config.keep_open > 0:
+                self._conn_used = time.monotonic()  # keep it for the next job
+            else:
+                self._drop_connection()
 
 
 class WorkerPool:
