@@ -71,7 +71,8 @@ def start_server(db_path: str, port: int, threads: int, processes: int = 1) -> s
     raise RuntimeError("server did not start")
 
 
-def run(kiosks: int, tickets: int, threads: int, paper: int, processes: int = 1) -> dict[str, float]:
+def run(kiosks: int, tickets: int, threads: int, paper: int, processes: int = 1,
+        interval: float = 0.0) -> dict[str, float]:
     from queue_server.demo import make_hall
     from queue_server.printing.jobs import add_printer
 
@@ -104,7 +105,12 @@ def run(kiosks: int, tickets: int, threads: int, paper: int, processes: int = 1)
         sim.wait_for_receipts(1, timeout=30)
         barrier.wait()
         printed = 1
+        next_at = time.time()
         for n in range(tickets):
+            if interval:
+                # open loop: one ticket per interval per kiosk (a citizen every few seconds)
+                time.sleep(max(0.0, next_at - time.time()))
+                next_at += interval
             t0 = time.time()
             status, body = post(conn, "/api/tickets", {"service": services[(i + n) % len(services)],
                                                        "print": True, "printer": f"kiosk-{i:02d}"}, token)
@@ -162,14 +168,18 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=32, help="waitress threads")
     ap.add_argument("--paper", type=int, default=80, choices=[58, 80])
     ap.add_argument("--processes", type=int, default=1, help="server processes (serve --workers)")
+    ap.add_argument("--interval", type=float, default=0.0,
+                    help="seconds between a kiosk's tickets (0 = closed loop: next ticket as soon "
+                         "as the previous one is cut)")
     args = ap.parse_args()
     print(f"ticket issue → last byte on a loopback printer ({args.paper} mm, {args.tickets} tickets "
-          f"per kiosk, {args.processes} server process(es))")
+          f"per kiosk, {args.processes} server process(es), "
+          + (f"one ticket per {args.interval} s per kiosk)" if args.interval else "closed loop)"))
     print(f"{'kiosks':>6} {'tickets':>7} {'median ms':>10} {'p99 ms':>8} {'max ms':>8} "
           f"{'http med':>9} {'http p99':>9} {'tickets/s':>9} {'bytes':>6} {'max B':>6}")
     results = []
     for k in args.kiosks:
-        r = run(k, args.tickets, args.threads, args.paper, args.processes)
+        r = run(k, args.tickets, args.threads, args.paper, args.processes, args.interval)
         results.append(r)
         print(f"{r['kiosks']:>6} {r['tickets']:>7} {r['median']:>10.1f} {r['p99']:>8.1f} {r['max']:>8.1f} "
               f"{r['http_median']:>9.1f} {r['http_p99']:>9.1f} {r['rate']:>9.1f} {r['size']:>6.0f} "
