@@ -39,6 +39,7 @@ class RawClient:
     """A minimal HTTP/1.1 keep-alive client: send pre-encoded bytes, read one response."""
 
     def __init__(self, port: int) -> None:
+        self.port = port
         self.sock = socket.create_connection(("127.0.0.1", port))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buf = b""
@@ -63,6 +64,10 @@ class RawClient:
                 raise ConnectionError("server closed the connection")
             rest += chunk
         self.buf = rest[length:]
+        if b"\r\nconnection: close" in head.lower():
+            # waitress closes the connection after a 204 (no Content-Length): reconnect now.
+            self.sock.close()
+            self.__init__(self.port)  # type: ignore[misc]
         return status, rest[:length]
 
 

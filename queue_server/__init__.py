@@ -33,7 +33,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the queue server. ``config`` overrides env ``YICHUANG_*`` settings.
 
     Keys: ``DB_PATH`` (required, or env ``YICHUANG_DB_PATH``), ``TESTING``, ``CLOCK`` (a
-    callable returning Unix seconds, for tests), ``MAX_CONTENT_LENGTH``.
+    callable returning Unix seconds, for tests), ``MAX_CONTENT_LENGTH``,
+    ``API_CONCURRENCY`` (API requests doing work at once per process, default 2),
+    ``BACKGROUND_CHECKPOINT`` (request connections leave WAL checkpoints to a
+    :class:`~queue_server.db.Checkpointer` thread; ``serve`` turns it on).
     """
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
@@ -51,6 +54,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     bus = EventBus(lambda: connect(path))
     app.extensions["yichuang.bus"] = bus
+    app.extensions["yichuang.api_slots"] = threading.BoundedSemaphore(int(app.config.get("API_CONCURRENCY", 2)))
 
     from queue_server.api import bp as api_bp
     from queue_server.api import errors as api_errors
@@ -75,6 +79,8 @@ def get_db() -> Database:
     db = conns.get(path)
     if db is None:
         db = conns[path] = connect(path)
+        if current_app.config.get("BACKGROUND_CHECKPOINT"):
+            db.conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer thread does it
     return db
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from queue_server.db import open_db
+from queue_server.db import Checkpointer, open_db
 
 DB_OPTION = click.option(
     "--db", "db_path", type=click.Path(dir_okay=False), envvar="YICHUANG_DB_PATH", required=True,
@@ -232,7 +232,8 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     from queue_server import create_app
     from queue_server.printing.worker import start_workers
 
-    app = create_app({"DB_PATH": db_path})
+    app = create_app({"DB_PATH": db_path, "BACKGROUND_CHECKPOINT": True})
+    Checkpointer(db_path).start()
     start_workers(db_path)
     sock = _listen_socket(host, port, reuse_port)
     waitress.serve(app, sockets=[sock], threads=threads, connection_limit=max(1000, threads * 4),

@@ -163,3 +163,42 @@ def open_db(path: str | os.PathLike[str]) -> Database:
     db = connect(path)
     migrate(db)
     return db
+
+
+class Checkpointer:
+    """Moves WAL pages into the database file from a background thread.
+
+    By default SQLite checkpoints inside whichever commit pushes the WAL past 1000
+    pages, so one unlucky request pays for copying megabytes. The server turns that off
+    on its request connections (``wal_autocheckpoint=0``) and runs this thread instead:
+    a ``PASSIVE`` checkpoint every ``interval`` seconds never blocks readers or writers.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], interval: float = 0.5) -> None:
+        self.path = str(path)
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=1.0)
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error:  # busy: the next round catches up
+                    continue
+        finally:
+            conn.close()
+

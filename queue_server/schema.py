@@ -127,8 +127,9 @@ def m0001_hall(db: Database) -> None:
         );
         CREATE UNIQUE INDEX tickets_day_number ON tickets(day, number);
         CREATE INDEX tickets_waiting ON tickets(day, status, service_code, issued_at);
-        CREATE INDEX tickets_window ON tickets(day, window, status);
-        CREATE INDEX tickets_idhash ON tickets(day, id_hash, service_code);
+        -- Partial: a new ticket has no window and usually no ID, so issuing skips them.
+        CREATE INDEX tickets_window ON tickets(day, window, status) WHERE window IS NOT NULL;
+        CREATE INDEX tickets_idhash ON tickets(day, id_hash, service_code) WHERE id_hash IS NOT NULL;
         CREATE TABLE call_log (
             id INTEGER PRIMARY KEY,
             ticket_id INTEGER NOT NULL REFERENCES tickets(id),

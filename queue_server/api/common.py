@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import g, request
+from flask import current_app, g, request
 
 from queue_server.auth import READ_ONLY_ROLES, Principal, verify_token
 from queue_server.errors import BadRequest, Forbidden, Unauthorized, ValidationError
@@ -56,15 +57,29 @@ def roles(*allowed: str) -> Callable[[F], F]:
     def deco(fn: F) -> F:
         @wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            p = authenticate()
-            if p.role != "admin" and p.role not in allowed:
-                raise Forbidden("forbidden", "当前角色没有此权限", f"Role {p.role} may not do this")
-            g.principal = p
-            return fn(*args, **kwargs)
+            with _slots():
+                p = authenticate()
+                if p.role != "admin" and p.role not in allowed:
+                    raise Forbidden("forbidden", "当前角色没有此权限", f"Role {p.role} may not do this")
+                g.principal = p
+                return fn(*args, **kwargs)
 
         return cast(F, wrapper)
 
     return deco
+
+
+def _slots() -> threading.Semaphore:
+    """The app's API work slots (``API_CONCURRENCY``, default 2 per process).
+
+    waitress needs many threads per process because every open display stream holds
+    one, but when many API requests run at once their threads fight for the GIL (SQLite
+    releases it on every call) and each request costs far more CPU. Only a couple of
+    API requests do work at a time; the others wait, blocked, for a slot. Streams are not
+    API views and never take a slot.
+    """
+    sem: threading.Semaphore = current_app.extensions["yichuang.api_slots"]
+    return sem
 
 
 def body() -> dict[str, Any]:
