@@ -144,3 +144,29 @@ def test_planar_residual_is_zero_for_any_homography(open_eyes):
 def test_unknown_challenge_is_rejected():
     with pytest.raises(ValueError):
         LivenessTracker("smile")
+
+
+def test_owner_photo_then_impostor_answering_the_challenge_does_not_match(verifier, clip):
+    """Descriptors of the owner's photo must not be combined with someone else's liveness."""
+    owner_photo = cv2.imread(str(FACES / "obama2.jpg"))
+    owner = verifier.id_descriptor(cv2.imread(str(FACES / "obama.jpg")))
+    frames = photo_attack(owner_photo, frames=12, max_angle_deg=5) + real_turn(clip, "turn_left")
+    session = verifier.start(owner, "turn_left")
+    for f in frames:
+        session.feed(f)
+        if session.result is not None:
+            break
+    if session.result is None:
+        session.liveness.give_up()
+        session._finish()
+    assert session.resets >= 1
+    assert session.result is not None and not session.result.match
+
+
+def test_real_clip_is_one_continuous_track(verifier, clip, id_desc):
+    session = verifier.start(id_desc, "turn_right")
+    for f in real_turn(clip, "turn_right"):
+        session.feed(f)
+        if session.result is not None:
+            break
+    assert session.resets == 0 and session.result is not None and session.result.match

@@ -37,6 +37,9 @@ class FaceConfig:
     shows when turned (measured 0.08–0.13 on the real clip; a flat photo ≤ 0.02)."""
     blink_ratio: float = 0.70
     """Blink: aligned eye aspect ratio must fall below this fraction of the open-eye baseline."""
+    consistency: float = 0.6
+    """Largest descriptor distance between two frames of one attempt: the face that answers the
+    challenge must be the face that is matched (a larger gap restarts the challenge)."""
     max_attempts: int = 3
     """Face attempts before the kiosk refers the citizen to a window (转人工)."""
     challenges: tuple[str, ...] = ("turn_left", "turn_right", "blink")

@@ -30,6 +30,12 @@ from .liveness import (
 )
 from .pipeline import FaceAnalyzer, Quality, distance
 
+#: Face-track continuity: frames without a face that break the track, the largest centre
+#: jump between consecutive frames (× face width), the largest size change.
+TRACK_GAP_FRAMES = 5
+TRACK_MAX_JUMP = 0.6
+TRACK_MAX_SCALE = 1.5
+
 RESULT_MESSAGES: dict[str, tuple[str, str]] = {
     "match": ("人证比对通过", "Face matches the ID photo"),
     "mismatch": ("人脸与身份证照片不一致", "Face does not match the ID photo"),
@@ -102,6 +108,55 @@ class VerificationSession:
         self._last_desc_at = -10
         self.distances: list[float] = []
         self.result: VerificationResult | None = None
+        self._last_box: tuple[int, int, int, int] | None = None
+        self._gap = 0
+        self.resets = 0
+        self._descs: list[np.ndarray] = []  # this attempt's live descriptors (memory only)
+
+    def _track(self, obs: Any) -> None:
+        """Keep liveness and descriptors on one continuous face track.
+
+        A different face must not answer the challenge for the face that is matched (e.g. the
+        owner's photo shown first, then an impostor turning his head). When the face vanishes
+        for a few frames, several faces appear, or the box jumps or changes size abruptly, the
+        evidence gathered so far is discarded and the challenge starts again. A swap the box
+        does not reveal is caught by the descriptors (``_add_descriptor``): every descriptor of
+        an attempt, including one of the frame that answered the challenge, must lie within
+        ``consistency`` of the others.
+        """
+        box = obs.box if obs.faces == 1 else None
+        if box is None:
+            self._gap += 1
+            if obs.faces > 1 or self._gap >= TRACK_GAP_FRAMES:
+                self._last_box = None
+            return
+        last, self._last_box, self._gap = self._last_box, box, 0
+        if last is None:
+            if self.good or self.distances:
+                self._reset_track()
+            return
+        (x0, y0, w0, h0), (x1, y1, w1, h1) = last, box
+        jump = np.hypot((x1 + w1 / 2) - (x0 + w0 / 2), (y1 + h1 / 2) - (y0 + h0 / 2))
+        ratio = w1 / max(1, w0)
+        if jump > TRACK_MAX_JUMP * max(w0, w1) or not (1 / TRACK_MAX_SCALE <= ratio <= TRACK_MAX_SCALE):
+            self._reset_track()
+
+    def _add_descriptor(self, frame: np.ndarray, obs: Any) -> None:
+        d = self.analyzer.descriptor(frame, obs.rect)
+        self._last_desc_at = self.frames
+        if any(distance(d, x) > self.config.consistency for x in self._descs):
+            # another person than the one seen so far: start the challenge again from this face
+            self._reset_track()
+            self.liveness.add(obs.landmarks)
+        self._descs.append(d)
+        self.distances.append(distance(d, self._id))
+
+    def _reset_track(self) -> None:
+        self.resets += 1
+        self.liveness = LivenessTracker(self.challenge, self.config)
+        self.distances.clear()
+        self._descs.clear()
+        self._last_desc_at = -10
 
     @property
     def prompt(self) -> tuple[str, str]:
@@ -113,19 +168,21 @@ class VerificationSession:
             return FrameFeedback(None, Quality("ok"), *self._done_prompt(), "done")
         self.frames += 1
         obs = self.analyzer.observe(frame)
+        self._track(obs)
         stage = "challenge" if not self.liveness.done else "collecting"
         if obs.quality.ok and obs.landmarks is not None:
             self.good += 1
+            was_done = self.liveness.done
             self.liveness.add(obs.landmarks)
-            frontal = abs(yaw(obs.landmarks)) < 0.35
-            if (
-                frontal
+            if not was_done and self.liveness.result.passed:
+                # the frame that answered the challenge must show the face being matched
+                self._add_descriptor(frame, obs)
+            elif (
+                abs(yaw(obs.landmarks)) < 0.35
                 and len(self.distances) < cfg.decision_frames
                 and self.frames - self._last_desc_at >= 2
             ):
-                d = self.analyzer.descriptor(frame, obs.rect)
-                self.distances.append(distance(d, self._id))
-                self._last_desc_at = self.frames
+                self._add_descriptor(frame, obs)
         if self.liveness.result.passed and len(self.distances) >= cfg.min_decision_frames:
             self._finish()
         elif self.frames >= cfg.challenge_frames or self._clock() - self._t0 >= cfg.challenge_seconds:
@@ -163,6 +220,7 @@ class VerificationSession:
             seconds=self._clock() - self._t0, distances=sorted(self.distances),
         )
         self._id = np.zeros_like(self._id)
+        self._descs.clear()
 
 
 class FaceVerifier:
