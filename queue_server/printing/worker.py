@@ -19,8 +19,10 @@ Several processes may run workers for the same printer: the lease makes sure one
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import secrets
 import socket
 import threading
 import time
@@ -92,7 +94,8 @@ class PrinterWorker(threading.Thread):
         self._cached: tuple[float, dict[str, Any]] | None = None
         self._conn: tuple[ReceiptPrinter, str, PrinterOptions] | None = None
         self._conn_used = 0.0
-        self.owner = f"{socket.gethostname()}:{os.getpid()}:{name}"
+        # unique per worker object: the lease check must tell two pools of one process apart
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{name}:{secrets.token_hex(4)}"
 
     def run(self) -> None:
         db = connect(self.db_path)
@@ -119,8 +122,6 @@ class PrinterWorker(threading.Thread):
             (self.printer_name,)).fetchone()
         if row is None or not row[2]:
             return None
-        import json
-
         if self._last_state is None:
             self._last_state = row[4]
         return {"url": row[0], "options": PrinterOptions.from_dict(json.loads(row[1])),
@@ -206,6 +207,7 @@ class PrinterWorker(threading.Thread):
         self._last_status_read = time.monotonic()
         if status.ok:  # known good again (an "unknown" answer does not resume)
             self._record(db, status, paused_reason=None)
+            self._cached = None
             log.info("printer %s resumed (%s)", self.printer_name, status.state)
             return
         if status.state in PAUSE_STATES and status.state != p["paused"]:
@@ -232,6 +234,7 @@ class PrinterWorker(threading.Thread):
             if before.state in PAUSE_STATES:
                 jobs.release_job(db, job, error=before.state, pause=(before.state, before))
                 self._last_state = before.state
+                self._cached = None
                 return
             if before.state == "offline":
                 raise Offline(before.detail)
@@ -242,6 +245,7 @@ class PrinterWorker(threading.Thread):
                 jobs.release_job(db, job, error=f"{after.state} while printing: printing again",
                                  pause=(after.state, after))
                 self._last_state = after.state
+                self._cached = None
                 return
             if not jobs.finish_job(db, job):
                 log.warning("print job %s finished after its lease was lost", job.id)
