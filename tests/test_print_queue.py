@@ -180,6 +180,8 @@ def test_paper_out_mid_queue_loses_no_ticket_and_resumes_in_order(client, hall, 
     receipts = printer_sim.wait_for_receipts(8)
     printed = [next(line for line in text_lines(r.data) if line in numbers) for r in receipts]
     assert printed == numbers  # every ticket once, in issue order
+    marked = [text_lines(r.data)[0] == "【补打 REPRINT】" for r in receipts]
+    assert marked == [False, False, False, True, False, False, False, False]  # the cut-short one
     wait_for(lambda: all(r[1] == "done" for r in job_rows(db_path)), what="all jobs done")
     after = client.get("/api/printers", headers=auth(hall, "kiosk")).get_json()["printers"][0]
     assert after["queue"] == 0 and not after["paused"] and after["status"] == "ok"

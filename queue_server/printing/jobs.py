@@ -388,15 +388,19 @@ def finish_job(db: Database, job: Job) -> bool:
 
 
 def release_job(db: Database, job: Job, *, error: str | None = None,
-                pause: tuple[str, PrinterStatus] | None = None) -> None:
-    """Give a job back unprinted without counting an attempt (the printer is paused:
-    paper out, cover open). ``pause=(reason, status)`` pauses the printer in the same
-    transaction, so no other worker claims the next job in between."""
+                pause: tuple[str, PrinterStatus] | None = None, as_reprint: bool = False) -> None:
+    """Give a job back without counting an attempt (the printer is paused: paper out,
+    cover open). ``pause=(reason, status)`` pauses the printer in the same transaction, so
+    no other worker claims the next job in between. ``as_reprint`` marks the ticket 补打
+    when it prints again: part of it may already have come out (or may still come out of
+    a printer that buffered it), and the citizen should see why there are two."""
     with write_tx(db) as conn:
         conn.execute(
             "UPDATE print_jobs SET state = 'queued', lease_owner = NULL, lease_until = NULL, "
-            "last_error = COALESCE(?, last_error) WHERE id = ? AND lease_owner = ?",
-            (error, job.id, job.owner))
+            "last_error = COALESCE(?, last_error), "
+            "payload = CASE WHEN ? AND kind != 'test' THEN json_set(payload, '$.reprint', json('true')) "
+            "ELSE payload END WHERE id = ? AND lease_owner = ?",
+            (error, int(as_reprint), job.id, job.owner))
         if pause is not None:
             set_printer_status(conn, job.printer, pause[1], paused_reason=pause[0])
 

@@ -8,7 +8,8 @@ record the result. What happens when things go wrong:
   without counting an attempt and the printer is *paused*; the worker polls the status
   every ``pause_poll`` seconds and resumes by itself when the printer reports ready again.
   If the paper ends *during* a job (status after sending says paper out) that job is
-  printed again after the refill — a ticket is never lost.
+  printed again after the refill, marked 补打 — a ticket is never lost (at worst a
+  printer that buffered the cut-short one prints both).
 * **unreachable / write error**: the attempt counts; the job is retried after 1, 2, 4 … s
   (capped) and marked ``failed`` after ``max_attempts``. Later jobs wait: order is kept.
 * **status unknown** (a printer that does not answer DLE EOT): we print anyway.
@@ -243,7 +244,7 @@ class PrinterWorker(threading.Thread):
             if after.state in ("paper_out", "cover_open"):
                 # the roll ended (or the cover opened) while this receipt was printing
                 jobs.release_job(db, job, error=f"{after.state} while printing: printing again",
-                                 pause=(after.state, after))
+                                 pause=(after.state, after), as_reprint=True)
                 self._last_state = after.state
                 self._cached = None
                 return
