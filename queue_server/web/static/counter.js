@@ -30,6 +30,9 @@
     msgTimer = setTimeout(() => { el.hidden = true; }, ok ? 2500 : 6000);
   }
 
+  /** Show an error unless it was already handled (a lost session shows its own message). */
+  function fail(e) { if (!e || !e.handled) say((e && e.message) || String(e)); }
+
   // --- API --------------------------------------------------------------------------------
   async function api(method, path, body) {
     const headers = { Accept: "application/json" };
@@ -50,7 +53,10 @@
       const err = new Error(msg);
       err.status = resp.status;
       err.code = data && data.error && data.error.code;
-      if (resp.status === 401 && path !== "/api/login") { logout(true); }
+      if (resp.status === 401 && path !== "/api/login") {
+        logout(true, msg);
+        err.handled = true;
+      }
       throw err;
     }
     return data;
@@ -60,7 +66,7 @@
     if (busy) return;
     busy = true;
     setButtons();
-    try { await fn(); } catch (e) { say(e.message || String(e)); } finally { busy = false; setButtons(); }
+    try { await fn(); } catch (e) { fail(e); } finally { busy = false; setButtons(); }
   }
 
   // --- views ------------------------------------------------------------------------------
@@ -89,7 +95,7 @@
     });
   });
 
-  function logout(expired) {
+  function logout(expired, reason) {
     const t = S.getItem("yc.token");
     if (t && !expired) fetch("/api/logout", { method: "POST", headers: { Authorization: "Bearer " + t } }).catch(() => {});
     S.removeItem("yc.token");
@@ -97,7 +103,7 @@
     windowNo = null; current = null; me = null;
     if (stream) { stream.close(); stream = null; }
     show("view-login");
-    if (expired) say("登录已失效，请重新登录 (Session expired)");
+    if (expired) say(`登录已失效，请重新登录${reason ? "（" + reason + "）" : ""}`);
   }
   document.getElementById("logout-1").addEventListener("click", () => logout(false));
   document.getElementById("logout-2").addEventListener("click", () => logout(false));
@@ -153,7 +159,7 @@
   let refreshTimer = null;
   function refreshSoon() {
     clearTimeout(refreshTimer);
-    refreshTimer = setTimeout(() => refresh().catch((e) => say(e.message)), 150);
+    refreshTimer = setTimeout(() => refresh().catch(fail), 150);
   }
 
   function onState(s) {
@@ -344,5 +350,5 @@
     actions[name]();
   });
 
-  boot().catch((e) => say(e.message));
+  boot().catch(fail);
 })();

@@ -1,0 +1,160 @@
+"""The clerk console in headless chromium: recall, transfer, no-show, errors, session expiry."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from conftest import free_port
+from web_support import Server, seeded_hall
+
+from queue_server import queue as engine
+from queue_server.db import connect
+
+CHROMIUM = "/usr/lib/chromium/chromium"
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed"),
+]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def hall(db_path: Path) -> dict[str, Any]:
+    return seeded_hall(db_path, windows=6)
+
+
+@pytest.fixture
+def server(db_path: Path, hall):
+    srv = Server(db_path, free_port()).start()
+    yield srv
+    srv.stop()
+
+
+def console(browser, url: str, hall: dict[str, Any], user: str, window: int):
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto(f"{url}/counter")
+    page.fill("#login-user", user)
+    page.fill("#login-pass", hall["users"][user]["password"])
+    page.press("#login-pass", "Enter")
+    page.click(f"#window-list button[data-window='{window}']")
+    page.wait_for_selector("#view-desk:not([hidden])")
+    return page
+
+
+def current(page) -> str:
+    return page.text_content("#cur-number") or ""
+
+
+def wait_number(page, expected: str) -> None:
+    page.wait_for_function(f"document.getElementById('cur-number').textContent === '{expected}'", timeout=5000)
+
+
+def test_wrong_password_is_a_plain_chinese_message(browser, server, hall):
+    page = browser.new_page()
+    page.goto(f"{server.url}/counter")
+    page.fill("#login-user", "clerk1")
+    page.fill("#login-pass", "wrong-password")
+    page.press("#login-pass", "Enter")
+    page.wait_for_selector("#msg:not([hidden])")
+    assert page.text_content("#msg") == "用户名或密码错误"
+    assert page.is_visible("#view-login")
+
+
+def test_recall_transfer_and_no_show_from_the_keyboard(browser, server, hall, db_path):
+    db = connect(db_path)
+    a = engine.issue_ticket(db, "ZH01")
+    b = engine.issue_ticket(db, "ZH01")
+    db.conn.close()
+    one = console(browser, server.url, hall, "clerk1", 1)
+    two = console(browser, server.url, hall, "clerk2", 2)
+
+    one.keyboard.press("Space")
+    wait_number(one, a["number"])
+    one.keyboard.press("r")
+    one.wait_for_selector("#msg:not([hidden])")
+    assert one.text_content("#msg") == f"已重呼 {a['number']}"
+    one.wait_for_function("document.getElementById('cur-details').textContent.includes('呼叫次数 Calls2')")
+
+    # Transfer to window 2 with a note: window 2 sees it first, tagged, and calls it next.
+    one.keyboard.press("t")
+    one.select_option("#transfer-window", "2")
+    one.fill("#transfer-note", "需补充营业执照复印件")
+    one.click("#transfer-ok")
+    wait_number(one, "—")
+    two.wait_for_selector(f"#queue-body tr:first-child td.num:text('{a['number']}')", timeout=5000)
+    assert "转入" in (two.text_content("#queue-body tr:first-child") or "")
+    two.keyboard.press("F1")
+    wait_number(two, a["number"])
+    assert "需补充营业执照复印件" in (two.text_content("#cur-details") or "")
+
+    # No-show at window 1.
+    one.keyboard.press("F1")
+    wait_number(one, b["number"])
+    one.keyboard.press("n")
+    wait_number(one, "—")
+    db = connect(db_path)
+    assert engine.get_ticket(db, b["id"])["status"] == "no_show"
+    assert engine.get_ticket(db, a["id"])["window"] == 2
+    db.conn.close()
+
+
+def test_an_action_the_hall_no_longer_allows_shows_the_servers_reason(browser, server, hall, db_path):
+    db = connect(db_path)
+    t = engine.issue_ticket(db, "ZH01")
+    db.conn.close()
+    page = console(browser, server.url, hall, "clerk1", 1)
+    page.keyboard.press("F1")
+    wait_number(page, t["number"])
+    page.keyboard.press("s")
+    page.wait_for_function("document.getElementById('cur-status').textContent.startsWith('办理中')")
+    # An admin finishes that ticket from elsewhere just before the clerk presses F: the
+    # server refuses and the console shows its reason in Chinese.
+    page.evaluate(
+        """async ([id, token]) => {
+            await fetch(`/api/tickets/${id}/finish`, {method: "POST", headers: {Authorization: "Bearer " + token}});
+            document.getElementById("btn-finish").click();
+        }""",
+        [t["id"], hall["tokens"]["admin"]],
+    )
+    page.wait_for_selector("#msg:not([hidden])")
+    msg = page.text_content("#msg") or ""
+    assert msg and not msg.startswith("请求失败") and any("\u4e00" <= ch <= "\u9fff" for ch in msg), msg
+    # And the event stream brings the console up to date.
+    wait_number(page, "—")
+
+
+def test_pause_with_reason_then_resume(browser, server, hall, db_path):
+    page = console(browser, server.url, hall, "clerk1", 1)
+    page.keyboard.press("p")
+    page.fill("#pause-text", "系统维护，请到 2 号窗口")
+    page.click("#pause-ok")
+    page.wait_for_function("document.getElementById('desk-status').textContent.includes('系统维护')")
+    assert page.is_disabled("#btn-call")
+    page.keyboard.press("p")
+    page.wait_for_function("document.getElementById('desk-status').textContent.startsWith('服务中')")
+    assert page.is_enabled("#btn-call")
+
+
+def test_a_revoked_session_returns_to_the_login(browser, server, hall, db_path):
+    page = console(browser, server.url, hall, "clerk1", 1)
+    token = page.evaluate("sessionStorage.getItem('yc.token')")
+    requests.post(f"{server.url}/api/logout", headers={"Authorization": f"Bearer {token}"}, timeout=5)
+    page.wait_for_timeout(200)
+    page.keyboard.press("F1")
+    page.wait_for_selector("#view-login:not([hidden])", timeout=15000)
+    msg = page.text_content("#msg") or ""
+    assert msg.startswith("登录已失效"), msg
