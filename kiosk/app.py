@@ -25,6 +25,9 @@ from kiosk.screens import SCREENS, load_screens
 #: Text scale in 适老化 elder mode.
 ELDER_SCALE = 1.3
 
+#: Background of every screen.
+BACKGROUND = (0.96, 0.97, 0.99, 1)
+
 
 class KioskRoot(FloatLayout):
     """Screen manager + idle overlay. Every touch anywhere resets the idle timer."""
@@ -152,6 +155,11 @@ def build_root(kiosk: Kiosk, app: KioskApp | None = None) -> KioskRoot:
         app = running if isinstance(running, KioskApp) else KioskApp(kiosk)
     load_widgets()
     load_screens()
+    from kivy.core.window import Window
+
+    # The screens' background is the window's clear colour: no full-screen rectangle to
+    # fill on every frame (a software GL renderer pays for every pixel drawn).
+    Window.clearcolor = BACKGROUND
     root = KioskRoot(kiosk=kiosk)
     manager = ScreenManager(transition=NoTransition())
     for name, cls in SCREENS.items():
@@ -161,8 +169,6 @@ def build_root(kiosk: Kiosk, app: KioskApp | None = None) -> KioskRoot:
     root.overlay = IdleOverlay()
     root.add_widget(root.overlay)
     kiosk.on_wipe.append(root._after_wipe)
-    from kivy.core.window import Window
-
     Window.bind(on_textinput=root.on_textinput, on_key_down=root.on_key_down)
     app.root_widget = root
     Clock.schedule_interval(root.tick, 0.25)

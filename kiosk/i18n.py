@@ -62,6 +62,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "ticket.title": ("取号成功", "Your number"),
     "ticket.your_number": ("您的号码", "Your number"),
     "ticket.ahead": ("前面还有 {n} 人", "{n} people ahead of you"),
+    "ticket.ahead_one": ("前面还有 1 人", "1 person ahead of you"),
     "ticket.ahead_zero": ("您前面没有人，请留意叫号", "You are next. Please listen for your number."),
     "ticket.wait": ("预计等候约 {m} 分钟", "Estimated wait: about {m} min"),
     "ticket.wait_unknown": ("等候时间暂无法估计", "Wait time not available yet"),

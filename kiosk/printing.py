@@ -55,8 +55,9 @@ def _failed(err: BaseException) -> PrintOutcome:
     base = PrintFailed()
     reason_zh = str(getattr(err, "message_zh", "") or "")
     reason_en = str(getattr(err, "message_en", "") or "")
-    zh = f"{base.zh}（{reason_zh}）" if reason_zh else base.zh
-    en = f"{base.en} ({reason_en})" if reason_en else base.en
+    zh = f"小票未能打印（{reason_zh}），您的号码已生效。" if reason_zh else base.zh
+    en = (f"The ticket could not be printed ({reason_en}), but your number is valid."
+          if reason_en else base.en)
     code = str(getattr(err, "code", "") or base.code)
     return PrintOutcome("failed", code, zh, en, base.advice_zh, base.advice_en)
 

@@ -3,12 +3,11 @@ on-screen keypad, QR image, idle countdown overlay."""
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 from kivy.app import App
-from kivy.core.image import Image as CoreImage
+from kivy.graphics.texture import Texture
 from kivy.lang import Builder
 from kivy.properties import (
     BooleanProperty,
@@ -84,7 +83,7 @@ class Keypad(GridLayout):
         app = App.get_running_app()
         n = len(self.keys) + 2
         self.cols = 3 if n <= 13 else (5 if n <= 25 else 7)
-        self.key_height = {3: 130, 5: 112, 7: 96}[self.cols]
+        self.key_height = {3: 130, 5: 100, 7: 92}[self.cols]
         for k in self.keys:
             self.add_widget(KeyButton(text=k, on_release=lambda b: self._press(b.text)))
         delete = KeyButton(text=app.tr("keypad.delete"), bg=(0.98, 0.9, 0.85, 1))
@@ -126,15 +125,15 @@ class QRImage(Image):
             return
         import qrcode
 
-        qr = qrcode.QRCode(border=2, box_size=8,
-                           error_correction=qrcode.constants.ERROR_CORRECT_M)
+        qr = qrcode.QRCode(border=2, error_correction=qrcode.constants.ERROR_CORRECT_M)
         qr.add_data(self.data)
         qr.make(fit=True)
-        img = qr.make_image(fill_color="black", back_color="white").convert("RGB")
-        buf = io.BytesIO()
-        img.save(buf, format="png")
-        buf.seek(0)
-        tex = CoreImage(buf, ext="png").texture
+        matrix = qr.get_matrix()  # rows of booleans, quiet zone included, top row first
+        n = len(matrix)
+        # one luminance byte per module, bottom row first (GL texture origin)
+        pixels = bytes(0 if dark else 255 for row in reversed(matrix) for dark in row)
+        tex = Texture.create(size=(n, n), colorfmt="luminance")
+        tex.blit_buffer(pixels, colorfmt="luminance", bufferfmt="ubyte")
         tex.mag_filter = "nearest"
         self.texture = tex
 

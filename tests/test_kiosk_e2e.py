@@ -193,7 +193,9 @@ def _check_in(d: Driver, mode: str, value: str) -> dict[str, Any]:
         typed = d.screen.typed
         d.tap_key("submit")
     d.wait_for(lambda: d.screen.name == "ticket" and d.screen.number, what="ticket")
-    out = {"number": d.screen.number, "title": d.screen.title_text, "texts": d.texts()}
+    d.wait_for(lambda: d.screen.print_status not in ("", "printing"), what="print status")
+    out = {"number": d.screen.number, "title": d.screen.title_text, "texts": d.texts(),
+           "print_status": d.screen.print_status}
     if mode != "scan":
         out["typed"] = typed
     return out
@@ -267,6 +269,7 @@ def test_check_in_by_typed_appointment_code(hall: HallServer, printer: Any) -> N
     ticket = hall.ticket(out["number"])
     assert ticket["service"] == appt["service"] and ticket["appointment"]
     assert "签到成功" in out["title"]
+    assert out["print_status"] == "printed"
     assert out["number"] in receipt_text(printer)
 
 

@@ -116,6 +116,8 @@ class Kiosk:
     def wipe(self) -> None:
         """End the session: forget everything about the citizen, back to the defaults."""
         self.session = Session(lang=self.config.language)
+        self.checkin.set_mode("code")      # typed codes / ID numbers go with the session
+        self.progress.input.clear()
         self.idle.idle_seconds = float(self.config.get("kiosk", "idle_seconds"))
         self.idle.disarm()
         self.speaker.stop()

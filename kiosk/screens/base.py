@@ -5,9 +5,11 @@ runs ``work()`` in a worker thread and calls ``done(result)`` on the UI thread. 
 :class:`~kiosk.errors.ServerUnavailable` shows the error banner with a countdown and
 retries on its own (DESIGN §5: server down → clear message + automatic retry); other
 :class:`~kiosk.errors.KioskError`\\ s show their message and advice until the citizen
-acts. While work runs, ``busy`` is true and the screen's buttons are disabled
-(``disabled: root.busy`` in the .kv) — the first half of double-tap protection; the flow's
-idempotency is the second.
+acts. While work runs, ``busy`` is true: taps on the screen's actions are ignored
+(generated buttons check ``busy``; .kv buttons bind ``disabled: root.busy``) — the first
+half of double-tap protection; the flow's idempotency is the second. The "please wait"
+text (``busy_text``) appears only if the work takes longer than :data:`BUSY_TEXT_DELAY`,
+so a fast request costs no extra frame.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from kiosk.errors import KioskError
 from kiosk.i18n import tr
 
 log = logging.getLogger(__name__)
+
+#: Seconds of background work before the screen says "please wait".
+BUSY_TEXT_DELAY = 0.3
 
 
 class KioskScreen(Screen):
@@ -74,13 +79,6 @@ class KioskScreen(Screen):
         """Finish: wipe the session, back to the home screen."""
         self.app.root_widget.home()
 
-    def on_busy(self, _instance: Any, busy: bool) -> None:
-        """Disable the buttons a screen generated into ``ids.grid`` while work runs."""
-        grid = self.ids.get("grid")
-        if grid is not None:
-            for child in grid.children:
-                child.disabled = busy
-
     def on_scan(self, payload: str) -> None:
         """A QR scanner delivered ``payload`` while this screen was shown (default: ignore)."""
 
@@ -123,9 +121,16 @@ class KioskScreen(Screen):
         if self.busy:
             return
         self.busy = True
-        self.busy_text = tr(busy_key, self.kiosk.lang)
+        self.busy_text = ""
         self.clear_error()
         generation = self._generation
+        text = tr(busy_key, self.kiosk.lang)
+
+        def say_wait(_dt: float) -> None:
+            if self.busy and generation == self._generation:
+                self.busy_text = text
+
+        Clock.schedule_once(say_wait, BUSY_TEXT_DELAY)
 
         def worker() -> None:
             result: Any = None

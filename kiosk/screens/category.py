@@ -26,7 +26,7 @@ class CategoryScreen(KioskScreen):
     _categories: list[Category] = []
 
     def refresh(self) -> None:
-        self.page = 1
+        self.page = self.pages = 1
         self.ids.grid.clear_widgets()
         self.run(self.kiosk.catalog.categories, self._loaded)
 
@@ -43,7 +43,7 @@ class CategoryScreen(KioskScreen):
         for i, cat in enumerate(p.items):
             index = (p.page - 1) * len(p.items) + i
             btn = BigButton(title=cat.label(lang), key=f"cat:{cat.code}", title_size=52,
-                            bg=COLOURS[index % len(COLOURS)], disabled=self.busy)
+                            bg=COLOURS[index % len(COLOURS)])
             btn.bind(on_release=lambda _b, c=cat: self.choose(c))
             grid.add_widget(btn)
 
@@ -52,6 +52,8 @@ class CategoryScreen(KioskScreen):
         self.show_page()
 
     def choose(self, category: Category) -> None:
+        if self.busy:
+            return
         self.kiosk.take_number.choose_category(category.code)
         self.go("service")
 

@@ -63,8 +63,9 @@ class ProgressScreen(KioskScreen):
         self.result_status = self.kiosk.progress.status_text(ticket, lang)
         parts = []
         if ticket.status == "waiting" and ticket.waiting_ahead is not None:
-            parts.append(tr("ticket.ahead", n=ticket.waiting_ahead) if ticket.waiting_ahead
-                         else tr("ticket.ahead_zero"))
+            n = ticket.waiting_ahead
+            parts.append(tr("ticket.ahead_zero") if n == 0 else (
+                tr("ticket.ahead_one") if n == 1 else tr("ticket.ahead", n=n)))
             if ticket.waiting_ahead and ticket.estimated_wait_minutes is not None:
                 parts.append(tr("ticket.wait", m=max(1, int(round(
                     ticket.estimated_wait_minutes)))))

@@ -30,7 +30,7 @@ class ServiceScreen(KioskScreen):
     _services: tuple[Service, ...] = ()
 
     def refresh(self) -> None:
-        self.page = 1
+        self.page = self.pages = 1
         self.ids.grid.clear_widgets()
         code = self.kiosk.session.category
         if code is None:
@@ -57,8 +57,9 @@ class ServiceScreen(KioskScreen):
         lang = self.kiosk.lang
         for svc in p.items:
             hint = svc.name if lang == "en" and svc.name_en else ""
-            btn = BigButton(title=svc.label(lang), hint=hint, key=f"svc:{svc.code}",
-                            title_size=48, bg=(0.12, 0.35, 0.66, 1), disabled=self.busy)
+            label = svc.label(lang)
+            btn = BigButton(title=label, hint=hint, key=f"svc:{svc.code}",
+                            title_size=48 if len(label) <= 24 else 40, bg=(0.12, 0.35, 0.66, 1))
             btn.bind(on_release=lambda _b, s=svc: self.choose(s))
             grid.add_widget(btn)
 

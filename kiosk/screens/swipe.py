@@ -84,8 +84,11 @@ class SwipeScreen(KioskScreen):
         super().on_leave(*args)
 
     def skip(self) -> None:
-        """Take a regular number without the card."""
+        """Take a regular number without the card (stops waiting for one)."""
         self.kiosk.take_number.choose_priority(None)
+        self.kiosk.card_reader.cancel()
+        self._generation += 1   # drop the pending read's result
+        self.busy = False
         self.run(self.kiosk.take_number.issue, self._issued, busy_key="common.working")
 
     def _issued(self, _result: object) -> None:

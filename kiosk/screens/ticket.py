@@ -54,8 +54,9 @@ class TicketScreen(KioskScreen):
         self.show(result)
         if result.print_outcome is None:
             self.print_status = "printing"
-            threading.Thread(target=self._print, args=(result,), daemon=True,
-                             name="kiosk-print").start()
+            # start after the frame with the number: the number first, then the paper
+            Clock.schedule_once(lambda _dt: threading.Thread(
+                target=self._print, args=(result,), daemon=True, name="kiosk-print").start())
 
     def show(self, result: TicketResult) -> None:
         lang = self.kiosk.lang
@@ -71,6 +72,8 @@ class TicketScreen(KioskScreen):
             self.ahead_text = ""
         elif ahead == 0:
             self.ahead_text = tr("ticket.ahead_zero")
+        elif ahead == 1:
+            self.ahead_text = tr("ticket.ahead_one")
         else:
             self.ahead_text = tr("ticket.ahead", n=ahead)
         wait = t.estimated_wait_minutes

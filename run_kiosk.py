@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Start a 一窗通 self-service kiosk.
+
+Examples::
+
+    python run_kiosk.py --config kiosk.toml              # a real kiosk, full screen
+    python run_kiosk.py --config kiosk.toml --windowed   # development
+    python run_kiosk.py --demo                           # demo hall + simulated devices + kiosk
+
+``--demo`` starts a local demo queue server (``queue-server demo``: a seeded hall, tokens,
+displays and the clerk console) in a child process, prints the display and console URLs,
+and starts the kiosk against it with a simulated printer (``sim://``) and a simulated
+ID-card reader (the SAM protocol on a pty). On a machine without a screen (no DISPLAY or
+WAYLAND_DISPLAY) it says so, keeps the server running for the browser pages and shows how
+to render the kiosk's screens instead (``python -m kiosk.screenshots``); ``--offscreen``
+runs the kiosk on an invisible window anyway (smoke tests, benchmarks).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from kiosk.runtime import configure_kivy, has_display  # noqa: E402  (no Kivy import)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="run_kiosk.py", description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Configuration keys: see docs/kiosk.md and kiosk.example.toml.")
+    p.add_argument("--config", metavar="FILE", help="kiosk TOML file (default: built-in defaults)")
+    p.add_argument("--windowed", action="store_true",
+                   help="a normal window instead of full screen (development)")
+    p.add_argument("--demo", action="store_true",
+                   help="start a local demo queue server and simulated devices, then the kiosk")
+    p.add_argument("--port", type=int, default=8000,
+                   help="--demo: server port (default 8000; a free port if 8000 is taken)")
+    p.add_argument("--db", default="var/demo.db", help="--demo: demo database (recreated)")
+    p.add_argument("--landscape", action="store_true",
+                   help="1920×1080 instead of the 1080×1920 portrait kiosk")
+    p.add_argument("--offscreen", action="store_true",
+                   help="run the kiosk on an invisible offscreen window (no screen needed)")
+    p.add_argument("--quit-after", type=float, metavar="SECONDS",
+                   help="stop after SECONDS once the home screen is drawn (smoke tests, bench)")
+    return p.parse_args(argv)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_demo_server(db: str, port: int) -> tuple[subprocess.Popen[bytes], str, dict[str, str]]:
+    """``queue-server demo`` in a child process; returns it, its URL and the demo tokens."""
+    import requests
+
+    if not _port_free(port):
+        new = _free_port()
+        print(f"port {port} is taken; the demo server uses port {new}")
+        port = new
+    tokens_file = Path(f"{db}.tokens.json")
+    tokens_file.unlink(missing_ok=True)
+    cmd = [sys.executable, "-c", "from queue_server.cli import main; main()", "demo",
+           "--db", db, "--port", str(port)]
+    proc = subprocess.Popen(cmd, cwd=str(ROOT))
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"the demo queue server exited with code {proc.returncode}")
+        try:
+            if tokens_file.exists() and requests.get(url + "/api/health", timeout=1).ok:
+                return proc, url, json.loads(tokens_file.read_text())
+        except (requests.RequestException, ValueError):
+            pass
+        time.sleep(0.2)
+    proc.terminate()
+    raise SystemExit("the demo queue server did not start within 30 s")
+
+
+def demo_config(url: str, tokens: dict[str, str]) -> dict[str, Any]:
+    import requests
+
+    hall = "政务服务大厅"
+    try:
+        state = requests.get(url + "/api/state", timeout=3,
+                             headers={"Authorization": f"Bearer {tokens['kiosk']}"}).json()
+        hall = state.get("hall", {}).get("name") or hall
+    except (requests.RequestException, ValueError):
+        pass
+    return {
+        "server": {"url": url, "token": tokens["kiosk"]},
+        "kiosk": {"name": "demo-kiosk", "hall_name": hall},
+        "printer": {"url": "sim://demo-kiosk", "paper": 80},
+        "idcard": {"driver": "sim"},
+    }
+
+
+def wait_forever(server: subprocess.Popen[bytes]) -> None:
+    try:
+        while server.poll() is None:
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+
+
+def run_kiosk(config: Any, *, fullscreen: bool, offscreen: bool, landscape: bool,
+              quit_after: float | None) -> None:
+    width, height = (1920, 1080) if landscape else (
+        int(config.get("kiosk", "width")), int(config.get("kiosk", "height")))
+    configure_kivy(width, height, fullscreen=fullscreen, offscreen=offscreen)
+    from kivy.clock import Clock
+
+    from kiosk.app import KioskApp
+    from kiosk.flows.session import Kiosk
+    from kiosk.fonts import register_default_font
+    from kiosk.voice import Speaker
+
+    register_default_font()
+    kiosk = Kiosk(config, speaker=Speaker(bool(config.get("kiosk", "speech"))))
+    app = KioskApp(kiosk)
+    if quit_after is not None:
+        def drawn(_dt: float) -> None:
+            print(f"home screen drawn {time.monotonic() - T0:.3f} s after start", flush=True)
+            Clock.schedule_once(lambda _dt: app.stop(), quit_after)
+        Clock.schedule_once(drawn, 0)
+    app.run()
+
+
+T0 = time.monotonic()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from kiosk.config import from_dict, load
+    from kiosk.errors import ConfigError
+
+    server = None
+    try:
+        if args.demo:
+            server, url, tokens = start_demo_server(args.db, args.port)
+            config = from_dict(demo_config(url, tokens), source="--demo")
+            print(f"kiosk: demo kiosk against {url} (printer sim://demo-kiosk, "
+                  "ID-card reader: simulator on a pty)", flush=True)
+        else:
+            config = load(args.config)
+        offscreen = args.offscreen
+        if not has_display() and not offscreen:
+            print("kiosk: no screen here (neither DISPLAY nor WAYLAND_DISPLAY is set), so the "
+                  "kiosk window is not shown.\n"
+                  "  To see every kiosk screen as images:  .venv/bin/python -m kiosk.screenshots"
+                  " --out /tmp/kiosk-screens\n"
+                  "  To run the kiosk invisibly anyway:     add --offscreen", flush=True)
+            if server is not None:
+                print("kiosk: the demo queue server keeps running (Ctrl-C to stop).", flush=True)
+                wait_forever(server)
+                return 0
+            return 2
+        run_kiosk(config, fullscreen=bool(config.get("kiosk", "fullscreen")) and not (
+            args.windowed or args.demo or offscreen), offscreen=offscreen,
+            landscape=args.landscape, quit_after=args.quit_after)
+        return 0
+    except ConfigError as exc:
+        print(f"kiosk: {exc.detail} — {exc.zh}", file=sys.stderr)
+        return 2
+    finally:
+        if server is not None and server.poll() is None:
+            server.send_signal(signal.SIGINT)
+            try:
+                server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TMPDIR", "/tmp")
+    sys.exit(main())
