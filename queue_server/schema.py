@@ -140,6 +140,13 @@ def m0001_hall(db: Database) -> None:
             ts REAL NOT NULL
         );
         CREATE INDEX call_log_ts ON call_log(ts);
+        -- Idempotency-Key of ticket requests: a kiosk retrying after a timeout gets the
+        -- ticket it already has instead of a second one. key = "<token id>:<header>".
+        CREATE TABLE idempotency_keys (
+            key TEXT PRIMARY KEY,
+            ticket_id INTEGER NOT NULL,
+            created_at REAL NOT NULL
+        ) WITHOUT ROWID;
         -- Waiting tickets per day and service, kept by triggers, so "people ahead" of a new
         -- ticket and the displays' waiting counts never scan the queue.
         CREATE TABLE waiting_counts (

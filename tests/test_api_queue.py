@@ -198,3 +198,18 @@ def test_openapi_describes_every_api_route(app, api):
         if rule.endpoint.startswith("api."):
             # The queue API's own routes carry a hand-written description.
             assert path in PATHS, path
+
+
+def test_idempotency_key_returns_the_same_ticket_on_retry(api, db):
+    h = {"Idempotency-Key": "kiosk-01-session-7"}
+    first = api.call("POST", "/api/tickets", "kiosk", json={"service": "QY01"}, headers=dict(h))
+    again = api.call("POST", "/api/tickets", "kiosk", json={"service": "QY01"}, headers=dict(h))
+    assert first.status_code == again.status_code == 201
+    assert again.json["id"] == first.json["id"] and again.json["replayed"] is True
+    other = api.call("POST", "/api/tickets", "kiosk", json={"service": "QY01"},
+                     headers={"Idempotency-Key": "kiosk-01-session-8"})
+    assert other.json["number"] == "A002"
+    # The key is scoped to the token: another caller's same key is a new request.
+    clerk = api.call("POST", "/api/tickets", "clerk", json={"service": "QY01"}, headers=dict(h))
+    assert clerk.json["number"] == "A003"
+    assert db.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 3

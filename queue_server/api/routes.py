@@ -36,6 +36,16 @@ def _json(data: Any, status: int = 200) -> Response:
     return resp
 
 
+def _idempotency_key() -> str | None:
+    """``Idempotency-Key`` header, scoped to the caller's token (None when absent)."""
+    raw = request.headers.get("Idempotency-Key", "").strip()
+    if not raw:
+        return None
+    if len(raw) > 100:
+        raise ValidationError("bad_idempotency_key", "Idempotency-Key 过长", "Idempotency-Key: at most 100 characters")
+    return f"{principal().token_id}:{raw}"
+
+
 def _public_ticket(t: dict[str, Any]) -> dict[str, Any]:
     t = dict(t)
     t.pop("in_tx_result", None)
@@ -115,10 +125,13 @@ def issue() -> Response:
         source="counter" if p.role == "clerk" else ("admin" if p.role == "admin" else "kiosk"),
         clock=_clock(),
         in_tx=enqueue if want_print else None,
+        idempotency_key=_idempotency_key(),
     )
     notify_change()
     if want_print:
-        if ticket.get("in_tx_error"):
+        if ticket.get("replayed"):
+            print_state = {"status": "not_requeued", "message": "重复请求,未重复打印"}
+        elif ticket.get("in_tx_error"):
             print_state = {"status": "error", "message": "打印任务未能加入队列", "detail": ticket["in_tx_error"]}
         elif ticket.get("in_tx_result") is None:
             print_state = {"status": "not_configured", "message": "未配置打印机"}
@@ -151,7 +164,8 @@ def appointment_check_in() -> Response:
     data = body()
     code = field(data, "code", str, max_len=64)
     id_number = field(data, "id_number", str, max_len=32)
-    ticket = engine.check_in(get_db(), code=code, id_number=id_number, issued_by=principal().name, clock=_clock())
+    ticket = engine.check_in(get_db(), code=code, id_number=id_number, issued_by=principal().name, clock=_clock(),
+                             idempotency_key=_idempotency_key())
     notify_change()
     return _json(_public_ticket(ticket), 201)
 

@@ -49,6 +49,7 @@ def archive_days(db: Database, archive_path: str | os.PathLike[str], *, before: 
             moved["events"] = c.execute("DELETE FROM main.events WHERE ts < ?", (cutoff,)).rowcount
             c.execute("DELETE FROM main.counters WHERE day < ?", (day,))
             c.execute("DELETE FROM main.waiting_counts WHERE day < ?", (day,))
+            c.execute("DELETE FROM main.idempotency_keys WHERE created_at < ?", (cutoff,))
     finally:
         conn.execute("DETACH DATABASE arch")
     return {"before": day, "archive": target, "moved": moved}

@@ -105,7 +105,8 @@ def fetch_ticket_row(conn: sqlite3.Connection, ticket_id: int) -> sqlite3.Row:
     return row
 
 
-def ticket_dict(row: sqlite3.Row, *, waiting_ahead: int = 0, estimated_wait_minutes: int = 0) -> dict[str, Any]:
+def ticket_dict(row: sqlite3.Row | dict[str, Any], *, waiting_ahead: int = 0,
+                estimated_wait_minutes: int = 0) -> dict[str, Any]:
     """The ticket as the API and the other parts of the server see it."""
     appointment = None
     if row["appointment_id"] is not None:

@@ -23,8 +23,11 @@ def hall_state(db: Database, *, clock: clk.Clock | None = None) -> dict[str, Any
     """What a display needs (shape in docs/architecture.md); no personal data but masked clerk names."""
     h = hall(db, clock)
     conn = db.conn
-    # Read everything from one snapshot so last_event_id matches the rows.
-    conn.execute("BEGIN")
+    # Read everything from one snapshot so last_event_id matches the rows (inside the
+    # caller's transaction if there is one).
+    own_tx = not conn.in_transaction
+    if own_tx:
+        conn.execute("BEGIN")
     try:
         clerks = {
             r[0]: {"name": mask_name(r[1]), "staff_no": r[2]}
@@ -70,7 +73,8 @@ def hall_state(db: Database, *, clock: clk.Clock | None = None) -> dict[str, Any
         ]
         event_id = last_event_id(db)
     finally:
-        conn.execute("COMMIT")
+        if own_tx:
+            conn.execute("COMMIT")
     return {
         "hall": {
             "name": h.settings.get("hall_name"),

@@ -31,7 +31,6 @@ from queue_server.queue.common import (
     APPOINTMENT,
     PRIORITY_GROUPS,
     Hall,
-    fetch_ticket_row,
     hall,
     ticket_dict,
 )
@@ -47,7 +46,13 @@ InTx = Callable[[sqlite3.Connection, int], Any]
 
 
 def _progress_code() -> str:
-    return "".join(secrets.choice(_PROGRESS_ALPHABET) for _ in range(10))
+    """10 characters of an unambiguous 31-letter alphabet (~49 bits) from one urandom read."""
+    n = int.from_bytes(secrets.token_bytes(8), "big")
+    out = []
+    for _ in range(10):
+        n, r = divmod(n, len(_PROGRESS_ALPHABET))
+        out.append(_PROGRESS_ALPHABET[r])
+    return "".join(out)
 
 
 def check_open(h: Hall) -> None:
@@ -103,8 +108,13 @@ def issue_ticket(
     source: str = "kiosk",
     clock: clk.Clock | None = None,
     in_tx: InTx | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """Issue a ticket for ``service`` and return it (see :func:`ticket_dict`).
+
+    ``idempotency_key``: a second request with the same key returns the ticket of the
+    first (``ticket["replayed"]`` is true) instead of issuing another; keys live for the
+    business day.
 
     ``appointment`` is an appointment code: the ticket is that appointment's check-in.
     ``in_tx(conn, ticket_id)`` runs inside the issuing transaction (used to queue the
@@ -113,11 +123,37 @@ def issue_ticket(
     printing fails (DESIGN §5).
     """
     h = hall(db, clock)
+    if idempotency_key is not None:
+        replay = _replay(db, idempotency_key)
+        if replay is not None:
+            return replay
     if appointment is not None:
         return _check_in(db, h, code=appointment, id_number=id_number, service=service,
-                         issued_by=issued_by, in_tx=in_tx)
+                         issued_by=issued_by, in_tx=in_tx, idempotency_key=idempotency_key)
     return _issue(db, h, service, id_number=id_number, priority=priority,
-                  referral_reason=referral_reason, issued_by=issued_by, source=source, in_tx=in_tx)
+                  referral_reason=referral_reason, issued_by=issued_by, source=source, in_tx=in_tx,
+                  idempotency_key=idempotency_key)
+
+
+class _Replay(Exception):
+    """Raised inside the issuing transaction when the idempotency key is already used."""
+
+    def __init__(self, ticket_id: int) -> None:
+        self.ticket_id = ticket_id
+
+
+def _replay(db: Database, key: str) -> dict[str, Any] | None:
+    row = db.conn.execute("SELECT ticket_id FROM idempotency_keys WHERE key = ?", (key,)).fetchone()
+    if row is None:
+        return None
+    from queue_server.queue.lifecycle import get_ticket
+
+    try:
+        ticket = get_ticket(db, int(row[0]))
+    except NotFound:  # archived since: treat as new
+        return None
+    ticket["replayed"] = True
+    return ticket
 
 
 def _issue(
@@ -132,6 +168,32 @@ def _issue(
     source: str,
     in_tx: InTx | None,
     appointment_row: sqlite3.Row | None = None,
+    idempotency_key: str | None = None,
+) -> dict[str, Any]:
+    try:
+        return _issue_tx(db, h, service, id_number=id_number, priority=priority,
+                         referral_reason=referral_reason, issued_by=issued_by, source=source,
+                         in_tx=in_tx, appointment_row=appointment_row, idempotency_key=idempotency_key)
+    except _Replay:  # a concurrent request with the same key won the race
+        replay = _replay(db, str(idempotency_key))
+        if replay is None:
+            raise
+        return replay
+
+
+def _issue_tx(
+    db: Database,
+    h: Hall,
+    service: str,
+    *,
+    id_number: str | None,
+    priority: str | None,
+    referral_reason: str | None,
+    issued_by: str,
+    source: str,
+    in_tx: InTx | None,
+    appointment_row: sqlite3.Row | None,
+    idempotency_key: str | None,
 ) -> dict[str, Any]:
     if not isinstance(service, str) or not service:
         raise unknown_service(service)
@@ -170,8 +232,14 @@ def _issue(
 
     key = db_path(db)
     with write_tx(db) as conn:
+        if idempotency_key is not None:
+            seen = conn.execute(
+                "SELECT ticket_id FROM idempotency_keys WHERE key = ?", (idempotency_key,)
+            ).fetchone()
+            if seen is not None:
+                raise _Replay(int(seen[0]))
         svc = conn.execute(
-            "SELECT code, category, prefix, daily_limit_per_id, active FROM services WHERE code = ?",
+            "SELECT code, category, prefix, daily_limit_per_id, active, name, name_en FROM services WHERE code = ?",
             (service,),
         ).fetchone()
         if svc is None or not svc[4]:
@@ -208,6 +276,7 @@ def _issue(
             (h.day, prefix),
         ).fetchone()[0]
         number = f"{prefix}{seq:03d}"
+        progress_code = _progress_code()
         ticket_id = int(
             conn.execute(
                 "INSERT INTO tickets (day, number, prefix, seq, service_code, category, status, "
@@ -216,7 +285,7 @@ def _issue(
                 (
                     h.day, number, prefix, seq, service, svc[1], priority,
                     appointment_row["id"] if appointment_row is not None else None,
-                    id_hash, id_masked, source, issued_by, _progress_code(), referral_reason, h.now,
+                    id_hash, id_masked, source, issued_by, progress_code, referral_reason, h.now,
                 ),
             ).lastrowid
             or 0
@@ -231,6 +300,11 @@ def _issue(
                 raise Conflict(
                     "already_checked_in", "该预约已签到", "This appointment has already checked in"
                 )
+        if idempotency_key is not None:
+            conn.execute(
+                "INSERT INTO idempotency_keys (key, ticket_id, created_at) VALUES (?, ?, ?)",
+                (idempotency_key, ticket_id, h.now),
+            )
         record_event(
             conn,
             "ticket.issued",
@@ -253,7 +327,21 @@ def _issue(
         else:
             ahead = people_ahead(conn, h.day, service, priority, h.now, ticket_id)
         minutes = estimate_minutes(conn, key, h.day, service, ahead)
-        row = fetch_ticket_row(conn, ticket_id)
+    appt = appointment_row
+    row = {  # what fetch_ticket_row would read back, without reading it back
+        "id": ticket_id, "day": h.day, "number": number, "service_code": service,
+        "service_name": svc[5], "service_name_en": svc[6], "category": svc[1], "status": "waiting",
+        "priority": priority, "issued_at": h.now, "called_at": None, "started_at": None,
+        "finished_at": None, "closed_at": None, "progress_code": progress_code, "window": None,
+        "referral_reason": referral_reason, "id_masked": id_masked, "source": source,
+        "issued_by": issued_by, "call_count": 0, "transfer_window": None, "transfer_note": None,
+        "appointment_id": appt["id"] if appt is not None else None,
+        "appt_code": appt["code"] if appt is not None else None,
+        "slot_start": appt["slot_start"] if appt is not None else None,
+        "slot_end": appt["slot_end"] if appt is not None else None,
+        "appt_name": appt["name_masked"] if appt is not None else None,
+        "appt_status": "checked_in" if appt is not None else None, "window_name": None,
+    }
     ticket = ticket_dict(row, waiting_ahead=ahead, estimated_wait_minutes=minutes)
     if in_tx is not None:
         ticket["in_tx_result"] = hook_result
@@ -269,6 +357,7 @@ def check_in(
     issued_by: str = "",
     clock: clk.Clock | None = None,
     in_tx: InTx | None = None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     """Check in today's appointment by its code or the booker's ID number; returns the ticket.
 
@@ -277,8 +366,12 @@ def check_in(
     and the appointment prefix; later, the late check-in rule gives an ordinary ticket
     of the same service (``appointment.on_time`` is false). Too early is refused.
     """
+    if idempotency_key is not None:
+        replay = _replay(db, idempotency_key)
+        if replay is not None:
+            return replay
     return _check_in(db, hall(db, clock), code=code, id_number=id_number, service=None,
-                     issued_by=issued_by, in_tx=in_tx)
+                     issued_by=issued_by, in_tx=in_tx, idempotency_key=idempotency_key)
 
 
 def _check_in(
@@ -290,6 +383,7 @@ def _check_in(
     service: str | None,
     issued_by: str,
     in_tx: InTx | None,
+    idempotency_key: str | None = None,
 ) -> dict[str, Any]:
     conn = db.conn
     if code is not None:
@@ -358,4 +452,5 @@ def _check_in(
         source="appointment",
         in_tx=in_tx,
         appointment_row=row,
+        idempotency_key=idempotency_key,
     )
