@@ -117,7 +117,8 @@ def main() -> None:
     server = subprocess.Popen(
         [sys.executable, "-m", "queue_server.cli", "serve", "--db", str(db_path), "--port", str(port),
          "--threads", str(args.threads), "--workers", str(args.workers)],
-        cwd=str(ROOT), env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        cwd=str(ROOT),
+        env=dict(os.environ, PYTHONPATH=str(ROOT), YICHUANG_SSE_MAX_STREAMS=str(args.threads - 16)),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"

@@ -181,6 +181,18 @@ def test_keep_alive_comment_when_idle(db_path, hall):
         db.conn.close()
 
 
+def test_streams_beyond_the_limit_get_503_so_the_api_keeps_its_threads(app, hall):
+    app.config["SSE_MAX_STREAMS"] = 1
+    s = Stream(app, f"/api/events?token={hall['tokens']['display']}")
+    try:
+        s.reader.until("snapshot")
+        r = app.test_client().get(f"/api/events?token={hall['tokens']['display']}")
+        assert r.status_code == 503 and r.json["error"]["code"] == "too_many_streams"
+        assert r.headers["Retry-After"] == "10"
+    finally:
+        s.close()
+
+
 def test_closing_the_stream_unsubscribes(app, hall):
     bus = app.extensions["yichuang.bus"]
     s = Stream(app, f"/api/events?token={hall['tokens']['display']}")

@@ -6,7 +6,8 @@ Routes:
   layout, otherwise the page picks one from the screen's aspect ratio.
 * ``GET /display/window/<number>`` – the small screen above one window (窗口屏).
 * ``GET /api/events`` – ``text/event-stream`` (see :mod:`queue_server.web.stream`);
-  app config ``SSE_KEEPALIVE_SECONDS`` (env ``YICHUANG_SSE_KEEPALIVE_SECONDS``, default 15).
+  app config ``SSE_KEEPALIVE_SECONDS`` (env ``YICHUANG_SSE_KEEPALIVE_SECONDS``, default 15)
+  and ``SSE_MAX_STREAMS`` (default 48; beyond it 503 ``too_many_streams``).
 * ``GET /api/events/stats`` – open streams in this process (technician, admin).
 * ``GET /api/voice/announce.wav?number=A012&window=3&kind=call|recall`` and
   ``GET /api/voice/call/<ticket_id>.wav?kind=call|recall`` – the spoken announcement.
@@ -46,6 +47,10 @@ bp = Blueprint(
 #: Who may read the stream and the announcements (admin always may). ``?token=`` works
 #: for the read-only roles only (display pages, ``<audio>``); the console sends a header.
 STREAM_ROLES = ("display", "kiosk", "clerk", "technician")
+#: Open streams one server process accepts (config ``SSE_MAX_STREAMS``). Each holds a
+#: waitress thread, so keep it below ``--threads`` with room for the API: the default
+#: fits ``queue-server serve``'s default of 64 threads.
+DEFAULT_MAX_STREAMS = 48
 
 
 @bp.get("/display")
@@ -67,6 +72,14 @@ def events() -> Response:
     last_id = parse_last_event_id(
         request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     )
+    limit = int(app.config.get("SSE_MAX_STREAMS", DEFAULT_MAX_STREAMS))
+    if bus.subscriber_count >= limit:
+        # Every stream holds a server thread: past the limit the API itself would queue.
+        resp = access.error_response(
+            503, "too_many_streams", "显示屏连接数已满，请稍后自动重试", "Too many open event streams; retry later"
+        )
+        resp.headers["Retry-After"] = "10"
+        return resp
     db = access.stream_db()
     cache = _state_cache(app)
     stopping: threading.Event = app.extensions.setdefault("yichuang.streams_stop", threading.Event())
