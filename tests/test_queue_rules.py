@@ -269,3 +269,50 @@ def test_settings_are_validated(db, hall):
         q.set_setting(db, "no_such_setting", 1)
     q.set_setting(db, "max_wait_minutes", 30)
     assert q.get_setting(db, "max_wait_minutes") == 30
+
+
+def test_random_operations_keep_waiting_counts_and_queue_order_consistent(db, hall, clock):
+    import random
+
+    from queue_server.errors import QueueError
+
+    rng = random.Random(7)
+    services = ["QY01", "QY02", "SB01", "SB02", "SW01", "ZH01", "GJ01"]
+    windows = [1, 4, 5, 6, 10, 12, 15]
+    q.set_setting(db, "max_wait_minutes", 20)
+    live: list[int] = []
+    for _ in range(400):
+        clock.advance(rng.randint(1, 40))
+        op = rng.random()
+        try:
+            if op < 0.45:
+                pr = rng.choice([None, None, None, "elderly", "green", "military"])
+                live.append(q.issue_ticket(db, rng.choice(services), priority=pr, clock=clock)["id"])
+            elif op < 0.7:
+                q.call_next(db, rng.choice(windows), clock=clock)
+            elif live:
+                tid = rng.choice(live)
+                action = rng.choice(["start", "finish", "no_show", "cancel", "recall", "transfer_w", "transfer_s"])
+                if action == "transfer_w":
+                    q.transfer(db, tid, window=rng.choice(windows), clock=clock)
+                elif action == "transfer_s":
+                    q.transfer(db, tid, service=rng.choice(services), clock=clock)
+                else:
+                    getattr(q, action)(db, tid, clock=clock)
+        except QueueError:
+            pass  # refused transitions are part of the game
+        if rng.random() < 0.1:
+            kept = dict(db.conn.execute("SELECT service_code, n FROM waiting_counts WHERE n != 0").fetchall())
+            real = dict(db.conn.execute(
+                "SELECT service_code, COUNT(*) FROM tickets WHERE status = 'waiting' GROUP BY service_code"
+            ).fetchall())
+            assert kept == real
+    # The queue view of every window is exactly the order call-next takes.
+    for w in windows:
+        listed = [t["id"] for t in q.window_queue(db, w, clock=clock)]
+        taken = []
+        while listed and (t := q.call_next(db, w, clock=clock)) is not None:
+            taken.append(t["id"])
+            if len(taken) == len(listed):
+                break
+        assert taken == listed, w
