@@ -219,6 +219,8 @@ def render_png(data: bytes, dots: int, out: str | Path, encoding: str = "gb18030
                 pieces.append(Image.new("L", (dots, h + 6), 255))
                 continue
             font = ImageFont.truetype(bold_path if item.bold else font_path, h, index=2)
+            # font A's half-width cells: a monospaced face, so "m" fits its 12 dots
+            mono = ImageFont.truetype(font_path, h, index=7)
             # font A cell: 12 × 24 dots per column, hanzi two columns
             cols = sum(2 if ord(ch) > 0x7F else 1 for ch in item.text)
             img = Image.new("L", (max(1, 12 * item.width * cols), h + 6), 255)
@@ -228,7 +230,8 @@ def render_png(data: bytes, dots: int, out: str | Path, encoding: str = "gb18030
                 cw = 24 if ord(ch) > 0x7F else 12
                 glyph = Image.new("L", (cw * item.height, h + 6), 255)
                 ImageDraw.Draw(glyph).text((cw * item.height // 2, h // 2 + 3), ch,
-                                           font=font, fill=0, anchor="mm")
+                                           font=font if cw == 24 else mono, fill=0, anchor="mm",
+                                           stroke_width=item.height if item.bold and cw == 12 else 0)
                 glyph = glyph.resize((cw * item.width, h + 6))
                 img.paste(glyph, (x, 0))
                 x += cw * item.width

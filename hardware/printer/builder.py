@@ -198,7 +198,8 @@ class ReceiptBuilder:
         """A centred QR code: native ``GS ( k`` or a raster image (``options.qr``)."""
         module = size or (6 if self.options.paper == 58 else 8)
         if self.options.qr == "native":
-            self._style(self._size, "center", self._bold)
+            # normal size: the line feed after the code must not be a 5×-high line
+            self._style((1, 1), "center", self._bold)
             self._p.qr(payload, native=True, size=module)
             self._p._raw(b"\n")
         else:

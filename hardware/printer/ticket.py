@@ -123,6 +123,7 @@ def render_test_page(options: PrinterOptions | None = None, *, url: str = "",
     if now is not None:
         b.line(f"时间 time: {now:%Y-%m-%d %H:%M:%S}")
     b.line("A001", size=NUMBER_SIZE[opts.paper], align="center", bold=True)
+    b.feed(1)
     b.qr(qr_payload)
     b.line("扫码测试 QR test", align="center")
     b.cut()
