@@ -48,6 +48,9 @@ def test_ticket_decodes_to_number_chinese_lines_qr_and_cut(paper: int) -> None:
     assert "?" not in joined
     qrs = [i for i in items if isinstance(i, QR)]
     assert [q.payload for q in qrs] == ["http://192.168.1.10:8080/t/Xk3p9QaZ2m"]
+    assert qrs[0].align == "center"
+    after_qr = items[items.index(qrs[0]) + 1]  # a normal-height feed so the text does not touch it
+    assert isinstance(after_qr, Text) and after_qr.text == "" and after_qr.height == 1
     assert isinstance(items[-1], Cut)
     assert not any(isinstance(i, Raster) for i in items)
     # every line fits the paper: font A is 12 dots per column, hanzi two columns
