@@ -58,7 +58,9 @@ def _open(url: str, **options: object):  # type: ignore[no-untyped-def]
 def test_print(url: str, force: bool, **options: object) -> None:
     """Print a test page (Chinese text, ：，￥, a QR code, a cut).
 
-    python -m hardware test-print --printer tcp://192.168.1.50:9100 --paper 58
+    \b
+    Example:
+        python -m hardware test-print --printer tcp://192.168.1.50:9100 --paper 58
     """
     from hardware.printer import PrinterError
 
@@ -80,7 +82,9 @@ def test_print(url: str, force: bool, **options: object) -> None:
 def printer_status(url: str, **options: object) -> None:
     """Ask a printer for its status (DLE EOT); silence is reported as unknown.
 
-    python -m hardware printer-status --printer tcp://192.168.1.50:9100
+    \b
+    Example:
+        python -m hardware printer-status --printer tcp://192.168.1.50:9100
     """
     printer = _open(url, **options)
     try:
