@@ -51,18 +51,21 @@ def _json(data: Any, status: int = 200) -> Response:
 @bp.get("/api/printers")
 @roles("technician", "kiosk")
 def printers() -> Response:
+    """Every printer with its status and queue length (technician, admin, kiosk)."""
     return _json({"printers": jobs.list_printers(get_db())})
 
 
 @bp.get("/api/printers/<name>")
 @roles("technician", "kiosk")
 def printer(name: str) -> Response:
+    """One printer with its status and queue length (technician, admin, kiosk)."""
     return _json(jobs.get_printer(get_db(), name))
 
 
 @bp.post("/api/printers/<name>/test-print")
 @roles("technician")
 def test_print(name: str) -> Response:
+    """Queue a test page on the printer; 202 with the job id (technician, admin)."""
     with write_tx(get_db()) as conn:
         job_id = jobs.enqueue_test_page(conn, name)
     return _json({"status": "queued", "job_id": job_id}, 202)
@@ -71,6 +74,7 @@ def test_print(name: str) -> Response:
 @bp.post("/api/print-jobs")
 @roles("kiosk", "clerk", "technician")
 def reprint() -> Response:
+    """Queue a reprint (补打) of a ticket: {"ticket_id", "printer"?} (kiosk, clerk, technician, admin)."""
     data = body()
     ticket_id = field(data, "ticket_id", int, required=True)
     name = field(data, "printer", str, max_len=40)
@@ -85,18 +89,21 @@ def reprint() -> Response:
 @bp.get("/api/print-jobs/<int:job_id>")
 @roles("kiosk", "clerk", "technician")
 def job(job_id: int) -> Response:
+    """One print job's state: queued, printing, done or failed (kiosk, clerk, technician, admin)."""
     return _json(jobs.job_status(get_db(), job_id))
 
 
 @bp.get("/api/print-jobs")
 @roles("technician")
 def job_list() -> Response:
+    """Recent print jobs, newest first; ?printer=NAME&limit=N (technician, admin)."""
     limit = min(max(request.args.get("limit", 100, type=int) or 100, 1), 1000)
     return _json({"jobs": jobs.list_jobs(get_db(), request.args.get("printer"), limit)})
 
 
 @bp.get("/t/<code>")
 def progress_page(code: str) -> Response:
+    """The public progress page the QR code on a ticket opens (HTML, no personal data)."""
     db = get_db()
     hall = all_settings(db)
     progress: dict[str, Any] | None = None
