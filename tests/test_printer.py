@@ -326,3 +326,15 @@ def test_device_file_printer_gets_the_bytes_and_reports_unknown(tmp_path) -> Non
     p.print_ticket(TICKET)  # unknown is not a reason to refuse
     p.close()
     assert dev.read_bytes() == render_ticket(TICKET, PrinterOptions(paper=58))
+
+
+def test_serial_printer_without_pyserial_is_a_clear_config_error() -> None:
+    from hardware.printer._escpos import escpos_printer
+
+    if escpos_printer.Serial.is_usable():
+        pytest.skip("pyserial is installed here")
+    p = open_printer("serial:///dev/ttyUSB0?baudrate=19200")
+    status = p.status()
+    assert status.state == "offline" and "pyserial" in status.detail
+    with pytest.raises(PrinterConfigError):
+        p.print_ticket(TICKET, check_status=False)

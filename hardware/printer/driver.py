@@ -154,6 +154,8 @@ class ReceiptPrinter:
             self.open()
         except Offline as exc:
             return PrinterStatus.offline(exc.detail)
+        except PrinterConfigError as exc:  # e.g. pyserial missing: we cannot reach it either
+            return PrinterStatus.offline(str(exc))
         if self.target.scheme == "file":
             return PrinterStatus.unknown("a device file cannot report status")
         answers: dict[int, int | None] = {}
