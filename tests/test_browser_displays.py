@@ -219,3 +219,40 @@ def test_a_display_reconnects_after_a_server_restart_and_shows_the_right_state(b
         f"document.getElementById('now-number').textContent === '{called['number']}'", timeout=15000)
     assert page.text_content("#now-window-text") == "请到 3 号窗口"
     assert page.locator("#link.down").count() == 0
+
+
+FAKE_AUDIO = """
+window.__plays = [];
+window.Audio = class {
+  constructor() { this.listeners = {}; this.src = ""; }
+  addEventListener(type, fn) { (this.listeners[type] = this.listeners[type] || []).push(fn); }
+  play() {
+    const entry = { src: this.src, start: performance.now(), end: null };
+    window.__plays.push(entry);
+    setTimeout(() => { entry.end = performance.now(); (this.listeners.ended || []).forEach((f) => f()); }, 400);
+    return Promise.resolve();
+  }
+};
+"""
+
+
+def test_announcements_queue_in_order_and_never_overlap(browser, server, hall, db_path):
+    """Three calls and a recall in quick succession: four announcements, one after another."""
+    issue(db_path, "ZH01", "ZH01", "ZH01")
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    page.add_init_script(FAKE_AUDIO)  # a stand-in <audio> that "plays" for 0.4 s
+    page.goto(f"{server.url}/display?token={hall['tokens']['display']}")
+    page.wait_for_function("document.body.dataset.lastEventId !== undefined")
+    db = connect(db_path)
+    called = [engine.call_next(db, w) for w in (1, 2, 3)]
+    engine.recall(db, called[0]["id"], window=1)
+    db.conn.close()
+    page.wait_for_function("window.__plays.length === 4 && window.__plays[3].end !== null", timeout=10000)
+    plays = page.evaluate("window.__plays")
+    heard = [(re.search(r"number=(\w+)", p["src"]).group(1), re.search(r"kind=(\w+)", p["src"]).group(1))
+             for p in plays]
+    assert heard == [(c["number"], "call") for c in called] + [(called[0]["number"], "recall")]
+    for before, after in zip(plays, plays[1:], strict=False):
+        assert after["start"] >= before["end"]  # never two at once
+    assert "重呼" in (page.text_content("#recent li:first-child") or "")
+    assert page.text_content("#now-kind") == "重呼"
