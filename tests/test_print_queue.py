@@ -333,6 +333,20 @@ def test_stale_ticket_jobs_expire_instead_of_printing_after_a_long_outage(db_pat
     db.conn.close()
 
 
+def test_old_finished_jobs_are_pruned(db_path, hall, printer_sim):
+    add_printer(db_path, printer_sim.url)
+    db = connect(db_path)
+    with write_tx(db) as conn:
+        old = jobs.enqueue_test_page(conn, "lobby-1")
+        recent = jobs.enqueue_test_page(conn, "lobby-1")
+        conn.execute("UPDATE print_jobs SET state = 'done', finished_at = ? WHERE id = ?",
+                     (time.time() - 40 * 86400, old))
+        conn.execute("UPDATE print_jobs SET state = 'done', finished_at = ? WHERE id = ?", (time.time(), recent))
+    assert jobs.prune_jobs(db, keep_days=30) == 1
+    assert [r[0] for r in job_rows(db_path)] == [recent]
+    db.conn.close()
+
+
 def test_reprint_of_an_unknown_ticket_is_404(client, hall, db_path, printer_sim):
     add_printer(db_path, printer_sim.url)
     r = client.post("/api/print-jobs", json={"ticket_id": 999999}, headers=auth(hall, "clerk"))

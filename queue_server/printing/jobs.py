@@ -184,13 +184,14 @@ def _printer_dict(row: sqlite3.Row, queue: int, failed: int) -> dict[str, Any]:
 
 
 def list_printers(db: Database | sqlite3.Connection) -> list[dict[str, Any]]:
-    """Every printer with its status and queue length (queued + printing jobs)."""
+    """Every printer with its status, queue length (queued + printing jobs) and the jobs
+    that failed in the last 24 hours."""
     conn = _conn(db)
     counts = {
         (r[0], r[1]): r[2]
         for r in conn.execute(
-            "SELECT printer, state, COUNT(*) FROM print_jobs WHERE state IN ('queued', 'printing', 'failed') "
-            "GROUP BY printer, state")
+            "SELECT printer, state, COUNT(*) FROM print_jobs WHERE state IN ('queued', 'printing') "
+            "OR (state = 'failed' AND finished_at > ?) GROUP BY printer, state", (time.time() - 86400,))
     }
     rows = conn.execute("SELECT * FROM printers ORDER BY name").fetchall()
     return [
@@ -427,6 +428,14 @@ def retry_job(db: Database, job: Job, error: str, *, max_attempts: int = 10,
         if status is not None:
             set_printer_status(conn, job.printer, status)
     return state
+
+
+def prune_jobs(db: Database, keep_days: float = 30.0) -> int:
+    """Delete finished jobs (done, failed) older than ``keep_days``; returns how many."""
+    with write_tx(db) as conn:
+        return int(conn.execute(
+            "DELETE FROM print_jobs WHERE state IN ('done', 'failed') AND finished_at < ?",
+            (time.time() - keep_days * 86400,)).rowcount)
 
 
 def job_status(db: Database | sqlite3.Connection, job_id: int) -> dict[str, Any]:

@@ -68,6 +68,8 @@ class WorkerConfig:
     """Seconds between looks at the printers table for added/removed printers."""
     max_age: float | None = 600.0
     """Ticket jobs not printed within this many seconds fail as expired (None = never)."""
+    keep_days: float = 30.0
+    """Finished jobs older than this are deleted (checked hourly by the supervisor)."""
     keep_open: float = 1.0
     """Seconds a printer connection stays open after a job, for the next one (0 = close at
     once). Short, because most network printers serve one connection at a time."""
@@ -310,9 +312,17 @@ class WorkerPool:
                 w.start()
 
     def _supervise(self) -> None:
+        pruned_at = 0.0
         while not self._stop.wait(self.config.rescan):
             try:
                 self._scan()
+                if time.monotonic() - pruned_at >= 3600:
+                    pruned_at = time.monotonic()
+                    db = connect(self.db_path)
+                    try:
+                        jobs.prune_jobs(db, self.config.keep_days)
+                    finally:
+                        db.conn.close()
             except Exception:
                 log.exception("printer supervisor")
 
