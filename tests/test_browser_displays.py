@@ -133,6 +133,7 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
     # Pausing shows 暂停服务 with the reason on the window screen.
     console.keyboard.press("f")
     console.wait_for_function("document.getElementById('cur-number').textContent === '—'")
+    win_page.wait_for_function("document.getElementById('current').textContent === '—'", timeout=3000)
     console.keyboard.press("p")
     console.select_option("#pause-reason", label="午间休息")
     console.click("#pause-ok")

@@ -45,6 +45,11 @@
     state: fromState,
     event(type, d, id) {
       body.dataset.lastEventId = id;
+      if (type === "ticket.transferred" && win && win.current && win.current.ticket_id === d.ticket_id) {
+        win.current = null;
+        render();
+        return;
+      }
       if (!win || d.window !== number) return;
       if (type === "ticket.called" || type === "ticket.recalled") {
         win.current = { ticket_id: d.ticket_id, number: d.number, service: d.service, status: "called", called_at: d.called_at };
@@ -52,6 +57,10 @@
         flash();
       } else if (type === "ticket.started" && win.current && win.current.ticket_id === d.ticket_id) {
         win.current.status = "serving";
+        render();
+      } else if (["ticket.finished", "ticket.no_show", "ticket.cancelled"].includes(type)
+                 && win.current && win.current.ticket_id === d.ticket_id) {
+        win.current = null;
         render();
       } else if (type.startsWith("window.")) {
         win.status = d.status;
