@@ -27,7 +27,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("server", "url", "http://127.0.0.1:8000", "Base URL of the hall's queue server."),
-    Setting("server", "token", "", "Bearer token of role `kiosk` (queue-server tokens create)."),
+    Setting("server", "token", "", "Bearer token of role `kiosk` (`queue-server token create --role kiosk`)."),
     Setting("server", "timeout", 4.0, "Seconds before a server request counts as failed."),
     Setting("server", "retry_seconds", 5.0, "Automatic retry interval while the server is down."),
     Setting("kiosk", "name", "kiosk-01", "Name of this kiosk (logs, device health)."),

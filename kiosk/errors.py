@@ -83,9 +83,16 @@ class NotFound(ServerRejected):
 
 
 class AuthFailed(ServerRejected):
-    """401/403: the kiosk token is wrong or revoked — a technician problem."""
+    """401/403: the kiosk token is wrong or revoked — a technician problem. The citizen
+    sees the kiosk's own wording, never the server's message about tokens."""
 
     code = "unauthorized"
+
+    def __init__(self, code: str, server_message: str, status: int) -> None:
+        super().__init__(code, server_message, status)
+        self.zh, self.en = _SERVER_CODES["unauthorized"]
+        self.advice_zh = "请到咨询台人工取号。"
+        self.advice_en = "Please ask at the information desk for a number."
 
 
 class InputInvalid(KioskError):

@@ -45,6 +45,9 @@ class CheckInFlow:
         self.input = KeypadInput(kind)
 
     def submit(self) -> TicketResult:
+        done = self.kiosk.session.result
+        if done is not None:  # a second tap after the check-in went through
+            return done
         value = self.input.validated()
         if self.input.kind == "id":
             return self._check_in(id_number=value)

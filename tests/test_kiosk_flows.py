@@ -1,0 +1,346 @@
+"""Kiosk logic without Kivy: the client's typed errors, the flows, idle timer, keypad,
+configuration and texts. A real queue server on loopback where a server is involved."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hardware.idnumber import id_check_digit
+from kiosk.client import QueueClient
+from kiosk.config import SETTINGS, from_dict, load
+from kiosk.errors import AuthFailed, ConfigError, InputInvalid, NotFound, ServerUnavailable
+from kiosk.flows.catalog import paginate
+from kiosk.flows.checkin import code_from_scan
+from kiosk.flows.idle import IdleTimer
+from kiosk.flows.keypad import KeypadInput
+from kiosk.flows.session import Kiosk
+from kiosk.flows.swipe import CardData
+from kiosk.i18n import STRINGS, tr
+from kiosk.printing import KioskPrinter
+from kiosk.voice import SilentSpeaker
+from tests.conftest import ROOT, free_port
+from tests.escpos_decode import text_lines
+from tests.kiosk_server import HallServer, start_hall
+
+
+@pytest.fixture(scope="module")
+def hall(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    server = start_hall(tmp_path_factory.mktemp("hall"), free_port())
+    yield server
+    server.stop()
+
+
+def make_kiosk(hall: HallServer, today: dt.date = dt.date(2026, 11, 23), **kiosk: Any) -> Kiosk:
+    cfg = from_dict({"server": {"url": hall.url, "token": hall.kiosk_token},
+                     "kiosk": kiosk})
+    return Kiosk(cfg, speaker=SilentSpeaker(), today=lambda: today)
+
+
+def card(birth: str, name: str = "王秀兰") -> CardData:
+    first17 = f"370181{birth}123"
+    return CardData(first17 + id_check_digit(first17), name)
+
+
+# -- client ---------------------------------------------------------------------------------
+
+def test_client_lists_services_with_categories(hall: HallServer) -> None:
+    services = QueueClient(hall.url, hall.kiosk_token).services()
+    codes = {s.code for s in services}
+    assert {"QY01", "SB01", "HZ02"} <= codes
+    qy01 = next(s for s in services if s.code == "QY01")
+    assert qy01.prefix == "A" and qy01.category == "qiye" and qy01.name == "企业设立登记"
+    assert qy01.label("en") == "Company establishment registration"
+
+
+def test_client_turns_a_refused_connection_into_a_retryable_error() -> None:
+    client = QueueClient(f"http://127.0.0.1:{free_port()}", "x", timeout=1.0)
+    with pytest.raises(ServerUnavailable) as err:
+        client.services()
+    assert err.value.retryable and "无法连接" in err.value.message("zh")
+    assert "Cannot reach" in err.value.message("en")
+
+
+def test_client_reports_a_wrong_token_as_an_authorisation_problem(hall: HallServer) -> None:
+    with pytest.raises(AuthFailed) as err:
+        QueueClient(hall.url, "not-a-token").issue_ticket("QY01")
+    assert not err.value.retryable
+    assert "授权" in err.value.message("zh")
+
+
+def test_client_maps_unknown_ticket_to_not_found(hall: HallServer) -> None:
+    with pytest.raises(NotFound):
+        QueueClient(hall.url, hall.kiosk_token).ticket_by_number("Z999")
+
+
+# -- take a number --------------------------------------------------------------------------
+
+def test_concurrent_issue_calls_in_one_session_make_one_ticket(hall: HallServer) -> None:
+    kiosk = make_kiosk(hall)
+    svc = kiosk.catalog.category("qiye").services[0]
+    assert kiosk.take_number.choose_service(svc) == "issue"
+    before = hall.ticket_count()
+    results: list[Any] = []
+    threads = [threading.Thread(target=lambda: results.append(kiosk.take_number.issue()))
+               for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert hall.ticket_count() == before + 1
+    assert len({r.ticket.number for r in results}) == 1
+
+
+def test_a_new_session_after_wipe_issues_a_new_ticket(hall: HallServer) -> None:
+    kiosk = make_kiosk(hall)
+    svc = kiosk.catalog.category("shebao").services[0]
+    kiosk.take_number.choose_service(svc)
+    first = kiosk.take_number.issue().ticket.number
+    kiosk.wipe()
+    kiosk.take_number.choose_service(svc)
+    second = kiosk.take_number.issue().ticket.number
+    assert first != second
+
+
+def test_priority_needs_the_card_and_checks_the_age_on_the_hall_day(hall: HallServer) -> None:
+    kiosk = make_kiosk(hall, today=dt.date(2026, 3, 11))
+    kiosk.take_number.choose_priority("elderly")
+    svc = kiosk.catalog.category("huzheng").services[1]
+    assert kiosk.take_number.choose_service(svc) == "swipe"
+    # born 12 March 1966: 59 the day before the 60th birthday
+    assert kiosk.take_number.card_read(card("19660312")) == "swipe.not_elderly"
+    assert kiosk.session.priority is None
+    result = kiosk.take_number.issue(notice_key="swipe.not_elderly")
+    assert hall.ticket(result.ticket.number)["priority"] is None
+
+
+def test_senior_priority_ticket_carries_priority_and_masked_id(hall: HallServer) -> None:
+    kiosk = make_kiosk(hall, today=dt.date(2026, 3, 12))
+    kiosk.take_number.choose_priority("elderly")
+    kiosk.take_number.choose_service(kiosk.catalog.category("huzheng").services[1])
+    senior = card("19660312")  # 60 today
+    assert kiosk.take_number.card_read(senior) is None
+    number = kiosk.take_number.issue().ticket.number
+    server = hall.ticket(number)
+    assert server["priority"] == "elderly"
+    assert server["id_masked"] != senior.id_number and server["id_masked"][-4:] == senior.id_number[-4:]
+
+
+def test_hall_requiring_a_swipe_asks_for_the_card_for_every_number(hall: HallServer) -> None:
+    kiosk = make_kiosk(hall, require_id_swipe=True)
+    assert kiosk.take_number.choose_service(
+        kiosk.catalog.category("qiye").services[0]) == "swipe"
+
+
+def test_services_with_a_per_id_limit_ask_for_the_card(hall: HallServer) -> None:
+    kiosk = make_kiosk(hall)
+    limited = next(s for s in kiosk.catalog.category("budongchan").services if s.id_required)
+    assert kiosk.take_number.choose_service(limited) == "swipe"
+
+
+def test_wipe_forgets_the_card_the_choices_and_what_was_typed(hall: HallServer) -> None:
+    kiosk = make_kiosk(hall)
+    kiosk.set_language("en")
+    kiosk.set_elder(True)
+    kiosk.take_number.choose_priority("elderly")
+    kiosk.take_number.card_read(card("19500101"))
+    kiosk.checkin.set_mode("id")
+    kiosk.checkin.input.set("3701811950")
+    kiosk.wipe()
+    s = kiosk.session
+    assert (s.card, s.priority, s.service, s.result, s.lang, s.elder) == (
+        None, None, None, None, "zh", False)
+    assert kiosk.checkin.input.text == "" and kiosk.checkin.input.kind == "code"
+
+
+def test_printing_on_a_printer_out_of_paper_reports_advice_not_an_exception(
+        hall: HallServer) -> None:
+    from hardware.printer.sim import SimulatedNetworkPrinter
+
+    with SimulatedNetworkPrinter() as sim:
+        kiosk = make_kiosk(hall)
+        kiosk.printer = KioskPrinter(sim.url, {"paper": 58})
+        kiosk.take_number.choose_service(kiosk.catalog.category("qiye").services[0])
+        result = kiosk.take_number.issue()
+        ok = kiosk.print_result(result)
+        assert ok.status == "printed"
+        lines = text_lines(sim.wait_for_receipts(1)[0].data)
+        assert any(result.ticket.number in line for line in lines)
+        sim.set_state(paper="out")
+        kiosk.wipe()
+        kiosk.take_number.choose_service(kiosk.catalog.category("qiye").services[0])
+        failed = kiosk.print_result(kiosk.take_number.issue())
+    assert failed.status == "failed" and failed.code == "paper_out"
+    assert "缺纸" in failed.message("zh") and "号码已生效" in failed.message("zh")
+    assert "out of paper" in failed.message("en")
+    assert failed.advice("zh")
+
+
+def test_no_printer_configured_is_reported_plainly() -> None:
+    out = KioskPrinter("").print_ticket(None, hall_name="", progress_url="",  # type: ignore[arg-type]
+                                        service_name="")
+    assert out.status == "disabled" and "未配置打印机" in out.message("zh")
+
+
+# -- check-in and progress -------------------------------------------------------------------
+
+def test_check_in_by_code_returns_the_ticket_once(hall: HallServer) -> None:
+    kiosk = make_kiosk(hall)
+    appt = hall.appointments[1]
+    for ch in appt["code"]:
+        kiosk.checkin.input.press(ch)
+    result = kiosk.checkin.submit()
+    assert result.checked_in and result.ticket.service == appt["service"]
+    assert kiosk.checkin.submit() is result  # a second tap in the same session
+
+
+def test_scanned_appointment_payloads() -> None:
+    assert code_from_scan("yy123456") == "YY123456"
+    assert code_from_scan("https://hall.example/a/YY123456") == "YY123456"
+    assert code_from_scan("https://hall.example/checkin?code=YY123456&x=1") == "YY123456"
+    with pytest.raises(InputInvalid):
+        code_from_scan("https://evil.example/<script>")
+
+
+def test_progress_by_scanned_url_and_by_number(hall: HallServer) -> None:
+    kiosk = make_kiosk(hall)
+    t = hall.api("POST", "/api/tickets", json={"service": "SW01"})
+    by_url = kiosk.progress.lookup_scan(f"{hall.url}/t/{t['progress_code']}")
+    by_number = kiosk.progress.lookup_scan(t["number"].lower())
+    assert by_url.number == by_number.number == t["number"]
+    assert kiosk.progress.status_text(by_url, "zh") == "等候中"
+    with pytest.raises(InputInvalid):
+        kiosk.progress.lookup_scan("hello")
+
+
+# -- keypad, idle, paging ------------------------------------------------------------------
+
+def test_id_keypad_accepts_x_only_as_the_last_character() -> None:
+    k = KeypadInput("id")
+    k.set("X1234")
+    assert k.text == "1234"
+    k.set("37010219841208473X")
+    assert k.text == "37010219841208473X"
+    k.press("5")
+    assert len(k.text) == 18
+    with pytest.raises(InputInvalid) as err:
+        KeypadInput("id", "370102198412084731").validated()
+    assert err.value.code == "id_number_invalid"
+
+
+def test_number_keypad_wants_a_letter_then_three_digits() -> None:
+    k = KeypadInput("number")
+    k.set("1a0b12")
+    assert k.text == "A012"
+    assert k.validated() == "A012"
+    with pytest.raises(InputInvalid):
+        KeypadInput("number", "A01").validated()
+
+
+def test_idle_timer_counts_down_and_expires_once() -> None:
+    now = [0.0]
+    timer = IdleTimer(60, 10, clock=lambda: now[0])
+    assert timer.poll().phase == "active"  # disarmed on the home screen
+    timer.arm()
+    now[0] = 59.9
+    assert timer.poll().phase == "active"
+    now[0] = 61.0
+    assert timer.poll() == timer.poll().__class__("countdown", 9)
+    timer.poke()  # a touch
+    now[0] = 100.0
+    assert timer.poll().phase == "active"
+    now[0] = 131.0
+    assert timer.poll().phase == "expired"
+    assert timer.poll().phase == "active"  # disarmed after expiring
+
+
+def test_elder_mode_doubles_the_idle_time_and_shows_fewer_choices(hall: HallServer) -> None:
+    kiosk = make_kiosk(hall)
+    assert kiosk.idle.idle_seconds == 60 and kiosk.page_size("services") == 6
+    kiosk.set_elder(True)
+    assert kiosk.idle.idle_seconds == 120 and kiosk.page_size("services") == 4
+    assert kiosk.speaker.spoken, "entering elder mode speaks"
+
+
+def test_paginate_clamps_the_page() -> None:
+    p = paginate(list(range(9)), 5, 4)
+    assert (p.items, p.page, p.pages, p.has_next, p.has_prev) == ((8,), 3, 3, False, True)
+
+
+# -- config, texts, docs ---------------------------------------------------------------------
+
+def test_config_rejects_unknown_keys_and_wrong_types(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError):
+        from_dict({"kiosk": {"idle_seconds": "soon"}})
+    with pytest.raises(ConfigError):
+        from_dict({"printer": {"colour": "red"}})
+    with pytest.raises(ConfigError):
+        load(tmp_path / "missing.toml")
+
+
+def test_example_config_loads_and_docs_list_every_setting() -> None:
+    cfg = load(ROOT / "kiosk.example.toml")
+    assert cfg.server_url.startswith("http")
+    docs = (ROOT / "docs" / "kiosk.md").read_text(encoding="utf-8")
+    for s in SETTINGS:
+        assert f"`{s.section}.{s.key}`" in docs, f"{s.section}.{s.key} missing from docs/kiosk.md"
+
+
+def test_every_text_has_both_languages_and_the_same_fields() -> None:
+    for key, (zh, en) in STRINGS.items():
+        assert zh and en, key
+        assert set(re.findall(r"{(\w+)}", zh)) == set(re.findall(r"{(\w+)}", en)), key
+    assert tr("ticket.ahead", "en", n=3) == "3 people ahead of you"
+    with pytest.raises(KeyError):
+        tr("no.such.key", "zh")
+
+
+def test_run_kiosk_help_lists_the_options() -> None:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, str(ROOT / "run_kiosk.py"), "--help"],
+                         capture_output=True, text=True, timeout=30).stdout
+    for option in ("--config", "--windowed", "--demo", "--offscreen", "--landscape"):
+        assert option in out
+
+
+def test_demo_without_a_screen_says_so_and_keeps_the_server_running(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "run_kiosk.py"), "--demo", "--port", str(port),
+         "--db", str(tmp_path / "demo.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=str(ROOT))
+    seen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 60
+        for line in proc.stdout:
+            seen.append(line)
+            if "keeps running" in line or time.monotonic() > deadline:
+                break
+        text = "".join(seen)
+        assert "no screen here" in text and "kiosk.screenshots" in text
+        assert f"http://127.0.0.1:{port}/display" in text and "/counter" in text
+        assert requests.get(f"http://127.0.0.1:{port}/api/health", timeout=5).ok
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode == 0
