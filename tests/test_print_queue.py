@@ -431,3 +431,45 @@ def test_every_printer_command_is_documented() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "printing.md").read_text()
     for name in printer.commands:
         assert f"queue-server printer {name} " in doc, name
+
+
+@pytest.mark.slow
+def test_real_server_survives_paper_out_and_a_restart_without_losing_tickets(db_path, hall, printer_sim):
+    """`queue-server serve` in a subprocess: paper out mid-queue, refill, then the server is
+    killed (-9) with jobs queued; after the restart every ticket is printed once, in order."""
+    from tests.conftest import free_port
+    from tests.queue_helpers import Server, request
+
+    add_printer(db_path, printer_sim.url)
+    token = hall["tokens"]["kiosk"]
+    tech = hall["tokens"]["technician"]
+    port = free_port()
+    server = Server(db_path, port).start()
+    try:
+        printer_sim.run_out_after(2)
+        numbers = []
+        for _ in range(5):
+            status, t = request("POST", port, "/api/tickets", {"service": "QY01", "print": True}, token)
+            assert status == 201 and t["print"]["status"] == "queued"
+            numbers.append(t["number"])
+
+        def paused():
+            _, body = request("GET", port, "/api/printers", token=tech)
+            return body["printers"][0]["paused"] and body["printers"][0]
+
+        p = wait_for(paused, what="paused")
+        assert p["paused_reason"] == "paper_out" and p["queue"] == 3
+        server.kill(9)  # the server dies while the printer is out of paper
+        printer_sim.set_state(paper="ok")
+        server = Server(db_path, port).start()
+        for _ in range(2):
+            status, t = request("POST", port, "/api/tickets", {"service": "QY01", "print": True}, token)
+            assert status == 201
+            numbers.append(t["number"])
+        receipts = printer_sim.wait_for_receipts(7, timeout=20)
+        printed = [next(line for line in text_lines(r.data) if line in numbers) for r in receipts]
+        assert printed == numbers
+        time.sleep(0.3)
+        assert len(printer_sim.receipts) == 7
+    finally:
+        server.stop()
