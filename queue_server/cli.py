@@ -340,7 +340,7 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
     click.echo(f"  e.g. curl -H 'Authorization: Bearer {tokens['kiosk']}' -d '{{\"service\":\"QY01\"}}' "
                f"{base}/api/tickets")
     click.echo("opening hours are stored but not enforced in the demo "
-               "(queue-server settings set --db var/demo.db enforce_opening_hours true)")
+               f"(queue-server settings set --db {path} enforce_opening_hours true)")
     sys.stdout.flush()
     if no_serve:
         return

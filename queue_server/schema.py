@@ -127,6 +127,10 @@ def m0001_hall(db: Database) -> None:
         );
         CREATE UNIQUE INDEX tickets_day_number ON tickets(day, number);
         CREATE INDEX tickets_waiting ON tickets(day, status, service_code, issued_at);
+        -- The few waiting tickets that jump the plain queue (priority, appointment,
+        -- transferred): call-next reads them here instead of sorting the whole queue.
+        CREATE INDEX tickets_special ON tickets(day, issued_at)
+            WHERE status = 'waiting' AND (priority IS NOT NULL OR transfer_window IS NOT NULL);
         -- Partial: a new ticket has no window and usually no ID, so issuing skips them.
         CREATE INDEX tickets_window ON tickets(day, window, status) WHERE window IS NOT NULL;
         CREATE INDEX tickets_idhash ON tickets(day, id_hash, service_code) WHERE id_hash IS NOT NULL;

@@ -34,7 +34,7 @@ from queue_server.queue.common import (
     load_window,
     ticket_dict,
 )
-from queue_server.queue.order import ordered
+from queue_server.queue.order import next_for
 
 _STATUS_ZH = {
     "waiting": "等待中", "called": "已叫号", "serving": "办理中", "done": "已办结",
@@ -94,10 +94,9 @@ def call_next(
                                f"Window {w.number} is paused", reason=w.pause_reason)
             raise Conflict("window_closed", f"{w.number} 号窗口未开启", f"Window {w.number} is closed")
         _close_current(conn, w, h)
-        rows = ordered(conn, w, h, limit=1)
-        if not rows:
+        ticket_id = next_for(conn, w, h)
+        if ticket_id is None:
             return None
-        ticket_id = rows[0]["id"]
         cur = conn.execute(
             "UPDATE tickets SET status = 'called', called_at = ?, window = ?, clerk_user_id = ?, "
             "call_count = call_count + 1, transfer_window = NULL WHERE id = ? AND status = 'waiting'",

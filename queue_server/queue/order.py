@@ -50,8 +50,55 @@ ORDER BY tier,
 """
 
 
-def ordered(conn: sqlite3.Connection, window: Window, h: Hall, limit: int | None = None) -> list[sqlite3.Row]:
-    """Today's waiting tickets that ``window`` may call, in call order (one SQL query)."""
+def next_for(conn: sqlite3.Connection, window: Window, h: Hall) -> int | None:
+    """The id of the ticket call-next takes, without sorting the whole queue.
+
+    The same order as :func:`ordered`, computed from two small sets: the "special"
+    waiting tickets (priority, appointment, transferred: partial index
+    ``tickets_special``) ordered by the full query, and the oldest plain ticket of each
+    service the window serves that has anyone waiting (``waiting_counts``), one index
+    probe each. The oldest plain ticket of a service is the best of that service's plain
+    tickets in every tier, so the minimum over these candidates is the overall minimum.
+    """
+    special = ordered(conn, window, h, limit=1, special_only=True)
+    max_wait = int(h.settings.get("max_wait_minutes") or 0) * 60
+    service_list = "" if window.universal else "," + ",".join(window.services) + ","
+    best: tuple[Any, ...] | None = None
+    best_id: int | None = None
+    if special:
+        r = special[0]
+        k2 = {1: r["transferred_at"], 2: r["slot_start"], 5: r["pos"]}.get(r["tier"], 0)
+        best, best_id = (r["tier"], k2, r["issued_at"], r["id"]), int(r["id"])
+    waiting = conn.execute(
+        "SELECT service_code FROM waiting_counts WHERE day = ? AND n > 0", (h.day,)
+    ).fetchall()
+    for (code,) in waiting:
+        if not window.universal and code not in window.services:
+            continue
+        head = conn.execute(
+            "SELECT id, issued_at FROM tickets WHERE day = ? AND status = 'waiting' AND service_code = ? "
+            "AND priority IS NULL AND transfer_window IS NULL ORDER BY issued_at, id LIMIT 1",
+            (h.day, code),
+        ).fetchone()
+        if head is None:
+            continue
+        issued = float(head[1])
+        if max_wait and issued < h.now - max_wait:
+            key: tuple[Any, ...] = (3, 0, issued, int(head[0]))
+        else:
+            key = (5, service_list.find(f",{code},") + 1, issued, int(head[0]))
+        if best is None or key < best:
+            best, best_id = key, int(head[0])
+    return best_id
+
+
+def ordered(conn: sqlite3.Connection, window: Window, h: Hall, limit: int | None = None,
+            special_only: bool = False) -> list[sqlite3.Row]:
+    """Today's waiting tickets that ``window`` may call, in call order (one SQL query).
+
+    ``special_only`` keeps the tickets of ``tickets_special`` (priority, appointment,
+    transferred).
+    """
     params: dict[str, Any] = {
         "window": window.number,
         "day": h.day,
@@ -72,6 +119,12 @@ def ordered(conn: sqlite3.Connection, window: Window, h: Hall, limit: int | None
     if window.kind == "green":
         eligible.append(f"t.priority IN ({_GROUPS_SQL})")
     sql = _ORDER_SQL.replace("{eligible}", " OR ".join(eligible) or "0")
+    if special_only:  # the exact terms of the partial index, and the index itself
+        sql = sql.replace(
+            "WHERE t.day = :day AND t.status = 'waiting' AND",
+            "WHERE t.day = :day AND t.status = 'waiting' "
+            "AND (t.priority IS NOT NULL OR t.transfer_window IS NOT NULL) AND",
+        ).replace("FROM tickets t\n", "FROM tickets t INDEXED BY tickets_special\n")
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return conn.execute(sql, params).fetchall()
