@@ -227,3 +227,65 @@ def test_reader_from_url_and_wait_for_card():
         assert card.photo is not None
     finally:
         reader.close()
+
+
+def _compile(tmp_path: Path, name: str, source: str) -> Path:
+    src = tmp_path / f"{name}.c"
+    src.write_text(textwrap.dedent(source))
+    lib = tmp_path / f"lib{name}.so"
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", str(lib), str(src)], check=True)
+    return lib
+
+
+def _c_bytes(data: bytes) -> str:
+    return ",".join(str(b) for b in data)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_termb_sdk_adapter_and_wlt_decoder_through_ctypes(tmp_path):
+    """Stand-in termb and WLT libraries (same C signatures as the vendors') exercise the ctypes
+    bindings: GBK text fields, sex/nation names back to codes, the BMP photo."""
+    import cv2
+    import numpy as np
+
+    from hardware.idcard.sdk import TermbReader, WltLibDecoder
+
+    photo = np.zeros((126, 102, 3), np.uint8)
+    photo[:, :, 2] = 200  # red
+    ok, bmp = cv2.imencode(".bmp", photo)
+    assert ok and len(bmp) == WltLibDecoder.BMP_SIZE
+    fields = {
+        "GetPeopleName": "张三", "GetPeopleSex": "男", "GetPeopleNation": "汉",
+        "GetPeopleBirthday": "19800101", "GetPeopleAddress": "山东省济南市历下区泉城路1号",
+        "GetPeopleIDCode": "370102198001011237", "GetDepartment": "济南市公安局历下分局",
+        "GetStartDate": "20200101", "GetEndDate": "长期",
+    }
+    funcs = "\n".join(
+        f"int {fn}(char *b, int *n) {{ static const unsigned char v[] = {{{_c_bytes(v.encode('gbk'))}}};"
+        f" memcpy(b, v, sizeof v); *n = sizeof v; return 1; }}"
+        for fn, v in fields.items()
+    )
+    lib = _compile(tmp_path, "faketermb", f"""
+        #include <string.h>
+        static const unsigned char BMP[] = {{{_c_bytes(bmp.tobytes())}}};
+        int CVR_InitComm(int p) {{ return p == 1001; }}
+        int CVR_Authenticate(void) {{ return 1; }}
+        int CVR_Read_Content(int a) {{ return 1; }}
+        int CVR_CloseComm(void) {{ return 1; }}
+        int GetBMPData(unsigned char *b, int *n) {{ memcpy(b, BMP, sizeof BMP); *n = sizeof BMP; return 1; }}
+        int unpack(char *src, char *dst, int key) {{
+            if (key != 602 || src[0] != 'W') return -1; memcpy(dst, BMP, sizeof BMP); return 1; }}
+        {funcs}
+    """)
+    r = TermbReader(str(lib), 1001)
+    card = r.read_card()
+    r.close()
+    assert card.name == "张三" and card.sex_code == "1" and card.nation_code == "01"
+    assert card.address == "山东省济南市历下区泉城路1号" and card.valid_to is None
+    assert card.photo is not None and card.photo.shape == (126, 102, 3)
+    assert int(card.photo[60, 50, 2]) == 200
+
+    dec = WltLibDecoder(str(lib))
+    img = dec.decode(SimCard().wlt())
+    assert img is not None and img.shape == (126, 102, 3)
+    assert dec.decode(b"X" * 1024) is None
