@@ -123,6 +123,19 @@ def _identity_scenario(driver: Any, shots: str) -> dict[str, Any]:
     driver.pump(0.2)
     out["after_referral"] = driver.screen.name
     reader.close()
+
+    # 4. the session is wiped (idle timeout) while the consent screen shows the card
+    flow, reader = _attach(driver, live_frames("turn_left"), "turn_left")
+    reader.insert(miranda_card())
+    flow.begin(next_screen="home")
+    driver.root.go("identity_card")
+    driver.wait_for(lambda: driver.screen.name == "identity_consent", 10, "consent screen")
+    card = flow.card
+    driver.root.home()  # what the idle timer does when it expires
+    driver.pump(0.2)
+    out["after_wipe"] = [driver.screen.name, flow.step, flow.card is None,
+                         card is not None and card.id_number == "" and card.photo is None]
+    reader.close()
     return out
 
 
@@ -145,5 +158,6 @@ def test_identity_screens_end_to_end(tmp_path: Path):
     assert "已读取身份证，请到窗口核验本人" in r["declined_texts"]
     assert "请到人工窗口办理" in r["referred_texts"] and "身份证已过有效期" in r["referred_texts"]
     assert r["after_referral"] == "home"
+    assert r["after_wipe"] == ["home", "idle", True, True]
     for name in ("card", "consent", "face", "result", "result-failed", "referred"):
         assert (shots / f"identity-{name}.png").stat().st_size > 20_000

@@ -65,6 +65,12 @@ class IdentityScreen(KioskScreen):
         if self.flow is not None and self.flow.step not in ("idle", "done"):
             self.flow.cancel()
 
+    def reset(self) -> None:
+        """Session wiped (idle timeout, 首页 anywhere): forget the card, photo and identity."""
+        super().reset()
+        if self.flow is not None:
+            self.flow.wipe()
+
     def follow(self) -> None:
         """Show the screen for the flow's current step."""
         step = self.flow.step if self.flow is not None else "idle"
