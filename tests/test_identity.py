@@ -188,3 +188,20 @@ def test_demo_flow_reads_the_simulated_card_and_verifies_the_replayed_clip():
         assert flow.identity is not None and flow.identity.method == "face"
     finally:
         flow.reader.close()
+
+
+def test_flow_shares_an_already_open_reader():
+    from hardware.idcard import SimulatedReader
+    from kiosk.flows.identity import make_identity_flow
+    from tests.identity_helpers import ID_PHOTO, miranda_card
+
+    shared = SimulatedReader(None, str(ID_PHOTO))
+    try:
+        flow = make_identity_flow({"face": {"challenges": ["turn_left"]}}, demo=True, reader=shared,
+                                  today=lambda: TODAY)
+        assert flow.reader is shared
+        shared.insert(miranda_card())
+        flow.begin()
+        assert flow.poll_card() and flow.card is not None and flow.card.photo is not None
+    finally:
+        shared.close()

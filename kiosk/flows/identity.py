@@ -505,24 +505,31 @@ def make_identity_flow(
     sections: Mapping[str, Mapping[str, Any]],
     *,
     demo: bool = False,
+    reader: IdCardReader | None = None,
     audit: Callable[[dict[str, Any]], None] | None = None,
     kiosk_name: str = "kiosk",
     today: Callable[[], dt.date] | None = None,
 ) -> IdentityFlow:
-    """Build the flow from kiosk.toml sections ``idcard`` (``url``), ``camera``, ``face``,
-    ``identity``. Loads the face models (1–3 s): call it once at start-up, off the UI thread.
+    """Build the flow from kiosk.toml sections ``idcard``, ``camera``, ``face``, ``identity``.
+    Loads the face models (1–3 s): call it once at start-up, off the UI thread.
 
-    ``demo=True`` (``run_kiosk.py --demo``): a simulated reader whose card "photo" is
-    tests/data/faces/lin-manuel-miranda.png and a camera replaying the real head-turn clip
-    (see docs/identity.md), with the challenge fixed to the one that clip answers. Test data
-    only — never in a release.
+    ``reader``: an already open ``hardware.idcard`` reader to share (one serial port cannot be
+    opened twice — pass the one the swipe step uses). Otherwise the ``idcard`` section is used:
+    ``url`` (``open_reader_url``) or ``driver`` + keys (``open_reader``).
+
+    ``demo=True`` (``run_kiosk.py --demo``): a camera replaying the real head-turn clip (see
+    docs/identity.md) with the challenge fixed to the one that clip answers, and — unless a
+    reader is passed — a simulated reader whose card "photo" is
+    tests/data/faces/lin-manuel-miranda.png. A shared simulated reader should be opened with
+    ``sim_photo`` set to that file so its cards carry the same demo photo. Test data only —
+    never in a release.
     """
     from hardware.camera import open_camera
-    from hardware.idcard import SimCard, SimulatedReader, open_reader_url
+    from hardware.idcard import SimCard, SimulatedReader, open_reader, open_reader_url
     from kiosk.face import FaceConfig, FaceVerifier
 
     face_cfg = dict(sections.get("face", {}))
-    reader: IdCardReader | None
+    camera: Any
     if demo:
         from pathlib import Path
 
@@ -530,14 +537,19 @@ def make_identity_flow(
 
         faces = Path(__file__).resolve().parents[2] / "tests" / "data" / "faces"
         photo = str(faces / "lin-manuel-miranda.png")
-        sim = SimulatedReader(None, photo)
-        sim.insert(SimCard(name="林曼努", birth="19800116", id_number="110101198001160019", photo_path=photo))
-        reader = sim
-        camera: Any = _PacedLoop(real_turn(read_clip(faces / "short_hamilton_clip.mp4"), "turn_left"))
+        if reader is None:
+            sim = SimulatedReader(None, photo)
+            sim.insert(SimCard(name="林曼努", birth="19800116", id_number="110101198001160019"))
+            reader = sim
+        camera = _PacedLoop(real_turn(read_clip(faces / "short_hamilton_clip.mp4"), "turn_left"))
         face_cfg["challenges"] = ["turn_left"]
     else:
-        url = str(sections.get("idcard", {}).get("url", ""))
-        reader = open_reader_url(url) if url else None
+        if reader is None:
+            idcard = {k: v for k, v in sections.get("idcard", {}).items() if v != ""}
+            if idcard.get("url"):
+                reader = open_reader_url(str(idcard["url"]))
+            elif idcard.get("driver"):
+                reader = open_reader(idcard)
         cam_cfg = sections.get("camera")
         camera = open_camera(cam_cfg) if cam_cfg else None
     return IdentityFlow(
