@@ -47,6 +47,7 @@ def connect(path: str | os.PathLike[str]) -> Database:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=10000")
+    conn.execute("PRAGMA mmap_size=268435456")
     return Database(conn)
 
 
