@@ -135,3 +135,22 @@ def test_cli_compare_exits_2_without_a_usable_face(tmp_path):
 def test_cli_help_has_an_example():
     r = _cli("compare", "--help")
     assert r.returncode == 0 and "example:" in r.stdout
+
+
+def test_face_config_from_mapping_rejects_unknown_keys_and_documents_every_setting():
+    cfg = FaceConfig.from_mapping({"threshold": 0.5, "challenges": ["blink"]})
+    assert cfg.threshold == 0.5 and cfg.challenges == ("blink",)
+    with pytest.raises(ValueError, match="treshold"):
+        FaceConfig.from_mapping({"treshold": 0.5})
+    import ast
+
+    tree = ast.parse((ROOT / "kiosk" / "face" / "config.py").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "FaceConfig")
+    body = cls.body
+    undocumented = [
+        stmt.target.id for i, stmt in enumerate(body)
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name)
+        and not (i + 1 < len(body) and isinstance(body[i + 1], ast.Expr)
+                 and isinstance(body[i + 1].value, ast.Constant))
+    ]
+    assert undocumented == []

@@ -20,6 +20,7 @@ class FaceConfig:
     min_brightness: float = 40.0
     """Quality gate: mean grey level inside the face box."""
     max_brightness: float = 220.0
+    """Quality gate: above this mean grey level the face is washed out (backlight, glare)."""
     min_sharpness: float = 15.0
     """Quality gate: variance of the Laplacian of the face resized to 160×160 (blur)."""
     id_photo_upscale: int = 2
@@ -27,9 +28,11 @@ class FaceConfig:
     decision_frames: int = 5
     """Descriptors from this many good live frames; the decision uses the best of them."""
     min_decision_frames: int = 3
+    """The decision waits for at least this many descriptors."""
     challenge_frames: int = 150
     """Frames allowed to answer the liveness challenge (≈10 s at 15 fps)."""
     challenge_seconds: float = 12.0
+    """Seconds allowed to answer the challenge, whichever of frames or seconds runs out first."""
     yaw_delta: float = 0.20
     """Head turn: change of the nose-between-jaw ratio needed in the asked direction."""
     min_parallax: float = 0.05
