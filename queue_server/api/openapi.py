@@ -57,6 +57,8 @@ def _path_param(name: str, kind: dict[str, Any]) -> dict[str, Any]:
 
 
 TICKET_ID = [_path_param("ticket_id", I)]
+IDEMPOTENCY = [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": S,
+                "description": "Retry key (≤100 chars, per token): a repeat returns the first ticket"}]
 WINDOW_NO = [_path_param("number", I)]
 STAFF = "clerk (own window), admin"
 
@@ -78,7 +80,7 @@ PATHS: dict[str, dict[str, Any]] = {
             req=_obj({"service": S, "id_number": S, "priority": {"type": "string",
                       "enum": ["elderly", "disabled", "military", "green"]}, "appointment": S,
                       "referral_reason": S, "print": B, "printer": S}, ["service"]),
-            errors=(400, 401, 403, 409, 413, 422),
+            errors=(400, 401, 403, 409, 413, 422), params=IDEMPOTENCY,
         ),
         "get": _op("Today's ticket by number (?number=A012)", "any", ok=_TICKET, errors=(401, 404, 422),
                    params=[{"name": "number", "in": "query", "required": True, "schema": S}]),
@@ -119,7 +121,8 @@ PATHS: dict[str, dict[str, Any]] = {
                                                 ok={"$ref": "#/components/schemas/Window"}, params=WINDOW_NO)},
     "/api/appointments/check-in": {"post": _op(
         "Appointment check-in (预约签到) by code or ID number → ticket", "kiosk, clerk, admin", status="201",
-        ok=_TICKET, req=_obj({"code": S, "id_number": S}), errors=(400, 401, 403, 404, 409, 422))},
+        ok=_TICKET, req=_obj({"code": S, "id_number": S}), errors=(400, 401, 403, 404, 409, 422),
+        params=IDEMPOTENCY)},
     "/api/progress/{code}": {"get": _op(
         "Public ticket progress (the ticket's QR); no personal data", "none", public=True,
         params=[_path_param("code", S)], errors=(404, 422),
