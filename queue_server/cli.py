@@ -26,7 +26,8 @@ def _fail(exc: Exception) -> None:
     from queue_server.errors import QueueError
 
     if isinstance(exc, QueueError):
-        raise click.ClickException(f"{exc.message} ({exc.code})") from exc
+        en = f" / {exc.message_en}" if exc.message_en else ""
+        raise click.ClickException(f"{exc.message}{en} ({exc.code})") from exc
     raise exc
 
 
@@ -195,6 +196,49 @@ def settings_set(db_path: str, key: str, value: str) -> None:
     except Exception as exc:
         _fail(exc)
     click.echo(f"{key} = {value}")
+
+
+@main.group()
+def hall() -> None:
+    """The hall's categories, services and windows as JSON (see docs/queue-server.md)."""
+
+
+@hall.command("export")
+@DB_OPTION
+def hall_export(db_path: str) -> None:
+    """Print the hall's categories, services and windows as JSON.
+
+    \b
+    Example:
+        queue-server hall export --db var/hall.db > hall.json
+    """
+    from queue_server.queue.hall_config import export_hall
+
+    click.echo(json.dumps(export_hall(open_db(db_path)), ensure_ascii=False, indent=1))
+
+
+@hall.command("import")
+@DB_OPTION
+@click.argument("file", type=click.File("r", encoding="utf-8"))
+def hall_import(db_path: str, file: Any) -> None:
+    """Add or update categories, services and windows from a JSON file (never deletes).
+
+    \b
+    Example:
+        queue-server hall import --db var/hall.db hall.json
+    """
+    from queue_server.queue.hall_config import import_hall
+
+    try:
+        data = json.load(file)
+    except ValueError as exc:
+        raise click.ClickException(f"not valid JSON: {exc}") from exc
+    try:
+        counts = import_hall(open_db(db_path), data)
+    except Exception as exc:
+        _fail(exc)
+        return
+    click.echo(f"{counts['categories']} categories, {counts['services']} services, {counts['windows']} windows written")
 
 
 @main.command()

@@ -36,6 +36,7 @@ EVENT_TYPES = (
     "window.closed",
     "notice.changed",
     "day.reset",
+    "hall.configured",
     "printer.status",
 )
 

@@ -111,3 +111,37 @@ def test_serve_with_two_workers_answers_and_stops_on_sigterm(tmp_path):
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) is not None
+
+
+def test_hall_export_then_import_into_an_empty_hall_round_trips(tmp_path):
+    src, dst = str(tmp_path / "a.db"), str(tmp_path / "b.db")
+    run = CliRunner().invoke
+    run(main, ["seed-demo", "--db", src])
+    exported = run(main, ["hall", "export", "--db", src]).output
+    (tmp_path / "hall.json").write_text(exported, encoding="utf-8")
+    r = run(main, ["hall", "import", "--db", dst, str(tmp_path / "hall.json")])
+    assert r.exit_code == 0, r.output
+    assert "38 services, 15 windows" in r.output
+    assert run(main, ["hall", "export", "--db", dst]).output == exported
+    data = json.loads(exported)
+    assert data["windows"][0]["services"] == ["*"]
+
+
+@pytest.mark.parametrize(
+    "patch, message",
+    [
+        ({"windows": [{"number": 99, "name": "99号窗口", "services": ["NOPE"]}]}, "NOPE"),
+        ({"categories": [{"code": "x", "name": "X", "prefix": "ab"}]}, "prefix"),
+        ({"services": [{"code": "X1", "name": "X", "category": "nope"}]}, "category"),
+        ({"services": [{"code": "X1", "name": "X", "category": "qiye", "daily_limit_per_id": 0}]}, "daily_limit"),
+    ],
+)
+def test_hall_import_rejects_a_bad_catalogue_and_writes_nothing(tmp_path, patch, message):
+    db = str(tmp_path / "a.db")
+    run = CliRunner().invoke
+    run(main, ["seed-demo", "--db", db])
+    before = run(main, ["hall", "export", "--db", db]).output
+    (tmp_path / "bad.json").write_text(json.dumps(patch), encoding="utf-8")
+    r = run(main, ["hall", "import", "--db", db, str(tmp_path / "bad.json")])
+    assert r.exit_code != 0 and "bad_hall_config" in r.output and message in r.output
+    assert run(main, ["hall", "export", "--db", db]).output == before

@@ -1,0 +1,152 @@
+"""A hall's catalogue as data: categories, services and windows, exported to and imported
+from JSON (``queue-server hall export`` / ``hall import``).
+
+::
+
+    {"categories": [{"code": "qiye", "name": "企业开办", "name_en": "…", "prefix": "A"}],
+     "services":   [{"code": "QY01", "name": "企业设立登记", "name_en": "…", "category": "qiye",
+                     "self_service": false, "daily_limit_per_id": null, "avg_minutes": 20}],
+     "windows":    [{"number": 1, "name": "1号窗口 综合窗口", "services": ["*"], "kind": "universal"}]}
+
+Import upserts by code (categories, services) and number (windows) in one transaction;
+it never deletes, so tickets keep their service. A service left out of the file keeps
+existing; set ``"active": false`` to retire it. Window status and clerk are left alone.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from sqlite_utils import Database
+
+from queue_server.db import write_tx
+from queue_server.errors import ValidationError
+from queue_server.events import record_event
+
+_CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+_PREFIX = re.compile(r"^[A-Z]$")
+WINDOW_KINDS = ("normal", "universal", "green")
+
+
+def export_hall(db: Database) -> dict[str, Any]:
+    conn = db.conn
+    return {
+        "categories": [
+            {"code": r[0], "name": r[1], "name_en": r[2], "prefix": r[3]}
+            for r in conn.execute("SELECT code, name, name_en, prefix FROM categories ORDER BY sort, code")
+        ],
+        "services": [
+            {"code": r[0], "name": r[1], "name_en": r[2], "category": r[3], "prefix": r[4],
+             "self_service": bool(r[5]), "daily_limit_per_id": r[6], "avg_minutes": r[7], "active": bool(r[8])}
+            for r in conn.execute(
+                "SELECT code, name, name_en, category, prefix, self_service, daily_limit_per_id, avg_minutes, "
+                "active FROM services ORDER BY sort, code"
+            )
+        ],
+        "windows": [
+            {"number": r[0], "name": r[1], "services": json.loads(r[2]), "kind": r[3]}
+            for r in conn.execute("SELECT number, name, services, kind FROM windows ORDER BY number")
+        ],
+    }
+
+
+def _bad(what: str, en: str) -> ValidationError:
+    return ValidationError("bad_hall_config", f"大厅配置有误:{what}", f"Invalid hall configuration: {en}")
+
+
+def _text(item: dict[str, Any], key: str, where: str, *, required: bool = True, default: str = "") -> str:
+    value = item.get(key, None if required else default)
+    if not isinstance(value, str) or (required and not value.strip()) or len(value) > 100:
+        raise _bad(f"{where} 的 {key}", f"{where}: {key} must be a string of at most 100 characters")
+    return value.strip()
+
+
+def import_hall(db: Database, data: Any) -> dict[str, int]:
+    """Validate and upsert the catalogue; returns how many of each kind were written."""
+    if not isinstance(data, dict):
+        raise _bad("应为 JSON 对象", "the file must hold a JSON object")
+    cats = data.get("categories", [])
+    svcs = data.get("services", [])
+    wins = data.get("windows", [])
+    if not all(isinstance(x, list) for x in (cats, svcs, wins)):
+        raise _bad("categories/services/windows 应为列表", "categories, services and windows must be lists")
+    conn = db.conn
+    known_cats = {r[0]: r[1] for r in conn.execute("SELECT code, prefix FROM categories")}
+    for i, c in enumerate(cats):
+        if not isinstance(c, dict):
+            raise _bad(f"第 {i + 1} 个业务类别", f"category #{i + 1} must be an object")
+        code = _text(c, "code", f"category #{i + 1}")
+        if not _CODE.match(code):
+            raise _bad(f"业务类别代码 {code}", f"category code {code!r}")
+        prefix = _text(c, "prefix", f"category {code}")
+        if not _PREFIX.match(prefix):
+            raise _bad(f"业务类别 {code} 的号码前缀", f"category {code}: prefix must be one capital letter")
+        known_cats[code] = prefix
+    prefixes = list(known_cats.values())
+    if len(prefixes) != len(set(prefixes)):
+        raise _bad("号码前缀重复", "two categories share a prefix")
+    known_svcs = {r[0] for r in conn.execute("SELECT code FROM services")}
+    for i, s in enumerate(svcs):
+        if not isinstance(s, dict):
+            raise _bad(f"第 {i + 1} 个事项", f"service #{i + 1} must be an object")
+        code = _text(s, "code", f"service #{i + 1}")
+        if not _CODE.match(code):
+            raise _bad(f"事项代码 {code}", f"service code {code!r}")
+        _text(s, "name", f"service {code}")
+        if s.get("category") not in known_cats:
+            raise _bad(f"事项 {code} 的业务类别", f"service {code}: unknown category {s.get('category')!r}")
+        limit = s.get("daily_limit_per_id")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+            raise _bad(f"事项 {code} 的每日限取数", f"service {code}: daily_limit_per_id must be ≥ 1 or null")
+        avg = s.get("avg_minutes", 8)
+        if isinstance(avg, bool) or not isinstance(avg, int | float) or not 0 < avg <= 480:
+            raise _bad(f"事项 {code} 的平均办理时长", f"service {code}: avg_minutes must be in (0, 480]")
+        known_svcs.add(code)
+    for i, w in enumerate(wins):
+        if not isinstance(w, dict):
+            raise _bad(f"第 {i + 1} 个窗口", f"window #{i + 1} must be an object")
+        number = w.get("number")
+        if isinstance(number, bool) or not isinstance(number, int) or not 0 < number < 10000:
+            raise _bad(f"第 {i + 1} 个窗口的窗口号", f"window #{i + 1}: number must be 1..9999")
+        _text(w, "name", f"window {number}")
+        services = w.get("services")
+        if not isinstance(services, list) or not all(isinstance(x, str) for x in services):
+            raise _bad(f"{number} 号窗口的事项", f"window {number}: services must be a list of codes")
+        unknown = [x for x in services if x != "*" and x not in known_svcs]
+        if unknown:
+            raise _bad(f"{number} 号窗口的未知事项 {unknown}", f"window {number}: unknown services {unknown}")
+        if w.get("kind", "normal") not in WINDOW_KINDS:
+            raise _bad(f"{number} 号窗口的类型", f"window {number}: kind must be one of {WINDOW_KINDS}")
+
+    with write_tx(db) as c:
+        for i, cat in enumerate(cats):
+            c.execute(
+                "INSERT INTO categories (code, name, name_en, prefix, sort) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (code) DO UPDATE SET name = excluded.name, name_en = excluded.name_en, "
+                "prefix = excluded.prefix, sort = excluded.sort",
+                (cat["code"], _text(cat, "name", cat["code"]), _text(cat, "name_en", cat["code"], required=False),
+                 cat["prefix"], i),
+            )
+        for i, s in enumerate(svcs):
+            c.execute(
+                "INSERT INTO services (code, name, name_en, category, prefix, self_service, daily_limit_per_id, "
+                "avg_minutes, active, sort) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO UPDATE SET "
+                "name = excluded.name, name_en = excluded.name_en, category = excluded.category, "
+                "prefix = excluded.prefix, self_service = excluded.self_service, "
+                "daily_limit_per_id = excluded.daily_limit_per_id, avg_minutes = excluded.avg_minutes, "
+                "active = excluded.active, sort = excluded.sort",
+                (s["code"], s["name"].strip(), str(s.get("name_en") or ""), s["category"],
+                 str(s.get("prefix") or known_cats[s["category"]]), int(bool(s.get("self_service"))),
+                 s.get("daily_limit_per_id"), float(s.get("avg_minutes", 8)), int(s.get("active", True) is not False),
+                 i),
+            )
+        for w in wins:
+            c.execute(
+                "INSERT INTO windows (number, name, services, kind) VALUES (?, ?, ?, ?) ON CONFLICT (number) "
+                "DO UPDATE SET name = excluded.name, services = excluded.services, kind = excluded.kind",
+                (w["number"], w["name"].strip(), json.dumps(w["services"]), w.get("kind", "normal")),
+            )
+        record_event(c, "hall.configured", {"categories": len(cats), "services": len(svcs), "windows": len(wins)})
+    return {"categories": len(cats), "services": len(svcs), "windows": len(wins)}
