@@ -93,6 +93,30 @@ def revoke_token(db: Database, token: str) -> bool:
     return n > 0
 
 
+def revoke_tokens_named(db: Database, name: str) -> int:
+    """Revoke every active token called ``name`` (a lost kiosk, a retired display)."""
+    with write_tx(db) as conn:
+        rows = conn.execute(
+            "SELECT token_hash FROM tokens WHERE name = ? AND revoked_at IS NULL", (name,)
+        ).fetchall()
+        conn.execute("UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (time.time(), name))
+    for (h,) in rows:
+        _forget(h)
+    return len(rows)
+
+
+def list_tokens(db: Database) -> list[dict[str, Any]]:
+    """Every token's metadata (never the token itself, which is not stored)."""
+    rows = db.conn.execute(
+        "SELECT id, name, role, user_id, created_at, expires_at, revoked_at FROM tokens ORDER BY id"
+    ).fetchall()
+    return [
+        {"id": r[0], "name": r[1], "role": r[2], "user_id": r[3], "created_at": r[4], "expires_at": r[5],
+         "revoked_at": r[6]}
+        for r in rows
+    ]
+
+
 _cache: dict[tuple[str, str], tuple[float, Principal]] = {}
 _cache_lock = threading.Lock()
 

@@ -119,6 +119,47 @@ def token_create(db_path: str, role: str, name: str) -> None:
         _fail(exc)
 
 
+@token.command("list")
+@DB_OPTION
+def token_list(db_path: str) -> None:
+    """List tokens: id, role, name, created, state (the tokens themselves are not stored).
+
+    \b
+    Example:
+        queue-server token list --db var/hall.db
+    """
+    from queue_server.auth import list_tokens
+
+    now = time.time()
+    for t in list_tokens(open_db(db_path)):
+        if t["revoked_at"]:
+            state = "revoked"
+        elif t["expires_at"] and t["expires_at"] <= now:
+            state = "expired"
+        else:
+            state = "active"
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(t["created_at"]))
+        click.echo(f"{t['id']:>5}  {t['role']:<10} {t['name']:<24} {created}  {state}")
+
+
+@token.command("revoke")
+@DB_OPTION
+@click.option("--name", required=True, help="Revoke every active token with this name.")
+def token_revoke(db_path: str, name: str) -> None:
+    """Revoke the tokens of a device (servers notice within 10 s).
+
+    \b
+    Example:
+        queue-server token revoke --db var/hall.db --name kiosk-01
+    """
+    from queue_server.auth import revoke_tokens_named
+
+    n = revoke_tokens_named(open_db(db_path), name)
+    if not n:
+        raise click.ClickException(f"no active token named {name}")
+    click.echo(f"{n} token(s) revoked")
+
+
 @main.group()
 def user() -> None:
     """Staff accounts that log in (admin, clerk, technician)."""

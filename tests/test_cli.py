@@ -145,3 +145,22 @@ def test_hall_import_rejects_a_bad_catalogue_and_writes_nothing(tmp_path, patch,
     r = run(main, ["hall", "import", "--db", db, str(tmp_path / "bad.json")])
     assert r.exit_code != 0 and "bad_hall_config" in r.output and message in r.output
     assert run(main, ["hall", "export", "--db", db]).output == before
+
+
+def test_token_list_and_revoke(tmp_path):
+    db = str(tmp_path / "hall.db")
+    run = CliRunner().invoke
+    run(main, ["init-db", "--db", db])
+    token = run(main, ["token", "create", "--db", db, "--role", "kiosk", "--name", "kiosk-01"]).output.strip()
+    listed = run(main, ["token", "list", "--db", db]).output
+    assert "kiosk-01" in listed and "active" in listed and token not in listed
+    assert run(main, ["token", "revoke", "--db", db, "--name", "kiosk-01"]).exit_code == 0
+    assert "revoked" in run(main, ["token", "list", "--db", db]).output
+    assert run(main, ["token", "revoke", "--db", db, "--name", "kiosk-01"]).exit_code != 0
+    from queue_server.auth import clear_cache, verify_token
+    from queue_server.db import connect
+    from queue_server.errors import Unauthorized
+
+    clear_cache()
+    with pytest.raises(Unauthorized):
+        verify_token(connect(db), token)
