@@ -5,7 +5,8 @@
 ==============  ================================================================
 ``source``      device index (``0``), device path (``/dev/video0``), a video file
                 (``clip.mp4``) or a folder of frames (``frames/``, sorted by name)
-``width``       requested capture width, default 640
+``width``       requested capture width, default 640 (files/folders: frames are scaled to
+                fit inside width × height, aspect ratio kept)
 ``height``      requested capture height, default 480
 ``loop``        video file / folder: start again at the end (demo), default false
 ``fps``         video file / folder: pace frames at this rate (0 = as fast as read)
@@ -78,7 +79,7 @@ class DeviceCamera:
 
 
 class VideoFileCamera:
-    """A video file played as a camera; frames are resized to the configured resolution."""
+    """A video file played as a camera; frames are scaled to fit the configured resolution."""
 
     def __init__(
         self, path: str | Path, width: int | None = None, height: int | None = None,
@@ -157,12 +158,18 @@ class MemoryCamera:
 
 
 def _resize(frame: np.ndarray, size: tuple[int, int] | tuple[None, None] | None) -> np.ndarray:
+    """Scale to fit inside ``size`` keeping the aspect ratio (a stretched face matches worse)."""
     if not size or size[0] is None or size[1] is None:
         return frame
     w, h = int(size[0]), int(size[1])
-    if frame.shape[1] == w and frame.shape[0] == h:
+    fh, fw = frame.shape[:2]
+    if (fw, fh) == (w, h):
         return frame
-    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_AREA)
+    scale = min(w / fw, h / fh)
+    out = (max(1, round(fw * scale)), max(1, round(fh * scale)))
+    if out == (fw, fh):
+        return frame
+    return cv2.resize(frame, out, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 def open_camera(config: Mapping[str, Any]) -> Camera:

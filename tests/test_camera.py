@@ -19,12 +19,12 @@ from hardware.camera import (
 CLIP = Path(__file__).parent / "data" / "faces" / "short_hamilton_clip.mp4"
 
 
-def test_video_file_camera_reads_every_frame_at_configured_size():
+def test_video_file_camera_reads_every_frame_scaled_to_fit_keeping_aspect():
     cam = open_camera({"source": str(CLIP), "width": 320, "height": 240})
     assert isinstance(cam, VideoFileCamera)
     n = 0
     while (frame := cam.read()) is not None:
-        assert frame.shape == (240, 320, 3)
+        assert frame.shape == (180, 320, 3)  # 640×360 (16:9) fitted into 320×240
         n += 1
     cam.close()
     assert n == 275

@@ -154,3 +154,13 @@ def test_face_config_from_mapping_rejects_unknown_keys_and_documents_every_setti
                  and isinstance(body[i + 1].value, ast.Constant))
     ]
     assert undocumented == []
+
+
+def test_cli_camera_check_reports_frames_and_quality():
+    r = _cli("camera", str(FACES / "short_hamilton_clip.mp4"), "--frames", "30")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["frames"] == 30 and (out["width"], out["height"]) == (640, 360)
+    assert sum(out["quality"].values()) == 30
+    r = _cli("camera", str(FACES / "no-such-video.mp4"))
+    assert r.returncode == 2 and json.loads(r.stdout)["code"] == "camera.unavailable"

@@ -11,6 +11,7 @@
 ``wlt_path``   licensed WLT decoder (``libwlt.so``); without it photos are ``None``
 ``wlt_entry``  decoder entry point, default ``unpack``; ``wlt_key`` its key, default 602
 ``sim_photo``  ``sim``: image file the demo treats as the card's decoded photo
+``card``       ``sim``: ``true`` = a synthetic card lies on the reader from the start
 =============  ==================================================================
 
 ``open_reader_url(url)`` accepts the same as one URL (the kiosk's ``[idcard] url``):
@@ -101,7 +102,10 @@ def open_reader(config: Mapping[str, Any]) -> IdCardReader:
         return SdtReader(str(config["sdk_path"]), int(config.get("port", 1001)), decoder)
     if driver == "sim":
         photo = config.get("sim_photo")
-        return SimulatedReader(None, str(photo) if photo else None)
+        sim = SimulatedReader(None, str(photo) if photo else None)
+        if str(config.get("card", "")).lower() in ("1", "true", "yes"):
+            sim.insert(SimCard())  # a synthetic citizen already on the reader
+        return sim
     raise ReaderUnavailable(f"unknown driver {driver!r}")
 
 
