@@ -48,7 +48,9 @@ FONT_CANDIDATES = (
 
 def char_width(ch: str) -> int:
     """Columns a character takes in font A: 2 for hanzi and full-width forms, else 1."""
-    return 2 if unicodedata.east_asian_width(ch) in ("W", "F", "A") and ord(ch) > 0x7F else 1
+    if ch < "\x80":
+        return 1
+    return 2 if unicodedata.east_asian_width(ch) in ("W", "F", "A") else 1
 
 
 def text_width(text: str) -> int:
@@ -57,6 +59,8 @@ def text_width(text: str) -> int:
 
 def wrap(text: str, columns: int) -> list[str]:
     """Wrap by display columns; breaks ASCII words only at spaces when it can."""
+    if len(text) * 2 <= columns and "\n" not in text:
+        return [text]  # fits even if every character were double width
     lines: list[str] = []
     for para in text.split("\n"):
         current, width = "", 0
