@@ -194,6 +194,24 @@ def test_paper_out_mid_queue_loses_no_ticket_and_resumes_in_order(client, hall, 
     assert events[-1]["status"] == "ok" and not events[-1]["paused"]
 
 
+def test_buffering_printer_out_of_paper_loses_nothing_and_marks_the_second_copy(
+        client, hall, db_path, printer_sim, workers):
+    """A printer that keeps the cut-short receipt and finishes it after the refill: the
+    queue cannot tell, so that ticket comes out twice — the second copy marked 补打."""
+    add_printer(db_path, printer_sim.url)
+    printer_sim.set_state(buffering=True)
+    printer_sim.run_out_after(1)
+    numbers = [issue(client, hall)["number"] for _ in range(3)]
+    wait_for(lambda: client.get("/api/printers", headers=auth(hall, "technician"))
+             .get_json()["printers"][0]["paused"], what="paused")
+    assert len(printer_sim.receipts) == 1 and len(printer_sim.state.held) == 1
+    printer_sim.set_state(paper="ok")
+    receipts = printer_sim.wait_for_receipts(4)
+    printed = [(next(line for line in text_lines(r.data) if line in numbers),
+                text_lines(r.data)[0] == "【补打 REPRINT】") for r in receipts]
+    assert printed == [(numbers[0], False), (numbers[1], False), (numbers[1], True), (numbers[2], False)]
+
+
 def test_cover_open_pauses_and_closing_it_resumes(client, hall, db_path, printer_sim, workers):
     add_printer(db_path, printer_sim.url)
     printer_sim.set_state(cover_open=True)

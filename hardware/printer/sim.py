@@ -29,6 +29,8 @@ that splits the byte stream into receipts at each cut and answers ``DLE EOT n``)
 While the printer cannot print (paper out, cover open, offline, error) the receipts it is
 sent are lost — counted in :attr:`SimulatedPrinterState.discarded`, never in
 :attr:`~SimulatedPrinterState.receipts` — which is the worst case a print queue must survive.
+``set_state(buffering=True)`` models the other kind of printer, which holds them and prints
+them once it is ready again (the worst case for duplicates).
 """
 
 from __future__ import annotations
@@ -123,20 +125,30 @@ class SimulatedPrinterState:
         self.unreachable = False
         self.delay = 0.0
         """Seconds to sleep before answering each status query (a slow printer)."""
+        self.buffering = False
+        """False: what arrives while the printer cannot print is lost (:attr:`discarded`).
+        True: it is held and printed when the printer is ready again, like printers that
+        keep their receive buffer over a paper change (:attr:`held` until then)."""
+        self.held: list[bytes] = []
         self._paper_left: int | None = None
 
     # -- control ---------------------------------------------------------------------
     def set_state(self, **changes: Any) -> None:
         """Change any of ``paper`` ("ok"|"near_end"|"out"), ``cover_open``, ``offline``,
-        ``error``, ``silent``, ``unreachable``, ``delay``. ``paper="ok"`` is a refill."""
+        ``error``, ``silent``, ``unreachable``, ``delay``, ``buffering``. ``paper="ok"`` is
+        a refill."""
         with self._lock:
             for key, value in changes.items():
                 if key not in ("paper", "cover_open", "offline", "error", "silent",
-                               "unreachable", "delay"):
+                               "unreachable", "delay", "buffering"):
                     raise TypeError(f"unknown printer state {key!r}")
                 setattr(self, key, value)
             if changes.get("paper") == "ok":
                 self._paper_left = None
+            if self.printable and self.held:  # a buffering printer catches up
+                now = time.time()
+                self.receipts.extend(Receipt(data, now) for data in self.held)
+                self.held.clear()
             self._lock.notify_all()
 
     def run_out_after(self, receipts: int) -> None:
@@ -201,7 +213,7 @@ class SimulatedPrinterState:
             self.paper = "out"  # the roll ends in the middle of this receipt
             self._paper_left = None
         if not self.printable:
-            self.discarded.append(data)
+            (self.held if self.buffering else self.discarded).append(data)
             return
         if self._paper_left is not None:
             self._paper_left -= 1
