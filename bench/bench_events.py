@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import queue
 import re
 import selectors
 import socket
@@ -122,6 +123,7 @@ def main() -> None:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     url = f"http://127.0.0.1:{port}"
+    stop = mp.Event()
     try:
         for _ in range(100):
             try:
@@ -130,19 +132,23 @@ def main() -> None:
             except requests.RequestException:
                 time.sleep(0.1)
         out: Any = mp.Queue()
-        stop = mp.Event()
         per = [args.clients // args.procs + (1 if i < args.clients % args.procs else 0) for i in range(args.procs)]
-        procs = [mp.Process(target=client_proc, args=(port, hall["tokens"]["display"], k, out, stop)) for k in per]
+        procs = [mp.Process(target=client_proc, args=(port, hall["tokens"]["display"], k, out, stop), daemon=True)
+                 for k in per]
         for p in procs:
             p.start()
         ready = 0
         deadline = time.monotonic() + 60
         while ready < args.clients and time.monotonic() < deadline:
-            kind, k = out.get(timeout=60)
+            try:
+                kind, k = out.get(timeout=max(0.1, deadline - time.monotonic()))
+            except queue.Empty:
+                break
             if kind == "ready":
                 ready += k
         if ready < args.clients:
-            raise SystemExit(f"only {ready} of {args.clients} streams connected")
+            raise SystemExit(f"not all {args.clients} streams got their snapshot within 60 s "
+                             "(server threads / SSE_MAX_STREAMS too low?)")
         time.sleep(0.5)
 
         session = requests.Session()
@@ -173,6 +179,7 @@ def main() -> None:
         for p in procs:
             p.join(5)
     finally:
+        stop.set()
         server.terminate()
         server.wait(10)
 
