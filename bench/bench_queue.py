@@ -6,7 +6,8 @@ sockets and pre-encoded requests, so the client steals as little CPU as possible
 the server on a small machine). Scenarios:
 
 * issue, 1 client and 20 clients, as fast as they can (saturation);
-* issue, 20 clients together at a fixed 50 tickets/s (latency at a busy hall's rush ×25);
+* issue, 20 clients together at a fixed 50 tickets/s (latency at a busy hall's rush ×25):
+  20 keep-alive connections paced by one selector thread, each sending every 0.4 s;
 * call-next, 1 and 20 clients, on a hall with thousands of waiting tickets.
 
 Each scenario runs ``--runs`` times; the table shows the median throughput of the runs
@@ -125,23 +126,91 @@ def _client_proc(port: int, requests: list[bytes], n_conns: int, seconds: float,
     out.put((results, time.process_time()))
 
 
+def _parse_response(buf: bytes) -> tuple[int, int] | None:
+    """(status, bytes used) of the first complete response in ``buf``, or None."""
+    end = buf.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    head = buf[:end]
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    if len(buf) < end + 4 + length:
+        return None
+    return int(head[9:12]), end + 4 + length
+
+
+def _paced_proc(port: int, requests: list[bytes], n_conns: int, seconds: float, rate_total: float,
+                start_at: float, out: mp.Queue) -> None:
+    """Fixed-rate load from ONE thread: ``n_conns`` keep-alive connections on a selector,
+    each sending a request every ``n_conns / rate_total`` seconds (random phase). One
+    thread means a response is timed the moment it arrives, never after a sibling
+    client's GIL slice."""
+    import selectors
+
+    period = n_conns / rate_total
+    rng = random.Random(1)
+    sel = selectors.DefaultSelector()
+    state = []
+    for k in range(n_conns):
+        sock = socket.create_connection(("127.0.0.1", port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.setblocking(False)
+        st = {"sock": sock, "buf": b"", "t0": None, "next": start_at + rng.random() * period, "i": k}
+        sel.register(sock, selectors.EVENT_READ, st)
+        state.append(st)
+    results: list[tuple[float, int]] = []
+    end = start_at + seconds
+    while True:
+        now = time.time()
+        if now >= end and all(st["t0"] is None for st in state):
+            break
+        for st in state:
+            if st["t0"] is None and st["next"] <= now < end:
+                st["sock"].send(requests[st["i"] % len(requests)])
+                st["i"] += n_conns
+                st["t0"] = time.perf_counter()
+                st["next"] += period
+        idle = [st["next"] for st in state if st["t0"] is None and st["next"] < end]
+        timeout = max(0.0, min(idle) - time.time()) if idle else 0.05
+        for key, _ in sel.select(min(timeout, 0.05)):
+            st = key.data
+            chunk = st["sock"].recv(65536)
+            if not chunk:
+                raise ConnectionError("server closed the connection")
+            st["buf"] += chunk
+            parsed = _parse_response(st["buf"])
+            if parsed is not None and st["t0"] is not None:
+                results.append((time.perf_counter() - st["t0"], parsed[0]))
+                st["buf"] = st["buf"][parsed[1]:]
+                st["t0"] = None
+    for st in state:
+        st["sock"].close()
+    out.put((results, time.process_time()))
+
+
 def drive(port: int, requests: list[bytes], clients: int, seconds: float, rate_total: float | None = None,
           procs: int = 4) -> tuple[float, list[float], dict[int, int], float]:
     """Run ``clients`` connections for ``seconds``; returns (req/s, latencies, status counts,
     CPU seconds the load generator used)."""
     procs = max(1, min(procs, clients))
-    per = [clients // procs + (1 if k < clients % procs else 0) for k in range(procs)]
-    rate_each = rate_total / clients if rate_total else None
     out: mp.Queue = mp.Queue()
     start_at = time.time() + 0.3
     ps = []
-    offset = 0
-    for n in per:
-        reqs = requests[offset:] + requests[:offset]
-        offset += n
-        p = mp.Process(target=_client_proc, args=(port, reqs, n, seconds, rate_each, start_at, out))
+    if rate_total:
+        p = mp.Process(target=_paced_proc, args=(port, requests, clients, seconds, rate_total, start_at, out))
         p.start()
         ps.append(p)
+    else:
+        per = [clients // procs + (1 if k < clients % procs else 0) for k in range(procs)]
+        offset = 0
+        for n in per:
+            reqs = requests[offset:] + requests[:offset]
+            offset += n
+            p = mp.Process(target=_client_proc, args=(port, reqs, n, seconds, None, start_at, out))
+            p.start()
+            ps.append(p)
     results: list[tuple[float, int]] = []
     client_cpu = 0.0
     for _ in ps:
@@ -207,6 +276,8 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="runs per scenario")
     ap.add_argument("--load-procs", type=int, default=4, help="load generator processes")
     ap.add_argument("--json", dest="json_out", help="also write the figures to this JSON file")
+    ap.add_argument("--only", choices=["issue", "paced", "call-next"], action="append",
+                    help="run only these scenarios (repeatable)")
     args = ap.parse_args()
 
     from queue_server.db import open_db
@@ -232,18 +303,23 @@ def main() -> None:
         # Warm-up: connections, caches, the first ticket of the day.
         drive(port, issue_reqs, 4, 1.0, procs=2)
 
+        only = set(args.only or ["issue", "paced", "call-next"])
         scenarios = [
-            ("issue", 1, None, issue_reqs),
-            ("issue", 20, None, issue_reqs),
-            ("issue @50/s", 20, 50.0, issue_reqs),
+            ("issue", "issue", 1, None, issue_reqs),
+            ("issue", "issue", 20, None, issue_reqs),
+            ("paced", "issue @50/s", 20, 50.0, issue_reqs),
         ]
-        for name, clients, rate, reqs in scenarios:
-            rows.append(run_scenario(port, server.pid, name, clients, rate, reqs, args))
+        for kind, name, clients, rate, reqs in scenarios:
+            if kind in only:
+                rows.append(run_scenario(port, server.pid, name, clients, rate, reqs, args))
 
         windows = made["windows"]
         call_reqs = [build_request("POST", f"/api/windows/{w}/call-next", tokens["admin"]) for w in windows]
-        for clients in (1, 20):
-            rows.append(run_scenario(port, server.pid, "call-next", clients, None, call_reqs, args))
+        if "call-next" in only:
+            if "issue" not in only:  # something to call
+                drive(port, issue_reqs, 20, 3.0, procs=args.load_procs)
+            for clients in (1, 20):
+                rows.append(run_scenario(port, server.pid, "call-next", clients, None, call_reqs, args))
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -257,9 +333,10 @@ def run_scenario(port: int, server_pid: int, name: str, clients: int, rate: floa
     rates, lats = [], []
     statuses: dict[int, int] = {}
     server_cpu = client_cpu = 0.0
+    procs = args.load_procs
     for _ in range(args.runs):
         cpu0 = process_tree_cpu(server_pid)
-        r, lat, st, ccpu = drive(port, reqs, clients, args.seconds, rate, procs=args.load_procs)
+        r, lat, st, ccpu = drive(port, reqs, clients, args.seconds, rate, procs=procs)
         server_cpu += process_tree_cpu(server_pid) - cpu0
         client_cpu += ccpu
         rates.append(r)

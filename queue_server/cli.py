@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -321,6 +322,8 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     Checkpointer(db_path).start()
     start_workers(db_path)
     sock = _listen_socket(host, port, reuse_port)
+    gc.collect()
+    gc.freeze()  # the app's long-lived objects leave the collector's working set: shorter pauses
     waitress.serve(app, sockets=[sock], threads=threads, connection_limit=max(1000, threads * 4),
                    channel_timeout=300, backlog=2048, ident="yichuang", _quiet=True,
                    asyncore_use_poll=True)
