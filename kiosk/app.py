@@ -113,6 +113,9 @@ class KioskApp(App):
     hall_name = StringProperty("")
     """The hall's name from the kiosk config."""
 
+    landscape = BooleanProperty(False)
+    """The window is wider than tall (1920×1080): screens put their parts side by side."""
+
     def __init__(self, kiosk: Kiosk, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(**kwargs)
         self.kiosk = kiosk
@@ -160,6 +163,12 @@ def build_root(kiosk: Kiosk, app: KioskApp | None = None) -> KioskRoot:
     # The screens' background is the window's clear colour: no full-screen rectangle to
     # fill on every frame (a software GL renderer pays for every pixel drawn).
     Window.clearcolor = BACKGROUND
+
+    def orient(_w: object, size: tuple[int, int]) -> None:
+        app.landscape = size[0] > size[1]
+
+    orient(Window, Window.size)
+    Window.bind(size=orient)
     root = KioskRoot(kiosk=kiosk)
     manager = ScreenManager(transition=NoTransition())
     for name, cls in SCREENS.items():

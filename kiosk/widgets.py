@@ -62,6 +62,9 @@ class KeyButton(ButtonBehavior, Label):
     bg = ColorProperty((0.93, 0.95, 0.98, 1))
     """Background colour."""
 
+    label_scale = NumericProperty(1.0)
+    """Extra text scale (the word keys on a crowded keypad)."""
+
 
 class Keypad(GridLayout):
     """Digits (and X / letters as configured) with 删除 and 清空; calls ``on_key``."""
@@ -82,13 +85,20 @@ class Keypad(GridLayout):
         self.clear_widgets()
         app = App.get_running_app()
         n = len(self.keys) + 2
-        self.cols = 3 if n <= 13 else (5 if n <= 25 else 7)
-        self.key_height = {3: 130, 5: 100, 7: 92}[self.cols]
+        if app.landscape:  # half the width of 1920: more, lower keys
+            self.cols = 4 if n <= 13 else (6 if n <= 25 else 8)
+            self.key_height = {4: 110, 6: 100, 8: 86}[self.cols]
+        else:
+            self.cols = 3 if n <= 13 else (5 if n <= 25 else 7)
+            self.key_height = {3: 130, 5: 100, 7: 92}[self.cols]
         for k in self.keys:
             self.add_widget(KeyButton(text=k, on_release=lambda b: self._press(b.text)))
-        delete = KeyButton(text=app.tr("keypad.delete"), bg=(0.98, 0.9, 0.85, 1))
+        word_scale = 0.7 if self.cols >= 8 else 1.0
+        delete = KeyButton(text=app.tr("keypad.delete"), bg=(0.98, 0.9, 0.85, 1),
+                           label_scale=word_scale)
         delete.bind(on_release=lambda _b: self._press("DEL"))
-        clear = KeyButton(text=app.tr("keypad.clear"), bg=(0.98, 0.9, 0.85, 1))
+        clear = KeyButton(text=app.tr("keypad.clear"), bg=(0.98, 0.9, 0.85, 1),
+                          label_scale=word_scale)
         clear.bind(on_release=lambda _b: self._press("CLR"))
         self.add_widget(delete)
         self.add_widget(clear)

@@ -42,7 +42,10 @@ class CategoryScreen(KioskScreen):
         lang = self.kiosk.lang
         for i, cat in enumerate(p.items):
             index = (p.page - 1) * len(p.items) + i
-            btn = BigButton(title=cat.label(lang), key=f"cat:{cat.code}", title_size=52,
+            label = cat.label(lang)
+            narrow = self.app.landscape and not self.kiosk.elder  # four columns
+            size = 52 if len(label) <= (10 if narrow else 16) else 40
+            btn = BigButton(title=label, key=f"cat:{cat.code}", title_size=size,
                             bg=COLOURS[index % len(COLOURS)])
             btn.bind(on_release=lambda _b, c=cat: self.choose(c))
             grid.add_widget(btn)

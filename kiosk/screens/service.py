@@ -59,7 +59,8 @@ class ServiceScreen(KioskScreen):
             hint = svc.name if lang == "en" and svc.name_en else ""
             label = svc.label(lang)
             btn = BigButton(title=label, hint=hint, key=f"svc:{svc.code}",
-                            title_size=48 if len(label) <= 24 else 40, bg=(0.12, 0.35, 0.66, 1))
+                            title_size=48 if len(label) <= 24 else (
+                                34 if self.app.landscape else 40), bg=(0.12, 0.35, 0.66, 1))
             btn.bind(on_release=lambda _b, s=svc: self.choose(s))
             grid.add_widget(btn)
 
