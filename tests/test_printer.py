@@ -328,13 +328,37 @@ def test_device_file_printer_gets_the_bytes_and_reports_unknown(tmp_path) -> Non
     assert dev.read_bytes() == render_ticket(TICKET, PrinterOptions(paper=58))
 
 
-def test_serial_printer_without_pyserial_is_a_clear_config_error() -> None:
+def test_usb_printer_without_pyusb_is_a_clear_config_error() -> None:
     from hardware.printer._escpos import escpos_printer
 
-    if escpos_printer.Serial.is_usable():
-        pytest.skip("pyserial is installed here")
-    p = open_printer("serial:///dev/ttyUSB0?baudrate=19200")
+    if escpos_printer.Usb.is_usable():
+        pytest.skip("pyusb is installed here")
+    p = open_printer("usb://0416:5011")
     status = p.status()
-    assert status.state == "offline" and "pyserial" in status.detail
+    assert status.state == "offline" and "pyusb" in status.detail
     with pytest.raises(PrinterConfigError):
         p.print_ticket(TICKET, check_status=False)
+
+
+def test_serial_printer_on_a_pty_prints_and_reports_status() -> None:
+    from hardware.printer._escpos import escpos_printer
+    from hardware.printer.sim import SimulatedSerialPrinter
+
+    if not escpos_printer.Serial.is_usable():
+        pytest.skip("pyserial is not installed")
+    with SimulatedSerialPrinter() as sim:
+        p = open_printer(sim.url, paper=58, status_timeout=0.3)
+        try:
+            assert p.status().state == "ok"
+            p.print_ticket(TICKET)
+            [receipt] = sim.wait_for_receipts(1)
+            assert receipt.data == render_ticket(TICKET, PrinterOptions(paper=58))
+            sim.set_state(paper="near_end")
+            assert p.status().state == "near_end"
+            sim.set_state(paper="out")
+            with pytest.raises(PaperOut):
+                p.print_ticket(TICKET)
+            sim.set_state(paper="ok", silent=True)
+            assert p.status().state == "unknown"
+        finally:
+            p.close()

@@ -26,6 +26,8 @@ that splits the byte stream into receipts at each cut and answers ``DLE EOT n``)
           sim.set_state(silent=True)                   # stops answering status: "unknown"
           sim.set_state(unreachable=True)              # resets new connections
 
+* :class:`SimulatedSerialPrinter` — the same printer on a pseudo-terminal, for ``serial://``.
+
 While the printer cannot print (paper out, cover open, offline, error) the receipts it is
 sent are lost — counted in :attr:`SimulatedPrinterState.discarded`, never in
 :attr:`~SimulatedPrinterState.receipts` — which is the worst case a print queue must survive.
@@ -35,6 +37,7 @@ them once it is ready again (the worst case for duplicates).
 
 from __future__ import annotations
 
+import os
 import re
 import selectors
 import socket
@@ -402,3 +405,72 @@ class SimulatedNetworkPrinter:
             except OSError:
                 sel.unregister(conn)
                 conn.close()
+
+
+class SimulatedSerialPrinter:
+    """A serial ESC/POS printer on a pseudo-terminal: the real ``serial://`` driver
+    (pyserial, python-escpos ``Serial``) talks to it, DLE EOT included::
+
+        with SimulatedSerialPrinter() as sim:        # sim.url = serial:///dev/pts/N?baudrate=19200
+            open_printer(sim.url, paper=58).print_ticket(ticket)
+            sim.wait_for_receipts(1)
+    """
+
+    def __init__(self, baudrate: int = 19200) -> None:
+        import pty
+
+        self.state = SimulatedPrinterState()
+        self._master, self._slave = pty.openpty()
+        self.path = os.ttyname(self._slave)
+        self.baudrate = baudrate
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True, name=f"sim-serial-{self.path}")
+
+    @property
+    def url(self) -> str:
+        return f"serial://{self.path}?baudrate={self.baudrate}"
+
+    @property
+    def receipts(self) -> list[Receipt]:
+        return self.state.receipts
+
+    def set_state(self, **changes: Any) -> None:
+        self.state.set_state(**changes)
+
+    def wait_for_receipts(self, count: int, timeout: float = 10.0) -> list[Receipt]:
+        return self.state.wait_for_receipts(count, timeout)
+
+    def start(self) -> SimulatedSerialPrinter:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+        for fd in (self._master, self._slave):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+    def __enter__(self) -> SimulatedSerialPrinter:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _serve(self) -> None:
+        import select
+
+        while not self._stop.is_set():
+            if not select.select([self._master], [], [], 0.1)[0]:
+                continue
+            try:
+                data = os.read(self._master, 65536)
+            except OSError:
+                return
+            replies = self.state.feed(data)
+            if replies:
+                if self.state.delay:
+                    time.sleep(self.state.delay)
+                os.write(self._master, bytes(replies))
