@@ -259,10 +259,10 @@ def test_a_leased_job_is_claimed_by_one_worker_only(db_path, hall, printer_sim):
     with write_tx(db1) as conn:
         first = jobs.enqueue_test_page(conn, "lobby-1")
         jobs.enqueue_test_page(conn, "lobby-1")
-    a = jobs.claim_next(db1, "lobby-1", "proc-a", lease_seconds=0.3)
+    a = jobs.claim_next(db1, "lobby-1", "proc-a", lease_seconds=1.0)
     assert a is not None and a.id == first
     assert jobs.claim_next(db2, "lobby-1", "proc-b") is None  # head leased: order + exclusivity
-    time.sleep(0.35)  # proc-a died: its lease expires, the job is printed again by b
+    time.sleep(1.05)  # proc-a died: its lease expires, the job is printed again by b
     b = jobs.claim_next(db2, "lobby-1", "proc-b")
     assert b is not None and b.id == first and b.attempts == 1
     assert not jobs.finish_job(db1, a)  # the old owner cannot finish it any more
