@@ -225,18 +225,24 @@ def test_cover_open_pauses_and_closing_it_resumes(client, hall, db_path, printer
     assert job_rows(db_path)[0][2] == 0  # a pause is not a failed attempt
 
 
-def test_unreachable_printer_is_retried_with_backoff_then_prints(client, hall, db_path, printer_sim, workers):
+def test_unreachable_printer_is_retried_with_backoff_then_prints(client, hall, db_path, printer_sim):
+    from dataclasses import replace
+
     add_printer(db_path, printer_sim.url)
     printer_sim.set_state(unreachable=True)
-    issue(client, hall)
-    wait_for(lambda: job_rows(db_path)[0][2] >= 2, what="two failed attempts")
-    _, state, attempts, error = job_rows(db_path)[0]
-    assert state in ("queued", "printing") and "printer_offline" in (error or "")
-    p = client.get("/api/printers", headers=auth(hall, "technician")).get_json()["printers"][0]
-    assert p["status"] == "offline"
-    printer_sim.set_state(unreachable=False)
-    printer_sim.wait_for_receipts(1)
-    wait_for(lambda: job_rows(db_path)[0][1] == "done", what="done")
+    start_workers(db_path, replace(FAST, max_attempts=1000))
+    try:
+        issue(client, hall)
+        wait_for(lambda: job_rows(db_path)[0][2] >= 2, what="two failed attempts")
+        _, state, attempts, error = job_rows(db_path)[0]
+        assert state in ("queued", "printing") and "printer_offline" in (error or "")
+        p = client.get("/api/printers", headers=auth(hall, "technician")).get_json()["printers"][0]
+        assert p["status"] == "offline"
+        printer_sim.set_state(unreachable=False)
+        printer_sim.wait_for_receipts(1)
+        wait_for(lambda: job_rows(db_path)[0][1] == "done", what="done")
+    finally:
+        stop_workers(db_path)
 
 
 def test_job_fails_after_max_attempts_and_the_next_job_still_prints(client, hall, db_path, printer_sim, workers):
