@@ -347,9 +347,13 @@ def test_serial_printer_on_a_pty_prints_and_reports_status() -> None:
     if not escpos_printer.Serial.is_usable():
         pytest.skip("pyserial is not installed")
     with SimulatedSerialPrinter() as sim:
-        p = open_printer(sim.url, paper=58, status_timeout=0.3)
+        p = open_printer(sim.url, paper=58, status_timeout=1.0)
         try:
+            import time
+
+            t0 = time.monotonic()
             assert p.status().state == "ok"
+            assert time.monotonic() - t0 < 0.5  # answered: no waiting for the timeout
             p.print_ticket(TICKET)
             [receipt] = sim.wait_for_receipts(1)
             assert receipt.data == render_ticket(TICKET, PrinterOptions(paper=58))

@@ -165,6 +165,11 @@ class ReceiptPrinter:
                 return parse_status(self._query_socket_pipelined(sock))
             except Offline as exc:
                 return PrinterStatus.offline(exc.detail)
+        if self.target.scheme == "serial":
+            try:
+                return parse_status(self._query_serial_pipelined())
+            except Offline as exc:
+                return PrinterStatus.offline(exc.detail)
         for n in STATUS_QUERIES:
             try:
                 answers[n] = self._query(n)
@@ -175,7 +180,7 @@ class ReceiptPrinter:
         return parse_status(answers)
 
     def _query(self, n: int) -> int | None:
-        """One DLE EOT over a serial, USB or simulated device; None on silence."""
+        """One DLE EOT over a USB or simulated device; None on silence."""
         device = self._device
         assert device is not None
         timeout = self.options.status_timeout
@@ -199,6 +204,21 @@ class ReceiptPrinter:
             if self.target.scheme == "sim" or time.monotonic() >= deadline:
                 return None
             time.sleep(0.01)
+
+    def _query_serial_pipelined(self) -> dict[int, int | None]:
+        """The status queries in one write over pyserial; ``read(n)`` returns as soon as the
+        answers are in (python-escpos's ``_read`` asks for 16 bytes and so always waits for
+        the whole timeout)."""
+        ser = self._device.device  # type: ignore[union-attr]
+        try:
+            ser.reset_input_buffer()  # drop stale bytes (late answers, ASB)
+            ser.write(b"".join(DLE_EOT + bytes([n]) for n in STATUS_QUERIES))
+            ser.timeout = self.options.status_timeout
+            got = bytes(ser.read(len(STATUS_QUERIES)))
+        except Exception as exc:  # SerialException: the adapter was unplugged
+            self.close()
+            raise Offline(f"{self.url}: {exc}") from exc
+        return {n: (got[i] if i < len(got) else None) for i, n in enumerate(STATUS_QUERIES)}
 
     def _query_socket_pipelined(self, sock: socket.socket) -> dict[int, int | None]:
         """All :data:`STATUS_QUERIES` in one write; the printer answers them in order, so a
