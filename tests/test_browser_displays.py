@@ -128,6 +128,7 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
 
     console.wait_for_timeout(2600)  # the green "called" toast fades
     console.screenshot(path=str(shots / "counter.png"))
+    win_page.wait_for_function("document.getElementById('current').getAnimations().length === 0", timeout=10000)
     win_page.screenshot(path=str(shots / "window-display.png"))
 
     # Pausing shows 暂停服务 with the reason on the window screen.
