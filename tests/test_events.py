@@ -269,3 +269,26 @@ def test_real_server_streams_a_call_and_resumes_after_a_restart(db_path, hall):
         again = reader.next()
         assert again.event == "ticket.called" and again.json()["number"] == missed["number"] == "B002"
         close_stream(resp)
+
+
+@pytest.mark.slow
+def test_real_server_frees_the_stream_of_a_client_that_went_away(db_path, hall):
+    """A display that disappears (closed socket) releases its thread at the next keep-alive."""
+    tech = {"Authorization": f"Bearer {hall['tokens']['technician']}"}
+    with Server(db_path, free_port(), env={"YICHUANG_SSE_KEEPALIVE_SECONDS": "0.5"}) as srv:
+        streams = []
+        for _ in range(3):
+            resp = requests.get(f"{srv.url}/api/events?token={hall['tokens']['display']}", stream=True, timeout=10)
+            reader = SSEReader(resp.iter_content(chunk_size=None))
+            reader.until("snapshot")
+            streams.append(resp)
+        stats = requests.get(f"{srv.url}/api/events/stats", headers=tech, timeout=5).json()
+        assert stats["streams"] == 3
+        for resp in streams:
+            close_stream(resp)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if requests.get(f"{srv.url}/api/events/stats", headers=tech, timeout=5).json()["streams"] == 0:
+                break
+            time.sleep(0.2)
+        assert requests.get(f"{srv.url}/api/events/stats", headers=tech, timeout=5).json()["streams"] == 0

@@ -139,15 +139,16 @@ def seeded_hall(db_path: Path, windows: int = 6) -> dict[str, Any]:
 class Server:
     """The real queue server (waitress) in a subprocess on ``port``; restartable on the same port."""
 
-    def __init__(self, db_path: Path, port: int, threads: int = 32):
+    def __init__(self, db_path: Path, port: int, threads: int = 32, env: dict[str, str] | None = None):
         self.db_path = db_path
         self.port = port
         self.threads = threads
+        self.extra_env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{port}"
 
     def start(self, timeout: float = 20.0) -> Server:
-        env = dict(os.environ, YICHUANG_DB_PATH=str(self.db_path), PYTHONPATH=str(ROOT))
+        env = dict(os.environ, YICHUANG_DB_PATH=str(self.db_path), PYTHONPATH=str(ROOT), **self.extra_env)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "waitress", f"--threads={self.threads}", "--host=127.0.0.1",
              f"--port={self.port}", "--channel-timeout=300", "--call", "queue_server:create_app"],
