@@ -175,8 +175,7 @@ def build_root(kiosk: Kiosk, app: KioskApp | None = None) -> KioskRoot:
         manager.add_widget(cls(name=name, kiosk=kiosk))
     root.manager = manager
     root.add_widget(manager)
-    root.overlay = IdleOverlay()
-    root.add_widget(root.overlay)
+    root.overlay = IdleOverlay(host=root)
     kiosk.on_wipe.append(root._after_wipe)
     Window.bind(on_textinput=root.on_textinput, on_key_down=root.on_key_down)
     app.root_widget = root

@@ -42,3 +42,7 @@ def configure_kivy(width: int = 1080, height: int = 1920, *, fullscreen: bool = 
         # of every frame (measured: ~165 → ~60 ms CPU at 1080×1920). A real kiosk's GPU
         # keeps Kivy's default of 2.
         env.setdefault("KCFG_GRAPHICS_MULTISAMPLES", "0")
+        # llvmpipe's rasteriser threads fight the app (and everything else on a busy
+        # 2-core machine) for the CPU; rendering in the calling thread halved the tap →
+        # number time under load.
+        env.setdefault("LP_NUM_THREADS", "0")

@@ -149,7 +149,14 @@ class QRImage(Image):
 
 
 class IdleOverlay(FloatLayout):
-    """The countdown before a wipe: full-screen, a touch anywhere dismisses it."""
+    """The countdown before a wipe: full-screen, a touch anywhere dismisses it.
+
+    It is in the widget tree only while shown (``host`` is the root it attaches to): an
+    invisible full-screen overlay would still be rasterised on every frame, which on a
+    software GL renderer doubled the cost of each frame."""
+
+    host = ObjectProperty(None, allownone=True)
+    """The widget the overlay attaches itself to when shown."""
 
     visible = BooleanProperty(False)
     """Shown or not (the widget stays in the tree; hidden by opacity and size)."""
@@ -165,9 +172,13 @@ class IdleOverlay(FloatLayout):
                 kiosk.speaker.say(app.tr("idle.spoken", seconds=seconds), kiosk.lang)
         self.seconds = seconds
         self.visible = True
+        if self.parent is None and self.host is not None:
+            self.host.add_widget(self)
 
     def dismiss(self) -> None:
         self.visible = False
+        if self.parent is not None:
+            self.parent.remove_widget(self)
 
     def on_touch_down(self, touch: Any) -> bool:
         if not self.visible:

@@ -96,6 +96,16 @@ def test_concurrent_issue_calls_in_one_session_make_one_ticket(hall: HallServer)
     assert len({r.ticket.number for r in results}) == 1
 
 
+def test_a_retry_with_the_sessions_key_gets_the_same_ticket_from_the_server(
+        hall: HallServer) -> None:
+    # What happens when a response is lost (timeout) and the kiosk asks again.
+    client = QueueClient(hall.url, hall.kiosk_token)
+    before = hall.ticket_count()
+    first = client.issue_ticket("QY03", idempotency_key="session-abc")
+    again = client.issue_ticket("QY03", idempotency_key="session-abc")
+    assert again.number == first.number and hall.ticket_count() == before + 1
+
+
 def test_a_new_session_after_wipe_issues_a_new_ticket(hall: HallServer) -> None:
     kiosk = make_kiosk(hall)
     svc = kiosk.catalog.category("shebao").services[0]
@@ -344,3 +354,29 @@ def test_demo_without_a_screen_says_so_and_keeps_the_server_running(tmp_path: Pa
         except subprocess.TimeoutExpired:
             proc.kill()
     assert proc.returncode == 0
+
+
+def test_run_kiosk_starts_offscreen_from_a_config_file_and_draws_home(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text('[server]\nurl = "http://127.0.0.1:9"\n[kiosk]\nhall_name = "测试大厅"\n',
+                   encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(ROOT / "run_kiosk.py"), "--offscreen",
+                           "--quit-after", "0", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "home screen drawn" in proc.stdout
+
+
+def test_run_kiosk_refuses_a_bad_config_with_a_clear_message(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "kiosk.toml"
+    cfg.write_text('[kiosk]\nlanguage = "fr"\n', encoding="utf-8")
+    proc = subprocess.run([sys.executable, str(ROOT / "run_kiosk.py"), "--offscreen",
+                           "--config", str(cfg)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "kiosk.language" in proc.stderr and "配置有误" in proc.stderr
