@@ -292,3 +292,20 @@ def test_real_server_frees_the_stream_of_a_client_that_went_away(db_path, hall):
                 break
             time.sleep(0.2)
         assert requests.get(f"{srv.url}/api/events/stats", headers=tech, timeout=5).json()["streams"] == 0
+
+
+def test_event_text_is_never_mixed_up_between_two_halls_in_one_process(tmp_path):
+    from queue_server.db import open_db
+    from queue_server.events import events_after
+    from queue_server.web.stream import _formatted
+
+    texts = []
+    for name in ("a", "b"):
+        db = open_db(tmp_path / f"{name}.db")
+        with write_tx(db) as conn:
+            record_event(conn, "notice.changed", {"notice": f"hall {name}"})
+        (ev,) = events_after(db, 0)
+        texts.append(_formatted(ev))
+        db.conn.close()
+    assert texts[0].startswith("id: 1\n") and texts[1].startswith("id: 1\n")
+    assert '"hall a"' in texts[0] and '"hall b"' in texts[1]

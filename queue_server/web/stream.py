@@ -100,10 +100,12 @@ def event_stream(
             if not bus.is_subscribed(q):
                 # The bus dropped us (queue overflow). Re-subscribe, then fill the gap.
                 q = bus.subscribe()
-                cursor, filler, _ = _opening(db, snapshot, cursor, max_replay)
+                cursor, filler, replayed = _opening(db, snapshot, cursor, max_replay)
                 if filler:
                     yield "".join(filler)
                 last_write = time.monotonic()
+                if filler and replayed and after_batch is not None:
+                    state_due = state_deadline = last_write + settle
             now = time.monotonic()
             wait = min(STOP_CHECK_SECONDS, max(0.0, keepalive - (now - last_write)))
             if state_due is not None:
@@ -140,19 +142,21 @@ def event_stream(
         bus.unsubscribe(q)
 
 
-_format_cache: dict[int, str] = {}
+# Keyed by (id, ts, type): ids alone repeat across hall databases served by one process.
+_format_cache: dict[tuple[int, float, str], str] = {}
 _format_lock = threading.Lock()
 
 
 def _formatted(ev: Event) -> str:
     """The SSE text of ``ev``, serialised once for all the streams that send it."""
-    text = _format_cache.get(ev.id)
+    key = (ev.id, ev.ts, ev.type)
+    text = _format_cache.get(key)
     if text is None:
         text = format_event(ev.type, ev.data, ev.id)
         with _format_lock:
             if len(_format_cache) > 512:
                 _format_cache.clear()
-            _format_cache[ev.id] = text
+            _format_cache[key] = text
     return text
 
 
