@@ -158,3 +158,23 @@ def test_a_revoked_session_returns_to_the_login(browser, server, hall, db_path):
     page.wait_for_selector("#view-login:not([hidden])", timeout=15000)
     msg = page.text_content("#msg") or ""
     assert msg.startswith("登录已失效"), msg
+
+
+def test_transfer_to_another_service_keeps_the_number(browser, server, hall, db_path):
+    db = connect(db_path)
+    t = engine.issue_ticket(db, "ZH01")
+    db.conn.close()
+    page = console(browser, server.url, hall, "clerk1", 1)
+    page.keyboard.press("F1")
+    wait_number(page, t["number"])
+    page.keyboard.press("t")
+    page.check("input[name=to][value=service]")
+    page.select_option("#transfer-service", "SB02")
+    page.fill("#transfer-note", "养老保险关系转移，请到社保窗口")
+    page.click("#transfer-ok")
+    wait_number(page, "—")
+    db = connect(db_path)
+    after = engine.get_ticket(db, t["id"])
+    db.conn.close()
+    assert after["number"] == t["number"] and after["service"] == "SB02" and after["status"] == "waiting"
+    assert after["transfer_note"] == "养老保险关系转移，请到社保窗口"
