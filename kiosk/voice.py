@@ -44,14 +44,21 @@ class Speaker:
                 self._proc.terminate()
             self._proc = None
 
-    def _speak(self, text: str, lang: str) -> None:
-        wav = self._dir / "prompt.wav"
+    @staticmethod
+    def render(text: str, lang: str, wav: Path) -> bool:
+        """Render ``text`` to ``wav`` with espeak-ng; False if that is not possible."""
         try:
             subprocess.run(["espeak-ng", "-v", VOICES.get(lang, "en"), "-s", "140",
                             "-w", str(wav), text], check=True, timeout=10,
                            capture_output=True)
         except (OSError, subprocess.SubprocessError) as exc:
             log.info("speech render failed: %s", exc)
+            return False
+        return True
+
+    def _speak(self, text: str, lang: str) -> None:
+        wav = self._dir / f"prompt-{threading.get_ident()}.wav"
+        if not self.render(text, lang, wav):
             return
         if not self.player:
             return

@@ -380,3 +380,41 @@ def test_run_kiosk_refuses_a_bad_config_with_a_clear_message(tmp_path: Path) -> 
                            "--config", str(cfg)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "kiosk.language" in proc.stderr and "配置有误" in proc.stderr
+
+
+def test_spoken_prompts_render_as_audible_mandarin(tmp_path: Path) -> None:
+    import shutil
+    import wave
+
+    import numpy as np
+
+    from kiosk.i18n import spoken_number
+    from kiosk.voice import Speaker
+
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is installed by scripts/setup.sh")
+    wav = tmp_path / "ticket.wav"
+    text = tr("say.ticket", "zh", spoken=spoken_number("A012"), n=3)
+    assert "A 0 1 2" in text
+    assert Speaker.render(text, "zh", wav)
+    with wave.open(str(wav)) as w:
+        seconds = w.getnframes() / w.getframerate()
+        samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
+    assert 1.5 < seconds < 10
+    assert np.sqrt(np.mean(samples.astype(np.float64) ** 2)) > 300  # not silence
+
+
+def test_the_kiosk_font_is_the_sc_face_and_covers_every_text() -> None:
+    from fontTools.ttLib import TTFont
+
+    from kiosk.fonts import find_font
+    from queue_server.demo import CATEGORIES, SERVICES
+
+    path = find_font("regular")
+    font = TTFont(str(path), fontNumber=0, lazy=True)
+    assert "SC" in (font["name"].getDebugName(1) or "")
+    cmap = font.getBestCmap()
+    texts = [t for pair in STRINGS.values() for t in pair]
+    texts += [c[1] for c in CATEGORIES] + [s[2] for s in SERVICES]
+    missing = {ch for t in texts for ch in t if not ch.isspace() and ord(ch) not in cmap}
+    assert not missing, f"characters the font lacks (tofu): {sorted(missing)}"
