@@ -59,11 +59,15 @@ class KioskRoot(FloatLayout):
     def on_key_down(self, _window: object, key: int, *_args: object) -> bool:
         if key in (13, 271) and self._scan_buffer:  # Enter / keypad Enter ends a scan
             payload, self._scan_buffer = self._scan_buffer.strip(), ""
-            self.kiosk.idle.poke()
-            if payload:
-                self.manager.current_screen.on_scan(payload)
+            self.deliver_scan(payload)
             return True
         return False
+
+    def deliver_scan(self, payload: str) -> None:
+        """A QR scan (either scanner mode) goes to the screen on show; it counts as activity."""
+        self.kiosk.idle.poke()
+        if payload:
+            self.manager.current_screen.on_scan(payload)
 
     def go(self, name: str) -> None:
         """Show screen ``name``. Leaving home arms the idle timer; home disarms it."""
@@ -122,6 +126,7 @@ class KioskApp(App):
         self.title = "一窗通 自助服务"
         self.hall_name = kiosk.config.hall_name
         self.root_widget: KioskRoot | None = None
+        self.scanner: object | None = None
         self.sync_from_session()
 
     def tr(self, key: str, _lang: str | None = None, **fields: object) -> str:
@@ -147,6 +152,9 @@ class KioskApp(App):
     def on_stop(self) -> None:
         self.kiosk.printer.close()
         self.kiosk.card_reader.close()
+        close = getattr(self.scanner, "close", None)
+        if close is not None:
+            close()
 
 
 def build_root(kiosk: Kiosk, app: KioskApp | None = None) -> KioskRoot:
@@ -177,11 +185,35 @@ def build_root(kiosk: Kiosk, app: KioskApp | None = None) -> KioskRoot:
     root.add_widget(manager)
     root.overlay = IdleOverlay(host=root)
     kiosk.on_wipe.append(root._after_wipe)
-    Window.bind(on_textinput=root.on_textinput, on_key_down=root.on_key_down)
+    _connect_scanner(kiosk, root, app)
     app.root_widget = root
     Clock.schedule_interval(root.tick, 0.25)
     manager.current = "home"
     return root
+
+
+def _connect_scanner(kiosk: Kiosk, root: KioskRoot, app: KioskApp) -> None:
+    """Wire the QR scanner of ``[scanner]`` to ``root.deliver_scan`` on the UI thread."""
+    from kivy.core.window import Window
+
+    mode = str(kiosk.config.get("scanner", "mode"))
+    if mode == "keyboard":
+        Window.bind(on_textinput=root.on_textinput, on_key_down=root.on_key_down)
+        # SDL delivers text input only while a keyboard is requested
+        Window.request_keyboard(lambda: None, root)
+    elif mode == "serial":
+        from kiosk.scanner import SerialScanner
+
+        def on_scan(text: str) -> None:
+            Clock.schedule_once(lambda _dt: root.deliver_scan(text))
+
+        try:
+            app.scanner = SerialScanner(str(kiosk.config.get("scanner", "port")), on_scan,
+                                        int(kiosk.config.get("scanner", "baudrate"))).start()
+        except Exception as exc:  # a missing scanner must not stop the kiosk
+            import logging
+
+            logging.getLogger(__name__).warning("QR scanner unavailable: %s", exc)
 
 
 __all__ = ["KioskApp", "KioskRoot", "build_root", "Builder"]

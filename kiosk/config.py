@@ -58,7 +58,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("idcard", "baudrate", 115200, "Serial speed for `sam`."),
     Setting("idcard", "sdk_path", "", "Vendor SDK library for `termb` / `sdt`."),
     Setting("idcard", "wlt_path", "", "Licensed WLT photo decoder library (photos are not needed here)."),
-    Setting("scanner", "mode", "keyboard", "QR scanner: `keyboard` (wedge, Enter-terminated) or `none`."),
+    Setting("scanner", "mode", "keyboard",
+            "QR scanner: `serial` (virtual serial port, one scan per line — preferred), "
+            "`keyboard` (keyboard wedge, Enter-terminated) or `none`."),
+    Setting("scanner", "port", "/dev/ttyACM0", "Serial device of the scanner in `serial` mode."),
+    Setting("scanner", "baudrate", 9600, "Serial speed in `serial` mode."),
 )
 
 _DEFAULTS: dict[str, dict[str, Any]] = {}

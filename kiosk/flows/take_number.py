@@ -81,8 +81,4 @@ class TakeNumberFlow:
                 return TicketResult(ticket, s.service.name, s.service.name_en, s.priority)
             s.result = TicketResult(ticket, s.service.name, s.service.name_en, s.priority,
                                     notice_key=notice_key)
-            n = ticket.waiting_ahead or 0
-            from kiosk.i18n import spoken_number
-
-            self.kiosk.say("say.ticket", spoken=spoken_number(ticket.number), n=n)
             return s.result

@@ -10,6 +10,7 @@ from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.flows.session import TicketResult
+from kiosk.i18n import spoken_number
 from kiosk.printing import PrintOutcome
 from kiosk.screens import load_kv, register
 from kiosk.screens.base import KioskScreen
@@ -52,6 +53,8 @@ class TicketScreen(KioskScreen):
         if result is None:
             return
         self.show(result)
+        self.kiosk.say("say.ticket", spoken=spoken_number(result.ticket.number),
+                       n=result.ticket.waiting_ahead or 0)
         if result.print_outcome is None:
             self.print_status = "printing"
             # start after the frame with the number: the number first, then the paper
