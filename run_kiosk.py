@@ -51,6 +51,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--db", default="var/demo.db", help="--demo: demo database (recreated)")
     p.add_argument("--landscape", action="store_true",
                    help="1920×1080 instead of the 1080×1920 portrait kiosk")
+    p.add_argument("--scale", type=float, default=None, metavar="F",
+                   help="window pixels per kiosk pixel, e.g. 0.5 shows the 1080×1920 kiosk "
+                        "in a 540×960 window (default 1; 0.5 with --demo or --windowed)")
     p.add_argument("--offscreen", action="store_true",
                    help="run the kiosk on an invisible offscreen window (no screen needed)")
     p.add_argument("--quit-after", type=float, metavar="SECONDS",
@@ -128,10 +131,11 @@ def wait_forever(server: subprocess.Popen[bytes]) -> None:
 
 
 def run_kiosk(config: Any, *, fullscreen: bool, offscreen: bool, landscape: bool,
-              quit_after: float | None) -> None:
+              quit_after: float | None, scale: float = 1.0) -> None:
     width, height = (1920, 1080) if landscape else (
         int(config.get("kiosk", "width")), int(config.get("kiosk", "height")))
-    configure_kivy(width, height, fullscreen=fullscreen, offscreen=offscreen)
+    configure_kivy(round(width * scale), round(height * scale), fullscreen=fullscreen,
+                   offscreen=offscreen)
     from kivy.clock import Clock
 
     from kiosk.app import KioskApp
@@ -142,6 +146,7 @@ def run_kiosk(config: Any, *, fullscreen: bool, offscreen: bool, landscape: bool
     register_default_font()
     kiosk = Kiosk(config, speaker=Speaker(bool(config.get("kiosk", "speech"))))
     app = KioskApp(kiosk)
+    app.view_scale = scale
     if quit_after is not None:
         def drawn(_dt: float) -> None:
             print(f"home screen drawn {time.monotonic() - T0:.3f} s after start", flush=True)
@@ -179,9 +184,12 @@ def main(argv: list[str] | None = None) -> int:
                 wait_forever(server)
                 return 0
             return 2
-        run_kiosk(config, fullscreen=bool(config.get("kiosk", "fullscreen")) and not (
-            args.windowed or args.demo or offscreen), offscreen=offscreen,
-            landscape=args.landscape, quit_after=args.quit_after)
+        fullscreen = bool(config.get("kiosk", "fullscreen")) and not (
+            args.windowed or args.demo or offscreen)
+        scale = args.scale if args.scale is not None else (
+            1.0 if fullscreen or offscreen else 0.5)
+        run_kiosk(config, fullscreen=fullscreen, offscreen=offscreen, landscape=args.landscape,
+                  quit_after=args.quit_after, scale=scale)
         return 0
     except ConfigError as exc:
         print(f"kiosk: {exc.detail} — {exc.zh}", file=sys.stderr)

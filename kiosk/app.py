@@ -11,6 +11,8 @@ changes. Import this module only after Kivy's environment is set (``run_kiosk.py
 
 from __future__ import annotations
 
+from typing import Any
+
 from kivy.app import App
 from kivy.clock import Clock
 from kivy.lang import Builder
@@ -146,8 +148,25 @@ class KioskApp(App):
         self.kiosk.set_elder(not self.kiosk.elder)
         self.sync_from_session()
 
-    def build(self) -> KioskRoot:
-        return build_root(self.kiosk, self)
+    #: Window pixels per kiosk pixel (``run_kiosk.py --scale``): a 1080×1920 kiosk in a
+    #: 540×960 development window keeps its layout and touch targets, only smaller.
+    view_scale = 1.0
+
+    def build(self) -> Any:
+        root = build_root(self.kiosk, self)
+        if self.view_scale == 1.0:
+            return root
+        from kivy.core.window import Window
+        from kivy.uix.scatterlayout import ScatterLayout
+
+        w, h = Window.width / self.view_scale, Window.height / self.view_scale
+        view = ScatterLayout(size=(w, h), size_hint=(None, None), do_rotation=False,
+                             do_scale=False, do_translation=False)
+        view.scale = self.view_scale
+        view.pos = (0, 0)  # after scaling: Scatter scales about its centre
+        root.size_hint = (1, 1)
+        view.add_widget(root)
+        return view
 
     def on_stop(self) -> None:
         self.kiosk.printer.close()
