@@ -73,6 +73,7 @@ def login(page, url: str, user: str, password: str, window: int) -> None:
     page.click("#login-form button[type=submit]")
     page.click(f"#window-list button[data-window='{window}']")
     page.wait_for_selector("#view-desk:not([hidden])")
+    page.wait_for_selector("#btn-call:not([disabled])")  # loaded and idle
 
 
 def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, server, hall, db_path, tmp_path):

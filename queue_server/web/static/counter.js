@@ -65,8 +65,13 @@
   async function act(fn) {
     if (busy) return;
     busy = true;
+    document.body.dataset.busy = "1";
     setButtons();
-    try { await fn(); } catch (e) { fail(e); } finally { busy = false; setButtons(); }
+    try { await fn(); } catch (e) { fail(e); } finally {
+      busy = false;
+      document.body.dataset.busy = "0";
+      setButtons();
+    }
   }
 
   // --- views ------------------------------------------------------------------------------
