@@ -174,10 +174,13 @@ def _issue(
         return _issue_tx(db, h, service, id_number=id_number, priority=priority,
                          referral_reason=referral_reason, issued_by=issued_by, source=source,
                          in_tx=in_tx, appointment_row=appointment_row, idempotency_key=idempotency_key)
-    except _Replay:  # a concurrent request with the same key won the race
+    except _Replay as exc:  # a concurrent request with the same key won the race
         replay = _replay(db, str(idempotency_key))
         if replay is None:
-            raise
+            raise Conflict(
+                "idempotency_conflict", "重复的请求,请稍后查询号码", "Repeated request; query the ticket later",
+                ticket_id=exc.ticket_id,
+            ) from exc
         return replay
 
 
