@@ -213,3 +213,29 @@ def test_idempotency_key_returns_the_same_ticket_on_retry(api, db):
     clerk = api.call("POST", "/api/tickets", "clerk", json={"service": "QY01"}, headers=dict(h))
     assert clerk.json["number"] == "A003"
     assert db.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 3
+
+
+def test_concurrent_retries_with_one_idempotency_key_issue_one_ticket(app, hall, db):
+    import threading
+
+    results: list[tuple[int, int]] = []
+    lock = threading.Lock()
+    go = threading.Event()
+
+    def retry() -> None:
+        client = app.test_client()
+        go.wait()
+        r = client.post("/api/tickets", json={"service": "SB01"},
+                        headers={"Authorization": f"Bearer {hall['tokens']['kiosk']}", "Idempotency-Key": "tap-1"})
+        with lock:
+            results.append((r.status_code, r.json["id"]))
+
+    threads = [threading.Thread(target=retry) for _ in range(8)]
+    for t in threads:
+        t.start()
+    go.set()
+    for t in threads:
+        t.join()
+    assert {s for s, _ in results} == {201}
+    assert len({tid for _, tid in results}) == 1
+    assert db.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 1
