@@ -107,16 +107,17 @@ def start_demo_server(db: str, port: int) -> tuple[subprocess.Popen[bytes], str,
 def demo_config(url: str, tokens: dict[str, str]) -> dict[str, Any]:
     import requests
 
-    hall = "政务服务大厅"
+    hall, hall_en = "政务服务大厅", ""
     try:
         state = requests.get(url + "/api/state", timeout=3,
                              headers={"Authorization": f"Bearer {tokens['kiosk']}"}).json()
         hall = state.get("hall", {}).get("name") or hall
+        hall_en = state.get("hall", {}).get("name_en") or ""
     except (requests.RequestException, ValueError):
         pass
     return {
         "server": {"url": url, "token": tokens["kiosk"]},
-        "kiosk": {"name": "demo-kiosk", "hall_name": hall},
+        "kiosk": {"name": "demo-kiosk", "hall_name": hall, "hall_name_en": hall_en},
         "printer": {"url": "sim://demo-kiosk", "paper": 80},
         "idcard": {"driver": "sim"},
     }

@@ -119,6 +119,9 @@ class KioskApp(App):
     hall_name = StringProperty("")
     """The hall's name from the kiosk config."""
 
+    hall_name_en = StringProperty("")
+    """The hall's English name (empty: the Chinese one is shown in English mode too)."""
+
     landscape = BooleanProperty(False)
     """The window is wider than tall (1920×1080): screens put their parts side by side."""
 
@@ -127,6 +130,7 @@ class KioskApp(App):
         self.kiosk = kiosk
         self.title = "一窗通 自助服务"
         self.hall_name = kiosk.config.hall_name
+        self.hall_name_en = str(kiosk.config.get("kiosk", "hall_name_en"))
         self.root_widget: KioskRoot | None = None
         self.scanner: object | None = None
         self.sync_from_session()

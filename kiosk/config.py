@@ -32,6 +32,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "retry_seconds", 5.0, "Automatic retry interval while the server is down."),
     Setting("kiosk", "name", "kiosk-01", "Name of this kiosk (logs, device health)."),
     Setting("kiosk", "hall_name", "政务服务大厅", "Hall name shown on the home screen and ticket."),
+    Setting("kiosk", "hall_name_en", "", "The hall's English name (English mode); empty = the Chinese one."),
     Setting("kiosk", "language", "zh", "Start-up language: `zh` or `en`; every session starts in it."),
     Setting("kiosk", "idle_seconds", 60.0, "Idle time before the countdown starts (DESIGN §5)."),
     Setting("kiosk", "elder_idle_seconds", 120.0, "Idle time in 适老化 elder mode."),

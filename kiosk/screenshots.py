@@ -108,7 +108,9 @@ def shoot_all(out: Path, width: int, height: int) -> list[Path]:
     url, token, made = _serve_demo_hall(tmp)
     register_default_font()
     cfg = from_dict({"server": {"url": url, "token": token, "retry_seconds": 30.0},
-                     "kiosk": {"hall_name": "济南市章丘区政务服务中心", "idle_seconds": 3600.0,
+                     "kiosk": {"hall_name": "济南市章丘区政务服务中心",
+                               "hall_name_en": "Zhangqiu District Government Service Center",
+                               "idle_seconds": 3600.0,
                                "elder_idle_seconds": 3600.0},
                      "printer": {"url": "sim://screenshots"}, "idcard": {"driver": "sim"}})
     kiosk = Kiosk(cfg, speaker=SilentSpeaker())
