@@ -85,21 +85,24 @@ def _server_down_then_up(d: Driver, db_path: str, port: int) -> dict[str, Any]:
     return shown
 
 
-def _idle_timeout(d: Driver) -> dict[str, Any]:
+def _idle_timeout(d: Driver, elder: bool = False) -> dict[str, Any]:
+    if elder:
+        d.tap_key("elder")
     d.tap_key("take_number")
     d.wait_for(lambda: d.screen.ids.grid.children, what="categories")
     d.tap_key("cat:shebao")
     d.wait_for(lambda: d.screen.name == "service", what="service")
     assert d.kiosk.session.category == "shebao"
     overlay = d.root.overlay
-    d.wait_for(lambda: overlay.visible, timeout=5, what="countdown")
+    d.wait_for(lambda: overlay.visible, timeout=8, what="countdown")
     countdown_texts = d.texts(overlay)
     # a touch during the countdown keeps the session
     d.tap(d.root.manager, settle=0.1)
     kept = d.screen.name == "service" and d.kiosk.session.category == "shebao" and not overlay.visible
     d.wait_for(lambda: d.screen.name == "home", timeout=10, what="wipe to home")
     return {"countdown_texts": countdown_texts, "kept_after_touch": kept,
-            "category_after": d.kiosk.session.category, "screen": d.screen.name}
+            "category_after": d.kiosk.session.category, "screen": d.screen.name,
+            "spoken": list(d.kiosk.speaker.spoken), "elder_after": d.kiosk.elder}
 
 
 # -- tests ----------------------------------------------------------------------------------
@@ -159,10 +162,18 @@ def test_server_down_shows_a_message_and_retries_until_it_is_back(
 
 def test_idle_timeout_counts_down_then_wipes_the_session(hall: HallServer) -> None:
     out = run_scenario("tests.test_kiosk_e2e:_idle_timeout",
-                       config=config(hall, idle_seconds=1.0, countdown_seconds=2))
+                       config=config(hall, idle_seconds=2.0, countdown_seconds=3))
     assert any("返回首页" in t for t in out["countdown_texts"])
     assert out["kept_after_touch"] is True
     assert out["screen"] == "home" and out["category_after"] is None
+
+
+def test_elder_mode_speaks_the_countdown_and_the_wipe_ends_elder_mode(hall: HallServer) -> None:
+    out = run_scenario("tests.test_kiosk_e2e:_idle_timeout", elder=True,
+                       config=config(hall, elder_idle_seconds=2.0, countdown_seconds=3,
+                                     speech=True))
+    assert any("秒后返回首页" in s for s in out["spoken"])
+    assert out["screen"] == "home" and out["elder_after"] is False
 
 
 def _priority_with_card(d: Driver, priority: str, category: str, service: str) -> dict[str, Any]:
