@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 from conftest import free_port
-from web_support import Server, seeded_hall
+from web_support import Server, press, seeded_hall
 
 from queue_server import queue as engine
 from queue_server.db import connect
@@ -54,19 +54,6 @@ def console(browser, url: str, hall: dict[str, Any], user: str, window: int):
     page.wait_for_selector("#view-desk:not([hidden])")
     page.wait_for_selector("#btn-call:not([disabled])")  # loaded and idle
     return page
-
-
-KEY_BUTTON = {"F1": "btn-call", "Space": "btn-call", "r": "btn-recall", "s": "btn-start", "f": "btn-finish",
-              "n": "btn-noshow", "t": "btn-transfer"}
-
-
-def press(page, key: str) -> None:
-    """Press a console shortcut once the console is idle and the key's button is enabled
-    (while a request is under way, or when its button is disabled, a key does nothing)."""
-    page.wait_for_selector("body:not([data-busy='1'])", timeout=5000)
-    if key in KEY_BUTTON:
-        page.wait_for_selector(f"#{KEY_BUTTON[key]}:not([disabled])", timeout=5000)
-    page.keyboard.press(key)
 
 
 def wait_msg(page, text: str) -> None:

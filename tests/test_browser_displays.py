@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import free_port
-from web_support import ROOT, Server, seeded_hall
+from web_support import ROOT, Server, press, seeded_hall
 
 from queue_server import queue as engine
 from queue_server.db import connect
@@ -101,7 +101,7 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
     login(console, server.url, "clerk1", hall["users"]["clerk1"]["password"], 1)
     console.wait_for_selector("#queue-body tr")
     assert console.locator("#queue-body tr").count() == 4
-    console.keyboard.press("F1")
+    press(console, "F1")
     console.wait_for_function("document.getElementById('cur-number').textContent !== '—'")
     number = console.text_content("#cur-number")
     assert re.fullmatch(r"[A-Z]\d{3}", number or "")
@@ -122,7 +122,7 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
     assert any(f"number={number}" in u and "window=1" in u and "kind=call" in u for u in voice_requests)
 
     # Start, then the details panel and the waiting list follow the console's actions.
-    console.keyboard.press("s")
+    press(console, "s")
     console.wait_for_function("document.getElementById('cur-status').textContent.startsWith('办理中')")
     win_page.wait_for_function("document.getElementById('status').textContent.startsWith('正在办理')", timeout=3000)
     console.wait_for_function("document.querySelectorAll('#queue-body tr').length === 3")
@@ -133,10 +133,10 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
     win_page.screenshot(path=str(shots / "window-display.png"))
 
     # Pausing shows 暂停服务 with the reason on the window screen.
-    console.keyboard.press("f")
+    press(console, "f")
     console.wait_for_function("document.getElementById('cur-number').textContent === '—'")
     win_page.wait_for_function("document.getElementById('current').textContent === '—'", timeout=3000)
-    console.keyboard.press("p")
+    press(console, "p")
     console.select_option("#pause-reason", label="午间休息")
     console.click("#pause-ok")
     win_page.wait_for_selector("#paused:not([hidden])", timeout=3000)
