@@ -82,6 +82,8 @@ def events() -> Response:
         return resp
     db = access.stream_db()
     cache = _state_cache(app)
+    # Setting this event ends every open stream of the app within a second (graceful
+    # shutdown; the tests use it to close streams that a reader thread is blocked on).
     stopping: threading.Event = app.extensions.setdefault("yichuang.streams_stop", threading.Event())
 
     keepalive = float(app.config.get("SSE_KEEPALIVE_SECONDS", KEEPALIVE_SECONDS))
