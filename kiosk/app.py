@@ -43,13 +43,13 @@ class KioskRoot(FloatLayout):
     overlay = ObjectProperty(None)
     """The idle countdown overlay (``kiosk.widgets.IdleOverlay``)."""
 
-    def on_touch_down(self, touch):  # type: ignore[no-untyped-def]
+    def on_touch_down(self, touch: Any) -> bool:
         if self.kiosk is not None:
             self.kiosk.idle.poke()
         if self.overlay is not None and self.overlay.visible:
             self.overlay.dismiss()
             return True
-        return super().on_touch_down(touch)
+        return bool(super().on_touch_down(touch))
 
     _scan_buffer = ""
 
@@ -125,7 +125,7 @@ class KioskApp(App):
     landscape = BooleanProperty(False)
     """The window is wider than tall (1920×1080): screens put their parts side by side."""
 
-    def __init__(self, kiosk: Kiosk, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, kiosk: Kiosk, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.kiosk = kiosk
         self.title = "一窗通 自助服务"

@@ -149,9 +149,10 @@ def shoot_all(out: Path, width: int, height: int) -> list[Path]:
         # a regular ticket, printed on the simulated printer
         start()
         kiosk.take_number.choose_category("shebao")
-        kiosk.take_number.choose_service(kiosk.catalog.category("shebao").services[1])
+        pension = kiosk.catalog.category("shebao").services[1]
+        kiosk.take_number.choose_service(pension)
         for _ in range(3):  # people ahead, so the wait line shows
-            kiosk.client.issue_ticket(kiosk.session.service.code)  # type: ignore[union-attr]
+            kiosk.client.issue_ticket(pension.code)
         kiosk.take_number.issue()
         root.go("ticket")
         s.until(lambda: s.screen.print_status == "printed")
@@ -195,7 +196,7 @@ def shoot_all(out: Path, width: int, height: int) -> list[Path]:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             kiosk.client.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        kiosk.catalog._categories = None
+        kiosk.catalog.invalidate()
         root.go("category")
         s.until(lambda: s.screen.error_text)
         s.shot(f"server-down-{suffix}")

@@ -94,6 +94,18 @@ class Catalog:
                 return c
         raise KeyError(code)
 
+    def cached_service(self, code: str) -> Service | None:
+        """The service ``code`` from the cached list (no request); None if unknown."""
+        for cat in self._categories or []:
+            for svc in cat.services:
+                if svc.code == code:
+                    return svc
+        return None
+
+    def invalidate(self) -> None:
+        """Forget the cached list: the next ``categories()`` asks the server."""
+        self._categories = None
+
     def prefixes(self) -> list[str]:
         """Ticket-number letters in use (for the progress keypad); cached data only."""
         cats = self._categories or []

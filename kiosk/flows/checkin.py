@@ -65,10 +65,9 @@ class CheckInFlow:
                                                 idempotency_key=s.request_key)
             name, name_en = ticket.service_name, ticket.service_name_en
             if not name:
-                for cat in self.kiosk.catalog._categories or []:
-                    for svc in cat.services:
-                        if svc.code == ticket.service:
-                            name, name_en = svc.name, svc.name_en
+                svc = self.kiosk.catalog.cached_service(ticket.service)
+                if svc is not None:
+                    name, name_en = svc.name, svc.name_en
             result = TicketResult(ticket, name or ticket.service, name_en, checked_in=True)
             if self.kiosk.session is s:
                 s.result = result

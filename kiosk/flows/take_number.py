@@ -11,7 +11,7 @@ from kiosk.flows.session import TicketResult
 from kiosk.flows.swipe import CardData
 
 if TYPE_CHECKING:
-    from kiosk.flows.session import Kiosk
+    from kiosk.flows.session import Kiosk, Session
 
 PRIORITIES = ("elderly", "disabled", "military")
 ELDERLY_AGE = 60
@@ -25,7 +25,7 @@ class TakeNumberFlow:
         self._lock = threading.Lock()
 
     @property
-    def session(self):  # type: ignore[no-untyped-def]
+    def session(self) -> Session:
         return self.kiosk.session
 
     def choose_priority(self, priority: str | None) -> None:

@@ -71,8 +71,11 @@ class SwipeScreen(KioskScreen):
         read picks it up through the real SAM protocol."""
         from kiosk.flows.swipe import demo_card
 
+        insert = getattr(self.kiosk.card_reader, "insert_demo_card", None)
+        if insert is None:  # only the simulated reader takes demo cards
+            return
         card, birth = demo_card(self.kiosk.today())
-        self.kiosk.card_reader.insert_demo_card(card, birth)  # type: ignore[attr-defined]
+        insert(card, birth)
         if not self.busy:
             self.read()
 
