@@ -27,8 +27,8 @@
     if (!last) {
       Yc.text("now-number", "—");
       Yc.text("now-kind", "");
-      Yc.text("now-window-text", "请留意叫号 Please wait for your number");
-      Yc.text("now-window-name", "");
+      Yc.text("now-window-text", "请留意叫号");
+      Yc.text("now-window-name", "Please wait for your number");
       return;
     }
     Yc.text("now-number", last.number);

@@ -19,8 +19,8 @@
     else if (!cur) Yc.text("status", "请稍候 Please wait");
     else if (cur.status === "serving") Yc.text("status", "正在办理 Now serving");
     else Yc.text("status", `请 ${cur.number} 号到本窗口办理`);
-    Yc.text("clerk-name", win.clerk ? win.clerk.name : "");
-    Yc.text("clerk-no", win.clerk ? win.clerk.staff_no : "");
+    Yc.text("clerk-name", win.clerk ? win.clerk.name : "—");
+    Yc.text("clerk-no", win.clerk ? (win.clerk.staff_no || "—") : "—");
     const paused = win.status === "paused";
     document.getElementById("paused").hidden = !paused;
     Yc.text("paused-reason", paused ? (win.pause_reason || "") : "");
