@@ -57,7 +57,7 @@ def console(browser, url: str, hall: dict[str, Any], user: str, window: int):
 
 
 def wait_msg(page, text: str) -> None:
-    page.wait_for_function("(t) => document.getElementById('msg').textContent === t", arg=text, timeout=5000)
+    page.wait_for_function("(t) => document.getElementById('msg').textContent === t", arg=text, timeout=10000)
 
 
 def current(page) -> str:
@@ -65,7 +65,7 @@ def current(page) -> str:
 
 
 def wait_number(page, expected: str) -> None:
-    page.wait_for_function(f"document.getElementById('cur-number').textContent === '{expected}'", timeout=5000)
+    page.wait_for_function(f"document.getElementById('cur-number').textContent === '{expected}'", timeout=10000)
 
 
 def test_wrong_password_is_a_plain_chinese_message(browser, server, hall):
@@ -99,7 +99,7 @@ def test_recall_transfer_and_no_show_from_the_keyboard(browser, server, hall, db
     one.fill("#transfer-note", "需补充营业执照复印件")
     one.click("#transfer-ok")
     wait_number(one, "—")
-    two.wait_for_selector(f"#queue-body tr:first-child td.num:text('{a['number']}')", timeout=5000)
+    two.wait_for_selector(f"#queue-body tr:first-child td.num:text('{a['number']}')", timeout=10000)
     assert "转入" in (two.text_content("#queue-body tr:first-child") or "")
     press(two, "F1")
     wait_number(two, a["number"])

@@ -109,10 +109,10 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
     assert console.text_content("#cur-details dd.referral") == "人脸比对未通过，请人工核验身份"
     assert "3701**********" in (console.text_content("#cur-details") or "")
 
-    hall_page.wait_for_function(f"document.getElementById('now-number').textContent === '{number}'", timeout=3000)
+    hall_page.wait_for_function(f"document.getElementById('now-number').textContent === '{number}'", timeout=8000)
     assert hall_page.text_content("#now-window-text") == "请到 1 号窗口"
     assert hall_page.locator("#recent li").first.text_content().startswith(number)
-    win_page.wait_for_function(f"document.getElementById('current').textContent === '{number}'", timeout=3000)
+    win_page.wait_for_function(f"document.getElementById('current').textContent === '{number}'", timeout=8000)
     assert win_page.text_content("#clerk-name") == "王*明"  # masked on public screens
     assert win_page.text_content("#clerk-no") == "0101"
     # The hall display asked for the announcement of exactly this call.
@@ -124,7 +124,7 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
     # Start, then the details panel and the waiting list follow the console's actions.
     press(console, "s")
     console.wait_for_function("document.getElementById('cur-status').textContent.startsWith('办理中')")
-    win_page.wait_for_function("document.getElementById('status').textContent.startsWith('正在办理')", timeout=3000)
+    win_page.wait_for_function("document.getElementById('status').textContent.startsWith('正在办理')", timeout=8000)
     console.wait_for_function("document.querySelectorAll('#queue-body tr').length === 3")
 
     console.wait_for_timeout(2600)  # the green "called" toast fades
@@ -135,11 +135,11 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
     # Pausing shows 暂停服务 with the reason on the window screen.
     press(console, "f")
     console.wait_for_function("document.getElementById('cur-number').textContent === '—'")
-    win_page.wait_for_function("document.getElementById('current').textContent === '—'", timeout=3000)
+    win_page.wait_for_function("document.getElementById('current').textContent === '—'", timeout=8000)
     press(console, "p")
     console.select_option("#pause-reason", label="午间休息")
     console.click("#pause-ok")
-    win_page.wait_for_selector("#paused:not([hidden])", timeout=3000)
+    win_page.wait_for_selector("#paused:not([hidden])", timeout=8000)
     assert win_page.text_content("#paused-reason") == "午间休息"
     win_page.screenshot(path=str(shots / "window-display-paused.png"))
 
@@ -159,7 +159,7 @@ def test_two_clerks_at_two_windows_never_get_the_same_ticket(browser, server, ha
         for page in pages:
             page.wait_for_function(
                 "(prev) => { const t = document.getElementById('cur-number').textContent;"
-                " return t !== '—' && !prev.includes(t); }", arg=seen, timeout=5000)
+                " return t !== '—' && !prev.includes(t); }", arg=seen, timeout=10000)
             seen.append(page.text_content("#cur-number") or "")
     assert len(seen) == 6 and len(set(seen)) == 6, seen
 
@@ -198,7 +198,7 @@ def test_busy_hall_in_both_layouts_with_an_escaped_notice(browser, server, hall,
     engine.call_next(db, 4)
     db.conn.close()
     for page in pages.values():
-        page.wait_for_function("document.getElementById('notice').textContent.startsWith('周六')", timeout=3000)
+        page.wait_for_function("document.getElementById('notice').textContent.startsWith('周六')", timeout=8000)
     pages["landscape"].wait_for_timeout(9000)  # the highlight ends and the notice scrolls in
     shots = shots_dir(tmp_path)
     pages["landscape"].screenshot(path=str(shots / "display-landscape.png"))
@@ -211,7 +211,7 @@ def test_a_display_reconnects_after_a_server_restart_and_shows_the_right_state(b
     page.goto(f"{server.url}/display?token={hall['tokens']['display']}")
     page.wait_for_function("document.body.dataset.lastEventId !== undefined")
     server.stop()
-    page.wait_for_selector("#link.down", timeout=5000)
+    page.wait_for_selector("#link.down", timeout=10000)
     # While the server is down another process calls a ticket (same database file).
     db = connect(db_path)
     called = engine.call_next(db, 3)

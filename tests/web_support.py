@@ -192,7 +192,7 @@ KEY_BUTTON = {"F1": "btn-call", "Space": "btn-call", "r": "btn-recall", "s": "bt
 def press(page: Any, key: str) -> None:
     """Press a console shortcut once the console is idle and the key's button is enabled
     (while a request is under way, or when its button is disabled, a key does nothing)."""
-    page.wait_for_selector("body:not([data-busy='1'])", timeout=5000)
+    page.wait_for_selector("body:not([data-busy='1'])", timeout=10000)
     if key in KEY_BUTTON:
-        page.wait_for_selector(f"#{KEY_BUTTON[key]}:not([disabled])", timeout=5000)
+        page.wait_for_selector(f"#{KEY_BUTTON[key]}:not([disabled])", timeout=10000)
     page.keyboard.press(key)
