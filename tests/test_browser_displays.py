@@ -259,3 +259,19 @@ def test_announcements_queue_in_order_and_never_overlap(browser, server, hall, d
         assert after["start"] >= before["end"]  # never two at once
     assert "重呼" in (page.text_content("#recent li:first-child") or "")
     assert page.text_content("#now-kind") == "重呼"
+
+
+def test_a_screen_with_voice_off_shows_the_call_but_fetches_no_audio(browser, server, hall, db_path):
+    issue(db_path, "ZH01")
+    page = browser.new_page(viewport={"width": 1920, "height": 1080})
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url) if "/api/voice/" in r.url else None)
+    page.goto(f"{server.url}/display?voice=off&token={hall['tokens']['display']}")
+    page.wait_for_function("document.body.dataset.lastEventId !== undefined")
+    db = connect(db_path)
+    called = engine.call_next(db, 1)
+    db.conn.close()
+    page.wait_for_function(f"document.getElementById('now-number').textContent === '{called['number']}'",
+                           timeout=8000)
+    page.wait_for_timeout(500)
+    assert fetched == []

@@ -8,7 +8,9 @@
   // settings through a short cache, so a state computed just after another server
   // process changed the notice may still carry the old one.
   let noticeEvent = null;
-  const voice = Yc.voiceQueue({ maxAge: 45 });
+  // ?voice=off on all but one screen per room: several screens playing the same call a
+  // few hundred milliseconds apart sound like an echo.
+  const voice = Yc.params.get("voice") === "off" ? { push() {} } : Yc.voiceQueue({ maxAge: 45 });
 
   function chooseLayout() {
     const forced = body.dataset.layout || Yc.params.get("layout");
