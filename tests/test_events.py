@@ -28,7 +28,8 @@ def hall(db_path: Path) -> dict[str, Any]:
 def app(db_path: Path, hall: dict[str, Any]):
     app = create_app({"DB_PATH": str(db_path), "TESTING": True})
     yield app
-    app.extensions["yichuang.streams_stop"].set() if "yichuang.streams_stop" in app.extensions else None
+    if "yichuang.streams_stop" in app.extensions:
+        app.extensions["yichuang.streams_stop"].set()
     app.extensions["yichuang.bus"].stop()
 
 
