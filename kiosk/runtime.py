@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 
 
 def has_display() -> bool:
@@ -23,7 +22,14 @@ def configure_kivy(width: int = 1080, height: int = 1920, *, fullscreen: bool = 
         raise RuntimeError("configure_kivy() must run before kivy is imported")
     env = os.environ
     env["KIVY_NO_ARGS"] = "1"
-    env.setdefault("KIVY_HOME", kivy_home or tempfile.mkdtemp(prefix="kivy-home-"))
+    if kivy_home:
+        env["KIVY_HOME"] = kivy_home
+    elif not env.get("KIVY_HOME"):
+        # a kiosk-owned directory, not the user's ~/.kivy (whose config would apply)
+        base = env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        home = os.path.join(base, "yichuang", "kivy")
+        os.makedirs(home, exist_ok=True)
+        env["KIVY_HOME"] = home
     env["KIVY_USE_DEFAULTCONFIG"] = "1"
     env.setdefault("KIVY_NO_CONSOLELOG", "1")
     env.setdefault("KIVY_LOG_MODE", "PYTHON")

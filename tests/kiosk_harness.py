@@ -34,6 +34,7 @@ def run_scenario(target: str, timeout: float = 90.0, width: int = 1080, height: 
     env.pop("DISPLAY", None)
     env.pop("WAYLAND_DISPLAY", None)
     with tempfile.TemporaryDirectory(prefix="kiosk-scenario-") as tmp:
+        env["KIVY_HOME"] = str(Path(tmp) / "kivy-home")  # removed with the directory
         out = Path(tmp) / "result.json"
         cmd = [sys.executable, str(Path(__file__).resolve()), target, json.dumps(args),
                str(out), str(width), str(height)]
