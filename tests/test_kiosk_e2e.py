@@ -193,6 +193,22 @@ def _priority_with_card(d: Driver, priority: str, category: str, service: str) -
             "notice": d.screen.notice_text, "texts": d.texts()}
 
 
+def _swipe_without_reader(d: Driver) -> dict[str, Any]:
+    d.tap_key("priority")
+    d.tap_key("priority:military")
+    d.wait_for(lambda: d.screen.name == "category" and d.screen.ids.grid.children)
+    d.tap_key("cat:qiye")
+    d.wait_for(lambda: d.screen.name == "service" and d.screen.ids.grid.children)
+    d.tap_key("svc:QY01")
+    d.wait_for(lambda: d.screen.name == "swipe" and d.screen.error_code, what="reader error")
+    d.pump(0.1)
+    out = {"error": d.screen.error_text, "advice": d.screen.advice_text, "texts": d.texts()}
+    d.tap_key("swipe_skip")  # the way forward: a regular number
+    d.wait_for(lambda: d.screen.name == "ticket" and d.screen.number, what="ticket")
+    out["number"] = d.screen.number
+    return out
+
+
 def _check_in(d: Driver, mode: str, value: str) -> dict[str, Any]:
     d.tap_key("checkin")
     d.wait_for(lambda: d.screen.name == "checkin", what="check-in screen")
@@ -288,6 +304,12 @@ def test_a_younger_citizen_asking_for_senior_priority_gets_a_regular_number(
                        priority="elderly", category="huzheng", service="HZ04")
     assert hall.ticket(out["number"])["priority"] is None
     assert "未满 60" in out["notice"]
+
+
+def test_no_card_reader_says_so_and_offers_a_regular_number(hall: HallServer) -> None:
+    out = run_scenario("tests.test_kiosk_e2e:_swipe_without_reader", config=config(hall))
+    assert "读卡器不可用" in out["error"] and "咨询台" in out["advice"]
+    assert hall.ticket(out["number"])["priority"] is None
 
 
 def test_check_in_by_typed_appointment_code(hall: HallServer, printer: Any) -> None:

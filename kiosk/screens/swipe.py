@@ -7,7 +7,7 @@ from __future__ import annotations
 from kivy.properties import BooleanProperty, StringProperty
 
 from kiosk.errors import KioskError
-from kiosk.flows.swipe import CardData
+from kiosk.flows.swipe import CardData, NoCardReader
 from kiosk.screens import load_kv, register
 from kiosk.screens.base import KioskScreen
 
@@ -21,6 +21,14 @@ class CardNotRead(KioskError):
     en = "No ID card was read. Please place it flat on the reader."
     advice_zh = "如多次失败，请到咨询台人工取号。"
     advice_en = "If it keeps failing, please ask at the information desk."
+
+
+class NoReader(KioskError):
+    code = "card_reader_missing"
+    zh = "本机读卡器不可用。"
+    en = "The ID-card reader of this kiosk is not available."
+    advice_zh = "请到咨询台人工取号。"
+    advice_en = "Please ask at the information desk for a number."
 
 
 @register("swipe")
@@ -52,6 +60,8 @@ class SwipeScreen(KioskScreen):
         self.status_text = self.app.tr("swipe.reading")
 
         def work() -> CardData:
+            if isinstance(self.kiosk.card_reader, NoCardReader):
+                raise NoReader()
             card = self.kiosk.card_reader.read_card(READ_TIMEOUT)
             if card is None:
                 raise CardNotRead()
