@@ -8,7 +8,10 @@ the server on a small machine). Scenarios:
 * issue, 1 client and 20 clients, as fast as they can (saturation);
 * issue, 20 clients together at a fixed 50 tickets/s (latency at a busy hall's rush ×25):
   20 keep-alive connections paced by one selector thread, each sending every 0.4 s;
-* call-next, 1 and 20 clients, on a hall with thousands of waiting tickets.
+* call-next, 1 and 20 clients, on a hall with thousands of waiting tickets;
+* controls for the paced scenario: the same load on ``GET /api/health`` (waitress + Flask,
+  no database work) and against a trivial one-thread echo server (no Python web stack),
+  so the contributions of the machine and of the web server to the tail are visible.
 
 Each scenario runs ``--runs`` times; the table shows the median throughput of the runs
 and the median and p99 latency over all requests of all runs.
@@ -249,6 +252,64 @@ def pct(values: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
+def _echo_server(sock: socket.socket) -> None:
+    """Control: a one-thread selector server answering every request with an empty 200.
+    Paced through it, the load generator measures what the machine itself adds (wake-ups,
+    scheduling) to a loopback round trip with no application code."""
+    import selectors
+
+    sel = selectors.DefaultSelector()
+    sock.setblocking(False)
+    sel.register(sock, selectors.EVENT_READ, None)
+    reply = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+    bufs: dict[socket.socket, bytes] = {}
+    while True:
+        for key, _ in sel.select():
+            if key.data is None:
+                conn, _ = sock.accept()
+                conn.setblocking(False)
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                sel.register(conn, selectors.EVENT_READ, "c")
+                bufs[conn] = b""
+                continue
+            conn = key.fileobj  # type: ignore[assignment]
+            data = conn.recv(65536)
+            if not data:
+                sel.unregister(conn)
+                conn.close()
+                continue
+            buf = bufs[conn] + data
+            while True:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    break
+                length = 0
+                for line in buf[:end].split(b"\r\n")[1:]:
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                if len(buf) < end + 4 + length:
+                    break
+                buf = buf[end + 4 + length:]
+                conn.send(reply)
+            bufs[conn] = buf
+
+
+def control_row(reqs: list[bytes], args: argparse.Namespace) -> dict:
+    """The paced scenario against the echo server instead of the queue server."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    proc = mp.Process(target=_echo_server, args=(sock,), daemon=True)
+    proc.start()
+    try:
+        return run_scenario(port, proc.pid or 0, "control: echo", 20, 50.0, reqs, args)
+    finally:
+        proc.terminate()
+        proc.join()
+        sock.close()
+
+
 def wait_ready(port: int, timeout: float = 20) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -312,6 +373,10 @@ def main() -> None:
         for kind, name, clients, rate, reqs in scenarios:
             if kind in only:
                 rows.append(run_scenario(port, server.pid, name, clients, rate, reqs, args))
+        if "paced" in only:
+            health = [b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"]
+            rows.append(run_scenario(port, server.pid, "health @50/s", 20, 50.0, health, args))
+            rows.append(control_row(issue_reqs, args))
 
         windows = made["windows"]
         call_reqs = [build_request("POST", f"/api/windows/{w}/call-next", tokens["admin"]) for w in windows]
