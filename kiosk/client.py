@@ -188,8 +188,9 @@ class QueueClient:
         err = data.get("error", {}) if isinstance(data, dict) else {}
         code = str(err.get("code") or f"http_{resp.status_code}")
         message = str(err.get("message") or "")
+        message_en = str(err.get("message_en") or "")
         if resp.status_code in (401, 403):
-            raise AuthFailed(code, message, resp.status_code)
+            raise AuthFailed(code, message, resp.status_code, message_en)
         if resp.status_code == 404:
-            raise NotFound(code, message, resp.status_code)
-        raise ServerRejected(code, message, resp.status_code)
+            raise NotFound(code, message, resp.status_code, message_en)
+        raise ServerRejected(code, message, resp.status_code, message_en)

@@ -65,17 +65,19 @@ class ServerRejected(KioskError):
     advice_zh = "请到咨询台或综合窗口咨询。"
     advice_en = "Please ask at the information desk or a universal window."
 
-    def __init__(self, code: str, server_message: str, status: int) -> None:
-        super().__init__(f"HTTP {status}: {server_message}", code=code)
+    def __init__(self, code: str, server_message: str, status: int,
+                 server_message_en: str = "") -> None:
+        super().__init__(f"HTTP {status}: {server_message_en or server_message}", code=code)
         self.status = status
         self.server_message = server_message
         known = _SERVER_CODES.get(code)
         if known:
             self.zh, self.en = known
         elif server_message:
-            # The server's message is already for people (zh, or zh + en); show it.
+            # The server's messages are already for people ("message" is Chinese,
+            # "message_en" English); show them.
             self.zh = server_message
-            self.en = server_message
+            self.en = server_message_en or server_message
 
 
 class NotFound(ServerRejected):
@@ -88,8 +90,9 @@ class AuthFailed(ServerRejected):
 
     code = "unauthorized"
 
-    def __init__(self, code: str, server_message: str, status: int) -> None:
-        super().__init__(code, server_message, status)
+    def __init__(self, code: str, server_message: str, status: int,
+                 server_message_en: str = "") -> None:
+        super().__init__(code, server_message, status, server_message_en)
         self.zh, self.en = _SERVER_CODES["unauthorized"]
         self.advice_zh = "请到咨询台人工取号。"
         self.advice_en = "Please ask at the information desk for a number."

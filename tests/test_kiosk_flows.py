@@ -73,6 +73,16 @@ def test_client_reports_a_wrong_token_as_an_authorisation_problem(hall: HallServ
     assert "授权" in err.value.message("zh")
 
 
+def test_client_shows_the_servers_chinese_and_english_messages(hall: HallServer) -> None:
+    from kiosk.errors import ServerRejected
+
+    with pytest.raises(ServerRejected) as err:
+        QueueClient(hall.url, hall.kiosk_token).issue_ticket("NOPE")
+    assert err.value.code == "unknown_service" and not err.value.retryable
+    assert "NOPE" in err.value.message("zh") and not err.value.message("zh").isascii()
+    assert err.value.message("en").isascii() and "NOPE" in err.value.message("en")
+
+
 def test_client_maps_unknown_ticket_to_not_found(hall: HallServer) -> None:
     with pytest.raises(NotFound):
         QueueClient(hall.url, hall.kiosk_token).ticket_by_number("Z999")
