@@ -169,6 +169,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.demo:
             server, url, tokens = start_demo_server(args.db, args.port)
             config = from_dict(demo_config(url, tokens), source="--demo")
+            # the demo's printer is simulated: say on the console what it printed
+            import logging
+
+            handler = logging.StreamHandler(sys.stdout)
+            handler.setFormatter(logging.Formatter("kiosk: %(message)s"))
+            for name in ("kiosk.printing", "kiosk.flows.swipe"):
+                logging.getLogger(name).addHandler(handler)
+                logging.getLogger(name).setLevel(logging.INFO)
             print(f"kiosk: demo kiosk against {url} (printer sim://demo-kiosk, "
                   "ID-card reader: simulator on a pty)", flush=True)
         else:

@@ -116,6 +116,7 @@ class KioskPrinter:
                 log.warning("ticket %s not printed: %s", ticket.number, exc)
                 self._drop()
                 return _failed(exc)
+        log.info("ticket %s printed on %s", ticket.number, self.url)
         return PRINTED
 
     def _drop(self) -> None:
