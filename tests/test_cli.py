@@ -28,8 +28,6 @@ def all_commands(group: click.Group, prefix: tuple[str, ...] = ()):
 @pytest.mark.parametrize("path", [p for p, c in all_commands(main) if not isinstance(c, click.Group)],
                          ids=lambda p: " ".join(p))
 def test_every_command_has_help_with_an_example(path):
-    if path[0] == "printer":
-        pytest.skip("the printer group belongs to the print queue")
     r = CliRunner().invoke(main, [*path, "--help"])
     assert r.exit_code == 0
     assert "Example" in r.output and "queue-server" in r.output
