@@ -53,18 +53,29 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("printer", "qr", "native", "QR code on the ticket: `native` (GS ( k) or `image`."),
     Setting("printer", "timeout", 5.0, "Seconds for connecting and writing to the printer."),
     Setting("printer", "tip", "过号请重新取号", "温馨提示 line printed on every ticket."),
+    Setting("idcard", "url", "", "The reader as one URL (`serial:///dev/ttyUSB0`, `sim://`); "
+            "instead of `driver` + keys."),
     Setting("idcard", "driver", "", "ID-card reader: `sam` (serial SAM), `termb`, `sdt` (vendor SDKs), "
             "`sim` (simulator on a pty); empty = no reader."),
     Setting("idcard", "port", "/dev/ttyUSB0", "Serial device (`sam`) or SDK port number (1001 = USB)."),
     Setting("idcard", "baudrate", 115200, "Serial speed for `sam`."),
     Setting("idcard", "sdk_path", "", "Vendor SDK library for `termb` / `sdt`."),
-    Setting("idcard", "wlt_path", "", "Licensed WLT photo decoder library (photos are not needed here)."),
+    Setting("idcard", "wlt_path", "", "Licensed WLT photo decoder library (the face check needs it)."),
+    Setting("idcard", "wlt_entry", "unpack", "Entry point of the WLT decoder."),
+    Setting("idcard", "wlt_key", 602, "Key argument of the WLT decoder."),
+    Setting("idcard", "encoding", "gbk", "Text encoding of the `termb` SDK."),
+    Setting("idcard", "timeout", 1.5, "Seconds per SAM command."),
+    Setting("idcard", "sim_photo", "", "`sim`: image the demo treats as the card's photo."),
     Setting("scanner", "mode", "keyboard",
             "QR scanner: `serial` (virtual serial port, one scan per line — preferred), "
             "`keyboard` (keyboard wedge, Enter-terminated) or `none`."),
     Setting("scanner", "port", "/dev/ttyACM0", "Serial device of the scanner in `serial` mode."),
     Setting("scanner", "baudrate", 9600, "Serial speed in `serial` mode."),
 )
+
+#: Sections read by other parts of the kiosk and validated there: the identity check's
+#: camera, face and rules (``kiosk.flows.identity.make_identity_flow``, docs/identity.md).
+PASSTHROUGH_SECTIONS = ("camera", "face", "identity")
 
 _DEFAULTS: dict[str, dict[str, Any]] = {}
 for _s in SETTINGS:
@@ -83,7 +94,12 @@ class KioskConfig:
         return self.values[section][key]
 
     def section(self, name: str) -> dict[str, Any]:
-        return dict(self.values[name])
+        """A section as a dict (an absent pass-through section is empty)."""
+        return dict(self.values.get(name, {}))
+
+    def sections(self) -> dict[str, dict[str, Any]]:
+        """Every section, e.g. for ``make_identity_flow(config.sections())``."""
+        return {k: dict(v) for k, v in self.values.items()}
 
     # Shorthands for the keys the code reads most.
     @property
@@ -107,6 +123,11 @@ def from_dict(data: dict[str, Any], source: str = "<dict>") -> KioskConfig:
     """Merge ``data`` ({section: {key: value}}) over the defaults, checking names and types."""
     cfg = KioskConfig(source=source)
     for section, entries in data.items():
+        if section in PASSTHROUGH_SECTIONS:
+            if not isinstance(entries, dict):
+                raise ConfigError(f"{source}: [{section}] must be a table")
+            cfg.values[section] = dict(entries)
+            continue
         if section not in cfg.values:
             raise ConfigError(f"{source}: unknown section [{section}]")
         if not isinstance(entries, dict):

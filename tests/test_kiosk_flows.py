@@ -303,6 +303,21 @@ def test_config_rejects_unknown_keys_and_wrong_types(tmp_path: Path) -> None:
         load(tmp_path / "missing.toml")
 
 
+def test_config_passes_the_identity_sections_through_and_takes_a_reader_url() -> None:
+    from kiosk.flows.swipe import HardwareCardReader, open_card_reader
+
+    cfg = from_dict({"camera": {"source": "0"}, "face": {"threshold": 0.5},
+                     "identity": {"max_attempts": 3}, "idcard": {"url": "sim://"}})
+    assert cfg.sections()["face"] == {"threshold": 0.5}
+    assert cfg.section("camera") == {"source": "0"}
+    reader = open_card_reader(cfg.section("idcard"))
+    try:
+        assert isinstance(reader, HardwareCardReader) and reader.simulated
+        assert reader.read_card(0.3) is None  # no card on the reader
+    finally:
+        reader.close()
+
+
 def test_example_config_loads_and_docs_list_every_setting() -> None:
     cfg = load(ROOT / "kiosk.example.toml")
     assert cfg.server_url.startswith("http")

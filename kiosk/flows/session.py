@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from kiosk.client import QueueClient, Service, Ticket
@@ -87,6 +88,10 @@ class Kiosk:
         self.progress = ProgressFlow(self)
         #: Called after every wipe (the app returns to the home screen).
         self.on_wipe: list[Callable[[], None]] = []
+        #: The identity check (``kiosk.flows.identity.IdentityFlow``) when this kiosk has
+        #: one; built at start-up by whoever offers a flow that needs it (loading the face
+        #: models takes seconds), sharing ``card_reader.device``. None: no identity check.
+        self.identity: Any = None
 
     # -- session -------------------------------------------------------------------------
     @property

@@ -73,15 +73,22 @@ class HardwareCardReader:
     POLL_SECONDS = 0.2
 
     def __init__(self, config: Mapping[str, Any]) -> None:
-        from hardware.idcard import open_reader
+        from hardware.idcard import open_reader, open_reader_url
 
-        self._reader: Any = open_reader(config)
+        url = str(config.get("url") or "")
+        self._reader: Any = open_reader_url(url) if url else open_reader(config)
         self._cancel = threading.Event()
         self._lock = threading.Lock()
 
     @property
     def simulated(self) -> bool:
         return hasattr(self._reader, "insert")
+
+    @property
+    def device(self) -> Any:
+        """The ``hardware.idcard`` reader, to share with the identity check (one serial
+        port cannot be opened twice)."""
+        return self._reader
 
     def read_card(self, timeout: float) -> CardData | None:
         from hardware.idcard import IdCardError
@@ -123,8 +130,9 @@ class HardwareCardReader:
 
 
 def open_card_reader(config: Mapping[str, Any]) -> CardReader:
-    """The reader for the ``[idcard]`` table; an empty ``driver`` gives :class:`NoCardReader`."""
-    if not config.get("driver"):
+    """The reader for the ``[idcard]`` table (``url``, or ``driver`` + keys); neither gives
+    :class:`NoCardReader`."""
+    if not config.get("driver") and not config.get("url"):
         return NoCardReader()
     return HardwareCardReader({k: v for k, v in config.items() if v != ""})
 
