@@ -119,7 +119,11 @@ def demo_config(url: str, tokens: dict[str, str]) -> dict[str, Any]:
         "server": {"url": url, "token": tokens["kiosk"]},
         "kiosk": {"name": "demo-kiosk", "hall_name": hall, "hall_name_en": hall_en},
         "printer": {"url": "sim://demo-kiosk", "paper": 80},
-        "idcard": {"driver": "sim"},
+        # the simulated reader's cards carry the demo's stand-in photo, which the replayed
+        # camera clip matches (docs/identity.md): priority tickets show the face check
+        "idcard": {"driver": "sim", "sim_photo": str(ROOT / "tests" / "data" / "faces" /
+                                                     "lin-manuel-miranda.png")},
+        "identity": {"verify_face_for_priority": True},
     }
 
 
@@ -131,8 +135,29 @@ def wait_forever(server: subprocess.Popen[bytes]) -> None:
         pass
 
 
+def start_identity(kiosk: Any, demo: bool) -> None:
+    """Build the identity check (人证比对) in the background: loading the face models takes
+    seconds, and the home screen must not wait. Until it is ready — or when it cannot be
+    built — priority tickets use the plain ID-card swipe."""
+    import logging
+    import threading
+
+    def build() -> None:
+        from kiosk.flows.identity import attach_identity
+
+        try:
+            if attach_identity(kiosk, demo=demo) is not None:
+                logging.getLogger("kiosk.identity").info(
+                    "identity check ready (%s)", "demo camera clip" if demo else "camera")
+        except Exception:  # a broken camera or model file must not stop the kiosk
+            logging.getLogger("kiosk.identity").exception(
+                "identity check unavailable; priority tickets use the ID-card swipe")
+
+    threading.Thread(target=build, name="identity-setup", daemon=True).start()
+
+
 def run_kiosk(config: Any, *, fullscreen: bool, offscreen: bool, landscape: bool,
-              quit_after: float | None, scale: float = 1.0) -> None:
+              quit_after: float | None, scale: float = 1.0, demo: bool = False) -> None:
     width, height = (1920, 1080) if landscape else (
         int(config.get("kiosk", "width")), int(config.get("kiosk", "height")))
     configure_kivy(round(width * scale), round(height * scale), fullscreen=fullscreen,
@@ -146,6 +171,7 @@ def run_kiosk(config: Any, *, fullscreen: bool, offscreen: bool, landscape: bool
 
     register_default_font()
     kiosk = Kiosk(config, speaker=Speaker(bool(config.get("kiosk", "speech"))))
+    start_identity(kiosk, demo)
     app = KioskApp(kiosk)
     app.view_scale = scale
     if quit_after is not None:
@@ -174,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 
             handler = logging.StreamHandler(sys.stdout)
             handler.setFormatter(logging.Formatter("kiosk: %(message)s"))
-            for name in ("kiosk.printing", "kiosk.flows.swipe"):
+            for name in ("kiosk.printing", "kiosk.flows.swipe", "kiosk.identity"):
                 logging.getLogger(name).addHandler(handler)
                 logging.getLogger(name).setLevel(logging.INFO)
             print(f"kiosk: demo kiosk against {url} (printer sim://demo-kiosk, "
@@ -198,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         scale = args.scale if args.scale is not None else (
             1.0 if fullscreen or offscreen else 0.5)
         run_kiosk(config, fullscreen=fullscreen, offscreen=offscreen, landscape=args.landscape,
-                  quit_after=args.quit_after, scale=scale)
+                  quit_after=args.quit_after, scale=scale, demo=args.demo)
         return 0
     except ConfigError as exc:
         print(f"kiosk: {exc.detail} — {exc.zh}", file=sys.stderr)

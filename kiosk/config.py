@@ -23,6 +23,8 @@ class Setting:
     key: str
     default: Any
     help: str
+    types: tuple[type, ...] | None = None
+    """Accepted value types when not the default's type (e.g. a camera index or a path)."""
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -66,6 +68,50 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("idcard", "encoding", "gbk", "Text encoding of the `termb` SDK."),
     Setting("idcard", "timeout", 1.5, "Seconds per SAM command."),
     Setting("idcard", "sim_photo", "", "`sim`: image the demo treats as the card's photo."),
+    Setting("idcard", "card", "", "`sim`: `true` puts a synthetic card on the simulated reader at "
+            "start-up (tests, demo)."),
+    # -- identity check (人证比对, docs/identity.md) ------------------------------------------
+    Setting("camera", "source", "", "Camera for the face check: device index (`0`), `/dev/video0`, "
+            "a video file or a folder of frames; empty = no camera, no face check.",
+            types=(str, int)),
+    Setting("camera", "width", 640, "Capture width in pixels."),
+    Setting("camera", "height", 480, "Capture height in pixels."),
+    Setting("camera", "loop", False, "Video file / folder: start again at the end (demo)."),
+    Setting("camera", "fps", 0.0, "Video file / folder: frames per second to pace (0 = as fast as read)."),
+    Setting("face", "threshold", 0.55, "Face match when the descriptor distance to the ID photo is at "
+            "most this (calibrate per deployment, DESIGN §7)."),
+    Setting("face", "detect_width", 320, "Detection runs on a copy of the frame this wide."),
+    Setting("face", "min_face_px", 120, "Quality gate: face box width in pixels."),
+    Setting("face", "min_brightness", 40.0, "Quality gate: lowest mean grey level of the face."),
+    Setting("face", "max_brightness", 220.0, "Quality gate: highest mean grey level (glare, backlight)."),
+    Setting("face", "min_sharpness", 15.0, "Quality gate: Laplacian variance of the face at 160×160 (blur)."),
+    Setting("face", "id_photo_upscale", 2, "ID photos (~102×126) are upscaled by this before detection."),
+    Setting("face", "decision_frames", 5, "Descriptors from this many good frames; the best one decides."),
+    Setting("face", "min_decision_frames", 3, "The decision waits for at least this many descriptors."),
+    Setting("face", "challenge_frames", 150, "Frames allowed to answer the liveness challenge."),
+    Setting("face", "challenge_seconds", 12.0, "Seconds allowed to answer the challenge (whichever of "
+            "frames or seconds runs out first)."),
+    Setting("face", "yaw_delta", 0.20, "Head turn: change of the nose position ratio needed."),
+    Setting("face", "min_parallax", 0.05, "Head turn: landmark parallax a real 3-D head shows (a flat "
+            "photo shows ≤ 0.02)."),
+    Setting("face", "blink_ratio", 0.70, "Blink: eye aspect ratio must drop below this fraction of open."),
+    Setting("face", "consistency", 0.6, "Largest descriptor distance between frames of one attempt."),
+    Setting("face", "max_attempts", 3, "Face attempts the verifier allows per session."),
+    Setting("face", "challenges", ("turn_left", "turn_right", "blink"),
+            "Liveness challenges drawn at random."),
+    Setting("face", "landmarks68_path", "", "Commercially licensed 68-point landmark model; empty = "
+            "the non-commercial face_recognition_models file (docs/identity.md, Licences)."),
+    Setting("face", "models_dir", "", "Directory of the dlib model files; empty = the "
+            "face_recognition_models package."),
+    Setting("identity", "verify_face_for_priority", True,
+            "Priority tickets go through the identity check (card → consent → face) when the kiosk "
+            "has a camera; false (or no camera): the plain ID-card swipe."),
+    Setting("identity", "allow_card_only", True,
+            "Declining the face check (or a card photo that cannot be decoded) still verifies the "
+            "card (`card_only`, the clerk checks the face); false: 转人工."),
+    Setting("identity", "card_attempts", 3, "Failed card reads before 转人工."),
+    Setting("identity", "max_attempts", 3, "Face attempts before 转人工 (a regular number for a "
+            "window, with the reason)."),
     Setting("scanner", "mode", "keyboard",
             "QR scanner: `serial` (virtual serial port, one scan per line — preferred), "
             "`keyboard` (keyboard wedge, Enter-terminated) or `none`."),
@@ -73,11 +119,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scanner", "baudrate", 9600, "Serial speed in `serial` mode."),
 )
 
-#: Sections read by other parts of the kiosk and validated there: the identity check's
-#: camera, face and rules (``kiosk.flows.identity.make_identity_flow``, docs/identity.md).
-PASSTHROUGH_SECTIONS = ("camera", "face", "identity")
-
 _DEFAULTS: dict[str, dict[str, Any]] = {}
+_TYPES: dict[tuple[str, str], tuple[type, ...]] = {
+    (_s.section, _s.key): _s.types for _s in SETTINGS if _s.types is not None}
 for _s in SETTINGS:
     _DEFAULTS.setdefault(_s.section, {})[_s.key] = _s.default
 
@@ -123,11 +167,6 @@ def from_dict(data: dict[str, Any], source: str = "<dict>") -> KioskConfig:
     """Merge ``data`` ({section: {key: value}}) over the defaults, checking names and types."""
     cfg = KioskConfig(source=source)
     for section, entries in data.items():
-        if section in PASSTHROUGH_SECTIONS:
-            if not isinstance(entries, dict):
-                raise ConfigError(f"{source}: [{section}] must be a table")
-            cfg.values[section] = dict(entries)
-            continue
         if section not in cfg.values:
             raise ConfigError(f"{source}: unknown section [{section}]")
         if not isinstance(entries, dict):
@@ -136,7 +175,13 @@ def from_dict(data: dict[str, Any], source: str = "<dict>") -> KioskConfig:
             if key not in cfg.values[section]:
                 raise ConfigError(f"{source}: unknown key {section}.{key}")
             default = _DEFAULTS[section][key]
-            if isinstance(default, bool):
+            types = _TYPES.get((section, key))
+            if types is not None:
+                ok = isinstance(value, types) and not isinstance(value, bool)
+            elif isinstance(default, tuple):
+                ok = isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value)
+                value = tuple(value) if ok else value
+            elif isinstance(default, bool):
                 ok = isinstance(value, bool)
             elif isinstance(default, (int, float)):
                 ok = isinstance(value, (int, float)) and not isinstance(value, bool)

@@ -58,6 +58,11 @@ STRINGS: dict[str, tuple[str, str]] = {
     "swipe.skip": ("不刷卡，取普通号", "No card: take a regular number"),
     "swipe.not_elderly": ("按身份证信息，您未满 60 周岁，已为您取普通号",
                           "Your ID shows you are under 60: a regular number will be issued."),
+    # identity check (人证比对) before a priority ticket
+    "identity.card_only": ("未刷脸：办理时请向窗口工作人员出示身份证",
+                           "No face check: please show your ID card at the window."),
+    "identity.referred": ("人证核验未完成，已为您取普通号，请到窗口由工作人员核验",
+                          "Identity not verified: a regular number; a clerk will check your ID."),
     # ticket
     "ticket.title": ("取号成功", "Your number"),
     "ticket.your_number": ("您的号码", "Your number"),

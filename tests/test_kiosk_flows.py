@@ -303,19 +303,41 @@ def test_config_rejects_unknown_keys_and_wrong_types(tmp_path: Path) -> None:
         load(tmp_path / "missing.toml")
 
 
-def test_config_passes_the_identity_sections_through_and_takes_a_reader_url() -> None:
+def test_config_declares_the_identity_sections_and_takes_a_reader_url() -> None:
     from kiosk.flows.swipe import HardwareCardReader, open_card_reader
 
-    cfg = from_dict({"camera": {"source": "0"}, "face": {"threshold": 0.5},
-                     "identity": {"max_attempts": 3}, "idcard": {"url": "sim://"}})
-    assert cfg.sections()["face"] == {"threshold": 0.5}
-    assert cfg.section("camera") == {"source": "0"}
+    cfg = from_dict({"camera": {"source": 0}, "face": {"threshold": 0.5, "challenges": ["blink"]},
+                     "identity": {"max_attempts": 2}, "idcard": {"url": "sim://"}})
+    assert cfg.sections()["face"]["threshold"] == 0.5
+    assert cfg.get("face", "challenges") == ("blink",)
+    assert cfg.section("camera")["source"] == 0
+    assert from_dict({"camera": {"source": "/dev/video0"}}).get("camera", "source") == "/dev/video0"
+    assert cfg.get("identity", "verify_face_for_priority") is True
+    for bad in ({"face": {"treshold": 0.5}}, {"identity": {"verify_face_for_priority": "yes"}},
+                {"face": {"challenges": "blink"}}, {"camera": {"source": True}}):
+        with pytest.raises(ConfigError):
+            from_dict(bad)
     reader = open_card_reader(cfg.section("idcard"))
     try:
         assert isinstance(reader, HardwareCardReader) and reader.simulated
         assert reader.read_card(0.3) is None  # no card on the reader
     finally:
         reader.close()
+
+
+def test_the_face_and_identity_keys_are_exactly_what_the_identity_check_reads() -> None:
+    """[face] is FaceConfig and [identity] is IdentityConfig, key for key and default for
+    default, so every declared key reaches the identity check and none is refused there."""
+    from dataclasses import fields
+
+    from kiosk.face.config import FaceConfig
+    from kiosk.flows.identity import IdentityConfig
+
+    cfg = from_dict({})
+    for section, cls in (("face", FaceConfig), ("identity", IdentityConfig)):
+        declared = cfg.section(section)
+        assert set(declared) == {f.name for f in fields(cls)}, section
+        assert cls.from_mapping(declared) == cls(), section
 
 
 def test_example_config_loads_and_docs_list_every_setting() -> None:

@@ -94,6 +94,8 @@ class IdentityConfig:
     """Failed card reads (corrupted data, card pulled away) before referring to a window."""
     max_attempts: int = 3
     """Face attempts before 转人工."""
+    verify_face_for_priority: bool = True
+    """Priority tickets go through this check (read by the take-number flow)."""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> IdentityConfig:
@@ -550,10 +552,35 @@ def make_identity_flow(
                 reader = open_reader_url(str(idcard["url"]))
             elif idcard.get("driver"):
                 reader = open_reader(idcard)
-        cam_cfg = sections.get("camera")
-        camera = open_camera(cam_cfg) if cam_cfg else None
+        cam_cfg = {k: v for k, v in sections.get("camera", {}).items() if v != ""}
+        camera = open_camera(cam_cfg) if "source" in cam_cfg else None
     return IdentityFlow(
         reader, camera, FaceVerifier(FaceConfig.from_mapping(face_cfg)),
         IdentityConfig.from_mapping(sections.get("identity")),
         audit=audit, kiosk_name=kiosk_name, today=today,
     )
+
+
+def attach_identity(kiosk: Any, *, demo: bool = False,
+                    audit: Callable[[dict[str, Any]], None] | None = None) -> IdentityFlow | None:
+    """Build the identity check for ``kiosk`` (a :class:`kiosk.flows.session.Kiosk`) and set
+    ``kiosk.identity``; returns it, or None when this kiosk has none.
+
+    The check is built when ``[identity] verify_face_for_priority`` is on, the kiosk has an
+    ID-card reader and a camera (``[camera] source``; ``demo``: the replayed clip). It shares
+    the swipe step's open reader (``kiosk.card_reader.device``). Loads the face models
+    (1–3 s): call it off the UI thread; until it returns, priority tickets use the plain swipe.
+    """
+    sections = kiosk.config.sections()
+    if not sections.get("identity", {}).get("verify_face_for_priority", True):
+        return None
+    device = getattr(kiosk.card_reader, "device", None)
+    if device is None:  # no reader: nothing to compare a face with
+        return None
+    if not demo and sections.get("camera", {}).get("source", "") == "":
+        return None
+    flow = make_identity_flow(sections, demo=demo, reader=device, audit=audit,
+                              kiosk_name=str(kiosk.config.get("kiosk", "name")),
+                              today=kiosk.today)
+    kiosk.identity = flow
+    return flow

@@ -55,6 +55,12 @@ class Session:
     service: Service | None = None
     priority: str | None = None
     card: CardData | None = None
+    #: How the identity check ended for this session's ticket (``face``, ``card_only``,
+    #: ``manual``; None: no identity check), and why a window must see the citizen (转人工).
+    identity_method: str | None = None
+    referral_reason: str | None = None
+    #: i18n key of the notice the ticket screen shows once the pending ticket is issued.
+    pending_notice: str | None = None
     result: TicketResult | None = None
     #: Idempotency key of the ticket request of this session: retries reuse it.
     request_key: str = field(default_factory=lambda: uuid.uuid4().hex)
@@ -89,8 +95,9 @@ class Kiosk:
         #: Called after every wipe (the app returns to the home screen).
         self.on_wipe: list[Callable[[], None]] = []
         #: The identity check (``kiosk.flows.identity.IdentityFlow``) when this kiosk has
-        #: one; built at start-up by whoever offers a flow that needs it (loading the face
-        #: models takes seconds), sharing ``card_reader.device``. None: no identity check.
+        #: one; built at start-up off the UI thread (``kiosk.flows.identity.attach_identity``:
+        #: loading the face models takes seconds), sharing ``card_reader.device``.
+        #: None: no identity check (priority tickets use the plain swipe).
         self.identity: Any = None
 
     # -- session -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from kiosk.flows.session import TicketResult
 from kiosk.flows.swipe import CardData
 
 if TYPE_CHECKING:
+    from kiosk.flows.identity import VerifiedIdentity
     from kiosk.flows.session import Kiosk, Session
 
 PRIORITIES = ("elderly", "disabled", "military")
@@ -37,9 +38,62 @@ class TakeNumberFlow:
         self.session.category = code
 
     def choose_service(self, service: Service) -> str:
-        """Remember the service; returns the next step: ``swipe`` or ``issue``."""
+        """Remember the service; returns the next step: ``identity`` (the identity check,
+        :meth:`begin_identity`), ``swipe`` or ``issue``."""
         self.session.service = service
+        if self.needs_identity():
+            return "identity"
         return "swipe" if self.needs_card() else "issue"
+
+    def needs_identity(self) -> bool:
+        """A priority ticket on a kiosk with the identity check switched on
+        (``[identity] verify_face_for_priority``) goes card → consent → face."""
+        s = self.session
+        return (bool(s.priority) and s.card is None and self.kiosk.identity is not None
+                and bool(self.kiosk.config.get("identity", "verify_face_for_priority")))
+
+    def begin_identity(self) -> None:
+        """Start the identity check; its result screen's 继续 leads to the ticket screen,
+        which issues the ticket prepared by :meth:`identity_done`."""
+        self.kiosk.card_reader.cancel()  # the swipe step's polling must not share the reader
+        self.kiosk.identity.begin(on_done=self.identity_done, next_screen="ticket")
+
+    def identity_done(self, identity: VerifiedIdentity | None) -> None:
+        """The identity check ended (``on_done``); prepares the ticket request.
+
+        * ``face`` / ``card_only``: the card's ID number goes with the priority request
+          (an elderly priority is still checked against the birth date);
+        * ``manual`` (转人工 after the last failed attempt, expired card, …) or no readable
+          card: a regular number for a window, carrying the reason for the clerk;
+        * None without a referral: the citizen cancelled; nothing to prepare.
+        """
+        s = self.session
+        if identity is None:
+            referral = getattr(self.kiosk.identity, "referral", None)
+            if referral is None:
+                return
+            s.identity_method = "manual"
+            s.priority = None
+            s.referral_reason = referral.zh
+            s.pending_notice = "identity.referred"
+            return
+        s.identity_method = identity.method
+        card = CardData(identity.id_number, identity.name)
+        if identity.method in ("face", "card_only"):
+            notice = self.card_read(card)
+            s.pending_notice = notice or (
+                "identity.card_only" if identity.method == "card_only" else None)
+            return
+        s.card = card
+        s.priority = None
+        ref = identity.referral
+        s.referral_reason = ref[1] if ref else "人证核验未通过"
+        s.pending_notice = "identity.referred"
+
+    def ticket_pending(self) -> bool:
+        """The identity check finished and the ticket is still to be requested."""
+        s = self.session
+        return s.result is None and s.service is not None and s.identity_method is not None
 
     def needs_card(self) -> bool:
         s = self.session
@@ -75,6 +129,7 @@ class TakeNumberFlow:
                 s.service.code,
                 id_number=s.card.id_number if s.card else None,
                 priority=s.priority,
+                referral_reason=s.referral_reason,
                 idempotency_key=s.request_key,
             )
             if self.kiosk.session is not s:  # wiped while the request was in flight

@@ -106,10 +106,15 @@ class IdentityCardScreen(IdentityScreen):
     status_text = StringProperty("")
     """The last read problem (corrupted data, card pulled away), zh or en."""
 
+    can_simulate = BooleanProperty(False)
+    """The kiosk's reader is the simulator (demo): offer a button placing a synthetic card."""
+
     _worker: _Worker | None = None
 
     def refresh(self) -> None:
         self.status_text = ""
+        self.can_simulate = hasattr(self.kiosk.card_reader, "insert_demo_card") and bool(
+            getattr(self.kiosk.card_reader, "simulated", False))
         flow = self.flow
         if flow is None:
             return
@@ -130,6 +135,14 @@ class IdentityCardScreen(IdentityScreen):
         stop.wait(CARD_POLL)
         return True
 
+    def place_demo_card(self) -> None:
+        """Demo: a synthetic senior's card goes onto the simulated reader; the polling
+        worker reads it through the real SAM protocol."""
+        from kiosk.flows.swipe import demo_card
+
+        card, birth = demo_card(self.kiosk.today())
+        self.kiosk.card_reader.insert_demo_card(card, birth)
+
     def _update(self, error: tuple[str, str, str] | None) -> None:
         self.status_text = "" if error is None else (error[2] if self.kiosk.lang == "en" else error[1])
 
@@ -137,6 +150,11 @@ class IdentityCardScreen(IdentityScreen):
         if self._worker is not None:
             self._worker.stop.set()
             self._worker = None
+        # the simulated reader shared with the swipe step: the demo card leaves with the citizen
+        remove = getattr(self.kiosk.card_reader, "remove_card", None)
+        if remove is not None and self.flow is not None and \
+                self.flow.reader is getattr(self.kiosk.card_reader, "device", None):
+            remove()
         super().on_leave(*args)
 
 

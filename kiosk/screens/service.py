@@ -72,6 +72,10 @@ class ServiceScreen(KioskScreen):
         if self.busy:
             return
         step = self.kiosk.take_number.choose_service(service)
+        if step == "identity":
+            self.kiosk.take_number.begin_identity()
+            self.go("identity_card")
+            return
         if step == "swipe":
             self.go("swipe")
             return

@@ -51,6 +51,11 @@ class TicketScreen(KioskScreen):
     def refresh(self) -> None:
         result = self.kiosk.session.result
         if result is None:
+            flow = self.kiosk.take_number
+            if flow.ticket_pending():  # after the identity check: request the ticket here
+                notice = self.kiosk.session.pending_notice
+                self.run(lambda: flow.issue(notice_key=notice), lambda _r: self.refresh(),
+                         busy_key="common.working")
             return
         self.show(result)
         self.kiosk.say("say.ticket", spoken=spoken_number(result.ticket.number),
