@@ -194,3 +194,68 @@ def test_a_failed_identity_check_gives_a_regular_number_for_a_window_with_the_re
     assert ticket["referral_reason"] == "身份证已过有效期"  # … that tells the clerk why
     assert ticket["id_masked"].endswith("0032")
     assert out["number"] in out["texts"] and "窗口" in out["notice"]
+
+
+# -- the take-number flow's side, without Kivy -------------------------------------------
+
+class _StubIdentity:
+    """Stands in for a built IdentityFlow where only ``referral`` and ``begin`` are read."""
+
+    referral = None
+
+    def begin(self, on_done: Any = None, next_screen: str = "home") -> None:
+        self.next_screen = next_screen
+
+
+def _kiosk(hall: HallServer, **identity: Any) -> Any:
+    from kiosk.config import from_dict
+    from kiosk.flows.session import Kiosk
+
+    cfg = from_dict({"server": {"url": hall.url, "token": hall.kiosk_token},
+                     "identity": identity})
+    kiosk = Kiosk(cfg)
+    kiosk.identity = _StubIdentity()
+    return kiosk
+
+
+def test_face_failed_three_times_refers_to_a_window_with_a_regular_number(hall: HallServer) -> None:
+    import datetime as dt
+
+    from hardware.idnumber import id_check_digit
+    from kiosk.client import Service
+    from kiosk.flows.identity import VerifiedIdentity
+
+    # born 1980: the server itself gives seniors priority from the ID number (elderly_age)
+    first17 = "11010119800116001"
+    kiosk = _kiosk(hall)
+    flow = kiosk.take_number
+    flow.choose_priority("disabled")
+    assert flow.choose_service(Service("HZ01", "居民身份证申领", "huzheng", "E")) == "identity"
+    flow.begin_identity()
+    assert kiosk.identity.next_screen == "ticket"
+    assert not flow.ticket_pending()
+    flow.identity_done(VerifiedIdentity(
+        name="林曼努", id_number=first17 + id_check_digit(first17), sex="男", nation="汉",
+        birth_date=dt.date(1980, 1, 16), valid_to=None, method="manual",
+        referral=("face_failed", "人脸核验 3 次未通过：比对不一致", "Face verification failed 3 times")))
+    assert flow.ticket_pending()
+    result = flow.issue(notice_key=kiosk.session.pending_notice)
+    ticket = hall.ticket(result.ticket.number)
+    assert ticket["priority"] is None
+    assert ticket["referral_reason"] == "人脸核验 3 次未通过：比对不一致"
+    assert result.notice_key == "identity.referred"
+
+
+def test_the_switch_off_or_no_identity_check_keeps_the_plain_swipe(hall: HallServer) -> None:
+    from kiosk.client import Service
+
+    svc = Service("HZ01", "居民身份证申领", "huzheng", "E")
+    off = _kiosk(hall, verify_face_for_priority=False)
+    off.take_number.choose_priority("elderly")
+    assert off.take_number.choose_service(svc) == "swipe"
+    none = _kiosk(hall)
+    none.identity = None  # no camera, or the face models are still loading
+    none.take_number.choose_priority("disabled")
+    assert none.take_number.choose_service(svc) == "swipe"
+    regular = _kiosk(hall)
+    assert regular.take_number.choose_service(svc) == "issue"  # no priority: no check
