@@ -231,10 +231,15 @@ def settings_set(db_path: str, key: str, value: str) -> None:
         queue-server settings set --db var/hall.db max_wait_minutes 30
         queue-server settings set --db var/hall.db enforce_opening_hours true
     """
+    from queue_server.queue import set_notice
     from queue_server.settings import parse_value, set_setting
 
     try:
-        set_setting(open_db(db_path), key, parse_value(value))
+        db = open_db(db_path)
+        if key == "notice":  # displays must hear about it: goes through the engine's event
+            set_notice(db, str(parse_value(value)))
+        else:
+            set_setting(db, key, parse_value(value))
     except Exception as exc:
         _fail(exc)
     click.echo(f"{key} = {value}")
@@ -318,7 +323,10 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     from queue_server import create_app
     from queue_server.printing.worker import start_workers
 
-    app = create_app({"DB_PATH": db_path, "BACKGROUND_CHECKPOINT": True})
+    # Each open display stream holds a thread: leave 16 for the API and print requests.
+    app = create_app({"DB_PATH": db_path, "BACKGROUND_CHECKPOINT": True,
+                      "SSE_MAX_STREAMS": int(os.environ.get("YICHUANG_SSE_MAX_STREAMS",
+                                                             max(8, threads - 16)))})
     Checkpointer(db_path).start()
     start_workers(db_path)
     sock = _listen_socket(host, port, reuse_port)

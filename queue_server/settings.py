@@ -89,7 +89,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Age from which a ticket taken with an ID number gets elderly priority (0 = off).",
     ),
     Setting("notice", "", "Notice line shown on the hall display."),
-    Setting("ticket_tip", "请留意叫号,过号请到窗口咨询", "Tip printed at the bottom of a ticket."),
+    Setting("ticket_tip", "请留意叫号，过号请到窗口咨询", "Tip printed at the bottom of a ticket."),
+    Setting(
+        "public_url",
+        "",
+        "Address phones use to reach this server (http://hall.example:8000); the ticket QR links "
+        "to <public_url>/t/<code>. Empty = env YICHUANG_PUBLIC_URL, else the address the kiosk used.",
+    ),
     Setting("id_salt", "", "Salt for the SHA-256 of ID numbers stored for limits and check-in."),
     Setting("session_hours", 12, "Lifetime of a clerk's login token, in hours."),
 )

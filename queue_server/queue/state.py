@@ -81,6 +81,7 @@ def hall_state(db: Database, *, clock: clk.Clock | None = None) -> dict[str, Any
             "name_en": h.settings.get("hall_name_en"),
             "day": h.day,
             "notice": h.settings.get("notice") or "",
+            "timezone": h.settings.get("timezone") or "Asia/Shanghai",
             "now": h.now,
         },
         "windows": windows,
