@@ -6,7 +6,8 @@ swipe step's reader, shared with the identity check) and the demo camera: the re
 head-turn clip replayed at 12 fps (``make_identity_flow(demo=True)``), with the card's
 photo being the clip's person. Each scenario runs in its own kiosk process.
 
-Set ``YICHUANG_SCREENSHOTS=1`` to (re)write ``docs/screens/priority-identity-*.png``.
+Set ``YICHUANG_SCREENSHOTS=1`` to (re)write ``docs/screens/priority-identity-*.png``
+(otherwise they go to a temporary directory).
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def _priority_with_face(d: Driver, shots: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     _to_identity(d, "elderly", "huzheng", "HZ02")
     out["card_texts"] = d.texts()
+    d.screenshot(Path(shots) / "priority-identity-card.png")
     d.tap_key("identity_demo_card")  # a senior's card onto the simulated reader
     d.wait_for(lambda: d.screen.name == "identity_consent", 10, "consent screen")
     d.pump(0.2)
@@ -121,18 +123,25 @@ def _priority_with_face(d: Driver, shots: str) -> dict[str, Any]:
     return out
 
 
-def _priority_declining_face(d: Driver, shots: str) -> dict[str, Any]:
+def _priority_declining_face(d: Driver, shots: str, mode: str = "zh") -> dict[str, Any]:
     out: dict[str, Any] = {}
+    suffix = "" if mode == "zh" else f"-{mode}"
+    if mode == "en-elder":
+        d.tap_key("language")
+        d.tap_key("elder")
     _to_identity(d, "disabled", "qiye", "QY01")
     d.tap_key("identity_demo_card")
     d.wait_for(lambda: d.screen.name == "identity_consent", 10, "consent screen")
     d.pump(0.2)
+    out["consent_texts"] = d.texts()
+    if suffix:
+        d.screenshot(Path(shots) / f"priority-identity-consent{suffix}.png")
     d.tap_key("identity_decline")  # the non-face alternative
     d.wait_for(lambda: d.screen.name == "identity_result", 10, "result screen")
     d.pump(0.2)
     out["result_texts"] = d.texts()
     d.tap_key("identity_continue")
-    return _ticket(d, out, Path(shots) / "priority-identity-card-only.png")
+    return _ticket(d, out, Path(shots) / f"priority-identity-card-only{suffix}.png")
 
 
 def _priority_expired_card(d: Driver, shots: str) -> dict[str, Any]:
@@ -182,6 +191,16 @@ def test_declining_face_capture_still_gives_a_priority_number_checked_at_the_win
     assert ticket["priority"] == "disabled" and "*" in ticket["id_masked"]
     assert "出示身份证" in out["notice"]
     assert out["number"] in "\n".join(text_lines(printer.wait_for_receipts(1)[-1].data))
+
+
+def test_the_identity_steps_follow_english_and_elder_mode(
+        hall: HallServer, printer: Any, shots: Path) -> None:
+    out = run_scenario("tests.test_kiosk_identity:_priority_declining_face", timeout=90,
+                       config=config(hall, printer), shots=str(shots), mode="en-elder")
+    assert "No face scan: check at a window" in " ".join(out["consent_texts"])
+    assert "Card read; a clerk will check it is you" in out["result_texts"]
+    assert "show your ID card" in out["notice"]
+    assert hall.ticket(out["number"])["priority"] == "disabled"
 
 
 def test_a_failed_identity_check_gives_a_regular_number_for_a_window_with_the_reason(
