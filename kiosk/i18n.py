@@ -119,6 +119,37 @@ STRINGS: dict[str, tuple[str, str]] = {
     "say.swipe": ("请刷身份证", "Please swipe your ID card."),
     "say.checkin": ("请扫描预约二维码，或输入预约码", "Please scan or type your appointment code."),
     "say.progress": ("请扫描小票二维码，或输入号码", "Please scan your ticket or type your number."),
+    # identity check screens (kiosk/screens/identity.py, kiosk/flows/identity.py t())
+    "identity.card.title": ("请放置身份证", "Place your ID card"),
+    "identity.card.hint": ("请将身份证平放在读卡区，读卡完成前请勿移开",
+                  "Lay your ID card flat on the reader and keep it there until it is read"),
+    "identity.card.reading": ("正在读卡…", "Reading the card…"),
+    "identity.card.expired": ("身份证已过有效期", "The ID card has expired"),
+    "identity.consent.title": ("人脸识别核验", "Face verification"),
+    "identity.consent.body": (
+        "为核验是您本人，需要用摄像头拍摄您的面部，与身份证照片比对。\n"
+        "图像仅在本机内存中处理，不保存、不上传；仅记录核验结果。",
+        "To confirm it is you, the camera compares your face with your ID photo.\n"
+        "Images are processed in this kiosk's memory only, never saved or sent; "
+        "only the result is recorded.",
+    ),
+    "identity.consent.agree": ("同意，开始刷脸", "I agree, start"),
+    "identity.consent.decline": ("不刷脸，到窗口核验", "No face scan: check at a window"),
+    "identity.consent.card": ("{name}  {id}", "{name}  {id}"),
+    "identity.face.title": ("请正对摄像头", "Please face the camera"),
+    "identity.face.attempt": ("第 {n}/{max} 次", "Attempt {n} of {max}"),
+    "identity.result.title": ("核验结果", "Result"),
+    "identity.result.face": ("人证比对通过", "Identity verified"),
+    "identity.result.card_only": ("已读取身份证，请到窗口核验本人", "Card read; a clerk will check it is you"),
+    "identity.result.manual": ("请到人工窗口办理", "Please go to a service window"),
+    "identity.result.retry": ("再试一次", "Try again"),
+    "identity.result.continue": ("继续", "Continue"),
+    "identity.result.to_window": ("到窗口办理", "Go to a window"),
+    "identity.refer.face_failed": ("人脸核验 {n} 次未通过", "Face verification failed {n} times"),
+    "identity.refer.no_photo": ("身份证照片无法读取", "The ID photo could not be read"),
+    "identity.refer.camera": ("摄像头不可用", "The camera is not available"),
+    "identity.refer.card_unreadable": ("身份证多次读取失败", "The ID card could not be read"),
+    "identity.refer.card_expired": ("身份证已过有效期", "The ID card has expired"),
 }
 
 

@@ -40,47 +40,14 @@ import numpy as np
 
 from hardware.idcard import IdCardData, IdCardError, IdCardReader
 from hardware.idnumber import age_on
+from kiosk.i18n import tr
 
 log = logging.getLogger(__name__)
 
-#: Texts of the identity screens, zh + en (kept here so the flow and its tests own them).
-TEXTS: dict[str, tuple[str, str]] = {
-    "card.title": ("请放置身份证", "Place your ID card"),
-    "card.hint": ("请将身份证平放在读卡区，读卡完成前请勿移开",
-                  "Lay your ID card flat on the reader and keep it there until it is read"),
-    "card.reading": ("正在读卡…", "Reading the card…"),
-    "card.expired": ("身份证已过有效期", "The ID card has expired"),
-    "consent.title": ("人脸识别核验", "Face verification"),
-    "consent.body": (
-        "为核验是您本人，需要用摄像头拍摄您的面部，与身份证照片比对。\n"
-        "图像仅在本机内存中处理，不保存、不上传；仅记录核验结果。",
-        "To confirm it is you, the camera compares your face with your ID photo.\n"
-        "Images are processed in this kiosk's memory only, never saved or sent; "
-        "only the result is recorded.",
-    ),
-    "consent.agree": ("同意，开始刷脸", "I agree, start"),
-    "consent.decline": ("不刷脸，到窗口核验", "No face scan: check at a window"),
-    "consent.card": ("{name}  {id}", "{name}  {id}"),
-    "face.title": ("请正对摄像头", "Please face the camera"),
-    "face.attempt": ("第 {n}/{max} 次", "Attempt {n} of {max}"),
-    "result.title": ("核验结果", "Result"),
-    "result.face": ("人证比对通过", "Identity verified"),
-    "result.card_only": ("已读取身份证，请到窗口核验本人", "Card read; a clerk will check it is you"),
-    "result.manual": ("请到人工窗口办理", "Please go to a service window"),
-    "result.retry": ("再试一次", "Try again"),
-    "result.continue": ("继续", "Continue"),
-    "result.to_window": ("到窗口办理", "Go to a window"),
-    "refer.face_failed": ("人脸核验 {n} 次未通过", "Face verification failed {n} times"),
-    "refer.no_photo": ("身份证照片无法读取", "The ID photo could not be read"),
-    "refer.camera": ("摄像头不可用", "The camera is not available"),
-    "refer.card_unreadable": ("身份证多次读取失败", "The ID card could not be read"),
-    "refer.card_expired": ("身份证已过有效期", "The ID card has expired"),
-}
-
 
 def t(key: str, lang: str = "zh", **fields: object) -> str:
-    zh, en = TEXTS[key]
-    return (en if lang == "en" else zh).format(**fields)
+    """Text ``key`` of the identity screens (``identity.<key>`` in ``kiosk/i18n.py``)."""
+    return tr(f"identity.{key}", lang, **fields)
 
 
 @dataclass(frozen=True)
