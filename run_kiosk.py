@@ -142,6 +142,10 @@ def start_identity(kiosk: Any, demo: bool) -> None:
     import logging
     import threading
 
+    if not demo and (kiosk.config.get("camera", "source") == "" or not kiosk.config.get(
+            "identity", "verify_face_for_priority")):
+        return  # no camera / switched off: nothing to load (keeps the cold start lean)
+
     def build() -> None:
         from kiosk.flows.identity import attach_identity
 
