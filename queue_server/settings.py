@@ -85,8 +85,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("green_prefix", "V", "Ticket prefix of green-channel tickets ('' = the service's)."),
     Setting(
         "elderly_age",
-        65,
-        "Age from which a ticket taken with an ID number gets elderly priority (0 = off).",
+        60,
+        "Age from which a ticket taken with an ID number gets elderly priority (0 = off); "
+        "60 is the legal definition of 老年人 (老年人权益保障法 art. 2), the kiosk's too.",
     ),
     Setting("notice", "", "Notice line shown on the hall display."),
     Setting("ticket_tip", "请留意叫号，过号请到窗口咨询", "Tip printed at the bottom of a ticket."),
