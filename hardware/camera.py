@@ -25,17 +25,15 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from hardware.errors import DeviceError
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
 
-class CameraError(Exception):
+class CameraError(DeviceError):
     code = "camera.unavailable"
     message_zh = "摄像头不可用"
     message_en = "Camera is not available"
-
-    def __init__(self, detail: str = "") -> None:
-        self.detail = detail
-        super().__init__(f"{self.code}: {self.message_en}" + (f" ({detail})" if detail else ""))
 
 
 class Camera(Protocol):

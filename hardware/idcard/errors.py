@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+from hardware.errors import DeviceError
 
-class IdCardError(Exception):
+
+class IdCardError(DeviceError):
     """Base class. ``code`` is stable (logs, audit, kiosk messages); ``message_zh`` is shown."""
 
     code = "idcard.error"
     message_zh = "身份证读取失败"
     message_en = "ID card could not be read"
-
-    def __init__(self, detail: str = "") -> None:
-        self.detail = detail
-        super().__init__(f"{self.code}: {self.message_en}" + (f" ({detail})" if detail else ""))
 
 
 class ReaderUnavailable(IdCardError):

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
+from hardware.errors import DeviceError
 
-class FaceError(Exception):
+
+class FaceError(DeviceError):
     code = "face.error"
     message_zh = "人脸比对失败"
     message_en = "Face verification failed"
-
-    def __init__(self, detail: str = "") -> None:
-        self.detail = detail
-        super().__init__(f"{self.code}: {self.message_en}" + (f" ({detail})" if detail else ""))
 
 
 class ModelsMissing(FaceError):
