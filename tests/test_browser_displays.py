@@ -113,6 +113,8 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
     assert hall_page.text_content("#now-window-text") == "请到 1 号窗口"
     assert hall_page.locator("#recent li").first.text_content().startswith(number)
     win_page.wait_for_function(f"document.getElementById('current').textContent === '{number}'", timeout=8000)
+    # The clerk's name arrives with the state message that follows the call event.
+    win_page.wait_for_function("document.getElementById('clerk-name').textContent === '王*明'", timeout=8000)
     assert win_page.text_content("#clerk-name") == "王*明"  # masked on public screens
     assert win_page.text_content("#clerk-no") == "0101"
     # The hall display asked for the announcement of exactly this call.
