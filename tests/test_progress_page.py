@@ -7,12 +7,10 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import launch_chromium, needs_chromium
 
 from queue_server import queue as engine
 from queue_server.db import connect
-
-CHROMIUM = "/usr/lib/chromium/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"]
 
 
 @pytest.fixture
@@ -94,7 +92,7 @@ def test_page_carries_no_personal_data(app, db_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian chromium not installed")
+@needs_chromium
 def test_phone_sees_the_call_without_reloading(app, db_path, tmp_path):
     from playwright.sync_api import sync_playwright
     from werkzeug.serving import make_server
@@ -106,7 +104,7 @@ def test_phone_sees_the_call_without_reloading(app, db_path, tmp_path):
     shots = Path(os.environ["YICHUANG_SCREENSHOTS_DIR"]) if os.environ.get("YICHUANG_SCREENSHOTS_DIR") else tmp_path
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+            browser = launch_chromium(p)
             page = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2,
                                     is_mobile=True, has_touch=True)
             page.goto(url)
