@@ -87,3 +87,22 @@ def uscc_check_char(first17: str) -> str:
 def is_valid_uscc(value: str) -> bool:
     v = value.strip().upper()
     return bool(_USCC_RE.match(v)) and uscc_check_char(v[:17]) == v[17]
+
+
+class MaskedIdentity:
+    """Masked views for any record with ``name`` and ``id_number`` attributes (a card read,
+    a verified identity): what screens and logs may show (DESIGN §11)."""
+
+    name: str
+    id_number: str
+
+    @property
+    def name_masked(self) -> str:
+        return mask_name(self.name)
+
+    @property
+    def id_masked(self) -> str:
+        return mask_id_number(self.id_number)
+
+    def age_on(self, day: dt.date) -> int | None:
+        return age_on(self.id_number, day)

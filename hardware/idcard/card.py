@@ -23,8 +23,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from hardware.idnumber import MaskedIdentity, is_valid_id_number
 from hardware.idnumber import birth_date as id_birth_date
-from hardware.idnumber import is_valid_id_number, mask_id_number, mask_name
 
 from .codes import nation_name, sex_name
 from .errors import InvalidCardData
@@ -52,7 +52,7 @@ def _date(s: str) -> dt.date | None:
 
 
 @dataclass(repr=False)
-class IdCardData:
+class IdCardData(MaskedIdentity):
     """One card as read. ``photo`` is the decoded 102×126 BGR image when a WLT decoder exists.
 
     Lives in memory for one session only (DESIGN §11): call :meth:`wipe` when it ends. The
@@ -79,14 +79,6 @@ class IdCardData:
     @property
     def nation(self) -> str:
         return nation_name(self.nation_code)
-
-    @property
-    def name_masked(self) -> str:
-        return mask_name(self.name)
-
-    @property
-    def id_masked(self) -> str:
-        return mask_id_number(self.id_number)
 
     def is_expired(self, today: dt.date) -> bool:
         return self.valid_to is not None and today > self.valid_to

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from hardware.idcard import IdCardData, IdCardError, IdCardReader
-from hardware.idnumber import age_on
+from hardware.idnumber import MaskedIdentity
 from kiosk.i18n import tr
 
 log = logging.getLogger(__name__)
@@ -74,7 +74,7 @@ class IdentityConfig:
 
 
 @dataclass(repr=False)
-class VerifiedIdentity:
+class VerifiedIdentity(MaskedIdentity):
     """Who is at the kiosk, for later flows. Memory only; :meth:`wipe` at session end."""
 
     name: str
@@ -90,23 +90,8 @@ class VerifiedIdentity:
     referral: tuple[str, str, str] | None = None  # (code, zh, en) when method == "manual"
 
     @property
-    def name_masked(self) -> str:
-        from hardware.idnumber import mask_name
-
-        return mask_name(self.name)
-
-    @property
-    def id_masked(self) -> str:
-        from hardware.idnumber import mask_id_number
-
-        return mask_id_number(self.id_number)
-
-    @property
     def face_verified(self) -> bool:
         return self.method == "face"
-
-    def age_on(self, day: dt.date) -> int | None:
-        return age_on(self.id_number, day)
 
     def wipe(self) -> None:
         self.name = self.id_number = ""

@@ -57,6 +57,15 @@ class KeypadInput:
     def clear(self) -> None:
         self.text = ""
 
+    def key(self, key: str) -> str:
+        """One key of the on-screen keypad: ``DEL``, ``CLR`` or a character; returns the text."""
+        if key == "DEL":
+            return self.delete()
+        if key == "CLR":
+            self.clear()
+            return self.text
+        return self.press(key)
+
     def set(self, value: str) -> str:
         self.text = ""
         for ch in value:

@@ -16,24 +16,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from hardware.idnumber import age_on, mask_name
+from hardware.idnumber import MaskedIdentity
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class CardData:
+class CardData(MaskedIdentity):
     """What the kiosk keeps from a card, in memory, for one session only (DESIGN §11)."""
 
     id_number: str
     name: str
 
-    def age_on(self, day: dt.date) -> int | None:
-        return age_on(self.id_number, day)
-
-    @property
-    def name_masked(self) -> str:
-        return mask_name(self.name)
 
 
 class CardReader(Protocol):

@@ -35,14 +35,7 @@ class CheckInScreen(KioskScreen):
         self.clear_error()
 
     def key(self, key: str) -> None:
-        inp = self.kiosk.checkin.input
-        if key == "DEL":
-            inp.delete()
-        elif key == "CLR":
-            inp.clear()
-        else:
-            inp.press(key)
-        self.typed = inp.text
+        self.typed = self.kiosk.checkin.input.key(key)
 
     def submit(self) -> None:
         self.run(self.kiosk.checkin.submit, self._done, busy_key="common.working")

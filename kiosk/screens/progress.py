@@ -40,14 +40,7 @@ class ProgressScreen(KioskScreen):
         self.ids.keypad.rebuild()
 
     def key(self, key: str) -> None:
-        inp = self.kiosk.progress.input
-        if key == "DEL":
-            inp.delete()
-        elif key == "CLR":
-            inp.clear()
-        else:
-            inp.press(key)
-        self.typed = inp.text
+        self.typed = self.kiosk.progress.input.key(key)
         self._clear_result()
 
     def submit(self) -> None:
