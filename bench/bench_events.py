@@ -104,7 +104,7 @@ def main() -> None:
     import requests
 
     from queue_server import queue as engine
-    from queue_server.db import open_db
+    from queue_server.migrations import open_db
     from queue_server.demo import make_hall
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-events-"))

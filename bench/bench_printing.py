@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from hardware.printer.sim import SimulatedNetworkPrinter  # noqa: E402
-from queue_server.db import open_db  # noqa: E402
+from queue_server.migrations import open_db  # noqa: E402
 
 
 def free_port() -> int:

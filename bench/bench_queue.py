@@ -341,7 +341,7 @@ def main() -> None:
                     help="run only these scenarios (repeatable)")
     args = ap.parse_args()
 
-    from queue_server.db import open_db
+    from queue_server.migrations import open_db
     from queue_server.demo import make_hall
 
     tmp = tempfile.mkdtemp(prefix="bench-queue-")

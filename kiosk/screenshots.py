@@ -29,7 +29,7 @@ def _serve_demo_hall(tmp: Path) -> tuple[str, str, Any]:
     from waitress import create_server
 
     from queue_server import create_app
-    from queue_server.db import open_db
+    from queue_server.migrations import open_db
     from queue_server.demo import make_hall
 
     db_path = tmp / "hall.db"

@@ -1,97 +1,21 @@
-"""一窗通 queue server: the Flask app factory and the per-thread database helper.
+"""一窗通 queue server.
 
-::
-
-    app = create_app({"DB_PATH": "hall.db"})     # or env YICHUANG_DB_PATH=hall.db
-
-The app registers the JSON API (``queue_server.api``), the displays and clerk console
-(``queue_server.web``) and the printing routes, and owns one :class:`EventBus`
-(``app.extensions["yichuang.bus"]``). Routes get their connection from :func:`get_db`:
-one connection per thread, reused across requests (waitress keeps its threads), and
-call :func:`notify_change` after a committed write so local subscribers see it at once.
+The package face only re-exports :func:`~queue_server.app.create_app`, lazily, so that
+``waitress-serve --call queue_server:create_app`` works while importing the engine
+(``import queue_server.queue``, which runs this file first) never imports Flask.
+See ``docs/architecture.md`` for the core and the capability folders.
 """
 
 from __future__ import annotations
 
-import os
-import threading
 from typing import Any
 
-from flask import Flask, current_app
-from sqlite_utils import Database
-
-from queue_server.db import connect, open_db
-from queue_server.events import EventBus
-
-#: Largest request body the API accepts (a ticket request is ~200 bytes).
-MAX_CONTENT_LENGTH = 64 * 1024
-
-_local = threading.local()
+__all__ = ["create_app"]
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the queue server. ``config`` overrides env ``YICHUANG_*`` settings.
+def __getattr__(name: str) -> Any:
+    if name == "create_app":
+        from queue_server.app import create_app
 
-    Keys: ``DB_PATH`` (required, or env ``YICHUANG_DB_PATH``), ``TESTING``, ``CLOCK`` (a
-    callable returning Unix seconds, for tests), ``MAX_CONTENT_LENGTH``,
-    ``API_CONCURRENCY`` (API requests doing work at once per process, default 2),
-    ``BACKGROUND_CHECKPOINT`` (request connections leave WAL checkpoints to a
-    :class:`~queue_server.db.Checkpointer` thread; ``serve`` turns it on).
-    """
-    app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
-    app.config["JSON_AS_ASCII"] = False
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.config.from_prefixed_env("YICHUANG")
-    if config:
-        app.config.update(config)
-    if not app.config.get("DB_PATH"):
-        raise RuntimeError("DB_PATH is not configured (config key or env YICHUANG_DB_PATH)")
-    path = os.path.abspath(str(app.config["DB_PATH"]))
-    app.config["DB_PATH"] = path
-    open_db(path).conn.close()  # migrate once at start-up
-
-    bus = EventBus(lambda: connect(path))
-    app.extensions["yichuang.bus"] = bus
-    app.extensions["yichuang.api_slots"] = threading.BoundedSemaphore(int(app.config.get("API_CONCURRENCY", 2)))
-
-    from queue_server.api import bp as api_bp
-    from queue_server.api import errors as api_errors
-    from queue_server.printing.routes import bp as printing_bp
-    from queue_server.web.counter import bp as counter_bp
-    from queue_server.web.displays import bp as displays_bp
-
-    app.register_blueprint(api_bp)
-    app.register_blueprint(displays_bp)
-    app.register_blueprint(counter_bp)
-    app.register_blueprint(printing_bp)
-    api_errors.register(app)
-    return app
-
-
-def get_db() -> Database:
-    """This thread's connection to the current app's database (opened on first use)."""
-    path = current_app.config["DB_PATH"]
-    conns: dict[str, Database] | None = getattr(_local, "conns", None)
-    if conns is None:
-        conns = _local.conns = {}
-    db = conns.get(path)
-    if db is None:
-        db = conns[path] = connect(path)
-        if current_app.config.get("BACKGROUND_CHECKPOINT"):
-            db.conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer thread does it
-    return db
-
-
-def get_bus() -> EventBus:
-    """The current app's event bus."""
-    bus: EventBus = current_app.extensions["yichuang.bus"]
-    return bus
-
-
-def notify_change() -> None:
-    """Wake the event bus after a committed write, so local subscribers get it at once."""
-    bus: EventBus | None = current_app.extensions.get("yichuang.bus")
-    if bus is not None:
-        bus.poke()
+        return create_app
+    raise AttributeError(f"module 'queue_server' has no attribute {name!r}")

@@ -23,8 +23,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from queue_server.audit.chain import append
+from queue_server.audit.records import TokenCreated, TokenRevoked, UserCreated
 from queue_server.db import db_path, write_tx
 from queue_server.errors import Unauthorized, ValidationError
+from queue_server.settings import get_setting
 
 TOKEN_ROLES = ("kiosk", "display", "clerk", "admin", "technician")
 USER_ROLES = ("admin", "clerk", "technician")
@@ -68,18 +71,22 @@ def create_token(
     *,
     user_id: int | None = None,
     expires_at: float | None = None,
+    actor: str = "system",
 ) -> str:
-    """Store a new token (hashed) and return the plain token, which is never stored."""
+    """Store a new token (hashed) and return the plain token, which is never stored.
+    Device tokens are audited; login sessions are not (they are not a change to the hall)."""
     if role not in TOKEN_ROLES:
-        raise ValidationError("bad_role", f"角色无效:{role}", f"role must be one of {', '.join(TOKEN_ROLES)}")
+        raise ValidationError("bad_role", role=role)
     if not name or len(name) > 100:
-        raise ValidationError("bad_name", "名称无效", "name: 1 to 100 characters")
+        raise ValidationError("bad_name")
     token = new_token()
     with write_tx(db) as conn:
-        conn.execute(
+        cur = conn.execute(
             "INSERT INTO tokens (name, role, token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
             (name, role, hash_token(token), user_id, time.time(), expires_at),
         )
+        if user_id is None:
+            append(conn, TokenCreated(token_id=int(cur.lastrowid or 0), token_name=name, role=role), actor=actor)
     return token
 
 
@@ -93,14 +100,16 @@ def revoke_token(db: Database, token: str) -> bool:
     return n > 0
 
 
-def revoke_tokens_named(db: Database, name: str) -> int:
-    """Revoke every active token called ``name`` (a lost kiosk, a retired display)."""
+def revoke_tokens_named(db: Database, name: str, *, actor: str = "system") -> int:
+    """Revoke every active token called ``name`` (a lost kiosk, a retired display); audited."""
     with write_tx(db) as conn:
         rows = conn.execute(
-            "SELECT token_hash FROM tokens WHERE name = ? AND revoked_at IS NULL", (name,)
+            "SELECT id, token_hash FROM tokens WHERE name = ? AND revoked_at IS NULL", (name,)
         ).fetchall()
         conn.execute("UPDATE tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL", (time.time(), name))
-    for (h,) in rows:
+        if rows:
+            append(conn, TokenRevoked(token_ids=[r[0] for r in rows], token_name=name), actor=actor)
+    for _, h in rows:
         _forget(h)
     return len(rows)
 
@@ -135,7 +144,7 @@ def clear_cache() -> None:
 def verify_token(db: Database, token: str, *, now: float | None = None) -> Principal:
     """The principal behind ``token``; :class:`Unauthorized` if unknown, revoked or expired."""
     if not token or len(token) > 200:
-        raise Unauthorized("invalid_token", "令牌无效", "Invalid token")
+        raise Unauthorized("invalid_token")
     th = hash_token(token)
     key = (db_path(db), th)
     t = time.time() if now is None else now
@@ -145,7 +154,7 @@ def verify_token(db: Database, token: str, *, now: float | None = None) -> Princ
     if hit is not None and mono - hit[0] < TOKEN_CACHE_SECONDS:
         p = hit[1]
         if p.expires_at is not None and t >= p.expires_at:
-            raise Unauthorized("token_expired", "登录已过期,请重新登录", "Token expired")
+            raise Unauthorized("token_expired")
         return p
     row = db.conn.execute(
         "SELECT t.id, t.role, t.name, t.user_id, t.expires_at, t.revoked_at, u.display_name, u.staff_no, u.active "
@@ -153,9 +162,9 @@ def verify_token(db: Database, token: str, *, now: float | None = None) -> Princ
         (th,),
     ).fetchone()
     if row is None or row[5] is not None or (row[3] is not None and not row[8]):
-        raise Unauthorized("invalid_token", "令牌无效或已注销", "Invalid or revoked token")
+        raise Unauthorized("invalid_token")
     if row[4] is not None and t >= row[4]:
-        raise Unauthorized("token_expired", "登录已过期,请重新登录", "Token expired")
+        raise Unauthorized("token_expired")
     p = Principal(token_id=row[0], role=row[1], name=row[2], user_id=row[3], user_name=row[6],
                   staff_no=row[7], expires_at=row[4])
     with _cache_lock:
@@ -190,7 +199,7 @@ def check_password(password: str, stored: str) -> bool:
 
 def create_user(
     db: Database, username: str, password: str, *, display_name: str, staff_no: str = "", role: str = "clerk",
-    password_hash: str | None = None,
+    password_hash: str | None = None, actor: str = "system",
 ) -> int:
     """Add a user (admin, clerk or technician); returns the user id.
 
@@ -198,27 +207,29 @@ def create_user(
     the demo hall uses it to seed its well-known demo passwords quickly.
     """
     if role not in USER_ROLES:
-        raise ValidationError("bad_role", f"角色无效:{role}", f"role must be one of {', '.join(USER_ROLES)}")
+        raise ValidationError("bad_role", role=role)
     if not username or len(username) > 64 or not display_name:
-        raise ValidationError("bad_user", "用户名或姓名无效", "username and display name are required")
+        raise ValidationError("bad_user")
     if len(password) < 6:
-        raise ValidationError("weak_password", "密码至少 6 位", "Password: at least 6 characters")
+        raise ValidationError("weak_password")
     pw = password_hash if password_hash is not None else hash_password(password)
     with write_tx(db) as conn:
         exists = conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
         if exists:
-            raise ValidationError("user_exists", f"用户名 {username} 已存在", f"User {username} exists")
+            raise ValidationError("user_exists", username=username)
         cur = conn.execute(
             "INSERT INTO users (username, display_name, staff_no, role, password_hash, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
             (username, display_name, staff_no, role, pw, time.time()),
         )
-    return int(cur.lastrowid or 0)
+        user_id = int(cur.lastrowid or 0)
+        append(conn, UserCreated(user_id=user_id, role=role), actor=actor)
+    return user_id
 
 
 def login(db: Database, username: str, password: str, *, now: float | None = None) -> dict[str, Any]:
     """Check the password and create a session token with the user's role."""
-    bad = Unauthorized("bad_login", "用户名或密码错误", "Wrong username or password")
+    bad = Unauthorized("bad_login")
     if not isinstance(username, str) or not isinstance(password, str) or len(password) > 200:
         raise bad
     row = db.conn.execute(
@@ -230,8 +241,6 @@ def login(db: Database, username: str, password: str, *, now: float | None = Non
         raise bad
     if not row[5] or not check_password(password, row[4]):
         raise bad
-    from queue_server.settings import get_setting
-
     t = time.time() if now is None else now
     hours = float(get_setting(db, "session_hours") or 12)
     token = create_token(db, row[3], f"login:{username}", user_id=row[0], expires_at=t + hours * 3600)

@@ -15,21 +15,9 @@ from typing import Any
 
 import click
 
-from queue_server.db import Checkpointer, open_db
-
-DB_OPTION = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False), envvar="YICHUANG_DB_PATH", required=True,
-    help="Hall database file (created if missing). Env: YICHUANG_DB_PATH.",
-)
-
-
-def _fail(exc: Exception) -> None:
-    from queue_server.errors import QueueError
-
-    if isinstance(exc, QueueError):
-        en = f" / {exc.message_en}" if exc.message_en else ""
-        raise click.ClickException(f"{exc.message}{en} ({exc.code})") from exc
-    raise exc
+from queue_server.cliutil import DB_OPTION, fail
+from queue_server.db import Checkpointer
+from queue_server.migrations import open_db
 
 
 @click.group()
@@ -79,7 +67,7 @@ def seed_demo(db_path: str, seed: int, closed: bool) -> None:
     try:
         made = make_hall(db, seed=seed, open_windows=not closed)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
         return
     _print_seed_summary(made)
 
@@ -117,7 +105,7 @@ def token_create(db_path: str, role: str, name: str) -> None:
     try:
         click.echo(create_token(db, role, name))
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
 
 
 @token.command("list")
@@ -187,7 +175,7 @@ def user_create(db_path: str, username: str, display_name: str, staff_no: str, r
     try:
         uid = create_user(db, username, password, display_name=display_name, staff_no=staff_no, role=role)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
         return
     click.echo(f"user {username} created (id {uid}, role {role})")
 
@@ -241,7 +229,7 @@ def settings_set(db_path: str, key: str, value: str) -> None:
         else:
             set_setting(db, key, parse_value(value))
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
     click.echo(f"{key} = {value}")
 
 
@@ -283,7 +271,7 @@ def hall_import(db_path: str, file: Any) -> None:
     try:
         counts = import_hall(open_db(db_path), data)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
         return
     click.echo(f"{counts['categories']} categories, {counts['services']} services, {counts['windows']} windows written")
 
@@ -300,7 +288,7 @@ def archive(db_path: str, out_path: str | None, before: str | None) -> None:
     Example:
         queue-server archive --db var/hall.db --out var/hall-2026.archive.db
     """
-    from queue_server.queue.archive import archive_days
+    from queue_server.archive import archive_days
 
     db = open_db(db_path)
     result = archive_days(db, out_path or (str(db_path) + ".archive.db"), before=before)
@@ -444,9 +432,12 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
     _serve_one(str(path), host, port, 64, reuse_port=False)
 
 
+# Each capability's command group (its cli.py is the only click module it has).
+from queue_server.audit.cli import audit as _audit  # noqa: E402
 from queue_server.printing.cli import printer as _printer  # noqa: E402
 
-main.add_command(_printer)
+for _group in (_printer, _audit):
+    main.add_command(_group)
 
 if __name__ == "__main__":
     main()

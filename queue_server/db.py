@@ -9,7 +9,7 @@ One database file per hall. Several server processes may open the same file, so:
   processes, and :func:`write_tx` first serialises the threads of one process with a
   lock and the processes with a ``flock`` on ``<db>.write.lock``, because SQLite's busy
   handler sleeps in coarse steps (up to 100 ms) when writers collide;
-* the schema is a list of sqlite-utils migrations applied at start-up under a file
+* the schema is applied by :mod:`queue_server.migrations` (``open_db``), under a file
   lock, so four processes starting at once on a fresh file do not race.
 """
 
@@ -21,12 +21,8 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from sqlite_utils import Database
-from sqlite_utils.migrations import Migrations
-
-migrations = Migrations("yichuang")
 
 _write_locks: dict[str, threading.Lock] = {}
 _write_locks_guard = threading.Lock()
@@ -141,29 +137,23 @@ def write_tx(db: Database) -> Iterator[sqlite3.Connection]:
                 plock.release()
 
 
-def migrate(db: Database) -> None:
-    """Apply every pending migration; safe when several processes start together."""
-    # Importing the modules that register migrations (order matters: by name).
-    from queue_server import schema  # noqa: F401
+def move_rows(conn: sqlite3.Connection, table: str, where: str, params: tuple[object, ...] = ()) -> int:
+    """Archive helper: copy ``main.<table>`` rows matching ``where`` into ``arch.<table>``
+    (created as a plain copy without constraints) and delete them; returns how many moved."""
+    conn.execute(f"CREATE TABLE IF NOT EXISTS arch.{table} AS SELECT * FROM main.{table} WHERE 0")
+    conn.execute(f"INSERT INTO arch.{table} SELECT * FROM main.{table} WHERE {where}", params)
+    return int(conn.execute(f"DELETE FROM main.{table} WHERE {where}", params).rowcount)
 
-    path = db_path(db)
-    if path == ":memory:":
-        migrations.apply(db)
-        return
-    lock_file = Path(path + ".migrate.lock")
-    with open(lock_file, "a+") as fh:
+
+@contextmanager
+def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path`` (created if missing) for the ``with`` block."""
+    with open(path, "a+") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:
-            migrations.apply(db)
+            yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def open_db(path: str | os.PathLike[str]) -> Database:
-    """Connect and migrate: what every entry point calls."""
-    db = connect(path)
-    migrate(db)
-    return db
 
 
 class Checkpointer:

@@ -24,10 +24,10 @@ from typing import Any
 from sqlite_utils import Database
 
 from hardware.idnumber import hash_id_number, id_check_digit, mask_id_number, mask_name
+from queue_server import clock as clk
 from queue_server.auth import create_token, create_user, hash_password
 from queue_server.db import write_tx
 from queue_server.errors import Conflict
-from queue_server.queue import clock as clk
 from queue_server.settings import DEFAULT_OPENING_HOURS, get_setting, invalidate, set_setting
 
 # (code, name, name_en, prefix)
@@ -164,7 +164,7 @@ def make_hall(
     runs.
     """
     if db.conn.execute("SELECT COUNT(*) FROM categories").fetchone()[0]:
-        raise Conflict("hall_not_empty", "大厅已有数据,未重复初始化", "The hall is already seeded")
+        raise Conflict("hall_not_empty")
     rng = random.Random(seed)
     now = clk.now(clock)
     with write_tx(db) as conn:

@@ -1,89 +1,92 @@
-"""Typed errors of the queue server, each with a stable code, an HTTP status and zh + en text.
+"""Typed errors of the queue server: the one error shape of :mod:`yichuang.errors` plus an
+HTTP status.
 
-The engine raises these; the API turns them into ``{"error": {"code", "message",
-"message_en"}}`` with :attr:`QueueError.status`. ``message`` is Simplified Chinese because
-that is what kiosks and consoles show; ``message_en`` is the English line.
+Every code and its Chinese and English text live in the registry (``yichuang.errors.CODES``);
+a raise site names the code and fills the placeholders::
 
-    raise Conflict("ticket_not_called", "该号码当前未被叫号", "The ticket is not called")
+    raise Conflict("window_closed", window=3)
+
+The API turns any :class:`QueueError` into ``{"error": {"code", "message", "message_en",
+"advice"?, "advice_en"?, "details"?}}`` with the registry's status. The classes below exist
+so callers can catch a family (``except NotFound``); each checks that its code's registered
+status is its own.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
+
+from yichuang.errors import AppError
 
 
-class QueueError(Exception):
-    """Base class: never raised directly, use one of the status classes below."""
+class QueueError(AppError):
+    """Base class of the server's errors; ``status`` is the code's registered HTTP status."""
 
-    status = 400
+    #: The HTTP status this class stands for (None: any).
+    family_status: ClassVar[int | None] = None
 
-    def __init__(self, code: str, message: str, message_en: str = "", **details: Any) -> None:
-        super().__init__(f"{code}: {message_en or message}")
-        self.code = code
-        self.message = message
-        self.message_en = message_en
-        self.details = details
+    def __init__(self, code: str | None = None, *, detail: str = "", **params: Any) -> None:
+        super().__init__(code, detail=detail, **params)
+        if self.spec.origin != "server":
+            raise ValueError(f"{self.code} is a {self.spec.origin} code, not a server code")
+        if self.family_status is not None and self.spec.status != self.family_status:
+            raise ValueError(f"{self.code} is registered with status {self.spec.status}, "
+                             f"not {self.family_status} ({type(self).__name__})")
 
-    def as_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "code": self.code,
-            "message": self.message,
-            "message_en": self.message_en,
-        }
-        if self.details:
-            body["details"] = self.details
-        return {"error": body}
+    @property
+    def status(self) -> int:
+        return self.spec.status
 
 
 class BadRequest(QueueError):
     """400: the request could not be read (malformed JSON, wrong content type)."""
 
-    status = 400
+    family_status = 400
 
 
 class Unauthorized(QueueError):
     """401: no token, or an unknown, expired or revoked one."""
 
-    status = 401
+    family_status = 401
 
 
 class Forbidden(QueueError):
     """403: the token's role may not do this."""
 
-    status = 403
+    family_status = 403
 
 
 class NotFound(QueueError):
     """404: no such ticket, window, appointment or path."""
 
-    status = 404
+    family_status = 404
 
 
 class Conflict(QueueError):
     """409: the request is valid but the hall's state does not allow it now."""
 
-    status = 409
-
-
-class PayloadTooLarge(QueueError):
-    """413: the request body is larger than the server accepts."""
-
-    status = 413
+    family_status = 409
 
 
 class ValidationError(QueueError):
     """422: well-formed but invalid input (unknown service, bad ID check digit, …)."""
 
-    status = 422
+    family_status = 422
+
+
+class Unavailable(QueueError):
+    """503: the server cannot do this now (too many streams, storage trouble)."""
+
+    family_status = 503
 
 
 def unknown_service(code: object) -> ValidationError:
-    return ValidationError("unknown_service", f"未知的事项:{code}", f"Unknown service: {code}")
+    return ValidationError("unknown_service", service=code)
 
 
 def ticket_not_found(ticket_id: object) -> NotFound:
-    return NotFound("ticket_not_found", "找不到该号码", f"No ticket {ticket_id}")
+    return NotFound("ticket_not_found", ticket=ticket_id)
 
 
 def window_not_found(number: object) -> NotFound:
-    return NotFound("window_not_found", f"没有 {number} 号窗口", f"No window {number}")
+    return NotFound("window_not_found", window=number)

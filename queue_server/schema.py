@@ -1,9 +1,11 @@
-"""The hall schema, as ordered sqlite-utils migrations.
+"""The core's schema: the founding migration of the hall database.
 
-Never edit a migration that has shipped: add a new one below it. Names sort in the
-order they must run (``m0001_…``, ``m0002_…``). Feature modules that own tables
-(the print queue, later approvals) add their migrations here too, so there is one
-list to read.
+``m0001_hall`` shipped before capabilities had migration sets of their own: it creates
+the core's tables (settings, users, tokens, events) and the queue's first tables
+(categories, services, windows, appointments, tickets, call log, counters). It is never
+edited; later changes to the queue's tables go to ``queue_server/queue/schema.py``, and
+every other capability owns its ``schema.py``. :mod:`queue_server.migrations` lists the
+sets in the order they apply.
 
 Times are stored as REAL Unix seconds (UTC); ``day`` is the hall's local business
 day as ``YYYY-MM-DD``.
@@ -12,8 +14,10 @@ day as ``YYYY-MM-DD``.
 from __future__ import annotations
 
 from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
 
-from queue_server.db import migrations
+#: The core's set keeps the name every hall database already records.
+migrations = Migrations("yichuang")
 
 
 @migrations(name="m0001_hall")
@@ -191,6 +195,3 @@ def m0001_hall(db: Database) -> None:
         """
     )
 
-
-# Feature modules that own tables register their migrations after the hall's.
-from queue_server.printing import schema as _printing_schema  # noqa: E402,F401

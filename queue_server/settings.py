@@ -18,6 +18,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from queue_server.audit.chain import append
+from queue_server.audit.records import SettingChanged
+from queue_server.clock import parse_opening_hours
+from queue_server.db import db_path, write_tx
 from queue_server.errors import ValidationError
 
 #: How long a process trusts its cached copy of the settings table.
@@ -108,8 +112,6 @@ _cache_lock = threading.Lock()
 
 
 def _db_key(db: Database) -> str:
-    from queue_server.db import db_path
-
     return db_path(db)
 
 
@@ -150,23 +152,36 @@ def parse_value(raw: str) -> Any:
         return raw
 
 
-def set_setting(db: Database, name: str, value: Any, *, conn: Any = None) -> None:
-    """Store a setting. Pass ``conn`` to write inside an open transaction."""
-    if name not in _BY_NAME:
-        raise ValidationError(
-            "unknown_setting", f"未知的设置项:{name}", f"Unknown setting: {name}"
-        )
-    _validate(name, value)
-    sql = "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"
-    args = (name, json.dumps(value, ensure_ascii=False))
-    if conn is not None:
-        conn.execute(sql, args)
-    else:
-        from queue_server.db import write_tx
+#: Settings whose values never appear in the audit (recorded as "***").
+SECRET_SETTINGS = frozenset({"id_salt"})
 
+
+def set_setting(db: Database, name: str, value: Any, *, conn: Any = None, actor: str = "system") -> None:
+    """Store a setting and audit the change (before → after). Pass ``conn`` to write inside
+    an open transaction."""
+    if name not in _BY_NAME:
+        raise ValidationError("unknown_setting", name=name)
+    _validate(name, value)
+    if conn is not None:
+        _store(conn, name, value, actor)
+    else:
         with write_tx(db) as c:
-            c.execute(sql, args)
+            _store(c, name, value, actor)
     invalidate(db)
+
+
+def _store(conn: Any, name: str, value: Any, actor: str) -> None:
+    row = conn.execute("SELECT value FROM settings WHERE key = ?", (name,)).fetchone()
+    before = json.loads(row[0]) if row else _BY_NAME[name].default
+    if row is not None and before == value:
+        return
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (name, json.dumps(value, ensure_ascii=False)),
+    )
+    secret = name in SECRET_SETTINGS
+    append(conn, SettingChanged(setting=name, before="***" if secret else before,
+                                after="***" if secret else value), actor=actor)
 
 
 def invalidate(db: Database | None = None) -> None:
@@ -180,9 +195,7 @@ def invalidate(db: Database | None = None) -> None:
 
 def _validate(name: str, value: Any) -> None:
     default = _BY_NAME[name].default
-    bad = ValidationError(
-        "bad_setting_value", f"设置项 {name} 的值无效", f"Invalid value for setting {name}"
-    )
+    bad = ValidationError("bad_setting_value", name=name)
     if isinstance(default, bool):
         if not isinstance(value, bool):
             raise bad
@@ -200,8 +213,6 @@ def _validate(name: str, value: Any) -> None:
             except Exception as exc:
                 raise bad from exc
     elif name == "opening_hours":
-        from queue_server.queue.clock import parse_opening_hours
-
         try:
             parse_opening_hours(value)
         except (TypeError, ValueError, AttributeError) as exc:

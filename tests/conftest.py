@@ -21,7 +21,7 @@ os.environ.setdefault("TMPDIR", "/tmp")
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     """A fresh, migrated hall database file."""
-    from queue_server.db import open_db
+    from queue_server.migrations import open_db
 
     path = tmp_path / "hall.db"
     open_db(path).conn.close()

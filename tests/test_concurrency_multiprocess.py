@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from queue_server.db import open_db
+from queue_server.migrations import open_db
 from queue_server.demo import make_hall
 from tests.conftest import free_port
 from tests.queue_helpers import Server, request

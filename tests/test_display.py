@@ -73,10 +73,10 @@ def test_announcement_wav_for_a_number_and_window(client, hall):
 
 
 @pytest.mark.parametrize("query, code", [
-    ("number=A012&window=3&kind=shout", "voice.bad_input"),
-    ("number=<b>&window=3", "voice.bad_input"),
-    ("number=A012&window=0", "voice.bad_input"),
-    ("number=A012&window=x", "voice.bad_input"),
+    ("number=A012&window=3&kind=shout", "bad_announcement"),
+    ("number=<b>&window=3", "bad_announcement"),
+    ("number=A012&window=0", "bad_announcement"),
+    ("number=A012&window=x", "bad_announcement"),
 ])
 def test_bad_announcement_requests_are_422_with_a_code(client, hall, query, code):
     r = client.get(f"/api/voice/announce.wav?{query}&token={hall['tokens']['display']}")

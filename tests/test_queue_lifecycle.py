@@ -8,6 +8,7 @@ import json
 import pytest
 
 from queue_server import queue as q
+from queue_server.settings import set_setting
 from queue_server.demo import make_hall
 from queue_server.errors import Conflict, Forbidden, NotFound, ValidationError
 from tests.queue_helpers import FakeClock
@@ -172,7 +173,7 @@ def test_no_show_cannot_be_recalled_after_the_recall_window(db, hall, clock):
 
 
 def test_only_the_last_few_no_shows_of_a_window_are_recallable(db, hall, clock):
-    q.set_setting(db, "no_show_recall_last", 2)
+    set_setting(db, "no_show_recall_last", 2)
     tickets = [q.issue_ticket(db, "QY01", clock=clock) for _ in range(3)]
     for t in tickets:
         q.call_next(db, 4, clock=clock)

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from queue_server import queue as q
+from queue_server.settings import set_setting
 from queue_server.demo import make_hall
 from tests.queue_helpers import FakeClock, valid_id
 
@@ -20,7 +21,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def hall(db, clock):
     made = make_hall(db, clock=clock, appointments=0)
-    q.set_setting(db, "elderly_age", 0)  # keep synthetic IDs from adding priority by age
+    set_setting(db, "elderly_age", 0)  # keep synthetic IDs from adding priority by age
     return made
 
 
@@ -80,7 +81,7 @@ def test_green_channel_tickets_get_the_green_prefix_and_priority(db, hall, clock
 
 
 def test_overdue_ticket_jumps_ahead_of_priority_and_service_order(db, hall, clock):
-    q.set_setting(db, "max_wait_minutes", 30)
+    set_setting(db, "max_wait_minutes", 30)
     q.issue_ticket(db, "SW02", clock=clock)  # F001: last in window 5's service order
     clock.advance(minutes=31)
     q.issue_ticket(db, "QY01", priority="disabled", clock=clock)  # A001
@@ -89,7 +90,7 @@ def test_overdue_ticket_jumps_ahead_of_priority_and_service_order(db, hall, cloc
 
 
 def test_without_max_wait_service_order_holds(db, hall, clock):
-    q.set_setting(db, "max_wait_minutes", 0)
+    set_setting(db, "max_wait_minutes", 0)
     q.issue_ticket(db, "SW02", clock=clock)
     clock.advance(minutes=120)
     q.issue_ticket(db, "QY01", clock=clock)
@@ -143,7 +144,7 @@ def test_universal_window_serves_every_service(db, hall, clock):
 
 
 def test_window_queue_lists_tickets_in_call_next_order(db, hall, clock):
-    q.set_setting(db, "max_wait_minutes", 20)
+    set_setting(db, "max_wait_minutes", 20)
     add_appointment(db, "YY000004", "QY02", "10:15", "10:45")
     q.issue_ticket(db, "SW01", clock=clock)
     clock.advance(minutes=25)

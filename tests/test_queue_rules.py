@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 
 from queue_server import queue as q
+from queue_server.settings import get_setting, set_setting
 from queue_server.demo import make_hall
 from queue_server.errors import Conflict, NotFound, ValidationError
-from queue_server.queue.archive import archive_days
+from queue_server.archive import archive_days
 from queue_server.queue.estimate import clear_cache
 from tests.queue_helpers import FakeClock, valid_id, wrong_check_digit
 from tests.test_queue_order import add_appointment
@@ -22,7 +23,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 def hall(db, clock):
     made = make_hall(db, clock=clock, appointments=0)
-    q.set_setting(db, "elderly_age", 0)
+    set_setting(db, "elderly_age", 0)
     return made
 
 
@@ -43,7 +44,7 @@ def hall(db, clock):
     ],
 )
 def test_tickets_outside_opening_hours_are_refused_with_the_hours(db, hall, clock, day, hhmm, is_open):
-    q.set_setting(db, "enforce_opening_hours", True)
+    set_setting(db, "enforce_opening_hours", True)
     clock.set(day, hhmm)
     if is_open:
         assert q.issue_ticket(db, "QY01", clock=clock)["number"] == "A001"
@@ -51,7 +52,7 @@ def test_tickets_outside_opening_hours_are_refused_with_the_hours(db, hall, cloc
     with pytest.raises(Conflict) as exc:
         q.issue_ticket(db, "QY01", clock=clock)
     assert exc.value.code == "hall_closed"
-    assert "周一至周五 08:30-12:00、13:00-17:30" in exc.value.message
+    assert "周一至周五 08:30-12:00、13:00-17:30" in exc.value.zh
     assert db.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 0
 
 
@@ -100,7 +101,7 @@ def test_limited_service_needs_an_id_number(db, hall, clock):
 
 
 def test_elderly_priority_from_the_id_number_age(db, hall, clock):
-    q.set_setting(db, "elderly_age", 65)
+    set_setting(db, "elderly_age", 65)
     old = q.issue_ticket(db, "QY01", id_number=valid_id("37018119500101123"), clock=clock)
     young = q.issue_ticket(db, "QY01", id_number=valid_id("37018119900101123"), clock=clock)
     assert (old["priority"], young["priority"]) == ("elderly", None)
@@ -260,15 +261,15 @@ def test_archive_moves_earlier_days_out_and_keeps_today(db, hall, clock, tmp_pat
 
 def test_settings_are_validated(db, hall):
     with pytest.raises(ValidationError):
-        q.set_setting(db, "max_wait_minutes", -5)
+        set_setting(db, "max_wait_minutes", -5)
     with pytest.raises(ValidationError):
-        q.set_setting(db, "opening_hours", {"mon": ["17:00-08:00"]})
+        set_setting(db, "opening_hours", {"mon": ["17:00-08:00"]})
     with pytest.raises(ValidationError):
-        q.set_setting(db, "timezone", "Mars/Olympus")
+        set_setting(db, "timezone", "Mars/Olympus")
     with pytest.raises(ValidationError):
-        q.set_setting(db, "no_such_setting", 1)
-    q.set_setting(db, "max_wait_minutes", 30)
-    assert q.get_setting(db, "max_wait_minutes") == 30
+        set_setting(db, "no_such_setting", 1)
+    set_setting(db, "max_wait_minutes", 30)
+    assert get_setting(db, "max_wait_minutes") == 30
 
 
 def test_random_operations_keep_waiting_counts_and_queue_order_consistent(db, hall, clock):
@@ -279,7 +280,7 @@ def test_random_operations_keep_waiting_counts_and_queue_order_consistent(db, ha
     rng = random.Random(7)
     services = ["QY01", "QY02", "SB01", "SB02", "SW01", "ZH01", "GJ01"]
     windows = [1, 4, 5, 6, 10, 12, 15]
-    q.set_setting(db, "max_wait_minutes", 20)
+    set_setting(db, "max_wait_minutes", 20)
     codes = []
     for i in range(16):
         start = 10 * 60 + 15 * i

@@ -79,7 +79,7 @@ def test_sentence_says_number_digit_by_digit_and_window_as_cardinal():
 def test_bad_numbers_are_refused(number):
     with pytest.raises(VoiceError) as e:
         announcement_tokens(number, 3)
-    assert e.value.code == "voice.bad_input"
+    assert e.value.code == "voice_bad_input"
 
 
 def test_joins_of_real_clips_have_no_clicks():
@@ -119,7 +119,7 @@ def test_missing_clip_is_a_typed_error(tmp_path: Path):
     assert "qing" in lib.missing()
     with pytest.raises(VoiceError) as e:
         render_announcement("A012", 3, "call", lib)
-    assert e.value.code == "voice.missing_clip"
+    assert e.value.code == "voice_missing_clip"
 
 
 def test_stereo_44k_recordings_are_converted(tmp_path: Path):

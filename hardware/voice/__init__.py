@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from yichuang.errors import AppError
+
 RATE = 22050
 """Sample rate of rendered announcements (and of the default clips)."""
 
@@ -64,14 +66,12 @@ TARGET_RMS = 0.12  # loudness every speech clip is scaled to (about -18 dBFS)
 PEAK = 0.89  # never above -1 dBFS
 
 
-class VoiceError(ValueError):
-    """An announcement that cannot be rendered (code ``voice.bad_input`` or ``voice.missing_clip``)."""
+class VoiceError(AppError, ValueError):
+    """An announcement that cannot be rendered (``voice_bad_input``, ``voice_missing_clip``,
+    ``voice_bad_clip``); ``detail`` says what exactly."""
 
-    def __init__(self, code: str, message_zh: str, message_en: str):
-        super().__init__(f"{message_zh} / {message_en}")
-        self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
+    def __init__(self, code: str, detail: str = "") -> None:
+        super().__init__(code, detail=detail)
 
 
 def read_wav(path: str | os.PathLike[str], rate: int = RATE) -> np.ndarray:
@@ -86,7 +86,7 @@ def read_wav(path: str | os.PathLike[str], rate: int = RATE) -> np.ndarray:
     elif width == 4:
         data = np.frombuffer(raw, dtype="<i4").astype(np.float32) / 2147483648.0
     else:
-        raise VoiceError("voice.bad_clip", f"不支持的 WAV 格式：{path}", f"unsupported WAV sample width in {path}")
+        raise VoiceError("voice_bad_clip", f"unsupported WAV sample width in {path}")
     if channels > 1:
         data = data.reshape(-1, channels).mean(axis=1)
     if src_rate != rate and len(data) > 1:
@@ -166,11 +166,7 @@ class ClipLibrary:
                 return cached
             path = self.directory / f"{name}.wav"
             if not path.is_file():
-                raise VoiceError(
-                    "voice.missing_clip",
-                    f"语音片段缺失：{path.name}",
-                    f"voice clip missing: {path}",
-                )
+                raise VoiceError("voice_missing_clip", f"voice clip missing: {path}")
             raw = read_wav(path, self.rate)
             clip = fade_edges(trim_silence(raw, self.rate, threshold=0.005)) if name == "chime" else prepare_speech(raw, self.rate)
             self._clips[name] = clip
@@ -180,7 +176,7 @@ class ClipLibrary:
 def window_tokens(window: int) -> list[str]:
     """Clip names for a window number: 3 → 三, 10 → 十, 12 → 十二, 20 → 二十, 105 → 一零五."""
     if window < 1:
-        raise VoiceError("voice.bad_input", "窗口号无效", f"invalid window number {window}")
+        raise VoiceError("voice_bad_input", f"invalid window number {window}")
     if window < 10:
         return [str(window)]
     if window < 100:
@@ -194,9 +190,9 @@ def announcement_tokens(number: str, window: int, kind: str = "call") -> list[st
     """One sentence as clip names and pauses (floats, seconds)."""
     number = number.strip().upper()
     if not NUMBER_RE.match(number):
-        raise VoiceError("voice.bad_input", f"票号无效：{number}", f"invalid ticket number {number!r}")
+        raise VoiceError("voice_bad_input", f"invalid ticket number {number!r}")
     if kind not in KINDS:
-        raise VoiceError("voice.bad_input", f"播报类型无效：{kind}", f"invalid announcement kind {kind!r}")
+        raise VoiceError("voice_bad_input", f"invalid announcement kind {kind!r}")
     chars: list[str | float] = []
     for i, c in enumerate(number):
         if i:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar, cast
 
 from flask import current_app, g, request
 
+from queue_server.app import get_db
 from queue_server.auth import READ_ONLY_ROLES, Principal, verify_token
 from queue_server.errors import BadRequest, Forbidden, Unauthorized, ValidationError
 
@@ -35,19 +36,13 @@ def principal() -> Principal:
 
 def authenticate() -> Principal:
     """The caller's principal, or a 401."""
-    from queue_server import get_db
-
     token = _token()
     if not token:
-        raise Unauthorized("auth_required", "需要登录或令牌", "A bearer token is required")
+        raise Unauthorized("auth_required")
     p = verify_token(get_db(), token)
     if request.method == "GET" and not request.headers.get("Authorization") and p.role not in READ_ONLY_ROLES:
         # ?token= is for display pages and EventSource: read-only roles only.
-        raise Unauthorized(
-            "query_token_not_allowed",
-            "该角色的令牌不能放在网址中",
-            "Only read-only roles may pass ?token=",
-        )
+        raise Unauthorized("query_token_not_allowed")
     return p
 
 
@@ -60,7 +55,7 @@ def roles(*allowed: str) -> Callable[[F], F]:
             with _slots():
                 p = authenticate()
                 if p.role != "admin" and p.role not in allowed:
-                    raise Forbidden("forbidden", "当前角色没有此权限", f"Role {p.role} may not do this")
+                    raise Forbidden("forbidden", role=p.role)
                 g.principal = p
                 return fn(*args, **kwargs)
 
@@ -90,9 +85,9 @@ def body() -> dict[str, Any]:
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest("malformed_json", "请求内容不是有效的 JSON", "Request body is not valid JSON") from exc
+        raise BadRequest("malformed_json") from exc
     if not isinstance(data, dict):
-        raise BadRequest("json_object_required", "请求内容应为 JSON 对象", "Request body must be a JSON object")
+        raise BadRequest("json_object_required")
     return data
 
 
@@ -102,16 +97,22 @@ def field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, req
     value = data.get(name)
     if value is None:
         if required:
-            raise ValidationError("missing_field", f"缺少字段 {name}", f"Missing field: {name}", field=name)
+            raise ValidationError("missing_field", field=name)
         return None
     if isinstance(value, bool) and kind is not bool and not (isinstance(kind, tuple) and bool in kind):
-        raise ValidationError("bad_field", f"字段 {name} 类型错误", f"Wrong type for {name}", field=name)
+        raise ValidationError("bad_field", field=name)
     if not isinstance(value, kind):
-        raise ValidationError("bad_field", f"字段 {name} 类型错误", f"Wrong type for {name}", field=name)
+        raise ValidationError("bad_field", field=name)
     if max_len is not None and isinstance(value, str) and len(value) > max_len:
-        raise ValidationError("field_too_long", f"字段 {name} 过长", f"{name}: at most {max_len} characters",
-                              field=name)
+        raise ValidationError("field_too_long", field=name, max_len=max_len)
     return value
+
+
+def actor() -> str:
+    """Who is acting, as the audit records it: ``user:<id>`` for a login, ``token:<name>``
+    for a device token."""
+    p = principal()
+    return f"user:{p.user_id}" if p.user_id is not None else f"token:{p.name}"
 
 
 def clerk_id() -> int | None:

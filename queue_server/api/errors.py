@@ -1,7 +1,9 @@
 """JSON errors for the API: engine errors and HTTP errors become ``{"error": {...}}``.
 
-Paths under ``/api`` never answer with HTML: 404, 405, 413 and even an unexpected 500
-get the project's error shape. Other paths keep Flask's defaults (the web pages own them).
+Every :class:`~queue_server.errors.QueueError` gets its body from
+:meth:`~yichuang.errors.AppError.as_dict` and its registered status, wherever it is raised.
+Paths under ``/api`` never answer with HTML: 404, 405, 413 and even an unexpected 500 get
+the project's error shape. Other paths keep Flask's defaults (the web pages own them).
 """
 
 from __future__ import annotations
@@ -12,29 +14,31 @@ from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from queue_server.errors import QueueError
+from yichuang.errors import body_for
 
 log = logging.getLogger("queue_server.api")
 
-_HTTP_TEXT = {
-    400: ("bad_request", "请求格式错误", "Malformed request"),
-    401: ("auth_required", "需要登录或令牌", "Authentication required"),
-    403: ("forbidden", "没有权限", "Forbidden"),
-    404: ("not_found", "没有这个接口或资源", "Not found"),
-    405: ("method_not_allowed", "不支持该请求方法", "Method not allowed"),
-    413: ("payload_too_large", "请求内容过大", "Request body too large"),
-    415: ("unsupported_media_type", "不支持的内容类型", "Unsupported media type"),
-    500: ("internal_error", "服务器内部错误,请稍后重试", "Internal server error"),
+#: HTTP errors raised by Flask/werkzeug itself, by status → registered code.
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "auth_required",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    500: "internal_error",
 }
-
-
-def error_json(status: int, code: str, message: str, message_en: str = "") -> Response:
-    resp = jsonify({"error": {"code": code, "message": message, "message_en": message_en}})
-    resp.status_code = status
-    return resp
 
 
 def _is_api() -> bool:
     return request.path.startswith("/api/") or request.path == "/api"
+
+
+def _respond(body: dict, status: int) -> Response:  # type: ignore[type-arg]
+    resp = jsonify(body)
+    resp.status_code = status
+    return resp
 
 
 def register(app: Flask) -> None:
@@ -42,8 +46,10 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(QueueError)
     def _queue_error(e: QueueError) -> Response:
-        resp = jsonify(e.as_dict())
-        resp.status_code = e.status
+        resp = _respond(e.as_dict(), e.status)
+        retry = e.details.get("retry_after")
+        if retry is not None:
+            resp.headers["Retry-After"] = str(retry)
         return resp
 
     @app.errorhandler(HTTPException)
@@ -51,8 +57,8 @@ def register(app: Flask) -> None:
         if not _is_api():
             return e
         status = e.code or 500
-        code, zh, en = _HTTP_TEXT.get(status, ("http_error", "请求失败", e.name))
-        resp = error_json(status, code, zh, en)
+        code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
+        resp = _respond(body_for(code), status)
         valid = getattr(e, "valid_methods", None)
         if status == 405 and valid:
             resp.headers["Allow"] = ", ".join(valid)
@@ -63,5 +69,4 @@ def register(app: Flask) -> None:
         if isinstance(e, HTTPException):
             return e
         log.exception("unhandled error on %s %s", request.method, request.path)
-        code, zh, en = _HTTP_TEXT[500]
-        return error_json(500, code, zh, en)
+        return _respond(body_for("internal_error"), 500)

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 
-from queue_server import get_db, notify_change
 from queue_server import queue as engine
-from queue_server.api import bp
+from queue_server.api import openapi
 from queue_server.api.common import (
     ALL_ROLES,
     STAFF,
+    actor,
     authenticate,
     body,
     clerk_id,
@@ -20,10 +20,12 @@ from queue_server.api.common import (
     principal,
     roles,
 )
+from queue_server.app import get_db, notify_change
 from queue_server.auth import login, revoke_token
 from queue_server.errors import ValidationError
-from queue_server.queue.common import load_windows
 from queue_server.settings import SETTINGS, all_settings, set_setting
+
+bp = Blueprint("api", __name__, url_prefix="/api")
 
 
 def _clock() -> Any:
@@ -42,7 +44,7 @@ def _idempotency_key() -> str | None:
     if not raw:
         return None
     if len(raw) > 100:
-        raise ValidationError("bad_idempotency_key", "Idempotency-Key 过长", "Idempotency-Key: at most 100 characters")
+        raise ValidationError("bad_idempotency_key")
     return f"{principal().token_id}:{raw}"
 
 
@@ -51,6 +53,12 @@ def _public_ticket(t: dict[str, Any]) -> dict[str, Any]:
     t.pop("in_tx_result", None)
     t.pop("in_tx_error", None)
     return t
+
+
+@bp.get("/openapi.json")
+def openapi_json() -> Response:
+    """This OpenAPI 3 document (no auth)."""
+    return _json(openapi.document(current_app))
 
 
 # --- catalogue ---------------------------------------------------------------------------
@@ -66,28 +74,19 @@ def health() -> Response:
 @bp.get("/categories")
 @roles(*ALL_ROLES)
 def categories() -> Response:
-    rows = get_db().conn.execute("SELECT code, name, name_en, prefix FROM categories ORDER BY sort, code")
-    return _json([{"code": r[0], "name": r[1], "name_en": r[2], "prefix": r[3]} for r in rows])
+    return _json(engine.categories(get_db()))
 
 
 @bp.get("/services")
 @roles(*ALL_ROLES)
 def services() -> Response:
-    rows = get_db().conn.execute(
-        "SELECT s.code, s.name, s.name_en, s.category, c.name, s.prefix, s.self_service, s.daily_limit_per_id "
-        "FROM services s JOIN categories c ON c.code = s.category WHERE s.active = 1 ORDER BY c.sort, s.sort, s.code"
-    )
-    return _json([
-        {"code": r[0], "name": r[1], "name_en": r[2], "category": r[3], "category_name": r[4], "prefix": r[5],
-         "self_service": bool(r[6]), "daily_limit_per_id": r[7], "id_required": r[7] is not None}
-        for r in rows
-    ])
+    return _json(engine.services(get_db()))
 
 
 @bp.get("/windows")
 @roles(*ALL_ROLES)
 def windows() -> Response:
-    return _json([engine.window_dict(w) for w in load_windows(get_db().conn)])
+    return _json(engine.windows(get_db()))
 
 
 @bp.get("/state")
@@ -148,7 +147,7 @@ def issue() -> Response:
 def find_ticket() -> Response:
     number = request.args.get("number")
     if not number:
-        raise ValidationError("missing_field", "请提供号码 number", "Query parameter number is required")
+        raise ValidationError("missing_field", field="number")
     return _json(engine.find_ticket(get_db(), number, clock=_clock()))
 
 
@@ -286,7 +285,7 @@ def close_window(number: int) -> Response:
 @roles("admin")
 def put_notice() -> Response:
     text = field(body(), "notice", str, required=True, max_len=500)
-    notice = engine.set_notice(get_db(), text, clock=_clock())
+    notice = engine.set_notice(get_db(), text, clock=_clock(), actor=actor())
     notify_change()
     return _json({"notice": notice})
 
@@ -304,8 +303,8 @@ def get_settings() -> Response:
 def put_setting(name: str) -> Response:
     data = body()
     if "value" not in data:
-        raise ValidationError("missing_field", "缺少字段 value", "Missing field: value", field="value")
-    set_setting(get_db(), name, data["value"])
+        raise ValidationError("missing_field", field="value")
+    set_setting(get_db(), name, data["value"], actor=actor())
     return _json({"name": name, "value": data["value"]})
 
 

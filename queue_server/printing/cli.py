@@ -7,20 +7,8 @@ import time
 
 import click
 
-from queue_server.db import open_db, write_tx
-
-DB_OPTION = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False), envvar="YICHUANG_DB_PATH", required=True,
-    help="Hall database file. Env: YICHUANG_DB_PATH.",
-)
-
-
-def _fail(exc: Exception) -> None:
-    from queue_server.errors import QueueError
-
-    if isinstance(exc, QueueError):
-        raise click.ClickException(f"{exc.message} ({exc.code})") from exc
-    raise exc
+from queue_server.cliutil import DB_OPTION, fail
+from queue_server.migrations import open_db
 
 
 @click.group()
@@ -57,7 +45,7 @@ def add(db_path: str, name: str, url: str, paper: str, chinese: bool, encoding: 
     try:
         p = add_printer(open_db(db_path), name, url, options, default=make_default, replace=replace)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
         return
     click.echo(f"printer {p['name']}: {p['url']} {p['options']['paper']} mm"
                + (" (default)" if p["default"] else ""))
@@ -103,7 +91,7 @@ def remove(db_path: str, name: str, force: bool) -> None:
     try:
         failed = remove_printer(open_db(db_path), name, force=force)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
         return
     click.echo(f"removed {name}" + (f" ({failed} unfinished jobs marked failed)" if failed else ""))
 
@@ -118,17 +106,12 @@ def resume(db_path: str, name: str) -> None:
     Example:
         queue-server printer resume --db var/hall.db lobby-1
     """
-    from hardware.printer import PrinterStatus
-    from queue_server.printing.jobs import get_printer, set_printer_status
+    from queue_server.printing.jobs import resume_printer
 
-    db = open_db(db_path)
     try:
-        get_printer(db, name)
+        resume_printer(open_db(db_path), name)
     except Exception as exc:
-        _fail(exc)
-        return
-    with write_tx(db) as conn:
-        set_printer_status(conn, name, PrinterStatus.unknown("resumed by technician"), paused_reason=None)
+        fail(exc)
     click.echo(f"resumed {name}")
 
 
@@ -147,17 +130,16 @@ def test_print(db_path: str, name: str, via_queue: bool, wait: float) -> None:
         queue-server printer test-print --db var/hall.db lobby-1 --queue   # through the running server
     """
     from hardware.printer import PrinterError, PrinterOptions, ReceiptPrinter
-    from queue_server.printing.jobs import enqueue_test_page, get_printer
+    from queue_server.printing.jobs import get_printer, queue_test_page
 
     db = open_db(db_path)
     try:
         p = get_printer(db, name)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
         return
     if via_queue:
-        with write_tx(db) as conn:
-            job_id = enqueue_test_page(conn, name)
+        job_id = queue_test_page(db, name)
         click.echo(f"queued test page as job {job_id}")
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

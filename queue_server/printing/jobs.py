@@ -99,14 +99,12 @@ def _conn(db_or_conn: Database | sqlite3.Connection) -> sqlite3.Connection:
 def validate_printer(name: str, url: str, options: dict[str, Any] | None) -> dict[str, Any]:
     """Check a printer definition; returns the normalised options (ValidationError if bad)."""
     if not name or len(name) > 40 or not set(name) <= _NAME_CHARS:
-        raise ValidationError("bad_printer_name", "打印机名称只能包含小写字母、数字和 - _ .",
-                              "Printer name: 1-40 of a-z 0-9 - _ .")
+        raise ValidationError("bad_printer_name")
     try:
         PrinterURL.parse(url)
         opts = PrinterOptions.from_dict(options or {})
     except PrinterConfigError as exc:
-        raise ValidationError("bad_printer_config", f"打印机配置错误：{exc.detail}",
-                              f"Bad printer configuration: {exc.detail}") from exc
+        raise ValidationError("bad_printer_config", detail=exc.detail) from exc
     return opts.as_dict()
 
 
@@ -119,7 +117,7 @@ def add_printer(db: Database, name: str, url: str, options: dict[str, Any] | Non
     with write_tx(db) as conn:
         exists = conn.execute("SELECT 1 FROM printers WHERE name = ?", (name,)).fetchone()
         if exists and not replace:
-            raise Conflict("printer_exists", f"打印机 {name} 已存在", f"Printer {name} already exists")
+            raise Conflict("printer_exists", name=name)
         first = conn.execute("SELECT COUNT(*) FROM printers").fetchone()[0] == 0
         if default:
             conn.execute("UPDATE printers SET is_default = 0")
@@ -145,8 +143,7 @@ def remove_printer(db: Database, name: str, *, force: bool = False) -> int:
             "SELECT COUNT(*) FROM print_jobs WHERE printer = ? AND state IN ('queued', 'printing')",
             (name,)).fetchone()[0]
         if open_jobs and not force:
-            raise Conflict("printer_busy", f"打印机 {name} 还有 {open_jobs} 个待打印任务",
-                           f"Printer {name} has {open_jobs} unfinished jobs (use --force)")
+            raise Conflict("printer_busy", name=name, open_jobs=open_jobs)
         conn.execute(
             "UPDATE print_jobs SET state = 'failed', last_error = 'printer removed', finished_at = ? "
             "WHERE printer = ? AND state IN ('queued', 'printing')", (time.time(), name))
@@ -160,7 +157,7 @@ def remove_printer(db: Database, name: str, *, force: bool = False) -> int:
 
 
 def _no_printer(name: str) -> NotFound:
-    return NotFound("printer_not_found", f"没有名为 {name} 的打印机", f"No printer named {name}")
+    return NotFound("printer_not_found", name=name)
 
 
 def _printer_dict(row: sqlite3.Row, queue: int, failed: int) -> dict[str, Any]:
@@ -258,7 +255,7 @@ def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = 
         "s.name, s.name_en FROM tickets t JOIN services s ON s.code = t.service_code WHERE t.id = ?",
         (ticket_id,)).fetchone()
     if row is None:
-        raise NotFound("ticket_not_found", "找不到该号码", f"No ticket {ticket_id}")
+        raise NotFound("ticket_not_found", ticket=ticket_id)
     settings = all_settings(db)
     ahead = minutes = None
     if row[6] == "waiting":
@@ -306,7 +303,7 @@ def enqueue_ticket_print(conn: Any, ticket_id: int, printer: str | None = None) 
 def enqueue_reprint(conn: Any, ticket_id: int, printer: str | None = None) -> int | None:
     """Queue a reprint (marked 补打, current queue position) in the caller's transaction."""
     if conn.execute("SELECT 1 FROM tickets WHERE id = ?", (ticket_id,)).fetchone() is None:
-        raise NotFound("ticket_not_found", "找不到该号码", f"No ticket {ticket_id}")
+        raise NotFound("ticket_not_found", ticket=ticket_id)
     name = _pick_printer(conn, printer)
     if name is None:
         return None
@@ -319,6 +316,26 @@ def enqueue_test_page(conn: Any, printer: str) -> int:
     if name is None:
         raise _no_printer(printer)
     return _insert_job(conn, name, "test", None, {})
+
+
+def resume_printer(db: Database, name: str) -> None:
+    """Resume a paused printer now (its worker also resumes it when the status says ready)."""
+    with write_tx(db) as conn:
+        if conn.execute("SELECT 1 FROM printers WHERE name = ?", (name,)).fetchone() is None:
+            raise _no_printer(name)
+        set_printer_status(conn, name, PrinterStatus.unknown("resumed by technician"), paused_reason=None)
+
+
+def queue_reprint(db: Database, ticket_id: int, printer: str | None = None) -> int | None:
+    """:func:`enqueue_reprint` in a transaction of its own (what the API and console call)."""
+    with write_tx(db) as conn:
+        return enqueue_reprint(conn, ticket_id, printer)
+
+
+def queue_test_page(db: Database, printer: str) -> int:
+    """:func:`enqueue_test_page` in a transaction of its own."""
+    with write_tx(db) as conn:
+        return enqueue_test_page(conn, printer)
 
 
 # -- claiming and finishing -----------------------------------------------------------
@@ -442,7 +459,7 @@ def job_status(db: Database | sqlite3.Connection, job_id: int) -> dict[str, Any]
     """One job's state, for the kiosk that queued it (NotFound if there is no such job)."""
     for job in _jobs_where(_conn(db), "j.id = ?", (job_id,), 1):
         return job
-    raise NotFound("print_job_not_found", "找不到该打印任务", f"No print job {job_id}")
+    raise NotFound("print_job_not_found", job=job_id)
 
 
 def list_jobs(db: Database | sqlite3.Connection, printer: str | None = None, limit: int = 100) -> list[dict[str, Any]]:

@@ -21,9 +21,8 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
-from queue_server import get_db
 from queue_server.api.common import body, field, roles
-from queue_server.db import write_tx
+from queue_server.app import get_db
 from queue_server.errors import QueueError
 from queue_server.printing import jobs
 from queue_server.queue import ticket_progress
@@ -66,8 +65,7 @@ def printer(name: str) -> Response:
 @roles("technician")
 def test_print(name: str) -> Response:
     """Queue a test page on the printer; 202 with the job id (technician, admin)."""
-    with write_tx(get_db()) as conn:
-        job_id = jobs.enqueue_test_page(conn, name)
+    job_id = jobs.queue_test_page(get_db(), name)
     return _json({"status": "queued", "job_id": job_id}, 202)
 
 
@@ -78,8 +76,7 @@ def reprint() -> Response:
     data = body()
     ticket_id = field(data, "ticket_id", int, required=True)
     name = field(data, "printer", str, max_len=40)
-    with write_tx(get_db()) as conn:
-        job_id = jobs.enqueue_reprint(conn, ticket_id, printer=name)
+    job_id = jobs.queue_reprint(get_db(), ticket_id, printer=name)
     if job_id is None:
         return _json({"print": {"status": "not_configured", "message": "未配置打印机",
                                 "message_en": "No printer configured"}})
@@ -113,8 +110,8 @@ def progress_page(code: str) -> Response:
     except QueueError as exc:
         error = exc
     html = render_template("progress.html", hall=hall, progress=progress, code=code,
-                           error=error.message if error else None,
-                           error_en=error.message_en if error else None,
+                           error=error.zh if error else None,
+                           error_en=error.en if error else None,
                            refresh=current_app.config.get("PROGRESS_REFRESH_SECONDS",
                                                           PROGRESS_REFRESH_SECONDS))
     resp = Response(html, status=error.status if error else 200, mimetype="text/html")

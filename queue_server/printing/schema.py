@@ -1,4 +1,4 @@
-"""Migrations of the print queue (registered after the hall's, see queue_server/schema.py).
+"""Migrations of the print queue, and what archiving does with its rows.
 
 ``printers``: the hall's receipt printers, by name, with the URL and options a technician
 typed (``queue-server printer add``) and the last status a worker read.
@@ -12,9 +12,12 @@ no personal data. The bytes are rendered by the worker for the printer's options
 
 from __future__ import annotations
 
-from sqlite_utils import Database
+import sqlite3
 
-from queue_server.db import migrations
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("printing")
 
 
 @migrations(name="m0002_print_queue")
@@ -55,3 +58,13 @@ def m0002_print_queue(db: Database) -> None:
         CREATE INDEX print_jobs_ticket ON print_jobs(ticket_id);
         """
     )
+
+
+def archive(conn: sqlite3.Connection, day: str, cutoff: float) -> dict[str, int]:
+    """Before the queue archives the tickets of days before ``day``: the print queue keeps
+    its own history, so jobs let go of those tickets (the job rows stay)."""
+    n = conn.execute(
+        "UPDATE print_jobs SET ticket_id = NULL WHERE ticket_id IN (SELECT id FROM tickets WHERE day < ?)",
+        (day,),
+    ).rowcount
+    return {"print_jobs_detached": n}

@@ -6,8 +6,10 @@ that transaction; the caller pokes the event bus after it returns. Errors are th
 errors of :mod:`queue_server.errors`. Every function takes an optional ``clock``.
 """
 
+from queue_server.queue.catalog import categories, services, windows
 from queue_server.queue.lifecycle import (
     call_next,
+    called_at,
     cancel,
     close_window,
     find_ticket,
@@ -24,16 +26,16 @@ from queue_server.queue.lifecycle import (
 )
 from queue_server.queue.state import hall_state, set_notice, ticket_progress, window_queue
 from queue_server.queue.tickets import check_in, issue_ticket
-from queue_server.settings import get_setting, set_setting
 
 __all__ = [
     "call_next",
+    "called_at",
+    "categories",
     "cancel",
     "check_in",
     "close_window",
     "find_ticket",
     "finish",
-    "get_setting",
     "get_ticket",
     "hall_state",
     "issue_ticket",
@@ -42,11 +44,12 @@ __all__ = [
     "pause_window",
     "recall",
     "resume_window",
+    "services",
     "set_notice",
-    "set_setting",
     "start",
     "ticket_progress",
     "transfer",
     "window_dict",
     "window_queue",
+    "windows",
 ]

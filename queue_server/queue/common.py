@@ -9,8 +9,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from queue_server import clock as clk
 from queue_server.errors import NotFound, window_not_found
-from queue_server.queue import clock as clk
 from queue_server.settings import all_settings
 
 PRIORITY_GROUPS = ("green", "disabled", "elderly", "military")
@@ -101,7 +101,7 @@ LEFT JOIN windows w ON w.number = t.window
 def fetch_ticket_row(conn: sqlite3.Connection, ticket_id: int) -> sqlite3.Row:
     row = conn.execute(TICKET_SELECT + " WHERE t.id = ?", (ticket_id,)).fetchone()
     if row is None:
-        raise NotFound("ticket_not_found", "找不到该号码", f"No ticket {ticket_id}")
+        raise NotFound("ticket_not_found", ticket=ticket_id)
     return row
 
 

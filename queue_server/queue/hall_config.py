@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from typing import Any
 
 from sqlite_utils import Database
 
+from queue_server.audit.chain import append
+from queue_server.audit.records import HallImported
 from queue_server.db import write_tx
 from queue_server.errors import ValidationError
 from queue_server.events import record_event
@@ -30,8 +33,9 @@ _PREFIX = re.compile(r"^[A-Z]$")
 WINDOW_KINDS = ("normal", "universal", "green")
 
 
-def export_hall(db: Database) -> dict[str, Any]:
-    conn = db.conn
+def export_hall(db: Database | sqlite3.Connection) -> dict[str, Any]:
+    """The catalogue as ``hall export`` writes it."""
+    conn = db.conn if isinstance(db, Database) else db
     return {
         "categories": [
             {"code": r[0], "name": r[1], "name_en": r[2], "prefix": r[3]}
@@ -53,7 +57,7 @@ def export_hall(db: Database) -> dict[str, Any]:
 
 
 def _bad(what: str, en: str) -> ValidationError:
-    return ValidationError("bad_hall_config", f"大厅配置有误:{what}", f"Invalid hall configuration: {en}")
+    return ValidationError("bad_hall_config", what=what, what_en=en)
 
 
 def _text(item: dict[str, Any], key: str, where: str, *, required: bool = True, default: str = "") -> str:
@@ -63,8 +67,9 @@ def _text(item: dict[str, Any], key: str, where: str, *, required: bool = True, 
     return value.strip()
 
 
-def import_hall(db: Database, data: Any) -> dict[str, int]:
-    """Validate and upsert the catalogue; returns how many of each kind were written."""
+def import_hall(db: Database, data: Any, *, actor: str = "system") -> dict[str, int]:
+    """Validate and upsert the catalogue; returns how many of each kind were written.
+    The change is audited with the catalogue before and after."""
     if not isinstance(data, dict):
         raise _bad("应为 JSON 对象", "the file must hold a JSON object")
     cats = data.get("categories", [])
@@ -121,6 +126,7 @@ def import_hall(db: Database, data: Any) -> dict[str, int]:
             raise _bad(f"{number} 号窗口的类型", f"window {number}: kind must be one of {WINDOW_KINDS}")
 
     with write_tx(db) as c:
+        before = export_hall(c)
         for i, cat in enumerate(cats):
             c.execute(
                 "INSERT INTO categories (code, name, name_en, prefix, sort) VALUES (?, ?, ?, ?, ?) "
@@ -149,4 +155,5 @@ def import_hall(db: Database, data: Any) -> dict[str, int]:
                 (w["number"], w["name"].strip(), json.dumps(w["services"]), w.get("kind", "normal")),
             )
         record_event(c, "hall.configured", {"categories": len(cats), "services": len(svcs), "windows": len(wins)})
+        append(c, HallImported(before=before, after=export_hall(c)), actor=actor)
     return {"categories": len(cats), "services": len(svcs), "windows": len(wins)}

@@ -22,10 +22,10 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from queue_server.db import write_tx
+from queue_server import clock as clk
+from queue_server.db import db_path, write_tx
 from queue_server.errors import Conflict, Forbidden, NotFound, ValidationError, unknown_service
 from queue_server.events import record_event
-from queue_server.queue import clock as clk
 from queue_server.queue.common import (
     Hall,
     Window,
@@ -34,6 +34,7 @@ from queue_server.queue.common import (
     load_window,
     ticket_dict,
 )
+from queue_server.queue.estimate import estimate_minutes, people_ahead
 from queue_server.queue.order import next_for
 
 _STATUS_ZH = {
@@ -44,21 +45,13 @@ _STATUS_ZH = {
 
 def _bad_state(row: sqlite3.Row, action_zh: str, action: str) -> Conflict:
     status = row["status"]
-    return Conflict(
-        "bad_ticket_state",
-        f"{row['number']} 当前状态为「{_STATUS_ZH.get(status, status)}」,不能{action_zh}",
-        f"Ticket {row['number']} is {status}; cannot {action}",
-        status=status,
-    )
+    return Conflict("bad_ticket_state", number=row["number"], status=status,
+                    status_zh=_STATUS_ZH.get(status, status), action=action, action_zh=action_zh)
 
 
 def _check_clerk(window: Window, clerk_user_id: int | None) -> None:
     if clerk_user_id is not None and window.clerk_user_id not in (None, clerk_user_id):
-        raise Forbidden(
-            "not_your_window",
-            f"{window.number} 号窗口由其他工作人员使用中",
-            f"Window {window.number} is signed in by another clerk",
-        )
+        raise Forbidden("not_your_window", window=window.number)
 
 
 def _called_event(conn: sqlite3.Connection, kind: str, row: sqlite3.Row, window: Window,
@@ -90,9 +83,8 @@ def call_next(
         _check_clerk(w, clerk_user_id)
         if w.status != "open":
             if w.status == "paused":
-                raise Conflict("window_paused", f"{w.number} 号窗口已暂停服务,请先恢复",
-                               f"Window {w.number} is paused", reason=w.pause_reason)
-            raise Conflict("window_closed", f"{w.number} 号窗口未开启", f"Window {w.number} is closed")
+                raise Conflict("window_paused", window=w.number, reason=w.pause_reason)
+            raise Conflict("window_closed", window=w.number)
         _close_current(conn, w, h)
         ticket_id = next_for(conn, w, h)
         if ticket_id is None:
@@ -103,7 +95,7 @@ def call_next(
             (h.now, w.number, clerk_user_id, ticket_id),
         )
         if cur.rowcount != 1:  # cannot happen under write_tx; never call a ticket twice
-            raise Conflict("call_race", "叫号冲突,请重试", "Concurrent call, retry")
+            raise Conflict("call_race")
         row = fetch_ticket_row(conn, ticket_id)
         _called_event(conn, "call", row, w, clerk_user_id, h.now)
     return ticket_dict(row)
@@ -153,7 +145,7 @@ def recall(
         w = load_window(conn, window if window is not None else int(row["window"]))
         _check_clerk(w, clerk_user_id)
         if w.status != "open":
-            raise Conflict("window_not_open", f"{w.number} 号窗口未在服务", f"Window {w.number} is not open")
+            raise Conflict("window_not_open", window=w.number)
         if row["status"] == "no_show":
             _check_recallable(conn, row, h)
             _close_current(conn, w, h)
@@ -170,11 +162,7 @@ def recall(
 def _check_recallable(conn: sqlite3.Connection, row: sqlite3.Row, h: Hall) -> None:
     minutes = int(h.settings.get("no_show_recall_minutes") or 0)
     last_n = int(h.settings.get("no_show_recall_last") or 0)
-    too_old = Conflict(
-        "no_show_expired",
-        f"{row['number']} 过号已超过可重呼时间,请重新取号",
-        f"Ticket {row['number']} missed its turn too long ago to be recalled",
-    )
+    too_old = Conflict("no_show_expired", number=row["number"])
     if row["closed_at"] is None or h.now - float(row["closed_at"]) > minutes * 60:
         raise too_old
     recent = conn.execute(
@@ -251,10 +239,9 @@ def transfer(
     that service by its original issue time.
     """
     if window is None and service is None:
-        raise ValidationError("transfer_target_required", "请选择转往的窗口或事项",
-                              "Give a window or a service to transfer to")
+        raise ValidationError("transfer_target_required")
     if note is not None and (not isinstance(note, str) or len(note) > 200):
-        raise ValidationError("bad_note", "备注过长", "note: at most 200 characters")
+        raise ValidationError("bad_note")
     h = hall(db, clock)
     with write_tx(db) as conn:
         row = _load_ticket_for(conn, ticket_id)
@@ -270,7 +257,7 @@ def transfer(
                 raise unknown_service(service)
             to_service, category = svc[0], svc[1]
         if to_window is not None and to_window == row["window"] and service is None:
-            raise ValidationError("transfer_same_window", "不能转到当前窗口", "Cannot transfer to the same window")
+            raise ValidationError("transfer_same_window")
         conn.execute(
             "UPDATE tickets SET status = 'waiting', transfer_window = ?, transfer_note = ?, transferred_at = ?, "
             "service_code = ?, category = ? WHERE id = ?",
@@ -301,8 +288,7 @@ def open_window(db: Database, window: int, clerk_user_id: int | None = None, *,
     with write_tx(db) as conn:
         w = load_window(conn, window)
         if clerk_user_id is not None and w.status != "closed" and w.clerk_user_id not in (None, clerk_user_id):
-            raise Conflict("window_taken", f"{w.number} 号窗口已由其他工作人员开启",
-                           f"Window {w.number} is open for another clerk")
+            raise Conflict("window_taken", window=w.number)
         conn.execute(
             "UPDATE windows SET status = 'open', pause_reason = NULL, clerk_user_id = ? WHERE number = ?",
             (clerk_user_id, window),
@@ -316,13 +302,13 @@ def pause_window(db: Database, window: int, reason: str, *, clerk_user_id: int |
                  clock: clk.Clock | None = None) -> dict[str, Any]:
     """暂停服务 with a reason shown on the displays."""
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 100:
-        raise ValidationError("reason_required", "请填写暂停原因(100 字以内)", "A pause reason (≤100 chars) is required")
+        raise ValidationError("reason_required")
     now = clk.now(clock)
     with write_tx(db) as conn:
         w = load_window(conn, window)
         _check_clerk(w, clerk_user_id)
         if w.status != "open":
-            raise Conflict("window_not_open", f"{w.number} 号窗口未在服务,不能暂停", f"Window {w.number} is not open")
+            raise Conflict("window_not_open", window=w.number)
         conn.execute("UPDATE windows SET status = 'paused', pause_reason = ? WHERE number = ?",
                      (reason.strip(), window))
         _window_event(conn, "window.paused", window, "paused", reason.strip(), now)
@@ -337,7 +323,7 @@ def resume_window(db: Database, window: int, *, clerk_user_id: int | None = None
         w = load_window(conn, window)
         _check_clerk(w, clerk_user_id)
         if w.status != "paused":
-            raise Conflict("window_not_paused", f"{w.number} 号窗口未暂停", f"Window {w.number} is not paused")
+            raise Conflict("window_not_paused", window=w.number)
         conn.execute("UPDATE windows SET status = 'open', pause_reason = NULL WHERE number = ?", (window,))
         _window_event(conn, "window.resumed", window, "open", None, now)
         w = load_window(conn, window)
@@ -374,9 +360,6 @@ def window_dict(w: Window) -> dict[str, Any]:
 
 def get_ticket(db: Database, ticket_id: int, *, clock: clk.Clock | None = None) -> dict[str, Any]:
     """One ticket with its current people-ahead and wait estimate."""
-    from queue_server.db import db_path
-    from queue_server.queue.estimate import estimate_minutes, people_ahead
-
     conn = db.conn
     row = fetch_ticket_row(conn, ticket_id)
     ahead = minutes = 0
@@ -391,9 +374,19 @@ def find_ticket(db: Database, number: str, *, clock: clk.Clock | None = None) ->
     """Today's ticket with this number (A012), for the kiosk's progress query."""
     h = hall(db, clock)
     if not isinstance(number, str) or not 1 < len(number) < 12:
-        raise ValidationError("bad_number", "号码格式不正确", "Malformed ticket number")
+        raise ValidationError("bad_number")
     row = db.conn.execute("SELECT id FROM tickets WHERE day = ? AND number = ?",
                           (h.day, number.strip().upper())).fetchone()
     if row is None:
-        raise NotFound("ticket_not_found", f"今天没有 {number} 号", f"No ticket {number} today")
+        raise NotFound("ticket_not_found", number=number)
     return get_ticket(db, int(row[0]), clock=clock)
+
+
+def called_at(db: Database, ticket_id: int) -> tuple[str, int]:
+    """``(number, window)`` of a ticket that has been called (what the voice announces)."""
+    row = db.conn.execute("SELECT number, window FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+    if row is None:
+        raise NotFound("ticket_not_found", ticket=ticket_id)
+    if row[1] is None:
+        raise Conflict("ticket_not_called")
+    return str(row[0]), int(row[1])

@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from queue_server.queue import clock as clk
+from queue_server import clock as clk
 from queue_server.queue.common import APPOINTMENT, PRIORITY_GROUPS, Hall, Window
 
 _GROUPS_SQL = ", ".join(f"'{g}'" for g in PRIORITY_GROUPS)

@@ -7,10 +7,10 @@ from typing import Any
 from sqlite_utils import Database
 
 from hardware.idnumber import mask_name
+from queue_server import clock as clk
 from queue_server.db import db_path, write_tx
 from queue_server.errors import NotFound, ValidationError
 from queue_server.events import last_event_id, record_event
-from queue_server.queue import clock as clk
 from queue_server.queue.common import hall, load_window, load_windows, ticket_dict
 from queue_server.queue.estimate import estimate_minutes, people_ahead
 from queue_server.queue.order import ordered
@@ -112,7 +112,7 @@ def window_queue(db: Database, window: int, *, clock: clk.Clock | None = None) -
 def ticket_progress(db: Database, progress_code: str, *, clock: clk.Clock | None = None) -> dict[str, Any]:
     """Public progress of a ticket (the QR on the ticket): no personal data."""
     if not isinstance(progress_code, str) or not 4 <= len(progress_code) <= 32:
-        raise ValidationError("bad_progress_code", "查询码无效", "Malformed progress code")
+        raise ValidationError("bad_progress_code")
     conn = db.conn
     row = conn.execute(
         "SELECT t.id, t.day, t.number, t.service_code, s.name, s.name_en, t.status, t.priority, "
@@ -121,7 +121,7 @@ def ticket_progress(db: Database, progress_code: str, *, clock: clk.Clock | None
         (progress_code,),
     ).fetchone()
     if row is None:
-        raise NotFound("ticket_not_found", "找不到该号码", "No such ticket")
+        raise NotFound("ticket_not_found")
     ahead = minutes = 0
     if row[6] == "waiting":
         ahead = people_ahead(conn, row[1], row[3], row[7], float(row[8]), row[0])
@@ -142,12 +142,12 @@ def ticket_progress(db: Database, progress_code: str, *, clock: clk.Clock | None
     }
 
 
-def set_notice(db: Database, text: str, *, clock: clk.Clock | None = None) -> str:
-    """Change the notice line of the hall display (an empty string clears it)."""
+def set_notice(db: Database, text: str, *, clock: clk.Clock | None = None, actor: str = "system") -> str:
+    """Change the notice line of the hall display (an empty string clears it); audited."""
     if not isinstance(text, str) or len(text) > 500:
-        raise ValidationError("bad_notice", "公告内容无效(500 字以内)", "notice: a string of at most 500 characters")
+        raise ValidationError("bad_notice")
     text = text.strip()
     with write_tx(db) as conn:
-        set_setting(db, "notice", text, conn=conn)
+        set_setting(db, "notice", text, conn=conn, actor=actor)
         record_event(conn, "notice.changed", {"notice": text}, ts=clk.now(clock))
     return text

@@ -23,10 +23,10 @@ from typing import Any
 from sqlite_utils import Database
 
 from hardware.idnumber import age_on, hash_id_number, is_valid_id_number, mask_id_number
+from queue_server import clock as clk
 from queue_server.db import db_path, write_tx
 from queue_server.errors import Conflict, NotFound, ValidationError, unknown_service
 from queue_server.events import record_event
-from queue_server.queue import clock as clk
 from queue_server.queue.common import (
     APPOINTMENT,
     PRIORITY_GROUPS,
@@ -61,12 +61,7 @@ def check_open(h: Hall) -> None:
         return
     hours = h.settings["opening_hours"]
     if not clk.is_open(hours, h.now, h.tz):
-        raise Conflict(
-            "hall_closed",
-            f"当前不在取号时间,请在办理时间内取号。办理时间:{clk.describe_hours(hours)}",
-            "Tickets are only issued during opening hours.",
-            opening_hours=hours,
-        )
+        raise Conflict("hall_closed", hours=clk.describe_hours(hours), opening_hours=hours)
 
 
 def roll_day(conn: sqlite3.Connection, key: str, h: Hall) -> None:
@@ -177,10 +172,7 @@ def _issue(
     except _Replay as exc:  # a concurrent request with the same key won the race
         replay = _replay(db, str(idempotency_key))
         if replay is None:
-            raise Conflict(
-                "idempotency_conflict", "重复的请求,请稍后查询号码", "Repeated request; query the ticket later",
-                ticket_id=exc.ticket_id,
-            ) from exc
+            raise Conflict("idempotency_conflict", ticket_id=exc.ticket_id) from exc
         return replay
 
 
@@ -203,23 +195,15 @@ def _issue_tx(
     if priority is not None and priority not in PRIORITY_GROUPS and not (
         priority == APPOINTMENT and appointment_row is not None
     ):
-        raise ValidationError(
-            "bad_priority",
-            "优先类型无效,可选:老年人、残疾人、军人、绿色通道",
-            f"priority must be one of {', '.join(PRIORITY_GROUPS)}",
-        )
+        raise ValidationError("bad_priority")
     if source not in SOURCES:
-        raise ValidationError("bad_source", "来源无效", f"source must be one of {', '.join(SOURCES)}")
+        raise ValidationError("bad_source")
     if referral_reason is not None and (not isinstance(referral_reason, str) or len(referral_reason) > 200):
-        raise ValidationError("bad_referral_reason", "转人工原因过长", "referral_reason: at most 200 characters")
+        raise ValidationError("bad_referral_reason")
     id_hash = id_masked = None
     if id_number is not None:
         if not isinstance(id_number, str) or not is_valid_id_number(id_number):
-            raise ValidationError(
-                "bad_id_number",
-                "身份证号码无效,请核对后重试",
-                "Invalid resident ID number (GB 11643 check digit or birth date)",
-            )
+            raise ValidationError("bad_id_number")
         id_hash = hash_id_number(id_number, str(h.settings.get("id_salt") or ""))
         id_masked = mask_id_number(id_number)
         elderly_age = int(h.settings.get("elderly_age") or 0)
@@ -250,23 +234,14 @@ def _issue_tx(
         limit = svc[3]
         if limit is not None and appointment_row is None:
             if id_hash is None:
-                raise ValidationError(
-                    "id_required",
-                    "该事项需刷身份证取号",
-                    "This service needs an ID number to take a ticket",
-                )
+                raise ValidationError("id_required")
             taken = conn.execute(
                 "SELECT COUNT(*) FROM tickets WHERE day = ? AND id_hash = ? AND service_code = ? "
                 "AND status != 'cancelled'",
                 (h.day, id_hash, service),
             ).fetchone()[0]
             if taken >= limit:
-                raise Conflict(
-                    "daily_limit",
-                    f"该事项每人每天限取 {limit} 个号,您今天已取过",
-                    f"Daily limit of {limit} ticket(s) per person for this service reached",
-                    limit=limit,
-                )
+                raise Conflict("daily_limit", limit=limit)
         roll_day(conn, key, h)
         prefix = str(svc[2])
         if priority == "green" and h.settings.get("green_prefix"):
@@ -300,9 +275,7 @@ def _issue_tx(
                 (ticket_id, h.now, appointment_row["id"]),
             ).rowcount
             if claimed != 1:  # a concurrent check-in won: roll the whole ticket back
-                raise Conflict(
-                    "already_checked_in", "该预约已签到", "This appointment has already checked in"
-                )
+                raise Conflict("already_checked_in")
         if idempotency_key is not None:
             conn.execute(
                 "INSERT INTO idempotency_keys (key, ticket_id, created_at) VALUES (?, ?, ?)",
@@ -391,15 +364,13 @@ def _check_in(
     conn = db.conn
     if code is not None:
         if not isinstance(code, str) or not code.strip() or len(code) > 64:
-            raise ValidationError("bad_appointment_code", "预约码无效", "Invalid appointment code")
+            raise ValidationError("bad_appointment_code")
         row = conn.execute("SELECT * FROM appointments WHERE code = ?", (code.strip().upper(),)).fetchone()
         if row is None:
             row = conn.execute("SELECT * FROM appointments WHERE code = ?", (code.strip(),)).fetchone()
     elif id_number is not None:
         if not isinstance(id_number, str) or not is_valid_id_number(id_number):
-            raise ValidationError(
-                "bad_id_number", "身份证号码无效,请核对后重试", "Invalid resident ID number"
-            )
+            raise ValidationError("bad_id_number")
         id_hash = hash_id_number(id_number, str(h.settings.get("id_salt") or ""))
         row = conn.execute(
             "SELECT * FROM appointments WHERE day = ? AND id_hash = ? "
@@ -407,41 +378,27 @@ def _check_in(
             (h.day, id_hash),
         ).fetchone()
     else:
-        raise ValidationError(
-            "code_or_id_required", "请输入预约码或刷身份证", "Give an appointment code or an ID number"
-        )
+        raise ValidationError("code_or_id_required")
     if row is None:
-        raise NotFound("appointment_not_found", "未查询到今天的预约", "No appointment found for today")
+        raise NotFound("appointment_not_found")
     if row["day"] != h.day:
-        raise Conflict(
-            "appointment_not_today",
-            f"该预约日期为 {row['day']},不是今天",
-            f"The appointment is for {row['day']}, not today",
-        )
+        raise Conflict("appointment_not_today", day=row["day"])
     if service is not None and row["service_code"] != service:
-        raise ValidationError(
-            "appointment_service_mismatch",
-            "预约的事项与所选事项不一致",
-            "The appointment is for another service",
-        )
+        raise ValidationError("appointment_service_mismatch")
     if row["status"] == "checked_in":
         number = conn.execute("SELECT number FROM tickets WHERE id = ?", (row["ticket_id"],)).fetchone()
         raise Conflict(
-            "already_checked_in",
-            f"该预约已签到,号码 {number[0] if number else ''}",
-            "This appointment has already checked in",
+            "already_checked_in", number_note=f"，号码 {number[0]}" if number else "",
             ticket_id=row["ticket_id"],
         )
     if row["status"] != "booked":
-        raise Conflict("appointment_not_active", "该预约已取消或失效", "The appointment is cancelled or expired")
+        raise Conflict("appointment_not_active")
     slot_start = clk.at_local(h.day, row["slot_start"], h.tz)
     early = int(h.settings.get("appointment_early_minutes") or 0) * 60
     late = int(h.settings.get("appointment_late_minutes") or 0) * 60
     if h.now < slot_start - early:
         raise Conflict(
-            "appointment_too_early",
-            f"预约时段为 {row['slot_start']}-{row['slot_end']},请在时段开始前 {early // 60} 分钟内签到",
-            "Too early: check in shortly before your slot",
+            "appointment_too_early", slot=f"{row['slot_start']}-{row['slot_end']}", early=early // 60,
         )
     on_time = h.now <= slot_start + late
     return _issue(

@@ -28,6 +28,9 @@ from sqlite_utils import Database
 
 from hardware.voice import NUMBER_RE, VoiceError, announcement_wav
 from queue_server.api.common import roles
+from queue_server.app import get_db
+from queue_server.errors import QueueError, Unavailable, ValidationError
+from queue_server.queue import called_at
 from queue_server.web import access
 from queue_server.web.stream import (
     KEEPALIVE_SECONDS,
@@ -75,11 +78,7 @@ def events() -> Response:
     limit = int(app.config.get("SSE_MAX_STREAMS", DEFAULT_MAX_STREAMS))
     if bus.subscriber_count >= limit:
         # Every stream holds a server thread: past the limit the API itself would queue.
-        resp = access.error_response(
-            503, "too_many_streams", "显示屏连接数已满，请稍后自动重试", "Too many open event streams; retry later"
-        )
-        resp.headers["Retry-After"] = "10"
-        return resp
+        raise Unavailable("too_many_streams", retry_after=10)
     db = access.stream_db()
     cache = _state_cache(app)
     # Setting this event ends every open stream of the app within a second (graceful
@@ -142,8 +141,9 @@ def _wav(number: str, window: int, kind: str) -> Response:
     try:
         data = announcement_wav(number, window, kind)
     except VoiceError as e:
-        status = 500 if e.code == "voice.missing_clip" else 422
-        return access.error_response(status, e.code, e.message_zh, e.message_en)
+        if e.code == "voice_bad_input":
+            raise ValidationError("bad_announcement", what=e.detail, what_en=e.detail) from e
+        raise QueueError("voice_unavailable", detail=str(e)) from e
     resp = Response(data, mimetype="audio/wav")
     resp.headers["Cache-Control"] = "private, max-age=86400"
     return resp
@@ -152,7 +152,7 @@ def _wav(number: str, window: int, kind: str) -> Response:
 def _kind() -> str:
     kind = request.args.get("kind", "call")
     if kind not in ("call", "recall"):
-        access.abort(422, "voice.bad_input", "播报类型应为 call 或 recall", "kind must be call or recall")
+        raise ValidationError("bad_announcement", what="播报类型应为 call 或 recall", what_en="kind must be call or recall")
     return kind
 
 
@@ -162,7 +162,7 @@ def voice_announce() -> Response:
     number = request.args.get("number", "").strip().upper()
     window = request.args.get("window", "")
     if not NUMBER_RE.match(number) or not window.isdigit() or not 0 < int(window) < 10000:
-        access.abort(422, "voice.bad_input", "票号或窗口号无效", "invalid ticket number or window")
+        raise ValidationError("bad_announcement", what="票号或窗口号无效", what_en="invalid ticket number or window")
     return _wav(number, int(window), _kind())
 
 
@@ -170,12 +170,6 @@ def voice_announce() -> Response:
 @roles(*STREAM_ROLES)
 def voice_call(ticket_id: int) -> Response:
     kind = _kind()
-    row = access.request_db().conn.execute(
-        "SELECT number, window FROM tickets WHERE id = ?", (ticket_id,)
-    ).fetchone()
-    if row is None:
-        access.abort(404, "ticket_not_found", "没有这个号码", "No such ticket")
-    if row[1] is None:
-        access.abort(409, "ticket_not_called", "该号码尚未被叫号", "The ticket has not been called")
-    return _wav(row[0], int(row[1]), kind)
+    number, window = called_at(get_db(), ticket_id)
+    return _wav(number, window, kind)
 

@@ -1,0 +1,92 @@
+"""The Flask app factory and the per-request helpers, apart from the package face (as
+flaskr keeps ``db.py`` apart)::
+
+    app = create_app({"DB_PATH": "hall.db"})     # or env YICHUANG_DB_PATH=hall.db
+
+The app registers every capability's blueprint (the one place the core lists them), the
+API's error handlers, and owns one :class:`EventBus` (``app.extensions["yichuang.bus"]``).
+Routes get their connection from :func:`get_db`: one connection per thread, reused across
+requests (waitress keeps its threads), and call :func:`notify_change` after a committed
+write so local subscribers see it at once.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+from flask import Flask, current_app
+from sqlite_utils import Database
+
+from queue_server.db import connect
+from queue_server.events import EventBus
+from queue_server.migrations import open_db
+
+#: Largest request body the API accepts (a ticket request is ~200 bytes).
+MAX_CONTENT_LENGTH = 64 * 1024
+
+_local = threading.local()
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the queue server. ``config`` overrides env ``YICHUANG_*`` settings.
+
+    Keys: ``DB_PATH`` (required, or env ``YICHUANG_DB_PATH``), ``TESTING``, ``CLOCK`` (a
+    callable returning Unix seconds, for tests), ``MAX_CONTENT_LENGTH``,
+    ``API_CONCURRENCY`` (API requests doing work at once per process, default 2),
+    ``BACKGROUND_CHECKPOINT`` (request connections leave WAL checkpoints to a
+    :class:`~queue_server.db.Checkpointer` thread; ``serve`` turns it on).
+    """
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
+    app.config["JSON_AS_ASCII"] = False
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.config.from_prefixed_env("YICHUANG")
+    if config:
+        app.config.update(config)
+    if not app.config.get("DB_PATH"):
+        raise RuntimeError("DB_PATH is not configured (config key or env YICHUANG_DB_PATH)")
+    path = os.path.abspath(str(app.config["DB_PATH"]))
+    app.config["DB_PATH"] = path
+    open_db(path).conn.close()  # migrate once at start-up
+
+    bus = EventBus(lambda: connect(path))
+    app.extensions["yichuang.bus"] = bus
+    app.extensions["yichuang.api_slots"] = threading.BoundedSemaphore(int(app.config.get("API_CONCURRENCY", 2)))
+
+    # The blueprints import this module for get_db/notify_change: importing them here,
+    # inside the factory, is the one import back into the core that the shape allows.
+    from queue_server.api import errors as api_errors
+    from queue_server.api.routes import bp as api_bp
+    from queue_server.audit.routes import bp as audit_bp
+    from queue_server.printing.routes import bp as printing_bp
+    from queue_server.web.counter import bp as counter_bp
+    from queue_server.web.displays import bp as displays_bp
+
+    for bp in (api_bp, displays_bp, counter_bp, printing_bp, audit_bp):
+        app.register_blueprint(bp)
+    api_errors.register(app)
+    return app
+
+
+def get_db() -> Database:
+    """This thread's connection to the current app's database (opened on first use)."""
+    path = current_app.config["DB_PATH"]
+    conns: dict[str, Database] | None = getattr(_local, "conns", None)
+    if conns is None:
+        conns = _local.conns = {}
+    db = conns.get(path)
+    if db is None:
+        db = conns[path] = connect(path)
+        if current_app.config.get("BACKGROUND_CHECKPOINT"):
+            db.conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer thread does it
+    return db
+
+
+def notify_change() -> None:
+    """Wake the event bus after a committed write, so local subscribers get it at once."""
+    bus: EventBus | None = current_app.extensions.get("yichuang.bus")
+    if bus is not None:
+        bus.poke()

@@ -1,0 +1,1 @@
+"""What the server, the kiosk and the device drivers share: the error registry."""

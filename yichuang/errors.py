@@ -1,0 +1,293 @@
+"""Every error code of 一窗通, in one table, and the one error shape they share.
+
+An error is a stable ``code`` (logs, tests, audit records and the kiosk's wording key on it),
+a Simplified Chinese message for the people in the hall, an English one, and optional
+*advice* — what to do next — in both languages (DESIGN §5: never a dead end). The server,
+the kiosk and the device drivers raise subclasses of :class:`AppError`; the text comes from
+this registry, never from the raise site, so one code always reads the same::
+
+    raise Conflict("window_closed", window=3)     # "3 号窗口未开启" / "Window 3 is closed"
+
+``{name}`` placeholders in a message are filled from the keyword arguments given at the
+raise site; those arguments also travel as ``details`` in the API's error body::
+
+    {"error": {"code": "window_closed", "message": "3 号窗口未开启",
+               "message_en": "Window 3 is closed", "details": {"window": 3}}}
+
+``origin`` says who raises a code: ``server`` codes cross HTTP with ``status``; ``kiosk``
+codes are the kiosk's own; ``device`` codes come from :mod:`hardware` and the face pipeline.
+``docs/errors.md`` lists every code; ``tests/test_docs.py`` keeps it and this table equal,
+and ``tests/test_errors.py`` checks that every server code here is raised somewhere and
+every code raised is here.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+ORIGINS = ("server", "kiosk", "device")
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """One row of the registry."""
+
+    code: str
+    origin: str
+    #: HTTP status when the error crosses the API (0 for kiosk and device codes).
+    status: int
+    zh: str
+    en: str
+    advice_zh: str = ""
+    advice_en: str = ""
+
+
+CODES: dict[str, ErrorCode] = {}
+
+
+def _add(origin: str, status: int, code: str, zh: str, en: str, advice_zh: str = "", advice_en: str = "") -> None:
+    if code in CODES:  # pragma: no cover - a programming error caught at import
+        raise ValueError(f"error code {code} registered twice")
+    if origin not in ORIGINS or code != code.lower() or " " in code or "." in code:
+        raise ValueError(f"bad error code row: {origin} {code}")
+    CODES[code] = ErrorCode(code, origin, status, zh, en, advice_zh, advice_en)
+
+
+def server(status: int, code: str, zh: str, en: str, advice_zh: str = "", advice_en: str = "") -> None:
+    _add("server", status, code, zh, en, advice_zh, advice_en)
+
+
+def kiosk(code: str, zh: str, en: str, advice_zh: str = "", advice_en: str = "") -> None:
+    _add("kiosk", 0, code, zh, en, advice_zh, advice_en)
+
+
+def device(code: str, zh: str, en: str, advice_zh: str = "", advice_en: str = "") -> None:
+    _add("device", 0, code, zh, en, advice_zh, advice_en)
+
+
+# --- server: requests, HTTP and authentication ----------------------------------------------
+server(400, "bad_request", "请求格式错误", "Malformed request")
+server(400, "malformed_json", "请求内容不是有效的 JSON", "Request body is not valid JSON")
+server(400, "json_object_required", "请求内容应为 JSON 对象", "Request body must be a JSON object")
+server(401, "auth_required", "需要登录或令牌", "Authentication required")
+server(401, "invalid_token", "令牌无效或已注销", "Invalid or revoked token")
+server(401, "token_expired", "登录已过期，请重新登录", "Token expired; log in again")
+server(401, "query_token_not_allowed", "该角色的令牌不能放在网址中", "Only read-only roles may pass ?token=")
+server(401, "bad_login", "用户名或密码错误", "Wrong username or password")
+server(403, "forbidden", "当前角色没有此权限", "Your role may not do this")
+server(404, "not_found", "没有这个接口或资源", "Not found")
+server(405, "method_not_allowed", "不支持该请求方法", "Method not allowed")
+server(413, "payload_too_large", "请求内容过大", "Request body too large")
+server(415, "unsupported_media_type", "不支持的内容类型", "Unsupported media type")
+server(500, "internal_error", "服务器内部错误，请稍后重试", "Internal server error; try again later")
+server(422, "missing_field", "缺少字段 {field}", "Missing field: {field}")
+server(422, "bad_field", "字段 {field} 类型错误", "Wrong type for {field}")
+server(422, "field_too_long", "字段 {field} 过长（最多 {max_len} 字）", "{field}: at most {max_len} characters")
+server(422, "bad_idempotency_key", "Idempotency-Key 过长", "Idempotency-Key: at most 100 characters")
+
+# --- server: staff, tokens and settings -----------------------------------------------------
+server(422, "bad_role", "角色无效：{role}", "Invalid role: {role}")
+server(422, "bad_name", "名称无效（1 到 100 个字符）", "Name: 1 to 100 characters")
+server(422, "bad_user", "用户名或姓名无效", "Username and display name are required")
+server(422, "weak_password", "密码至少 6 位", "Password: at least 6 characters")
+server(422, "user_exists", "用户名 {username} 已存在", "User {username} exists")
+server(422, "unknown_setting", "未知的设置项：{name}", "Unknown setting: {name}")
+server(422, "bad_setting_value", "设置项 {name} 的值无效", "Invalid value for setting {name}")
+server(422, "bad_notice", "公告内容无效（500 字以内）", "Notice: a string of at most 500 characters")
+server(422, "bad_hall_config", "大厅配置有误：{what}", "Invalid hall configuration: {what_en}")
+server(409, "hall_not_empty", "大厅已有数据，未重复初始化", "The hall is already seeded")
+
+# --- server: the queue ----------------------------------------------------------------------
+server(422, "unknown_service", "未知的事项：{service}", "Unknown service: {service}")
+server(422, "bad_priority", "优先类型无效，可选：老年人、残疾人、军人、绿色通道",
+       "Priority must be one of elderly, disabled, military, green")
+server(422, "bad_source", "来源无效", "Invalid ticket source")
+server(422, "bad_referral_reason", "转人工原因过长", "referral_reason: at most 200 characters")
+server(422, "bad_id_number", "身份证号码无效，请核对后重试",
+       "Invalid resident ID number (GB 11643 check digit or birth date)")
+server(422, "id_required", "该事项需刷身份证取号", "This service needs an ID number to take a ticket",
+       "请在读卡区刷身份证。", "Please place your ID card on the reader.")
+server(409, "daily_limit", "该事项每人每天限取 {limit} 个号，您今天已取过",
+       "Daily limit of {limit} ticket(s) per person for this service reached",
+       "如有疑问请到咨询台。", "Please ask at the information desk if in doubt.")
+server(409, "hall_closed", "当前不在取号时间，请在办理时间内取号。办理时间：{hours}",
+       "Tickets are only issued during opening hours: {hours}")
+server(409, "idempotency_conflict", "重复的请求，请稍后查询号码", "Repeated request; query the ticket later")
+server(404, "ticket_not_found", "找不到该号码", "No such ticket")
+server(422, "bad_number", "号码格式不正确", "Malformed ticket number")
+server(422, "bad_progress_code", "查询码无效", "Malformed progress code")
+server(409, "bad_ticket_state", "{number} 当前状态为「{status_zh}」，不能{action_zh}",
+       "Ticket {number} is {status}; cannot {action}")
+server(409, "no_show_expired", "{number} 过号已超过可重呼时间，请重新取号",
+       "Ticket {number} missed its turn too long ago to be recalled")
+server(409, "call_race", "叫号冲突，请重试", "Concurrent call; try again")
+server(422, "transfer_target_required", "请选择转往的窗口或事项", "Give a window or a service to transfer to")
+server(422, "transfer_same_window", "不能转到当前窗口", "Cannot transfer to the same window")
+server(422, "bad_note", "备注过长", "Note: at most 200 characters")
+server(422, "reason_required", "请填写暂停原因（100 字以内）", "A pause reason (at most 100 characters) is required")
+
+# --- server: windows ------------------------------------------------------------------------
+server(404, "window_not_found", "没有 {window} 号窗口", "No window {window}")
+server(403, "not_your_window", "{window} 号窗口由其他工作人员使用中", "Window {window} is signed in by another clerk")
+server(409, "window_taken", "{window} 号窗口已由其他工作人员开启", "Window {window} is open for another clerk")
+server(409, "window_paused", "{window} 号窗口已暂停服务，请先恢复", "Window {window} is paused")
+server(409, "window_closed", "{window} 号窗口未开启", "Window {window} is closed")
+server(409, "window_not_open", "{window} 号窗口未在服务", "Window {window} is not open")
+server(409, "window_not_paused", "{window} 号窗口未暂停", "Window {window} is not paused")
+
+# --- server: appointments -------------------------------------------------------------------
+server(422, "bad_appointment_code", "预约码无效", "Invalid appointment code")
+server(422, "code_or_id_required", "请输入预约码或刷身份证", "Give an appointment code or an ID number")
+server(404, "appointment_not_found", "未查询到今天的预约，请核对预约码或身份证号",
+       "No appointment found for today; check the code or ID number")
+server(409, "appointment_not_today", "该预约日期为 {day}，不是今天", "The appointment is for {day}, not today",
+       "请在预约当天前来签到。", "Please come on the day of your appointment.")
+server(422, "appointment_service_mismatch", "预约的事项与所选事项不一致", "The appointment is for another service")
+server(409, "already_checked_in", "该预约已签到{number_note}", "This appointment has already checked in")
+server(409, "appointment_not_active", "该预约已取消或失效", "The appointment is cancelled or expired")
+server(409, "appointment_too_early", "预约时段为 {slot}，请在时段开始前 {early} 分钟内签到",
+       "Too early: check in at most {early} minutes before your slot ({slot})")
+
+# --- server: printing -----------------------------------------------------------------------
+server(422, "bad_printer_name", "打印机名称只能包含小写字母、数字和 - _ .", "Printer name: 1-40 of a-z 0-9 - _ .")
+server(422, "bad_printer_config", "打印机配置错误：{detail}", "Bad printer configuration: {detail}")
+server(409, "printer_exists", "打印机 {name} 已存在", "Printer {name} already exists")
+server(409, "printer_busy", "打印机 {name} 还有 {open_jobs} 个待打印任务",
+       "Printer {name} has {open_jobs} unfinished jobs (use --force)")
+server(404, "printer_not_found", "没有名为 {name} 的打印机", "No printer named {name}")
+server(404, "print_job_not_found", "找不到该打印任务", "No such print job")
+
+# --- server: displays and voice -------------------------------------------------------------
+server(422, "bad_announcement", "播报内容无效：{what}", "Invalid announcement: {what_en}")
+server(409, "ticket_not_called", "该号码尚未被叫号", "The ticket has not been called")
+server(503, "too_many_streams", "显示屏连接数已满，请稍后自动重试", "Too many open event streams; retry later")
+server(500, "voice_unavailable", "语音播报暂不可用", "Voice announcement unavailable")
+
+# --- server: the audit trail ----------------------------------------------------------------
+server(422, "bad_identity_check", "人证核验记录无效：{what}", "Invalid identity-check record: {what}")
+
+# --- kiosk ----------------------------------------------------------------------------------
+kiosk("kiosk_error", "系统出现问题，请联系工作人员。", "Something went wrong. Please ask a member of staff.")
+kiosk("config_invalid", "自助机配置有误，请联系技术人员。", "The kiosk configuration is invalid. Please call a technician.")
+kiosk("server_unavailable", "暂时无法连接排队服务器，正在自动重试…", "Cannot reach the queue server. Retrying automatically…",
+      "请稍候，或到咨询台人工取号。", "Please wait, or ask at the information desk for a number.")
+kiosk("server_rejected", "请求未被受理，请咨询工作人员。", "The request was not accepted. Please ask a member of staff.",
+      "请到咨询台或综合窗口咨询。", "Please ask at the information desk or a universal window.")
+kiosk("kiosk_unauthorized", "自助机未获授权，请联系技术人员。", "This kiosk is not authorised. Please call a technician.",
+      "请到咨询台人工取号。", "Please ask at the information desk for a number.")
+kiosk("input_invalid", "输入有误，请检查后重新输入。", "That input is not valid. Please check and try again.")
+kiosk("print_failed", "小票打印失败，您的号码已生效。", "The ticket could not be printed, but your number is valid.",
+      "请记下屏幕上的号码，或用手机扫描二维码查看排队进度。",
+      "Please note the number on screen, or scan the QR code with your phone.")
+kiosk("card_not_read", "未读到身份证，请将身份证平放在读卡区。", "No ID card was read. Please place it flat on the reader.",
+      "如多次失败，请到咨询台人工取号。", "If it keeps failing, please ask at the information desk.")
+kiosk("card_reader_missing", "本机读卡器不可用。", "The ID-card reader of this kiosk is not available.",
+      "请到咨询台人工取号。", "Please ask at the information desk for a number.")
+kiosk("font_not_found", "找不到中文字体，请联系技术人员。", "No Chinese font found. Please call a technician.")
+
+# --- devices --------------------------------------------------------------------------------
+device("device_error", "设备故障", "Device error")
+device("printer_error", "打印机故障", "Printer error")
+device("printer_config", "打印机配置错误", "Printer configuration error")
+device("printer_not_ready", "打印机暂不可用", "Printer not ready")
+device("paper_out", "打印机缺纸", "Printer is out of paper", "请更换打印纸。", "Load a new paper roll.")
+device("cover_open", "打印机纸仓盖未关", "Printer cover is open", "请合上纸仓盖。", "Close the paper cover.")
+device("printer_fault", "打印机报告故障", "Printer reports an error",
+       "请检查切刀和打印头，关机再开机。", "Check the cutter and the print head; switch the printer off and on.")
+device("printer_offline", "打印机离线", "Printer is offline",
+       "请检查电源、网线或 USB 线。", "Check the power, network or USB cable.")
+device("idcard_error", "身份证读取失败", "ID card could not be read")
+device("idcard_reader_unavailable", "身份证阅读器未连接", "ID card reader is not connected",
+       "请检查读卡器的 USB 或串口线。", "Check the reader's USB or serial cable.")
+device("idcard_timeout", "身份证阅读器无响应", "ID card reader did not answer in time")
+device("idcard_bad_frame", "读卡数据有误，请重新放卡", "Corrupted data from the reader; place the card again")
+device("idcard_bad_checksum", "读卡数据校验失败，请重新放卡", "Bad checksum from the reader; place the card again")
+device("idcard_no_card", "未检测到身份证，请将身份证放在感应区", "No ID card found; place the card on the reader")
+device("idcard_card_removed", "读卡过程中身份证被移开，请重新放卡并保持不动",
+       "The card was removed while reading; place it again and hold still")
+device("idcard_sam_status", "身份证安全模块报告错误", "The reader's SAM module reported an error")
+device("idcard_invalid_data", "身份证信息校验失败，请到窗口办理", "The card data failed validation; please go to a service window")
+device("camera_unavailable", "摄像头不可用", "Camera is not available",
+       "请检查摄像头连接。", "Check the camera connection.")
+device("face_error", "人脸比对失败", "Face verification failed")
+device("face_models_missing", "人脸模型文件缺失，请联系技术人员", "Face model files are missing; call a technician")
+device("face_no_usable_face", "未检测到清晰的人脸", "No usable face in the image")
+device("voice_bad_input", "播报内容无效", "Invalid announcement input")
+device("voice_missing_clip", "缺少语音片段文件", "A voice clip file is missing",
+       "请运行 python -m hardware voice make-clips 或恢复 assets/voice。",
+       "Run python -m hardware voice make-clips or restore assets/voice.")
+device("voice_bad_clip", "语音片段格式不支持", "Unsupported voice clip format")
+
+
+def lookup(code: str) -> ErrorCode:
+    """The registry row of ``code``; :class:`KeyError` names an unregistered code."""
+    try:
+        return CODES[code]
+    except KeyError:
+        raise KeyError(f"error code {code!r} is not in yichuang.errors.CODES") from None
+
+
+class _Blank(dict):  # type: ignore[type-arg]
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill(template: str, params: dict[str, Any]) -> str:
+    """``template`` with ``{name}`` filled from ``params`` (missing names become empty)."""
+    if "{" not in template:
+        return template
+    return string.Formatter().vformat(template, (), _Blank(params))
+
+
+class AppError(Exception):
+    """The one error shape: ``code``, ``zh``/``en`` message, ``advice_zh``/``advice_en``.
+
+    Subclasses name their default code as a class attribute; a raise site may name another
+    (registered) code and give the placeholders' values as keyword arguments. ``detail`` is
+    free text for logs and technicians (never shown to citizens).
+    """
+
+    code: ClassVar[str] = "internal_error"
+
+    def __init__(self, code: str | None = None, *, detail: str = "", **params: Any) -> None:
+        spec = lookup(code or type(self).code)
+        self.code = spec.code  # type: ignore[misc]
+        self.spec = spec
+        self.detail = detail
+        self.details = params
+        self.zh = fill(spec.zh, params)
+        self.en = fill(spec.en, params)
+        self.advice_zh = fill(spec.advice_zh, params)
+        self.advice_en = fill(spec.advice_en, params)
+        super().__init__(f"{self.code}: {self.en}" + (f" ({detail})" if detail else ""))
+
+    def message(self, lang: str = "zh") -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def advice(self, lang: str = "zh") -> str:
+        return self.advice_zh if lang == "zh" else self.advice_en
+
+    def as_dict(self) -> dict[str, Any]:
+        """The body every API error has: ``{"error": {"code", "message", "message_en", …}}``."""
+        return error_body(self.code, self.zh, self.en, self.advice_zh, self.advice_en, self.details)
+
+
+def error_body(code: str, message: str, message_en: str, advice: str = "", advice_en: str = "",
+               details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The one JSON error body; ``advice`` and ``details`` only when there are some."""
+    err: dict[str, Any] = {"code": code, "message": message, "message_en": message_en}
+    if advice or advice_en:
+        err["advice"] = advice
+        err["advice_en"] = advice_en
+    if details:
+        err["details"] = details
+    return {"error": err}
+
+
+def body_for(code: str, **params: Any) -> dict[str, Any]:
+    """The error body of a registered code without raising (HTTP handlers, streams)."""
+    spec = lookup(code)
+    return error_body(code, fill(spec.zh, params), fill(spec.en, params), fill(spec.advice_zh, params),
+                      fill(spec.advice_en, params), params or None)
