@@ -41,11 +41,16 @@ def init_db(db_path: str) -> None:
     Example:
         queue-server init-db --db var/hall.db
     """
+    from queue_server.idkey import ensure_key
+
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     db = open_db(db_path)
-    applied = [r[0] for r in db.conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")] \
-        if db["_sqlite_migrations"].exists() else []
-    click.echo(f"database ready: {os.path.abspath(db_path)} ({len(applied)} migrations)")
+    key = ensure_key(db_path)
+    from queue_server.migrations import applied
+
+    click.echo(f"database ready: {os.path.abspath(db_path)} ({len(applied(db))} migrations)")
+    click.echo(f"ID-number key: {key or 'from the environment (YICHUANG_ID_KEY)'} — keep it out of database "
+               "backups; without it nobody can match an ID against what the database stores")
 
 
 @main.command("seed-demo")
