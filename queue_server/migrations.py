@@ -21,6 +21,7 @@ from sqlite_utils import Database
 
 from queue_server import schema as core_schema
 from queue_server.audit import schema as audit_schema
+from queue_server.cases import schema as cases_schema
 from queue_server.db import connect, db_path, file_lock
 from queue_server.printing import schema as printing_schema
 from queue_server.queue import schema as queue_schema
@@ -31,6 +32,7 @@ SCHEMA_MODULES: tuple[ModuleType, ...] = (
     queue_schema,
     printing_schema,
     audit_schema,
+    cases_schema,
 )
 
 #: Migrations recorded before the sets were split, all under the core's set: the set

@@ -168,6 +168,11 @@ server(500, "voice_unavailable", "语音播报暂不可用", "Voice announcement
 # --- server: the audit trail ----------------------------------------------------------------
 server(422, "bad_identity_check", "人证核验记录无效：{what}", "Invalid identity-check record: {what}")
 
+# --- server: kiosk cases and printed documents ----------------------------------------------
+server(422, "bad_case_number", "办件编号格式不正确", "Malformed case number")
+server(404, "case_not_found", "找不到该办件：{case}", "No such case: {case}")
+server(404, "verify_ref_not_found", "找不到该凭证，请核对二维码", "No document with this reference; check the QR code")
+
 # --- kiosk ----------------------------------------------------------------------------------
 kiosk("kiosk_error", "系统出现问题，请联系工作人员。", "Something went wrong. Please ask a member of staff.")
 kiosk("config_invalid", "自助机配置有误，请联系技术人员。", "The kiosk configuration is invalid. Please call a technician.")
