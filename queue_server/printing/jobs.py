@@ -39,7 +39,10 @@ from hardware.printer import (
 )
 from queue_server.db import write_tx
 from queue_server.errors import Conflict, NotFound, ValidationError
-from queue_server.events import record_event
+from queue_server.events import declare, record_event
+
+declare("printer.status", ("printer", "status", "paused", "reason", "queue"),
+        "A printer's status or pause changed (paper out, cover open, back to ok).")
 
 JOB_KINDS = ("ticket", "reprint", "test")
 JOB_STATES = ("queued", "printing", "done", "failed")
