@@ -15,12 +15,12 @@ from typing import Any
 
 import click
 
-from queue_server.cliutil import DB_OPTION, fail
+from queue_server.cliutil import DB_OPTION, Group, fail
 from queue_server.db import Checkpointer
 from queue_server.migrations import open_db
 
 
-@click.group()
+@click.group(cls=Group)
 @click.version_option("0.1.0", prog_name="queue-server")
 def main() -> None:
     """一窗通 queue server: hall database, demo hall, tokens, users and the HTTP server.
@@ -345,7 +345,21 @@ def serve(db_path: str, host: str, port: int, threads: int, workers: int) -> Non
     Example:
         queue-server serve --db var/hall.db --host 0.0.0.0 --port 8000 --workers 2
     """
+    from queue_server.storage import check, read_only_reason
+    from yichuang.errors import lookup
+
+    reason = read_only_reason(os.path.abspath(db_path))
+    if reason:
+        spec = lookup("storage_read_only")
+        raise click.ClickException(f"{spec.zh} / {spec.en}: {reason}. {spec.advice_zh} {spec.advice_en}")
     open_db(db_path).conn.close()  # migrate before forking
+    storage = check(os.path.abspath(db_path))
+    if storage["state"] != "ok":
+        spec = lookup(storage["state"])
+        line = f"{spec.zh} / {spec.en}: {os.path.abspath(db_path)} ({storage.get('detail', '')}). {spec.advice_zh}"
+        if storage["state"] in ("storage_read_only", "storage_unavailable"):
+            raise click.ClickException(line)
+        click.echo(f"queue-server: warning: {line}", err=True)  # reads still work; writes answer 503
     click.echo(f"queue-server: http://{host}:{port}/ (db {os.path.abspath(db_path)}, "
                f"{workers} process(es) × {threads} threads)", err=True)
     if workers <= 1:

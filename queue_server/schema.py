@@ -255,3 +255,9 @@ def m0002_roles_in_code(db: Database) -> None:
         conn.execute("COMMIT")
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
+
+
+@migrations(name="m0003_health_probe")
+def m0003_health_probe(db: Database) -> None:
+    """One row ``/api/health`` rewrites to prove the database takes writes (queue_server/storage.py)."""
+    db.execute("CREATE TABLE health_probe (id INTEGER PRIMARY KEY, ts REAL NOT NULL)")
