@@ -69,6 +69,13 @@ def backup(db: Database, out_dir: str | os.PathLike[str] | None = None, *, keep:
 
 
 def _check(file: Path) -> dict[str, Any]:
+    try:
+        return _check_open(file)
+    except sqlite3.Error as exc:
+        return {"ok": False, "problem": str(exc)}
+
+
+def _check_open(file: Path) -> dict[str, Any]:
     conn = sqlite3.connect(f"file:{file}?mode=ro", uri=True)
     try:
         integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]

@@ -91,7 +91,7 @@ def test_a_backup_is_checked_and_old_ones_are_pruned(hall_db, tmp_path):
     assert [p.name for p in bk.backups(tmp_path)] == [Path(made[2]).name, Path(made[1]).name]
     bad = tmp_path / "hall-20990101-000000.db"
     bad.write_bytes(b"not a database")
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="not a usable backup"):
         bk.restore(db_path, bad)
 
 
