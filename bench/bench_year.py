@@ -62,8 +62,8 @@ def build_year(db, tickets: int, today: dt.date) -> None:
             rows.append((tid, day.isoformat(), number, "A", n + 1, "QY01", "qiye", "done", f"y{tid}", ts, ts + 300,
                          ts + 330, ts + 900, 4))
             calls.append((tid, number, 4, "call", ts + 300))
-            events.append((ts, "ticket.issued", '{"ticket_id": %d}' % tid))
-            events.append((ts + 900, "ticket.finished", '{"ticket_id": %d}' % tid))
+            events.append((ts, "ticket.issued", f'{{"ticket_id": {tid}}}'))
+            events.append((ts + 900, "ticket.finished", f'{{"ticket_id": {tid}}}'))
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO tickets (id, day, number, prefix, seq, service_code, category, status, progress_code, "

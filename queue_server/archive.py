@@ -59,14 +59,12 @@ def archive_days(db: Database, archive_path: str | os.PathLike[str], *, before: 
     moved: dict[str, int] = {}
     longest = 0.0
     try:
-        steps: list[tuple[str, Callable[[sqlite3.Connection], dict[str, int]]]] = [
-            (name, lambda c, fn=fn: fn(c, day, cutoff, batch)) for name, fn in archivers()]
-        steps.append(("events", lambda c: {"events": _move_events(c, cutoff, batch)}))
+        steps = [*archivers(), ("events", _events_step)]
         for name, step in steps:
             while True:
                 t0 = time.perf_counter()
                 with write_tx(db) as c:
-                    counts = step(c)
+                    counts = step(c, day, cutoff, batch)
                 longest = max(longest, time.perf_counter() - t0)
                 for k, v in counts.items():
                     moved[k] = moved.get(k, 0) + v
@@ -81,6 +79,10 @@ def archive_days(db: Database, archive_path: str | os.PathLike[str], *, before: 
     freed = give_back_space(db, batch_pages=max(batch, 200))
     return {"before": day, "archive": target, "moved": moved, "longest_tx_ms": round(longest * 1000, 1),
             "pages_freed": freed}
+
+
+def _events_step(conn: sqlite3.Connection, day: str, cutoff: float, batch: int) -> dict[str, int]:
+    return {"events": _move_events(conn, cutoff, batch)}
 
 
 def _move_events(conn: sqlite3.Connection, cutoff: float, batch: int) -> int:
