@@ -103,6 +103,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("id_salt", "", "Salt for the SHA-256 of ID numbers stored for limits and check-in."),
     Setting("session_hours", 12, "Lifetime of a clerk's login token, in hours."),
+    Setting("uplink.interval_s", 5, "Seconds between batches to the city hub when no event is waiting "
+            "(each carries the audit head and the day's figures); new events go at once."),
+    Setting("uplink.batch_size", 500, "Most events in one batch to the city hub."),
+    Setting("uplink.backoff_max_s", 300, "Longest wait between tries while the city hub cannot be reached "
+            "(the wait doubles from 1 s up to this)."),
+    Setting("uplink.manifest_interval_s", 300, "Seconds between looks for new manifests at the city hub."),
+    Setting("uplink.timeout_s", 10, "Seconds an uplink request to the city hub may take."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
