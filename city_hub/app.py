@@ -246,4 +246,5 @@ def city_page() -> Response | str:
     names = {h["hall"]: h["name"] for h in data["halls"]}
     return render_template("city.html", t={k: v[lang] for k, v in TEXT.items()}, lang=lang, hall=hall, group=group,
                            d_from=d_from.isoformat(), d_to=d_to.isoformat(), names=names,
-                           fmt_age=lambda s: _fmt_age(s, lang), token=request.args.get("token", ""), **data)
+                           fmt_age=lambda s: _fmt_age(s, lang), flag_zh=views.FLAG_ZH, state_zh=views.STATE_ZH,
+                           token=request.args.get("token", ""), **data)

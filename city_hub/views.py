@@ -29,6 +29,22 @@ def today(now: float | None = None) -> dt.date:
     return dt.datetime.fromtimestamp(time.time() if now is None else now, CITY_TZ).date()
 
 
+#: Why a hall's audit was flagged, in Chinese (city_hub.audit names the reasons).
+FLAG_ZH = {"head_rewritten": "审计链被改写", "anchor_mismatch": "与已锚定的链头不符", "anchor_missing": "已锚定的记录缺失",
+           "chain_shorter": "审计链变短"}
+#: Device states in Chinese (printer statuses and the devices capability's states).
+STATE_ZH = {"paper_out": "缺纸", "near_end": "纸将用尽", "cover_open": "纸仓盖未关", "offline": "离线", "error": "故障",
+            "warning": "警告", "stale": "失联", "ok": "正常", "unknown": "未知"}
+
+
+def flag_parts(flag: str | None) -> tuple[str, str]:
+    """``("head_rewritten", "23")`` of a stored flag ``"head_rewritten at record 23"``."""
+    if not flag:
+        return "", ""
+    reason, _, record = flag.partition(" at record ")
+    return reason, record
+
+
 def halls(conn: psycopg.Connection, now: float | None = None) -> list[dict[str, Any]]:
     t = time.time() if now is None else now
     rows = conn.execute(
@@ -47,7 +63,8 @@ def halls(conn: psycopg.Connection, now: float | None = None) -> list[dict[str, 
             "contact_age_s": contact_age,
             "online": contact_age is not None and contact_age <= OFFLINE_AFTER_S,
             "lag_s": lag, "acked_to": int(acked), "backlog": max(0, int(last_id) - int(acked)),
-            "audit_flag": flag, "day": state.get("day"),
+            "audit_flag": flag, "audit_reason": flag_parts(flag)[0], "audit_record": flag_parts(flag)[1],
+            "day": state.get("day"),
         })
     return out
 
