@@ -61,9 +61,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 def get_conn() -> psycopg.Connection:
     """This thread's connection (waitress keeps its threads); reopened when broken."""
-    conn: psycopg.Connection | None = getattr(_local, "conn", None)
+    dsn = current_app.config["DSN"]
+    conns: dict[str, psycopg.Connection] | None = getattr(_local, "conns", None)
+    if conns is None:
+        conns = _local.conns = {}
+    conn = conns.get(dsn)
     if conn is None or conn.closed or conn.broken:
-        conn = _local.conn = connect(current_app.config["DSN"])
+        conn = conns[dsn] = connect(dsn)
     return conn
 
 

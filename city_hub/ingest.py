@@ -187,8 +187,11 @@ def _store(conn: psycopg.Connection, hall: str, b: dict[str, Any], now: float) -
             res.duplicates += 1
             continue
         verdict, reason = citylink.check_event(ev)
+        raw = json.dumps(ev, ensure_ascii=False)
+        if "\\u0000" in raw:  # PostgreSQL's jsonb cannot hold NUL: keep it readable, in quarantine
+            verdict, reason, raw = "quarantine", "text contains NUL characters", raw.replace("\\u0000", "\\ufffd")
         if verdict == "quarantine":
-            quarantined.append((ev["id"], json.dumps(ev, ensure_ascii=False), reason))
+            quarantined.append((ev["id"], raw, reason))
             continue
         keep.append((ev, business_day(float(ev["ts"]), tz), verdict == "ok"))
     new_ids: set[int] = set()

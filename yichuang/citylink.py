@@ -165,8 +165,8 @@ def check_event(ev: Any) -> tuple[str, str]:
         return "quarantine", "id must be a positive integer"
     if not isinstance(ev.get("type"), str) or not ev["type"] or len(ev["type"]) > 64:
         return "quarantine", "type must be a short string"
-    if isinstance(ev.get("ts"), bool) or not isinstance(ev.get("ts"), int | float):
-        return "quarantine", "ts must be a number"
+    if isinstance(ev.get("ts"), bool) or not isinstance(ev.get("ts"), int | float) or not 0 < ev["ts"] < 32503680000:
+        return "quarantine", "ts must be a Unix time"
     version = ev.get("v", 1)
     if isinstance(version, bool) or not isinstance(version, int):
         return "quarantine", "v must be an integer"
