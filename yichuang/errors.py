@@ -185,6 +185,18 @@ server(422, "bad_identity_check", "人证核验记录无效：{what}", "Invalid 
 server(422, "bad_case_number", "办件编号格式不正确", "Malformed case number")
 server(404, "case_not_found", "找不到该办件：{case}", "No such case: {case}")
 server(404, "verify_ref_not_found", "找不到该凭证，请核对二维码", "No document with this reference; check the QR code")
+# --- the city hub and the hall's uplink (city_hub/, queue_server/uplink/) -------------------
+server(401, "unknown_hall", "城市中心没有登记这个大厅：{hall}", "No hall {hall} is registered at the city hub",
+       "请在城市中心运行 city-hub hall add 登记该大厅。", "Register the hall at the hub with city-hub hall add.")
+server(401, "bad_signature", "批次签名无效，已拒收并记录", "The batch signature does not verify; refused and logged",
+       "请核对大厅的私钥与城市中心登记的公钥是否一致。", "Check that the hall's private key matches the public key registered at the hub.")
+server(422, "bad_batch", "批次内容无效：{detail}", "Invalid batch: {detail}")
+server(404, "manifest_not_found", "没有这个下发清单", "No such manifest")
+server(401, "hub_view_token", "需要查看令牌", "A view token is required")
+server(422, "bad_stats_group", "统计分组无效：{group}", "Invalid statistics grouping: {group}")
+server(409, "uplink_not_configured", "本大厅尚未配置城市中心上报", "This hall has no uplink to a city hub configured",
+       "请运行 queue-server uplink configure。", "Run queue-server uplink configure.")
+server(422, "bad_uplink_config", "城市中心上报配置无效：{what}", "Invalid uplink configuration: {what}")
 
 # --- kiosk ----------------------------------------------------------------------------------
 kiosk("kiosk_error", "系统出现问题，请联系工作人员。", "Something went wrong. Please ask a member of staff.")
