@@ -31,9 +31,9 @@ IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
 
 class CameraError(DeviceError):
-    code = "camera.unavailable"
-    message_zh = "摄像头不可用"
-    message_en = "Camera is not available"
+    """No frames can come from the configured source (``camera_unavailable``)."""
+
+    code = "camera_unavailable"
 
 
 class Camera(Protocol):

@@ -123,7 +123,7 @@ def test_repeated_corrupted_card_reads_end_in_a_referral():
         flow.begin()
         reader.sim.corrupt_next_response(count=5, command=CMD_READ_BASE)
         assert flow.poll_card() is False
-        assert flow.state.error is not None and flow.state.error[0] == "idcard.bad_checksum"
+        assert flow.state.error is not None and flow.state.error[0] == "idcard_bad_checksum"
         assert flow.step == "card"
         flow.poll_card()
         flow.poll_card()

@@ -238,7 +238,7 @@ def test_print_over_tcp_arrives_whole_and_paper_out_raises(tcp_printer) -> None:
     tcp_printer.set_state(paper="ok", cover_open=True)
     with pytest.raises(CoverOpen) as info:
         p.print_ticket(TICKET)
-    assert info.value.code == "cover_open" and "纸仓盖" in str(info.value)
+    assert info.value.code == "cover_open" and "纸仓盖" in info.value.zh and str(info.value).startswith("cover_open")
     p.close()
     assert len(tcp_printer.receipts) == 1
 

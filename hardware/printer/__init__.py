@@ -11,7 +11,7 @@ The public API, stable for the kiosk and the server's print queue::
         printer.print_ticket(TicketData(number="A012", hall_name="…", service_name="…"))
     except PaperOut:
         ...                              # show the number on screen, say 打印机缺纸
-    except PrinterError as exc:          # exc.code, str(exc) is "中文 / English: detail"
+    except PrinterError as exc:          # exc.code, exc.zh / exc.en (yichuang.errors)
         ...
     printer.close()
 
