@@ -189,8 +189,9 @@ class QueueClient:
         code = str(err.get("code") or f"http_{resp.status_code}")
         message = str(err.get("message") or "")
         message_en = str(err.get("message_en") or "")
+        advice = (str(err.get("advice") or ""), str(err.get("advice_en") or ""))
         if resp.status_code in (401, 403):
             raise AuthFailed(code, message, resp.status_code, message_en)
         if resp.status_code == 404:
-            raise NotFound(code, message, resp.status_code, message_en)
-        raise ServerRejected(code, message, resp.status_code, message_en)
+            raise NotFound(code, message, resp.status_code, message_en, *advice)
+        raise ServerRejected(code, message, resp.status_code, message_en, *advice)

@@ -6,29 +6,13 @@ from __future__ import annotations
 
 from kivy.properties import BooleanProperty, StringProperty
 
-from kiosk.errors import KioskError
+from kiosk.errors import CardNotRead, NoReader
 from kiosk.flows.swipe import CardData, NoCardReader
 from kiosk.screens import load_kv, register
 from kiosk.screens.base import KioskScreen
 
 #: Seconds one read waits for a card before the screen says so and offers a retry.
 READ_TIMEOUT = 20.0
-
-
-class CardNotRead(KioskError):
-    code = "card_not_read"
-    zh = "未读到身份证，请将身份证平放在读卡区。"
-    en = "No ID card was read. Please place it flat on the reader."
-    advice_zh = "如多次失败，请到咨询台人工取号。"
-    advice_en = "If it keeps failing, please ask at the information desk."
-
-
-class NoReader(KioskError):
-    code = "card_reader_missing"
-    zh = "本机读卡器不可用。"
-    en = "The ID-card reader of this kiosk is not available."
-    advice_zh = "请到咨询台人工取号。"
-    advice_en = "Please ask at the information desk for a number."
 
 
 @register("swipe")
