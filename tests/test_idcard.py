@@ -296,13 +296,13 @@ def test_probe_command_prints_masked_card_data():
     import sys
 
     root = Path(__file__).resolve().parent.parent
-    r = subprocess.run([sys.executable, "-m", "hardware.idcard", "probe", "sim://?card=true"],
+    r = subprocess.run([sys.executable, "-m", "hardware", "idcard", "probe", "sim://?card=true"],
                        cwd=root, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["sam_ok"] is True and out["card_present"] is True
     assert out["card"]["id"] == "3701**********1237" and out["card"]["name"] == "张*"
     assert "370102198001011237" not in r.stdout
-    r = subprocess.run([sys.executable, "-m", "hardware.idcard", "probe", "serial:///dev/no-such-reader"],
+    r = subprocess.run([sys.executable, "-m", "hardware", "idcard", "probe", "serial:///dev/no-such-reader"],
                        cwd=root, capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and json.loads(r.stdout)["code"] == "idcard_reader_unavailable"

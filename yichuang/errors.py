@@ -220,6 +220,8 @@ device("idcard_sam_status", "身份证安全模块报告错误", "The reader's S
 device("idcard_invalid_data", "身份证信息校验失败，请到窗口办理", "The card data failed validation; please go to a service window")
 device("camera_unavailable", "摄像头不可用", "Camera is not available",
        "请检查摄像头连接。", "Check the camera connection.")
+device("scanner_unavailable", "扫码器不可用", "The QR scanner is not available",
+       "请检查扫码器的 USB 线，并确认其为虚拟串口模式。", "Check the scanner's USB cable and that it is in virtual-serial mode.")
 device("face_error", "人脸比对失败", "Face verification failed")
 device("face_models_missing", "人脸模型文件缺失，请联系技术人员", "Face model files are missing; call a technician")
 device("face_no_usable_face", "未检测到清晰的人脸", "No usable face in the image")
