@@ -54,7 +54,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("printer", "cutter", True, "The printer has a cutter."),
     Setting("printer", "qr", "native", "QR code on the ticket: `native` (GS ( k) or `image`."),
     Setting("printer", "timeout", 5.0, "Seconds for connecting and writing to the printer."),
-    Setting("printer", "tip", "过号请重新取号", "温馨提示 line printed on every ticket."),
     Setting("idcard", "url", "", "The reader as one URL (`serial:///dev/ttyUSB0`, `sim://`); "
             "instead of `driver` + keys."),
     Setting("idcard", "driver", "", "ID-card reader: `sam` (serial SAM), `termb`, `sdt` (vendor SDKs), "

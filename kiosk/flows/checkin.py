@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 from kiosk.errors import InputInvalid
 from kiosk.flows.keypad import KeypadInput
-from kiosk.flows.session import TicketResult
+from kiosk.flows.state import TicketResult
 
 if TYPE_CHECKING:
     from kiosk.flows.session import Kiosk
