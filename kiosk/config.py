@@ -33,7 +33,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "timeout", 4.0, "Seconds before a server request counts as failed."),
     Setting("server", "retry_seconds", 5.0, "Automatic retry interval while the server is down."),
     Setting("kiosk", "name", "kiosk-01", "Name of this kiosk (logs, device health)."),
-    Setting("kiosk", "hall_name", "政务服务大厅", "Hall name shown on the home screen and ticket."),
+    Setting("kiosk", "hall_name", "政务服务大厅", "Hall name shown on the home screen (the printed ticket "
+            "carries the server's `hall_name` setting)."),
     Setting("kiosk", "hall_name_en", "", "The hall's English name (English mode); empty = the Chinese one."),
     Setting("kiosk", "language", "zh", "Start-up language: `zh` or `en`; every session starts in it."),
     Setting("kiosk", "idle_seconds", 60.0, "Idle time before the countdown starts (DESIGN §5)."),

@@ -59,6 +59,7 @@ def _failed(err: BaseException) -> PrintOutcome:
     base = PrintFailed()
     reason_zh = str(getattr(err, "zh", "") or "")
     reason_en = str(getattr(err, "en", "") or "")
+    reason_en = reason_en[:1].lower() + reason_en[1:]  # inside a sentence: "(printer is out of paper)"
     zh = f"小票未能打印（{reason_zh}），您的号码已生效。" if reason_zh else base.zh
     en = (f"The ticket could not be printed ({reason_en}), but your number is valid."
           if reason_en else base.en)
