@@ -295,3 +295,27 @@ def test_identity_checks_posted_by_a_kiosk_land_in_the_audit_table(tmp_path):
         down.wait_for_audit()  # and its failure is only logged
     finally:
         hall.stop()
+
+
+def test_a_face_result_with_a_score_and_a_model_sends_them():
+    """The face model reports a cosine ``score`` (higher = more alike) and names itself: both
+    go into the audit record; a dlib ``distance`` alone is not sent as a score."""
+    from types import SimpleNamespace
+
+    audit: list[dict] = []
+    flow, reader = make_flow(audit=audit)
+    try:
+        flow.begin(purpose="approval")
+        flow.poll_card()
+        flow.agree_face()
+        scored = SimpleNamespace(match=True, reason="match", score=0.71, threshold=0.363, distance=None,
+                                 model="sface-int8", model_digest="sha256:ab12",
+                                 liveness=SimpleNamespace(passed=True, challenge="turn_left"))
+        with flow._lock:
+            flow._attempt_done(scored)
+    finally:
+        reader.close()
+    rec = audit[-1]
+    assert (rec["method"], rec["result"], rec["purpose"], rec["liveness"]) == ("face", "pass", "approval", "pass")
+    assert (rec["score"], rec["threshold"], rec["model"], rec["model_digest"]) == (0.71, 0.363, "sface-int8",
+                                                                                 "sha256:ab12")

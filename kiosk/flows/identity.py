@@ -476,10 +476,10 @@ class IdentityFlow:
                 threshold = getattr(face, "threshold", None)
                 if threshold is not None:
                     record["threshold"] = float(threshold)
-        for name in ("model", "model_digest"):
-            value = getattr(face, name, None) or getattr(self.verifier, name, None)
-            if isinstance(value, str) and value:
-                record[name] = value
+            for name in ("model", "model_digest"):  # the result's, else the verifier's
+                value = getattr(face, name, None) or getattr(self.verifier, name, None)
+                if isinstance(value, str) and value:
+                    record[name] = value
         try:
             self.audit(record)
         except Exception:  # the audit sink must never break the citizen's session
