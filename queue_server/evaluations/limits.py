@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 
 from sqlite_utils import Database
 
@@ -44,4 +45,4 @@ def count_phone_attempt(db: Database, code: str, address: str, *, clock: clk.Clo
                 "ON CONFLICT (key, window_start) DO UPDATE SET n = n + 1 RETURNING n", (key, start)).fetchone()[0]
             over = over or n > limit
     if over:
-        raise QueueError("too_many_ratings", retry_after=int(start + WINDOW_SECONDS - now) + 1)
+        raise QueueError("too_many_ratings", retry_after=max(1, math.ceil(start + WINDOW_SECONDS - now)))
