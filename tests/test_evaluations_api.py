@@ -5,6 +5,7 @@ shape and writes nothing. Also the supervisor role in the users/tokens checks.""
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -297,7 +298,7 @@ def test_supervisor_role_is_in_the_tables_checks(db):
     assert uid and tok
     sql = db.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'tokens'").fetchone()[0]
     assert "'supervisor'" in sql
-    with pytest.raises(Exception):
+    with pytest.raises(sqlite3.IntegrityError):
         db.conn.execute("INSERT INTO tokens (name, role, token_hash, created_at) VALUES ('x', 'nobody', 'h', 0)")
 
 
@@ -313,9 +314,9 @@ def test_the_role_rebuild_keeps_rows_indexes_and_keys_and_follows_auth(db, monke
     assert ev_schema.rebuild_role_checks(db) == ["users", "tokens"]
     assert db.conn.execute("SELECT * FROM users").fetchall() == users_before
     db.conn.execute("INSERT INTO tokens (name, role, token_hash, created_at) VALUES ('v', 'verifier', 'h1', 0)")
-    with pytest.raises(Exception):   # the UNIQUE of token_hash survived the rebuild
+    with pytest.raises(sqlite3.IntegrityError):   # the UNIQUE of token_hash survived the rebuild
         db.conn.execute("INSERT INTO tokens (name, role, token_hash, created_at) VALUES ('v2', 'kiosk', 'h1', 0)")
     assert db.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     assert db.conn.execute("PRAGMA foreign_key_check").fetchall() == []
-    with pytest.raises(Exception):   # tokens.user_id still references users
+    with pytest.raises(sqlite3.IntegrityError):   # tokens.user_id still references users
         db.conn.execute("INSERT INTO tokens (name, role, token_hash, user_id, created_at) VALUES ('x', 'kiosk', 'h2', 999, 0)")

@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from queue_server.cli import main
+from queue_server.errors import ValidationError
 from queue_server.evaluations import calendar_days
 from queue_server.evaluations.rectifications import compute_deadline, hall_calendar
 from queue_server.evaluations.workdays import HallCalendar, known_years
@@ -133,5 +134,5 @@ def test_the_closed_days_setting_feeds_the_calendar_and_is_validated(db):
         with pytest.raises(Exception) as e:
             set_setting(db, "evaluations.closed_days", bad)
         assert getattr(e.value, "code", "") == "bad_setting_value"
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         set_setting(db, "evaluations.deadline_working_days", 0)
