@@ -71,7 +71,9 @@ def test_the_whole_loop_by_a_named_supervisor(api, db, clock, clerk1):
     assert tuple(row) == (2, 4, "follow_up", "电话")
     r = sup.step(case, "close")
     assert r.json["status"] == "closed" and r.json["allowed_steps"] == []
-    steps = [(s["step"], s["from"], s["to"], s["user"]["name"]) for s in r.json["steps"]]
+    assert (r.json["steps"][0]["step"], r.json["steps"][0]["actor"], r.json["steps"][0]["user"]) == \
+        ("open", "token:demo-display", None)
+    steps = [(s["step"], s["from"], s["to"], s["user"]["name"]) for s in r.json["steps"][1:]]
     assert steps == [("verify", "pending_verify", "rectifying", "督办员"),
                      ("rectify", "rectifying", "rectified", "督办员"),
                      ("follow_up", "rectified", "followed_up", "督办员"),

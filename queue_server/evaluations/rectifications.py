@@ -59,8 +59,10 @@ def compute_deadline(cal: HallCalendar, opened_day: str, working_days: int,
     return Deadline(second.day, first.provisional or second.provisional)
 
 
-def open_case(db: Database, conn: sqlite3.Connection, evaluation_id: int, *, day: str, now: float) -> dict[str, Any]:
-    """Open the rectification case of a 差评 in the caller's transaction."""
+def open_case(db: Database, conn: sqlite3.Connection, evaluation_id: int, *, day: str, now: float,
+              actor: str) -> dict[str, Any]:
+    """Open the rectification case of a 差评 in the caller's transaction (its first step row,
+    ``open``, names who recorded the 差评)."""
     n = int(get_setting(db, "evaluations.deadline_working_days"))
     d = compute_deadline(hall_calendar(db, conn), day, n)
     cur = conn.execute(
@@ -68,7 +70,10 @@ def open_case(db: Database, conn: sqlite3.Connection, evaluation_id: int, *, day
         "opened_at, updated_at) VALUES (?, 'pending_verify', ?, ?, ?, ?, ?, ?)",
         (evaluation_id, day, n, d.day.isoformat(), int(d.provisional), now, now),
     )
-    return {"id": int(cur.lastrowid or 0), "evaluation_id": evaluation_id, "status": "pending_verify",
+    case_id = int(cur.lastrowid or 0)
+    conn.execute("INSERT INTO rectification_steps (rectification_id, step, from_status, to_status, user_id, actor, "
+                 "note, ts) VALUES (?, 'open', '', 'pending_verify', NULL, ?, '', ?)", (case_id, actor, now))
+    return {"id": case_id, "evaluation_id": evaluation_id, "status": "pending_verify",
             "deadline": d.day.isoformat(), "provisional": d.provisional}
 
 

@@ -182,7 +182,7 @@ def insert_evaluation(
     eid = int(cur.lastrowid or 0)
     opened: dict[str, Any] | None = None
     if is_bad(level):
-        opened = rect.open_case(db, conn, eid, day=day, now=now)
+        opened = rect.open_case(db, conn, eid, day=day, now=now, actor=recorded_by)
     append(conn, EvaluationCreated(
         evaluation_id=eid, count=count, level=level, channel=channel, channel_code=code, service=svc.service,
         reasons=list(reasons), reasons_version=version, realname=bool(evaluator), has_comment=bool(comment),
