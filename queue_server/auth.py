@@ -9,8 +9,8 @@
   for ``session_hours``.
 
 Roles (docs/architecture.md): kiosk, display, clerk, technician, admin, supervisor (好差评
-rectification, ``queue_server/evaluations``). The ``users`` and ``tokens`` tables check
-roles against these lists (rebuilt by a migration whenever a role is added).
+rectification, ``queue_server/evaluations``). Roles are checked here, in code, against
+these lists (the tables carry no CHECK since the core's ``m0002_roles_in_code``).
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from queue_server.evaluations import event_types  # noqa: F401  (declares what this module records)
 from queue_server.evaluations.workdays import Deadline, HallCalendar
 from queue_server.events import record_event
 from queue_server.settings import get_setting

@@ -23,17 +23,13 @@ Tables:
     Finished tickets per day, 事项, window and clerk, kept when archiving moves the tickets
     away, so the figures of archived days still know what was served.
 
-A migration of this set also rebuilds the ``users`` and ``tokens`` tables so that their
-role checks list :data:`queue_server.auth.USER_ROLES` / ``TOKEN_ROLES`` (the founding
-migration wrote the roles of its time into a CHECK constraint); :func:`rebuild_role_checks`
-derives the new tables from the ones in the file, so it is safe to run again whenever a
-role is added.
+The ``supervisor`` role (``queue_server.auth``) needs no table change: roles are checked in
+code since the core's ``m0002_roles_in_code``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import time
 from pathlib import Path
@@ -41,67 +37,10 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
-from queue_server.auth import TOKEN_ROLES, USER_ROLES
-
 migrations = Migrations("evaluations")
 
 #: The reason list this hall starts with (later versions come by ``evaluations reasons import``).
 REASONS_FILE = Path(__file__).with_name("reasons.json")
-
-_ROLE_CHECK = re.compile(r"CHECK\s*\(\s*role\s+IN\s*\([^)]*\)\s*\)", re.IGNORECASE)
-_CREATE = re.compile(r'^\s*CREATE\s+TABLE\s+("?)(\w+)\1', re.IGNORECASE)
-
-
-def _role_check(roles: tuple[str, ...]) -> str:
-    return "CHECK (role IN (" + ", ".join(f"'{r}'" for r in roles) + "))"
-
-
-def rebuild_role_checks(db: Database) -> list[str]:
-    """Make the role CHECK of ``users`` and ``tokens`` list the roles of
-    :mod:`queue_server.auth`; returns the tables rebuilt (none when already right).
-
-    SQLite cannot alter a CHECK constraint, so each table is rebuilt the documented way
-    (foreign keys off, new table from the stored SQL with the new check, copy, drop,
-    rename, indexes again, ``foreign_key_check``), in one transaction.
-    """
-    conn = db.conn
-    plans: list[tuple[str, str]] = []
-    for table, roles in (("users", USER_ROLES), ("tokens", TOKEN_ROLES)):
-        row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
-        if row is None:
-            continue
-        sql = str(row[0])
-        new = _ROLE_CHECK.sub(_role_check(roles), sql, count=1)
-        if new != sql:
-            plans.append((table, new))
-    if not plans:
-        return []
-    conn.execute("PRAGMA foreign_keys=OFF")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for table, sql in plans:
-                extra = [r[0] for r in conn.execute(
-                    "SELECT sql FROM sqlite_master WHERE type IN ('index', 'trigger') AND tbl_name = ? "
-                    "AND sql IS NOT NULL", (table,))]
-                tmp = f"_{table}_rebuild"
-                conn.execute(_CREATE.sub(f"CREATE TABLE {tmp}", sql, count=1))
-                conn.execute(f"INSERT INTO {tmp} SELECT * FROM {table}")
-                conn.execute(f"DROP TABLE {table}")
-                conn.execute(f"ALTER TABLE {tmp} RENAME TO {table}")
-                for stmt in extra:
-                    conn.execute(stmt)
-            broken = conn.execute("PRAGMA foreign_key_check").fetchall()
-            if broken:
-                raise sqlite3.IntegrityError(f"foreign keys broken by the role rebuild: {broken[:3]}")
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-    finally:
-        conn.execute("PRAGMA foreign_keys=ON")
-    return [t for t, _ in plans]
 
 
 @migrations(name="m0001_evaluations")
@@ -217,12 +156,6 @@ def m0001_evaluations(db: Database) -> None:
     for i, r in enumerate(data["reasons"]):
         db.conn.execute("INSERT INTO evaluation_reasons (version, code, name, name_en, sort) VALUES (?, ?, ?, ?, ?)",
                         (data["version"], r["code"], r["name"], r["name_en"], i))
-
-
-@migrations(name="m0002_supervisor_role", transactional=False)
-def m0002_supervisor_role(db: Database) -> None:
-    # The supervisor role (and any role added to queue_server.auth since) in the checks.
-    rebuild_role_checks(db)
 
 
 def archive(conn: sqlite3.Connection, day: str, cutoff: float) -> dict[str, int]:

@@ -33,6 +33,7 @@ from queue_server.audit import append
 from queue_server.cases import get_case
 from queue_server.db import write_tx
 from queue_server.errors import Conflict, NotFound, ValidationError
+from queue_server.evaluations import event_types  # noqa: F401  (declares what this module records)
 from queue_server.evaluations import rectifications as rect
 from queue_server.evaluations.reasons import check_reasons, reason_names
 from queue_server.evaluations.records import EvaluationCreated
