@@ -166,6 +166,29 @@ class QueueClient:
         data = self._request("POST", "/api/appointments/check-in", json=body, headers=headers)
         return Ticket.from_json(data.get("ticket", data))
 
+    # -- 好差评 ---------------------------------------------------------------------------
+    def evaluation_reasons(self) -> dict[str, Any]:
+        """The current 差评 reason list: ``{"version", "reasons": [{"code", "name", "name_en"}]}``."""
+        return dict(self._request("GET", "/api/evaluations/reasons"))
+
+    def evaluate(self, *, level: int, case: str | None = None, ticket: int | None = None,
+                 reasons: list[str] | None = None, comment: str | None = None,
+                 evaluator: str | None = None) -> dict[str, Any]:
+        """Rate a kiosk case (or a finished ticket) on channel ``kiosk``; the server's
+        ``{"id", "level", "count", "rectification"?}``."""
+        body: dict[str, Any] = {"level": level, "channel": "kiosk"}
+        if case is not None:
+            body["case"] = case
+        if ticket is not None:
+            body["ticket"] = ticket
+        if reasons:
+            body["reasons"] = reasons
+        if comment:
+            body["comment"] = comment
+        if evaluator:
+            body["evaluator"] = evaluator
+        return dict(self._request("POST", "/api/evaluations", json=body))
+
     # -- plumbing ------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.base_url + path
