@@ -142,6 +142,8 @@ def test_channels_follow_the_token_role(api, db, clock):
     assert_error(api.as_("technician").rate(ticket=t["id"], level=5, channel="window"), 403, "forbidden")
     assert_error(api.as_(None).rate(ticket=t["id"], level=5, channel="window"), 401, "auth_required")
     assert_error(api.as_(None).rate(ticket=t["id"], level=5, channel="phone"), 422, "missing_field")
+    assert_error(api.as_("display").rate(ticket=t["id"], level=5, channel="phone"), 403, "forbidden")
+    assert_error(api.as_(None).rate(code="abcd1234", level=5, channel="window"), 422, "bad_channel")
     assert counts(db) == before
     # No channel given: the role says which.
     assert api.as_("kiosk").rate(ticket=t["id"], level=5).status_code == 201

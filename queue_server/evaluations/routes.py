@@ -37,8 +37,9 @@ bp = Blueprint("evaluations", __name__, template_folder="templates", static_fold
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
        "font-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
 
-#: channel → the token roles that may use it (admin always may).
-CHANNEL_ROLES = {"window": ("display",), "kiosk": ("kiosk",)}
+#: channel → the token roles that may use it (admin always may; the phone itself sends the
+#: ticket's code and no token).
+CHANNEL_ROLES: dict[str, tuple[str, ...]] = {"window": ("display",), "kiosk": ("kiosk",), "phone": ()}
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -90,9 +91,10 @@ def create_evaluation() -> Response:
     the phone channel sends the ticket's public code and no token)."""
     data = body()
     channel = data.get("channel")
-    if channel == "phone" or (channel is None and data.get("code") is not None
-                              and not request.headers.get("Authorization")):
-        code = data.get("code")
+    code = data.get("code")
+    if code is not None or (channel == "phone" and not request.headers.get("Authorization")):
+        if channel not in (None, "phone"):
+            raise ValidationError("bad_channel", channel=str(channel)[:20])
         if code is None:
             raise ValidationError("missing_field", field="code")
         if not isinstance(code, str) or data.get("ticket") is not None or data.get("case") is not None:
