@@ -177,6 +177,28 @@ class QueueClient:
         threshold, model, model_digest — never an image or an ID number."""
         data = self._request("POST", "/api/audit/identity-checks", json=record)
         return int(data.get("id") or 0) if isinstance(data, dict) else 0
+    # -- 好差评 ---------------------------------------------------------------------------
+    def evaluation_reasons(self) -> dict[str, Any]:
+        """The current 差评 reason list: ``{"version", "reasons": [{"code", "name", "name_en"}]}``."""
+        return dict(self._request("GET", "/api/evaluations/reasons"))
+
+    def evaluate(self, *, level: int, case: str | None = None, ticket: int | None = None,
+                 reasons: list[str] | None = None, comment: str | None = None,
+                 evaluator: str | None = None) -> dict[str, Any]:
+        """Rate a kiosk case (or a finished ticket) on channel ``kiosk``; the server's
+        ``{"id", "level", "count", "rectification"?}``."""
+        body: dict[str, Any] = {"level": level, "channel": "kiosk"}
+        if case is not None:
+            body["case"] = case
+        if ticket is not None:
+            body["ticket"] = ticket
+        if reasons:
+            body["reasons"] = reasons
+        if comment:
+            body["comment"] = comment
+        if evaluator:
+            body["evaluator"] = evaluator
+        return dict(self._request("POST", "/api/evaluations", json=body))
 
     # -- plumbing ------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from queue_server.auth import TOKEN_ROLES, USER_ROLES
 from queue_server.cliutil import DB_OPTION, Group, fail
 from queue_server.db import Checkpointer
 from queue_server.migrations import open_db
@@ -95,7 +96,7 @@ def token() -> None:
 
 @token.command("create")
 @DB_OPTION
-@click.option("--role", type=click.Choice(["kiosk", "display", "clerk", "admin", "technician"]), required=True)
+@click.option("--role", type=click.Choice(TOKEN_ROLES), required=True)
 @click.option("--name", required=True, help="Who uses it, e.g. kiosk-01 or hall-display.")
 def token_create(db_path: str, role: str, name: str) -> None:
     """Create a token and print it on stdout (only its SHA-256 is stored).
@@ -164,7 +165,7 @@ def user() -> None:
 @click.option("--username", required=True)
 @click.option("--name", "display_name", required=True, help="Real name, e.g. 王晓明 (masked on displays).")
 @click.option("--staff-no", default="", help="工号 shown on the window display.")
-@click.option("--role", type=click.Choice(["admin", "clerk", "technician"]), default="clerk", show_default=True)
+@click.option("--role", type=click.Choice(USER_ROLES), default="clerk", show_default=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Prompted when not given.")
 def user_create(db_path: str, username: str, display_name: str, staff_no: str, role: str, password: str) -> None:
@@ -584,10 +585,11 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
 
 # Each capability's command group (its cli.py is the only click module it has).
 from queue_server.audit.cli import audit as _audit  # noqa: E402
+from queue_server.evaluations.cli import evaluations as _evaluations  # noqa: E402
 from queue_server.printing.cli import printer as _printer  # noqa: E402
 from queue_server.uplink.cli import uplink as _uplink  # noqa: E402
 
-for _group in (_printer, _audit, _uplink):
+for _group in (_printer, _audit, _uplink, _evaluations):
     main.add_command(_group)
 
 if __name__ == "__main__":

@@ -198,6 +198,38 @@ server(409, "uplink_not_configured", "本大厅尚未配置城市中心上报", 
        "请运行 queue-server uplink configure。", "Run queue-server uplink configure.")
 server(422, "bad_uplink_config", "城市中心上报配置无效：{what}", "Invalid uplink configuration: {what}")
 
+# --- server: 好差评 evaluations and the 差评 rectification loop --------------------------------
+server(422, "evaluation_target", "请指定一个要评价的服务：号码（ticket）、查询码（code）或办件编号（case）",
+       "Give exactly one service to rate: ticket, code or case")
+server(422, "bad_level", "评价等级应为 1 到 5", "level must be 1 to 5")
+server(422, "bad_channel", "评价渠道无效：{channel}", "Invalid evaluation channel: {channel}")
+server(422, "evaluation_reason_required", "差评请至少选择一项原因", "A 差评 (level 1 or 2) needs at least one reason")
+server(422, "reasons_not_allowed", "只有差评（1、2 级）需要选择原因", "Reasons are only given with a level of 1 or 2")
+server(422, "unknown_reason", "差评原因无效：{reason}", "Unknown reason code: {reason}")
+server(422, "bad_evaluator", "评价人信息须脱敏（如 张*三），不能是完整姓名或证件号",
+       "The evaluator must be masked (e.g. 张*三), never a full name or ID number")
+server(409, "ticket_not_done", "{number} 尚未办结，办结后才能评价", "Ticket {number} is not finished yet; rate it once it is")
+server(409, "already_evaluated", "该服务已评价过（一次一评）", "This service has already been rated (one evaluation per service)",
+       "整改后可以再评价一次。", "A second evaluation is possible after a rectification.")
+server(409, "rating_closed", "该服务的评价期限已过", "The time to rate this service has passed")
+server(429, "too_many_ratings", "评价请求过于频繁，请稍后再试", "Too many rating attempts; try again later")
+server(404, "evaluation_not_found", "找不到该评价", "No such evaluation")
+server(404, "rectification_not_found", "找不到该整改件", "No such rectification case")
+server(404, "unknown_step", "没有这个整改步骤：{step}", "No such rectification step: {step}")
+server(409, "step_out_of_order", "整改件当前为「{status_zh}」，不能{step_zh}",
+       "The case is {status}; cannot {step} now")
+server(409, "extension_used", "该整改件已延期过一次，不能再次延期", "This case has already been extended once")
+server(409, "extension_too_late", "整改已超期，不能再延期", "The case is already overdue; it can no longer be extended")
+server(409, "follow_up_required", "实名差评须先回访再办结", "A 实名 (named) 差评 needs a follow-up before it is closed")
+server(403, "not_concerned_clerk", "只有被评价的工作人员本人可以申请认定差评无效",
+       "Only the clerk concerned may apply to have the 差评 declared invalid")
+server(403, "own_application", "不能审批自己提交的无效申请", "You cannot decide on your own application")
+server(422, "bad_step_input", "整改步骤信息有误：{what}", "Invalid step input: {what_en}")
+server(422, "bad_period", "统计期间无效：{what}", "Invalid period: {what_en}")
+server(422, "bad_group", "分组方式应为 day、service、window 或 clerk", "group must be day, service, window or clerk")
+server(422, "bad_calendar_day", "日期无效：{what}", "Invalid calendar day: {what_en}")
+server(422, "bad_reason_list", "差评原因清单有误：{what}", "Invalid reason list: {what_en}")
+
 # --- kiosk ----------------------------------------------------------------------------------
 kiosk("kiosk_error", "系统出现问题，请联系工作人员。", "Something went wrong. Please ask a member of staff.")
 kiosk("config_invalid", "自助机配置有误，请联系技术人员。", "The kiosk configuration is invalid. Please call a technician.")

@@ -23,6 +23,7 @@ from kiosk.flows.checkin import CheckInFlow
 from kiosk.flows.idle import IdleTimer
 from kiosk.flows.printer import KioskPrinter, PrintOutcome
 from kiosk.flows.progress import ProgressFlow
+from kiosk.flows.rating import RatingFlow
 from kiosk.flows.state import Session, TicketResult
 from kiosk.flows.swipe import CardReader, open_card_reader
 from kiosk.flows.take_number import TakeNumberFlow
@@ -60,6 +61,8 @@ class Kiosk:
         self.progress = ProgressFlow(self)
         #: Called after every wipe (the app returns to the home screen).
         self.on_wipe: list[Callable[[], None]] = []
+        #: 好差评 after a kiosk transaction (forgets its state on every wipe).
+        self.rating = RatingFlow(self)
         #: The identity check (``kiosk.flows.identity.IdentityFlow``) when this kiosk has
         #: one; built at start-up off the UI thread (``kiosk.flows.identity.attach_identity``:
         #: loading the face models takes seconds), sharing ``card_reader.device``.
