@@ -286,6 +286,10 @@ def _reports(conn: psycopg.Connection, hall: str, reports: list[Any]) -> None:
                 "VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
 
 
+#: Statuses of a hall's rectification case that end it (queue_server/evaluations/loop.py).
+RECTIFICATION_DONE = ("closed", "invalid")
+
+
 def _date_or_none(text: str) -> str | None:
     try:
         return dt.date.fromisoformat(text[:10]).isoformat()
@@ -381,10 +385,11 @@ def apply_events(conn: psycopg.Connection, hall: str, events: list[tuple[dict[st
             bump(day, [("hall", "*"), ("service", d["service"]), ("window", d.get("window"))],
                  evaluations=1, good=good, bad=1 - good)
             evaluations.append(ev)
-        elif typ == "rectification.opened":
-            rect_open.append((str(d["id"]), _date_or_none(d["deadline"]), ts, json.dumps(d, ensure_ascii=False)))
-        elif typ == "rectification.closed":
-            rect_closed.append((ts, str(d["id"])))
+        elif typ == "rectification.changed":  # a 差评 case opened or took a step of the loop
+            if d["status"] in RECTIFICATION_DONE:
+                rect_closed.append((ts, str(d["id"])))
+            else:
+                rect_open.append((str(d["id"]), _date_or_none(d["deadline"]), ts, json.dumps(d, ensure_ascii=False)))
 
     with conn.cursor() as cur:
         if touched:

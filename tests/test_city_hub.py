@@ -286,6 +286,10 @@ def test_evaluations_devices_and_unreadable_events(city):
 
     hall = city["halls"][0]
     db = connect(hall.db_path)
+
+    def raw(c, typ: str, data: dict) -> None:  # what a hall of another version might send
+        c.execute("INSERT INTO events (ts, type, data) VALUES (?, ?, ?)", (time.time(), typ, json.dumps(data)))
+
     try:
         with write_tx(db) as c:
             record_event(c, "evaluation.created", {"id": 1, "level": 1, "channel": "window", "service": "QY01",
@@ -293,10 +297,10 @@ def test_evaluations_devices_and_unreadable_events(city):
                                                    "reasons": ["attitude"]})
             record_event(c, "evaluation.created", {"id": 2, "level": 5, "channel": "kiosk", "service": "QY02",
                                                    "case": "MB20261125001", "count": 1, "reasons": []})
-            record_event(c, "evaluation.created", {"id": 3, "level": "bad", "channel": "phone"})
-            record_event(c, "approval.decided", {"case": "MB20261125002", "result": "approved"})
-            record_event(c, "rectification.opened", {"id": 7, "evaluation": 1, "deadline": "2026-01-05",
-                                                     "service": "QY01"})
+            raw(c, "evaluation.created", {"id": 3, "level": "bad", "channel": "phone"})
+            raw(c, "approval.decided.v9", {"case": "MB20261125002", "result": "approved"})
+            record_event(c, "rectification.changed", {"id": 7, "evaluation": 1, "step": "open", "status": "open",
+                                                      "deadline": "2026-01-05", "provisional": False})
             record_event(c, "printer.status", {"printer": "kiosk-1", "status": "paper_out", "paused": True,
                                                "reason": "paper_out", "queue": 2})
     finally:
@@ -304,7 +308,7 @@ def test_evaluations_devices_and_unreadable_events(city):
     wait_until(lambda: caught_up(city, hall), 20, what="caught up past the quarantined event")
     dsn = city["dsn"]
     assert q(dsn, "SELECT reason FROM quarantine WHERE hall = %s", hall.code)[0][0].startswith("evaluation.created")
-    assert q(dsn, "SELECT known FROM events WHERE hall = %s AND type = 'approval.decided'", hall.code) == [(False,)]
+    assert q(dsn, "SELECT known FROM events WHERE hall = %s AND type = 'approval.decided.v9'", hall.code) == [(False,)]
     folder = city["tmp"] / "province"
     files = wait_until(lambda: sorted(p.name for p in folder.glob("*.json")) if folder.exists() else [], 20,
                        what="province files")

@@ -140,8 +140,7 @@ _SCHEMAS: tuple[EventSchema, ...] = (
     EventSchema("evaluation.created", 1,
                 {"id": _INT + _STR, "level": _INT, "channel": _STR, "service": _STR, "count": _INT,
                  "reasons": (list,)}, one_of=(("case", "ticket"),)),
-    EventSchema("rectification.opened", 1, {"id": _INT + _STR, "deadline": _STR}),
-    EventSchema("rectification.closed", 1, {"id": _INT + _STR}),
+    EventSchema("rectification.changed", 1, {"id": _INT + _STR, "step": _STR, "status": _STR, "deadline": _STR}),
     EventSchema("device.state_changed", 1, {"name": _STR, "state": _STR}),
 )
 EVENT_SCHEMAS: dict[tuple[str, int], EventSchema] = {(s.name, s.version): s for s in _SCHEMAS}
