@@ -24,6 +24,7 @@ from queue_server import schema as core_schema
 from queue_server.audit import schema as audit_schema
 from queue_server.cases import schema as cases_schema
 from queue_server.db import connect, db_path, file_lock
+from queue_server.devices import schema as devices_schema
 from queue_server.evaluations import schema as evaluations_schema
 from queue_server.printing import schema as printing_schema
 from queue_server.queue import schema as queue_schema
@@ -38,6 +39,7 @@ SCHEMA_MODULES: tuple[ModuleType, ...] = (
     cases_schema,
     uplink_schema,
     evaluations_schema,
+    devices_schema,
 )
 
 #: Migrations recorded before the sets were split, all under the core's set: the set

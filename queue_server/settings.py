@@ -164,6 +164,16 @@ SETTINGS: tuple[Setting, ...] = (
             "(the wait doubles from 1 s up to this)."),
     Setting("uplink.manifest_interval_s", 300, "Seconds between looks for new manifests at the city hub."),
     Setting("uplink.timeout_s", 10, "Seconds an uplink request to the city hub may take."),
+    # Device health for technicians (queue_server/devices, docs/technicians.md).
+    Setting("devices.stale_after_s", 90, "A kiosk or display with no heartbeat for this many seconds "
+            "is stale (1–3600; devices beat every 15–30 s)."),
+    Setting("devices.heartbeat_s", 20, "Seconds between heartbeats the server asks display pages for "
+            "(1–300; a kiosk's own interval is [devices] heartbeat_s in its kiosk.toml)."),
+    Setting("devices.action_timeout_s", 300, "A test action (test page, card-reader probe, reload) "
+            "not carried out within this many seconds is expired (10–86400)."),
+    Setting("devices.window_printers", {}, "Window number → the hall printer(s) at that window "
+            "({\"3\": \"counter-3\"}); a clerk's console warns when its window's printer is down. "
+            "A window not listed uses a printer named counter-N or window-N, if there is one."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -222,6 +232,9 @@ _INT_RANGES: dict[str, tuple[int, int | None]] = {
     "evaluations.phone_limit_per_code": (1, None),
     "evaluations.phone_limit_per_address": (1, None),
     "evaluations.pad_timeout_seconds": (10, 600),
+    "devices.stale_after_s": (1, 3600),
+    "devices.heartbeat_s": (1, 300),
+    "devices.action_timeout_s": (10, 86400),
 }
 
 #: Settings whose values never appear in the audit (recorded as "***").
@@ -295,6 +308,13 @@ def _validate(name: str, value: Any) -> None:
     elif name == "evaluations.channel_codes":
         if (not isinstance(value, dict) or set(value) != set(default)
                 or not all(isinstance(v, str) and 0 < len(v) <= 40 for v in value.values())):
+            raise bad
+    elif name == "devices.window_printers":
+        if not isinstance(value, dict) or not all(
+                isinstance(k, str) and k.isdigit() and (
+                    (isinstance(v, str) and 0 < len(v) <= 40)
+                    or (isinstance(v, list) and all(isinstance(x, str) and 0 < len(x) <= 40 for x in v)))
+                for k, v in value.items()):
             raise bad
     elif name == "opening_hours":
         try:

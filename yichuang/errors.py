@@ -230,6 +230,22 @@ server(422, "bad_group", "分组方式应为 day、service、window 或 clerk", 
 server(422, "bad_calendar_day", "日期无效：{what}", "Invalid calendar day: {what_en}")
 server(422, "bad_reason_list", "差评原因清单有误：{what}", "Invalid reason list: {what_en}")
 
+# --- server: device health for technicians (queue_server/devices) ---------------------------
+server(403, "device_name_mismatch", "心跳中的设备名 {name} 与令牌名称不一致",
+       "Heartbeat name {name} is not the name of this token",
+       "每台设备用自己的令牌上报：令牌名称须与设备名相同（kiosk.toml 的 kiosk.name）。",
+       "Each device reports with its own token, named like the device (kiosk.name in kiosk.toml).")
+server(403, "device_kind_mismatch", "{role} 令牌不能以 {kind} 身份上报",
+       "A {role} token cannot report as a {kind}")
+server(422, "bad_device_kind", "设备类型应为 kiosk 或 display", "Device kind must be kiosk or display")
+server(422, "bad_component", "第 {index} 个部件无效：{what}", "Component {index}: {what_en}")
+server(404, "device_not_found", "没有设备 {name}", "No device {name}")
+server(422, "bad_device_action", "{kind} 设备不支持操作 {action}，可选：{allowed}",
+       "A {kind} cannot do {action}; one of: {allowed}")
+server(404, "device_action_not_found", "设备 {name} 没有编号为 {action_id} 的操作",
+       "Device {name} has no action {action_id}")
+server(409, "device_action_closed", "操作 {action_id} 已有结果", "Action {action_id} already has a result")
+
 # --- kiosk ----------------------------------------------------------------------------------
 kiosk("kiosk_error", "系统出现问题，请联系工作人员。", "Something went wrong. Please ask a member of staff.")
 kiosk("config_invalid", "自助机配置有误，请联系技术人员。", "The kiosk configuration is invalid. Please call a technician.")
