@@ -200,6 +200,22 @@ class QueueClient:
             body["evaluator"] = evaluator
         return dict(self._request("POST", "/api/evaluations", json=body))
 
+    # -- device health (the device watcher, yichuang-kiosk doctor) -------------------------
+    def me(self) -> dict[str, Any]:
+        """Who the token is: ``{"role", "name", …}`` (``GET /api/me``)."""
+        return dict(self._request("GET", "/api/me"))
+
+    def heartbeat(self, body: dict[str, Any]) -> dict[str, Any]:
+        """``POST /api/devices/heartbeat``; the answer carries the queued ``actions``."""
+        return dict(self._request("POST", "/api/devices/heartbeat", json=body))
+
+    def post_action_result(self, name: str, action_id: int, ok: bool, detail: str) -> dict[str, Any]:
+        """The result of a test action the server handed out with a heartbeat."""
+        from urllib.parse import quote
+
+        return dict(self._request("POST", f"/api/devices/{quote(name, safe='')}/actions/{int(action_id)}/result",
+                                  json={"ok": ok, "detail": detail[:500]}))
+
     # -- plumbing ------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.base_url + path

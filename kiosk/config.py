@@ -117,6 +117,10 @@ SETTINGS: tuple[Setting, ...] = (
             "`keyboard` (keyboard wedge, Enter-terminated) or `none`."),
     Setting("scanner", "port", "/dev/ttyACM0", "Serial device of the scanner in `serial` mode."),
     Setting("scanner", "baudrate", 9600, "Serial speed in `serial` mode."),
+    # -- device health (docs/technicians.md) -------------------------------------------------
+    Setting("devices", "heartbeat_s", 20.0, "Seconds between the kiosk's heartbeats to the server "
+            "(15–30 in a hall; the server calls a kiosk stale after `devices.stale_after_s`); "
+            "0 = no heartbeat."),
 )
 
 _DEFAULTS: dict[str, dict[str, Any]] = {}

@@ -115,6 +115,38 @@ class KioskPrinter:
         log.info("ticket %s printed on %s", number, self.url)
         return PRINTED
 
+    def health(self) -> Any:
+        """This printer's device health record (``hardware.health.DeviceHealth``) from its
+        DLE EOT status, asked on the open connection between prints (the device watcher);
+        None when no printer is configured. Never raises."""
+        if not self.enabled:
+            return None
+        from hardware.health import DeviceHealth
+
+        with self._lock:
+            try:
+                return self._open().status().health(self.url)
+            except Exception as exc:  # a bad URL or a driver failure: the record says so
+                self._drop()
+                return DeviceHealth("printer", self.url, "error", f"{getattr(exc, 'zh', '')} {exc}".strip())
+
+    def print_test_page(self) -> tuple[bool, str]:
+        """Print the printer's test page (a technician's test action): ``(ok, what happened)``
+        in Chinese and English. Never raises."""
+        if not self.enabled:
+            return False, "本机未配置打印机 / no printer configured"
+        with self._lock:
+            try:
+                self._open().print_test_page()
+            except Exception as exc:
+                log.warning("test page not printed: %s", exc)
+                self._drop()
+                zh, en = getattr(exc, "zh", ""), getattr(exc, "en", "")
+                return False, (f"测试页未能打印：{zh} / test page not printed: {en}" if zh else
+                               f"测试页未能打印 / test page not printed: {exc}")
+        log.info("test page printed on %s", self.url)
+        return True, f"测试页已打印 / test page printed ({self.url})"
+
     def _drop(self) -> None:
         printer, self._printer = self._printer, None
         close = getattr(printer, "close", None)

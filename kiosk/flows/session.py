@@ -20,6 +20,7 @@ from kiosk.client import QueueClient, Ticket
 from kiosk.config import KioskConfig
 from kiosk.flows.catalog import PAGE_SIZE, Catalog
 from kiosk.flows.checkin import CheckInFlow
+from kiosk.flows.devices import DeviceWatcher
 from kiosk.flows.idle import IdleTimer
 from kiosk.flows.printer import KioskPrinter, PrintOutcome
 from kiosk.flows.progress import ProgressFlow
@@ -68,6 +69,12 @@ class Kiosk:
         #: loading the face models takes seconds), sharing ``card_reader.device``.
         #: None: no identity check (priority tickets use the plain swipe).
         self.identity: Any = None
+        #: While the identity check is being built at start-up (``yichuang-kiosk``), and why
+        #: it could not be, if so: the device watcher reports the camera accordingly.
+        self.identity_loading = False
+        self.identity_error = ""
+        #: The device watcher (checks, heartbeats, test actions); ``yichuang-kiosk`` starts it.
+        self.devices = DeviceWatcher(self)
         self._audit_posts: list[threading.Thread] = []
 
     # -- session -------------------------------------------------------------------------
@@ -157,4 +164,5 @@ class Kiosk:
         ticket = result.ticket
         outcome = self.printer.print_receipt(ticket.receipt or {"number": ticket.number})
         result.print_outcome = outcome
+        self.devices.report_print(outcome)  # a failure reaches /tech now, not at the next beat
         return outcome

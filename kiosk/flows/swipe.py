@@ -46,6 +46,10 @@ class NoCardReader:
 
     simulated = False
 
+    def health(self, busy: bool = False) -> None:
+        """No reader, no health record."""
+        return None
+
     def read_card(self, timeout: float) -> CardData | None:
         return None
 
@@ -70,6 +74,8 @@ class HardwareCardReader:
         from hardware.idcard import open_reader, open_reader_url
 
         url = str(config.get("url") or "")
+        #: How the reader is named in its health record: its URL, or driver:port.
+        self.name = url or f"{config.get('driver', 'sam')}:{config.get('port', '')}"
         self._reader: Any = open_reader_url(url) if url else open_reader(config)
         self._cancel = threading.Event()
         self._lock = threading.Lock()
@@ -103,6 +109,34 @@ class HardwareCardReader:
                     log.debug("card read retry: %s", exc)
             self._cancel.wait(self.POLL_SECONDS)
         return None
+
+    def health(self, busy: bool = False) -> Any:
+        """The reader's device health record (``hardware.health.DeviceHealth``): the SAM
+        module answers "ok" (SAM readers) and the reader can look for a card — the same as
+        ``hardware.idcard.health`` but on the open reader, between the swipe step's polls.
+        No card is read. ``busy``: the identity check is polling the reader now; None (ask
+        again later) rather than talk over it. Never raises."""
+        from hardware.health import DeviceHealth
+        from hardware.idcard import IdCardError
+
+        if busy:
+            return None
+        with self._lock:
+            try:
+                sam_ok = getattr(self._reader, "sam_ok", None)
+                sam_id = ""
+                if sam_ok is not None:
+                    if not sam_ok():
+                        return DeviceHealth("idcard", self.name, "error",
+                                            "身份证安全模块报告错误 / SAM module reports a fault")
+                    sam_id = str(self._reader.sam_id())
+                present = self._reader.card_present()
+            except IdCardError as exc:
+                return DeviceHealth("idcard", self.name, "error", f"{exc.zh} / {exc.en}: {exc.detail}")
+            except OSError as exc:
+                return DeviceHealth("idcard", self.name, "error", f"身份证阅读器未连接 / reader not connected: {exc}")
+        card = "读卡区有卡 / a card on the reader" if present else "读卡区无卡 / no card"
+        return DeviceHealth("idcard", self.name, "ok", (f"SAM {sam_id}, " if sam_id else "") + card)
 
     def insert_demo_card(self, card: CardData, birth: str) -> None:
         """Demo only: put a synthetic card on the simulated reader."""

@@ -53,7 +53,8 @@ class TakeNumberFlow:
         (``[identity] verify_face_for_priority``) goes card → consent → face."""
         s = self.session
         return (bool(s.priority) and s.card is None and self.kiosk.identity is not None
-                and bool(self.kiosk.config.get("identity", "verify_face_for_priority")))
+                and bool(self.kiosk.config.get("identity", "verify_face_for_priority"))
+                and self.kiosk.devices.usable("camera"))  # a failed camera: the plain swipe
 
     def begin_identity(self) -> None:
         """Start the identity check; its result screen's 继续 leads to the ticket screen,
@@ -120,6 +121,8 @@ class TakeNumberFlow:
         reader = self.kiosk.card_reader
         if isinstance(reader, NoCardReader):
             raise NoReader()
+        if not self.kiosk.devices.usable("idcard"):  # the watcher saw it fail: say so now
+            raise NoReader("the device watcher reports the reader in error")
         card = reader.read_card(timeout)
         if card is None:
             raise CardNotRead()
