@@ -6,6 +6,8 @@ Examples::
     yichuang-kiosk --config kiosk.toml              # a real kiosk, full screen
     yichuang-kiosk --config kiosk.toml --windowed   # development
     yichuang-kiosk --demo                           # demo hall + simulated devices + kiosk
+    yichuang-kiosk doctor --config kiosk.toml       # check the configuration and every device
+    yichuang-kiosk setup                            # find the devices, try them, write kiosk.toml
 
 ``--demo`` starts a local demo queue server (``queue-server demo``: a seeded hall, tokens,
 displays and the clerk console) in a child process, prints the display and console URLs,
@@ -39,7 +41,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m kiosk" if prog == "__main__.py" else prog,
         description=(__doc__ or "").split("\n\n")[0].replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Configuration keys: see docs/kiosk.md and kiosk.example.toml.")
+        epilog="Technician commands: yichuang-kiosk doctor --help, yichuang-kiosk setup --help "
+               "(docs/technicians.md). Configuration keys: see docs/kiosk.md and kiosk.example.toml.")
     p.add_argument("--config", metavar="FILE", help="kiosk TOML file (default: built-in defaults)")
     p.add_argument("--windowed", action="store_true",
                    help="a normal window instead of full screen (development)")
@@ -83,15 +86,20 @@ def start_identity(kiosk: Any, demo: bool) -> None:
             if attach_identity(kiosk, demo=demo) is not None:
                 logging.getLogger("kiosk.identity").info(
                     "identity check ready (%s)", "demo camera clip" if demo else "camera")
-        except Exception:  # a broken camera or model file must not stop the kiosk
+        except Exception as exc:  # a broken camera or model file must not stop the kiosk
+            kiosk.identity_error = f"{type(exc).__name__}: {exc}"  # the device watcher says so
             logging.getLogger("kiosk.identity").exception(
                 "identity check unavailable; priority tickets use the ID-card swipe")
+        finally:
+            kiosk.identity_loading = False
 
+    kiosk.identity_loading = True
     threading.Thread(target=build, name="identity-setup", daemon=True).start()
 
 
 def run_kiosk(config: Any, *, fullscreen: bool, offscreen: bool, landscape: bool,
-              quit_after: float | None, scale: float = 1.0, demo: bool = False) -> None:
+              quit_after: float | None, scale: float = 1.0, demo: bool = False,
+              config_path: str | None = None) -> None:
     width, height = (1920, 1080) if landscape else (
         int(config.get("kiosk", "width")), int(config.get("kiosk", "height")))
     configure_kivy(round(width * scale), round(height * scale), fullscreen=fullscreen,
@@ -106,6 +114,8 @@ def run_kiosk(config: Any, *, fullscreen: bool, offscreen: bool, landscape: bool
     register_default_font()
     kiosk = Kiosk(config, speaker=Speaker(bool(config.get("kiosk", "speech"))))
     start_identity(kiosk, demo)
+    kiosk.devices.config_path = config_path
+    kiosk.devices.start()  # heartbeats to the server, test actions from /tech
     app = KioskApp(kiosk)
     app.view_scale = scale
     if quit_after is not None:
@@ -114,6 +124,7 @@ def run_kiosk(config: Any, *, fullscreen: bool, offscreen: bool, landscape: bool
             Clock.schedule_once(lambda _dt: app.stop(), quit_after)
         Clock.schedule_once(drawn, 0)
     app.run()
+    kiosk.devices.stop(timeout=2.0)
     kiosk.wait_for_audit(timeout=3.0)  # identity checks still being posted
 
 
@@ -127,8 +138,17 @@ def _log_demo_devices() -> None:
         logging.getLogger(name).setLevel(logging.INFO)
 
 
+#: ``yichuang-kiosk <command>``: the technician's commands (kiosk/tech/cli.py).
+COMMANDS = ("doctor", "setup")
+
+
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TMPDIR", "/tmp")
+    args_in = sys.argv[1:] if argv is None else argv
+    if args_in and args_in[0] in COMMANDS:
+        from kiosk.tech.cli import run_command
+
+        return run_command(args_in[0], args_in[1:])
     args = parse_args(argv)
     from kiosk.config import from_dict, load
     from kiosk.errors import ConfigError
@@ -162,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         scale = args.scale if args.scale is not None else (
             1.0 if fullscreen or offscreen else 0.5)
         run_kiosk(config, fullscreen=fullscreen, offscreen=offscreen, landscape=args.landscape,
-                  quit_after=args.quit_after, scale=scale, demo=args.demo)
+                  quit_after=args.quit_after, scale=scale, demo=args.demo,
+                  config_path=None if args.demo else args.config)
         return 0
     except ConfigError as exc:
         print(f"kiosk: {exc.detail} — {exc.zh}", file=sys.stderr)

@@ -274,6 +274,114 @@ kiosk("scan_not_appointment", "这不是预约二维码，请扫描预约短信�
       "That is not an appointment QR code.")
 kiosk("scan_not_ticket", "这不是排队小票的二维码。", "That is not a ticket QR code.")
 
+# --- kiosk: the technician's self-check (yichuang-kiosk doctor / setup, docs/technicians.md) ---
+kiosk("config_file_missing", "找不到配置文件 {path}", "Configuration file {path} not found",
+      "用 yichuang-kiosk setup 生成配置文件，或用 --config 指定它的路径。",
+      "Create one with yichuang-kiosk setup, or give its path with --config.")
+kiosk("config_syntax", "配置文件第 {line} 行格式有误", "Syntax error in the configuration at line {line}",
+      "检查这一行的引号、等号和方括号（TOML 格式：键 = 值，文字加英文双引号）。",
+      "Check the quotes, the equals sign and the brackets on that line (TOML: key = value, text in double quotes).")
+kiosk("config_unknown_section", "配置中不应有 [{section}] 这一节", "There is no section [{section}]",
+      "改正拼写{hint}，或删除这一节；所有配置项见 docs/kiosk.md。",
+      "Fix the spelling{hint_en} or delete the section; docs/kiosk.md lists every key.")
+kiosk("config_unknown_key", "未知的配置项 {key}", "Unknown configuration key {key}",
+      "改正拼写{hint}，或删除这一行；所有配置项见 docs/kiosk.md。",
+      "Fix the spelling{hint_en} or delete the line; docs/kiosk.md lists every key.")
+kiosk("config_wrong_type", "配置项 {key} 的值类型不对：{what}", "Wrong type for {key}: {what_en}",
+      "按 docs/kiosk.md 改正这个值（例如 {example}）。", "Correct the value as docs/kiosk.md says (e.g. {example}).")
+kiosk("config_missing_file", "配置项 {key} 指向的文件不存在：{path}", "{key} names a file that does not exist: {path}",
+      "检查路径是否拼写正确、文件是否已复制到本机；不用时把该项留空。",
+      "Check the path and that the file was copied to this machine; leave the key empty if unused.")
+kiosk("check_printer_config", "打印机配置有误：{what}", "Printer configuration error: {what}",
+      "改正 [printer] 的 url 或选项，例如 url = \"tcp://192.168.1.50:9100\"、usb://0416:5011。",
+      "Correct [printer] url or its options, e.g. url = \"tcp://192.168.1.50:9100\" or usb://0416:5011.")
+kiosk("check_printer_unreachable", "无法连接打印机 {url}", "Cannot reach the printer at {url}",
+      "检查打印机电源和连线；核对 printer.url 的地址和端口（网络打印机一般为 9100）；"
+      "用 yichuang-kiosk setup 查看本机找到的打印机。",
+      "Check the printer's power and cable; check the address and port in printer.url (network printers "
+      "usually listen on 9100); yichuang-kiosk setup lists the printers this machine finds.")
+kiosk("check_printer_silent", "打印机不回答状态查询", "The printer does not answer status queries",
+      "仍可打印，但缺纸等状态无法上报：在打印机设置中打开实时状态（DLE EOT），或检查串口线的收线。",
+      "It still prints, but paper-out cannot be reported: turn on real-time status (DLE EOT) in the "
+      "printer's settings, or check the cable's receive line.")
+kiosk("check_printer_near_end", "打印纸将用完", "The paper roll is nearly used up",
+      "准备一卷新纸，尽快更换。", "Have a new roll ready and change it soon.")
+kiosk("check_test_page_failed", "测试页未能打印：{reason}", "The test page was not printed: {reason_en}",
+      "按上面打印机的提示处理后，再运行 yichuang-kiosk doctor --test-print。",
+      "Fix the printer as shown above, then run yichuang-kiosk doctor --test-print again.")
+kiosk("check_idcard_absent", "在 {port} 找不到身份证阅读器", "No ID-card reader at {port}",
+      "检查阅读器的 USB/串口线和电源；用 ls /dev/ttyUSB* /dev/ttyACM* 或 yichuang-kiosk setup 查看串口，"
+      "改正 idcard.url 或 idcard.port。",
+      "Check the reader's USB/serial cable and power; list the serial ports (ls /dev/ttyUSB* /dev/ttyACM*, or "
+      "yichuang-kiosk setup) and correct idcard.url or idcard.port.")
+kiosk("check_idcard_no_answer", "{port} 上的设备不回答身份证阅读器指令", "The device at {port} does not answer as an ID-card reader",
+      "确认该串口接的是身份证阅读器而非扫码器或打印机，波特率与阅读器一致（通常 115200）。",
+      "Make sure this port is the card reader and not the scanner or printer, at the reader's speed (usually 115200).")
+kiosk("check_idcard_sam_fault", "身份证阅读器的安全模块（SAM）报告故障", "The reader's security module (SAM) reports a fault",
+      "关闭再打开阅读器电源；仍然故障请联系阅读器厂家。",
+      "Switch the reader off and on; if the fault stays, call the reader's vendor.")
+kiosk("check_camera_unavailable", "无法打开摄像头 {source}", "Cannot open the camera {source}",
+      "检查摄像头 USB 线；用 ls /dev/video* 或 yichuang-kiosk setup 查看摄像头，改正 camera.source。",
+      "Check the camera's USB cable; list the cameras (ls /dev/video*, or yichuang-kiosk setup) and correct camera.source.")
+kiosk("check_camera_no_frames", "摄像头已打开，但没有画面", "The camera opened but gives no picture",
+      "拔插摄像头后重试；确认没有其他程序（例如正在运行的自助机程序）占用它。",
+      "Unplug and replug the camera; make sure no other program (such as the running kiosk) is using it.")
+kiosk("check_camera_too_dark", "摄像头画面太暗（亮度 {brightness}）", "The camera picture is too dark (brightness {brightness})",
+      "增加自助机前的照明，或调整摄像头曝光。", "Add light in front of the kiosk, or adjust the camera's exposure.")
+kiosk("check_camera_too_bright", "摄像头画面太亮（亮度 {brightness}）", "The camera picture is too bright (brightness {brightness})",
+      "避免窗户或灯光直射镜头，或调整摄像头曝光。", "Keep windows and lamps out of the picture, or adjust the exposure.")
+kiosk("check_camera_no_face", "画面中没有找到人脸", "No face found in the picture",
+      "请站在自助机前正对摄像头，再运行一次。", "Stand in front of the kiosk facing the camera and run the check again.")
+kiosk("check_camera_face_small", "人脸太小（{size} 像素，至少需要 {min_size}）", "The face is too small ({size} px; at least {min_size})",
+      "调整摄像头角度和焦距，使站在屏幕前的人脸更大；或按 docs/identity.md 调整 face.min_face_px。",
+      "Aim or zoom the camera so a person at the screen fills more of the picture, or adjust face.min_face_px "
+      "(docs/identity.md).")
+kiosk("check_face_unavailable", "无法检查人脸大小：{what}", "Face size cannot be checked: {what}",
+      "人脸核验不可用时，优先取号改为刷身份证；按 docs/identity.md 安装人脸模型。",
+      "Without the face check, priority numbers use the card swipe; install the face models (docs/identity.md).")
+kiosk("check_scanner_port", "无法打开扫码器串口 {port}", "Cannot open the scanner's serial port {port}",
+      "检查扫码器 USB 线；确认扫码器设为虚拟串口（USB CDC）模式，改正 scanner.port。",
+      "Check the scanner's USB cable; set the scanner to virtual-serial (USB CDC) mode and correct scanner.port.")
+kiosk("check_scanner_no_scan", "{seconds} 秒内没有读到扫码", "No scan arrived within {seconds} s",
+      "拿一个二维码对准扫码器；如果扫码器有“嘀”声却没有读数，说明它处于键盘模式或接错了串口。",
+      "Hold a QR code to the scanner; if it beeps but nothing arrives it is in keyboard mode or on another port.")
+kiosk("check_audio_no_tts", "未安装语音合成 espeak-ng", "The speech synthesiser espeak-ng is not installed",
+      "运行 sudo apt-get install espeak-ng；否则适老化模式没有语音提示。",
+      "Run sudo apt-get install espeak-ng; without it elder mode has no spoken prompts.")
+kiosk("check_audio_silent", "语音合成没有产生声音", "The speech synthesiser produced no sound",
+      "重新安装 espeak-ng 和 espeak-ng-data。", "Reinstall espeak-ng and espeak-ng-data.")
+kiosk("check_audio_no_player", "没有音频播放程序", "No audio player found",
+      "安装 pulseaudio-utils（paplay）或 alsa-utils（aplay）。", "Install pulseaudio-utils (paplay) or alsa-utils (aplay).")
+kiosk("check_audio_no_device", "没有找到声卡或音频服务", "No sound card or audio service found",
+      "检查音箱和声卡驱动（aplay -l）；适老化语音提示需要它。",
+      "Check the speakers and the sound card driver (aplay -l); elder mode's spoken prompts need them.")
+kiosk("check_server_unreachable", "无法连接排队服务器 {url}", "Cannot reach the queue server at {url}",
+      "检查网线和服务器是否开机；核对 server.url（含端口，例如 http://192.168.1.10:8000）。",
+      "Check the network cable and that the server is on; check server.url, port included "
+      "(e.g. http://192.168.1.10:8000).")
+kiosk("check_server_unhealthy", "排队服务器报告故障：{what}", "The queue server reports a fault: {what}",
+      "请服务器管理员查看 queue-server 的日志和磁盘空间。", "Ask the server's administrator to look at its log and disk space.")
+kiosk("check_server_no_token", "没有配置令牌 server.token", "No token in server.token",
+      "在服务器上运行 queue-server token create --role kiosk --name {name}，把输出的令牌填入 server.token。",
+      "On the server run queue-server token create --role kiosk --name {name} and put the token it prints "
+      "in server.token.")
+kiosk("check_server_token_invalid", "服务器不接受本机的令牌（已注销、过期或输错）",
+      "The server does not accept this kiosk's token (revoked, expired or mistyped)",
+      "在服务器上运行 queue-server token create --role kiosk --name {name}，用新令牌替换 server.token。",
+      "On the server run queue-server token create --role kiosk --name {name} and replace server.token with "
+      "the new token.")
+kiosk("check_server_token_role", "server.token 是 {role} 角色的令牌，不是自助机令牌",
+      "server.token is a {role} token, not a kiosk token",
+      "为本机新建角色为 kiosk 的令牌：queue-server token create --role kiosk --name {name}。",
+      "Create a kiosk token for this machine: queue-server token create --role kiosk --name {name}.")
+kiosk("check_server_name_mismatch", "令牌名称 {token_name} 与 kiosk.name（{name}）不一致",
+      "The token is named {token_name} but kiosk.name is {name}",
+      "把 kiosk.name 改为 {token_name}；否则服务器会拒收本机的心跳。",
+      "Set kiosk.name to {token_name}; otherwise the server refuses this kiosk's heartbeats.")
+kiosk("check_server_clock_skew", "本机时钟与服务器相差 {seconds} 秒", "This machine's clock is {seconds} s off the server's",
+      "开启时间同步（timedatectl set-ntp true，或指向大厅的时间服务器）。",
+      "Turn on time synchronisation (timedatectl set-ntp true, or the hall's time server).")
+
 # --- devices --------------------------------------------------------------------------------
 device("device_error", "设备故障", "Device error")
 device("printer_error", "打印机故障", "Printer error")
