@@ -165,8 +165,12 @@ class DeviceWatcher:
             return
         if outcome.ok:
             self.report("printer", printer.url, "ok", "打印成功 / printed")
-        else:
-            self.report("printer", printer.url, "error", f"{outcome.zh} / {outcome.en}")
+            return
+        from yichuang.errors import CODES
+
+        spec = CODES.get(outcome.code)  # the device's own words (paper_out: 打印机缺纸), not the citizen's
+        zh, en = (spec.zh, spec.en) if spec is not None and spec.origin == "device" else ("打印失败", "print failed")
+        self.report("printer", printer.url, "error", f"小票未能打印（{zh}）/ ticket not printed ({en[:1].lower()}{en[1:]})")
 
     # -- checks -----------------------------------------------------------------------------
     def check(self) -> list[DeviceHealth]:

@@ -133,11 +133,26 @@
     return b;
   }
   function clockOf(ts) { return ts ? Yc.timeOf(ts) : "—"; }
+  const DAY = (() => {
+    try { return new Intl.DateTimeFormat("en-CA", { month: "2-digit", day: "2-digit", timeZone: "Asia/Shanghai" }); }
+    catch (e) { return new Intl.DateTimeFormat("en-CA", { month: "2-digit", day: "2-digit" }); }
+  })();
+  /** "12-02 10:03:05" in the hall's time (Asia/Shanghai unless the page learns otherwise). */
   function dateTime(ts) {
     if (!ts) return "—";
-    const d = new Date(ts * 1000);
-    const day = `${d.getMonth() + 1}-${String(d.getDate()).padStart(2, "0")}`;
-    return `${day} ${Yc.timeOf(ts)}`;
+    return `${DAY.format(new Date(ts * 1000))} ${Yc.timeOf(ts)}`;
+  }
+  /** "printer tcp://…: 缺纸 / out of paper" (the server's words) → "打印机：缺纸 / out of paper". */
+  function component(text) {
+    const m = /^(printer|idcard|camera|scanner|voice) (\S+?): (.*)$/s.exec(text || "");
+    return m ? `${pick(KIND, m[1])}：${m[3]}` : (text || "");
+  }
+  /** What is wrong with a device now, in words: its worst component, or no heartbeat. */
+  function problemOf(d) {
+    if (d.state === "ok") return "";
+    if (d.state === "stale") return d.detail;
+    const c = d.components.find((x) => x.state === d.state);
+    return c ? `${pick(KIND, c.kind)}：${c.detail}` : component(d.detail);
   }
   function ago(ts) {
     if (!ts || !data) return "";
@@ -158,7 +173,7 @@
   function rows() {
     if (!data) return [];
     const out = data.devices.map((d) => ({ type: "device", kind: d.kind, name: d.name, state: d.state,
-      since: d.since, detail: d.state === "ok" ? "" : d.detail, lastSeen: d.last_seen, device: d }));
+      since: d.since, detail: problemOf(d), lastSeen: d.last_seen, device: d }));
     for (const p of data.printers) {
       out.push({ type: "printer", kind: "printer", name: p.name, state: p.state, since: p.paused_at || p.status_at,
         detail: p.state === "ok" ? "" : p.status_label + (p.status_detail ? " — " + p.status_detail : ""),
@@ -180,7 +195,9 @@
     if (!data) return;
     renderCounts();
     const all = rows();
-    const shown = all.filter(matches).sort((a, b) => (RANK[b.state] - RANK[a.state]) || a.name.localeCompare(b.name));
+    const order = { kiosk: 0, display: 1, printer: 2 };
+    const shown = all.filter(matches).sort((a, b) => (RANK[b.state] - RANK[a.state]) ||
+      (order[a.kind] - order[b.kind]) || a.name.localeCompare(b.name));
     Yc.text("shown", L(`显示 ${shown.length} / ${all.length}`, `${shown.length} of ${all.length}`));
     Yc.text("updated", L(`更新于 ${clockOf(data.now)}`, `updated ${clockOf(data.now)}`));
     $("empty").hidden = shown.length > 0;
@@ -233,8 +250,11 @@
     }
     const last = make("span", "lasterr");
     const d = r.device;
-    if (d && d.last_error) {
-      last.append(make("span", "", d.last_error), make("span", "ago",
+    if (d && d.last_error && !d.last_error_until && d.state === "error") {
+      last.append(make("span", "muted", L("即当前问题", "the current problem")), make("span", "ago",
+        L(`自 ${dateTime(d.last_error_at)}`, `since ${dateTime(d.last_error_at)}`)));
+    } else if (d && d.last_error) {
+      last.append(make("span", "", component(d.last_error)), make("span", "ago",
         d.last_error_until ? L(`${dateTime(d.last_error_at)} 至 ${dateTime(d.last_error_until)}`, `${dateTime(d.last_error_at)} to ${dateTime(d.last_error_until)}`)
           : L(`自 ${dateTime(d.last_error_at)}，仍在`, `since ${dateTime(d.last_error_at)}, ongoing`)));
     } else if (r.type === "printer" && r.printer.paused) {
@@ -273,28 +293,32 @@
     head.append(make("span", "", `${d.name} · ${pick(KIND, d.kind)}`), badge(d.state));
     const info = facts([
       [L("状态自", "State since"), dateTime(d.since)],
-      [L("当前问题", "Problem"), d.state === "ok" ? "—" : d.detail || "—"],
+      [L("当前问题", "Problem"), problemOf(d) || "—"],
       [L("最后心跳", "Last heartbeat"), `${dateTime(d.last_seen)}（${ago(d.last_seen)}）`],
       [L("首次出现", "First seen"), dateTime(d.first_seen)],
       [L("版本", "Version"), d.version || "—"],
       [L("运行时长", "Uptime"), duration(d.uptime_s)],
       [L("剩余磁盘", "Disk free"), d.disk_free_mb == null ? "—" : `${Math.round(d.disk_free_mb)} MB`],
-      [L("最近故障", "Last error"), d.last_error ? `${d.last_error}（${dateTime(d.last_error_at)}${d.last_error_until ? " – " + dateTime(d.last_error_until) : L("，仍在", ", ongoing")}）` : "—"],
+      [L("最近故障", "Last error"), d.last_error ? `${component(d.last_error)}（${dateTime(d.last_error_at)}${d.last_error_until ? " – " + dateTime(d.last_error_until) : L("，仍在", ", ongoing")}）` : "—"],
     ]);
     const comps = make("table", "grid comps");
     const hr = make("tr");
-    for (const h of [L("部件", "Component"), L("名称", "Name"), L("状态", "State"), L("说明", "Detail"), L("自", "Since")]) hr.append(make("th", "", h));
+    for (const h of [L("部件", "Component"), L("状态", "State"), L("说明", "Detail"), L("自", "Since")]) hr.append(make("th", "", h));
     comps.append(make("thead"), make("tbody"));
     comps.tHead.append(hr);
     for (const c of d.components) {
       const tr = make("tr");
       tr.dataset.component = c.kind;
-      tr.append(td(pick(KIND, c.kind)), td(make("code", "", c.name)), td(badge(c.state)), td(c.detail), td(dateTime(c.since)));
+      const what = make("div", "dev");
+      what.append(make("strong", "", pick(KIND, c.kind)), make("code", "", c.name));
+      tr.append(td(what), td(badge(c.state)), td(c.detail), td(dateTime(c.since)));
       comps.tBodies[0].append(tr);
     }
     const buttons = make("div", "step-buttons");
     const can = ((data.devices.find((x) => x.name === d.name) || {}).can) || [];
-    for (const a of can) {
+    const has = new Set(d.components.map((c) => c.kind));
+    const needs = { test_print: "printer", probe_idcard: "idcard" };  // nothing to test without the device
+    for (const a of can.filter((x) => !needs[x] || has.has(needs[x]))) {
       const b = make("button", "", pick(ACTION, a));
       b.type = "button";
       b.dataset.action = a;
@@ -318,7 +342,7 @@
       const what = h.component ? `${pick(KIND, h.component.kind)} ${h.component.name}` : L("设备", "Device");
       li.append(make("span", "when", dateTime(h.ts)), make("strong", "", what + "："),
         make("span", "", `${h.from ? pick(STATE, h.from) : L("首次", "first")} → `), badge(h.to));
-      if (h.detail) li.append(make("span", "result", h.detail));
+      if (h.detail) li.append(make("span", "result", h.component ? h.detail : component(h.detail)));
       hist.append(li);
     }
     if (!d.history.length) hist.append(make("li", "muted", "—"));

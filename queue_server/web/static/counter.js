@@ -140,6 +140,7 @@
       try { const r = await api("GET", "/api/services"); services = r.services || r; } catch (e) { services = []; }
     }
     await refresh();
+    checkDevices();
     if (!stream) {
       stream = Yc.stream({ snapshot: onState, state: onState, event: onEvent, status: onLink },
         { bearer: S.getItem("yc.token") });
@@ -354,6 +355,40 @@
     if (button && document.getElementById(button).disabled) return;
     actions[name]();
   });
+
+  // --- device health: the printer at this window (GET /api/devices/summary?window=N) -----
+  // A clerk learns that the window's printer is down (or nearly out of paper) before the
+  // citizens do; the technicians see the same on /tech.
+  const DEVICE_MS = Number(new URLSearchParams(location.search).get("devices_refresh") || 30) * 1000;
+  function deviceBanner() {
+    let el = document.getElementById("device-banner");
+    if (!el) {
+      el = Yc.make("div", "device-banner");
+      el.id = "device-banner";
+      el.setAttribute("role", "status");
+      el.hidden = true;
+      const desk = document.getElementById("view-desk");
+      desk.insertBefore(el, desk.children[1] || null);
+    }
+    return el;
+  }
+  async function checkDevices() {
+    const el = deviceBanner();
+    if (!windowNo || document.body.dataset.view !== "view-desk") { el.hidden = true; return; }
+    let s;
+    try { s = await api("GET", `/api/devices/summary?window=${windowNo}`); } catch (e) { return; }
+    const bad = ((s && s.window && s.window.printers) || []).filter((p) => p.state === "error" || p.state === "warning");
+    if (!bad.length) { el.hidden = true; delete el.dataset.state; return; }
+    const down = bad.filter((p) => p.state === "error");
+    const shown = down.length ? down : bad;
+    const names = shown.map((p) => `${p.name}：${p.label}`).join("；");
+    el.dataset.state = down.length ? "error" : "warning";
+    el.textContent = down.length
+      ? `本窗口打印机故障（${names}），小票暂时打不出，技术人员已在设备页看到。 This window's printer is down.`
+      : `本窗口打印机纸将用完（${names}），请准备换纸。 This window's printer is nearly out of paper.`;
+    el.hidden = false;
+  }
+  setInterval(() => { if (!document.hidden) checkDevices(); }, DEVICE_MS);
 
   boot().catch(fail);
 })();
