@@ -338,8 +338,11 @@ def test_the_summary_counts_devices_and_hall_printers_and_names_a_windows_printe
 
 def test_the_overview_and_the_page(api):
     api.beat(components=[comp("printer", "error", "缺纸 / out of paper")])
+    for action in ("probe_idcard", "test_print", "reload_config", "test_print"):
+        api.call("POST", "/api/devices/demo-kiosk/actions", "technician", json={"action": action})
     o = api.call("GET", "/api/devices/overview", "technician").json
     assert o["counts"]["error"] == 1 and o["devices"][0]["can"] == ["test_print", "probe_idcard", "reload_config"]
+    assert [a["action"] for a in o["devices"][0]["actions"]] == ["test_print", "reload_config", "test_print"]
     assert o["devices"][0]["detail"] == "printer printer-1: 缺纸 / out of paper"
     page = api.call("GET", "/tech")
     assert page.status_code == 200 and "default-src 'none'" in page.headers["Content-Security-Policy"]

@@ -192,7 +192,7 @@ def check_camera(cfg: KioskConfig, *, face: bool = True) -> list[Finding]:
         data["face"] = {"state": fc.state, "size": fc.size, "min_size": fc.min_size,
                         "brightness": None if fc.brightness is None else round(fc.brightness)}
         if fc.state == "ok":
-            face_text = f"，人脸 {fc.size} 像素 / face {fc.size} px"
+            face_text = str(fc.size)
         elif fc.state == "too_small":
             rows.append(Finding("camera", "warn", target, f"{w}×{h}", code="check_camera_face_small",
                                 params={"size": fc.size, "min_size": fc.min_size}, data=data))
@@ -211,7 +211,9 @@ def check_camera(cfg: KioskConfig, *, face: bool = True) -> list[Finding]:
         rows.insert(0, Finding("camera", "warn", target, f"{w}×{h}", code="check_camera_too_bright",
                                params={"brightness": judged}, data=data))
     del frame  # nothing of the picture is kept (DESIGN §11)
-    return _ok_rows("camera", rows, target, f"{w}×{h}，亮度 {level}{face_text} / brightness {level}", data)
+    zh = f"{w}×{h}，亮度 {level}" + (f"，人脸 {face_text} 像素" if face_text else "")
+    en = f"brightness {level}" + (f", face {face_text} px" if face_text else "")
+    return _ok_rows("camera", rows, target, f"{zh} / {en}", data)
 
 
 # -- QR scanner -------------------------------------------------------------------------------

@@ -129,3 +129,16 @@ def list_actions(db: Database | sqlite3.Connection, device: str, *, now: float, 
     rows = _conn(db).execute("SELECT * FROM device_actions WHERE device = ? ORDER BY id DESC LIMIT ?",
                              (device, limit)).fetchall()
     return [action_dict(r, now, timeout) for r in rows]
+
+
+def recent_actions(db: Database | sqlite3.Connection, *, now: float, timeout: float,
+                   per_device: int = 3) -> dict[str, list[dict[str, Any]]]:
+    """Every device's ``per_device`` newest actions, in one query (the /tech overview)."""
+    rows = _conn(db).execute(
+        "SELECT * FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY device ORDER BY id DESC) AS n "
+        "FROM device_actions) WHERE n <= ? ORDER BY device, id DESC",
+        (per_device,)).fetchall()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r["device"], []).append(action_dict(r, now, timeout))
+    return out

@@ -29,7 +29,7 @@ from queue_server import clock as clk
 from queue_server.api.common import actor, body, field, principal, roles
 from queue_server.app import get_db, notify_change
 from queue_server.devices import actions, store
-from queue_server.devices.summary import hall_printers, summary
+from queue_server.devices.summary import count_states, hall_printers, summary
 from queue_server.errors import Forbidden, ValidationError
 from queue_server.settings import get_setting
 
@@ -80,12 +80,13 @@ def overview() -> Response:
     limit_s = store.stale_after(db)
     timeout = store.action_timeout(db)
     devices = store.list_devices(db, now=now, stale_after_s=limit_s, full=True)
+    recent = actions.recent_actions(db, now=now, timeout=timeout)
     for d in devices:
-        d["actions"] = actions.list_actions(db, d["name"], now=now, timeout=timeout, limit=3)
+        d["actions"] = recent.get(d["name"], [])
         d["can"] = list(actions.ACTIONS.get(d["kind"], ()))
-    counts = summary(db, now=now, stale_after_s=limit_s)["counts"]
-    return _json({"now": now, "stale_after_s": limit_s, "devices": devices, "printers": hall_printers(db),
-                  "counts": counts})
+    printers = hall_printers(db)
+    return _json({"now": now, "stale_after_s": limit_s, "devices": devices, "printers": printers,
+                  "counts": count_states(devices, printers)})
 
 
 @bp.get("/api/devices/summary")

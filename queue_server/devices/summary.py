@@ -32,6 +32,14 @@ def hall_printers(db: Database | sqlite3.Connection) -> list[dict[str, Any]]:
     return [{**p, "state": printer_state(p)} for p in list_printers(db)]
 
 
+def count_states(devices: list[dict[str, Any]], printers: list[dict[str, Any]]) -> dict[str, int]:
+    """How many devices and printers are in each state (stale counted apart)."""
+    counts = {s: 0 for s in (*STATE_ORDER, "stale")}
+    for x in (*devices, *printers):
+        counts[x["state"]] += 1
+    return counts
+
+
 def window_printer_names(settings_map: Any, window: int, printer_names: list[str]) -> list[str]:
     """The printers at ``window``: the ``devices.window_printers`` setting's entry, else a
     printer named ``counter-N`` or ``window-N``."""
@@ -49,15 +57,13 @@ def summary(db: Database | sqlite3.Connection, *, now: float, stale_after_s: flo
     printers and their worst state."""
     devices = list_devices(db, now=now, stale_after_s=stale_after_s, full=True)
     printers = hall_printers(db)
-    counts = {s: 0 for s in (*STATE_ORDER, "stale")}
+    counts = count_states(devices, printers)
     problems: list[dict[str, Any]] = []
     for d in devices:
-        counts[d["state"]] += 1
         if d["state"] != "ok":
             problems.append({"name": d["name"], "kind": d["kind"], "state": d["state"],
                              "detail": d["detail"], "since": d["since"]})
     for p in printers:
-        counts[p["state"]] += 1
         if p["state"] != "ok":
             problems.append({"name": p["name"], "kind": "printer", "state": p["state"],
                              "detail": p["status_label"] + (f" — {p['status_detail']}" if p["status_detail"] else ""),
