@@ -13,7 +13,7 @@ import pytest
 
 from hardware.idnumber import id_check_digit
 from kiosk.client import QueueClient
-from kiosk.config import SETTINGS, from_dict, load
+from kiosk.config import from_dict, load
 from kiosk.errors import AuthFailed, ConfigError, InputInvalid, NotFound, ServerUnavailable
 from kiosk.flows.catalog import paginate
 from kiosk.flows.checkin import code_from_scan
@@ -428,12 +428,9 @@ def test_the_face_and_identity_keys_are_exactly_what_the_identity_check_reads() 
         assert cls.from_mapping(declared) == cls(), section
 
 
-def test_example_config_loads_and_docs_list_every_setting() -> None:
+def test_example_config_loads() -> None:
     cfg = load(ROOT / "kiosk.example.toml")
     assert cfg.server_url.startswith("http")
-    docs = (ROOT / "docs" / "kiosk.md").read_text(encoding="utf-8")
-    for s in SETTINGS:
-        assert f"`{s.section}.{s.key}`" in docs, f"{s.section}.{s.key} missing from docs/kiosk.md"
 
 
 def test_every_text_has_both_languages_and_the_same_fields() -> None:

@@ -364,3 +364,62 @@ def body_for(code: str, **params: Any) -> dict[str, Any]:
     spec = lookup(code)
     return error_body(code, fill(spec.zh, params), fill(spec.en, params), fill(spec.advice_zh, params),
                       fill(spec.advice_en, params), params or None)
+
+
+# --- the tables in the docs -------------------------------------------------------------------
+
+#: Where each origin's table lives: ``docs/api.md`` lists every code the API answers with,
+#: ``docs/errors.md`` the kiosk's and the devices'. ``python -m yichuang.errors --write``
+#: rewrites the blocks between the markers; ``tests/test_docs.py`` checks they are current.
+DOC_TABLES = {"server": "docs/api.md", "kiosk": "docs/errors.md", "device": "docs/errors.md"}
+
+
+def markers(origin: str) -> tuple[str, str]:
+    return f"<!-- error-codes:{origin} -->", f"<!-- /error-codes:{origin} -->"
+
+
+def markdown_table(origin: str) -> str:
+    """The registry's rows of ``origin`` as a Markdown table (code order)."""
+    rows = sorted((c for c in CODES.values() if c.origin == origin), key=lambda c: c.code)
+    head = "| code | status | message | English | advice |\n|---|---|---|---|---|\n" if origin == "server" else \
+        "| code | message | English | advice |\n|---|---|---|---|\n"
+    lines = []
+    for c in rows:
+        advice = " / ".join(x for x in (c.advice_zh, c.advice_en) if x)
+        cells = [f"`{c.code}`", *([str(c.status)] if origin == "server" else []), c.zh, c.en, advice]
+        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def render_block(text: str, origin: str) -> str:
+    """``text`` with the block of ``origin`` replaced by the current table."""
+    start, end = markers(origin)
+    i, j = text.index(start) + len(start), text.index(end)
+    return text[:i] + "\n" + markdown_table(origin) + text[j:]
+
+
+def _main(argv: list[str]) -> int:
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    write = "--write" in argv
+    stale = []
+    for origin, doc in DOC_TABLES.items():
+        path = root / doc
+        text = path.read_text(encoding="utf-8")
+        new = render_block(text, origin)
+        if new != text:
+            stale.append(f"{doc} ({origin})")
+            if write:
+                path.write_text(new, encoding="utf-8")
+    if stale and not write:
+        print("out of date: " + ", ".join(stale) + " — run python -m yichuang.errors --write")
+        return 1
+    print("error tables " + ("written" if write else "current"))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(_main(sys.argv[1:]))
