@@ -8,7 +8,8 @@
 * A clerk's login creates a session token bound to the user, with the user's role, valid
   for ``session_hours``.
 
-Roles (docs/architecture.md): kiosk, display, clerk, technician, admin.
+Roles (docs/architecture.md): kiosk, display, clerk, technician, admin, verifier (licence
+checkpoints; the tokens table's CHECK is rebuilt from :data:`TOKEN_ROLES` by a migration).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from queue_server.db import db_path, write_tx
 from queue_server.errors import Unauthorized, ValidationError
 from queue_server.settings import get_setting
 
-TOKEN_ROLES = ("kiosk", "display", "clerk", "admin", "technician")
+TOKEN_ROLES = ("kiosk", "display", "clerk", "admin", "technician", "verifier")
 USER_ROLES = ("admin", "clerk", "technician")
 READ_ONLY_ROLES = ("display", "kiosk", "technician")
 

@@ -103,6 +103,10 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("id_salt", "", "Salt for the SHA-256 of ID numbers stored for limits and check-in."),
     Setting("session_hours", 12, "Lifetime of a clerk's login token, in hours."),
+    Setting("licences.token_seconds", 120, "Lifetime of an e-licence QR token (亮证), in seconds."),
+    Setting("licences.refresh_seconds", 60, "How often the kiosk shows a fresh e-licence token, in seconds."),
+    Setting("licences.reverify_minutes", 30,
+            "A holder showing a licence redoes the face check after this many minutes."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -1,0 +1,87 @@
+"""自助打证: a licence copy printed at a kiosk, with an online check instead of a long-lived
+token (``domain/licences.md``: a URL with 16 random bytes fits QR version 3 and opens in
+any phone).
+
+Each copy is a kiosk case (kind ``licence_print``) with a reference (``/v/<ref>``) whose page
+shows the holder-safe summary and the case status; revoking the licence turns the status
+of its copies' cases to ``revoked`` (:func:`register.on_revoked`). The paper layout is
+:func:`copy_document`; printing it needs the print queue's generic ``document`` jobs (the
+秒批 work adds them) — until those exist the copy is recorded and its reference returned
+with ``print.status = "not_available"``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlite_utils import Database
+
+from queue_server.audit.chain import append
+from queue_server.cases import new_verify_ref, open_case, set_case_status
+from queue_server.db import write_tx
+from queue_server.errors import Conflict, Forbidden
+from queue_server.licences.records import LicencePrinted
+from queue_server.licences.register import (
+    STATUS_TEXT,
+    effective_status,
+    get_row,
+    holder_masked,
+    is_holder,
+    mask_number,
+)
+from queue_server.licences.showing import PRESENT_METHODS, today
+from queue_server.settings import all_settings
+
+
+def summary(row: Any) -> dict[str, Any]:
+    """What ``/v/<ref>`` shows for a copy: masked, no ID number."""
+    valid_to = row["valid_to"] or "长期"
+    return {"kind": "licence_copy", "lines": [
+        ["证照 Licence", row["type_name"]],
+        ["证照编号 Number", mask_number(row["number_shown"])],
+        ["持证人 Holder", holder_masked(row)],
+        ["颁发机构 Issuer", row["issuer_name"]],
+        ["有效期 Valid", f"{row['valid_from']} — {valid_to}"],
+        ["证照标识 Identifier", row["identifier"]],
+    ]}
+
+
+def copy_document(row: Any, *, case: str, url: str, hall_name: str) -> dict[str, Any]:
+    """The printed copy as a generic document: title, lines of face data (holder and ID
+    masked), the online check URL for the QR, the case number."""
+    return {"title": f"{row['type_name']}（电子证照打印件）", "subtitle": hall_name,
+            "lines": [[k, v] for k, v in summary(row)["lines"]] + [["办件编号 Case", case]],
+            "qr": url, "qr_caption": "扫码在线核验 Scan to check online",
+            "footer": "本打印件以在线核验结果为准 · The online check is authoritative"}
+
+
+def print_copy(db: Database, licence_id: int, *, holder_id_number: str, method: str, kiosk: str,
+               printer: str | None = None, base_url: str = "", now: float | None = None) -> dict[str, Any]:
+    """Record a licence copy for its face- or staff-verified holder and return its case,
+    reference and online check URL (the QR printed on it)."""
+    t = time.time() if now is None else now
+    row = get_row(db, licence_id)
+    if not is_holder(db, row, holder_id_number):
+        raise Forbidden("licence_not_holder")
+    if method not in PRESENT_METHODS:
+        raise Forbidden("licence_face_required")
+    day = today(db, t)
+    status = effective_status(row, day)
+    if status != "valid":
+        raise Conflict("licence_not_valid", status=status, status_zh=STATUS_TEXT[status][0])
+    settings = all_settings(db)
+    base = (str(settings.get("public_url") or "") or base_url).rstrip("/")
+    with write_tx(db) as conn:
+        case = open_case(conn, "licence_print", row["type_code"], row["type_name"], kiosk=kiosk, day=day, now=t)
+        set_case_status(conn, case["number"], "done", now=t)
+        ref = new_verify_ref(conn, case["number"], summary(row), now=t)
+        conn.execute("INSERT INTO licence_prints (licence_id, case_number, ref, kiosk, job_id, created_at) "
+                     "VALUES (?, ?, ?, ?, NULL, ?)", (licence_id, case["number"], ref, kiosk, t))
+        append(conn, LicencePrinted(licence_id=licence_id, kiosk=kiosk, case=case["number"]), actor=kiosk, ts=t)
+    url = f"{base}/v/{ref}"
+    return {"case": case["number"], "ref": ref, "url": url,
+            "document": copy_document(row, case=case["number"], url=url, hall_name=str(settings["hall_name"])),
+            "print": {"status": "not_available", "message": "暂不能打印，请使用屏幕上的二维码",
+                      "message_en": "Printing is not available yet; use the QR code on screen",
+                      "printer": printer}}
