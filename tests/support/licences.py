@@ -109,3 +109,34 @@ def tamper(qr: str, index: int = -5) -> str:
     raw = bytearray(base45.b45decode(qr[4:]))
     raw[index] ^= 0x01
     return "ZW1:" + base45.b45encode(bytes(raw)).decode("ascii")
+
+
+# --- the clerk console in a browser ---------------------------------------------------------
+
+
+def open_console(browser: Any, url: str, user: str = "clerk1", password: str = "clerk123", window: int = 1) -> Any:
+    """A logged-in clerk console at ``window`` (1366×900)."""
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.goto(f"{url}/counter")
+    page.fill("#login-user", user)
+    page.fill("#login-pass", password)
+    page.press("#login-pass", "Enter")
+    page.click(f"#window-list button[data-window='{window}']")
+    page.wait_for_selector("#view-desk:not([hidden])")
+    page.wait_for_selector("#btn-call:not([disabled])")
+    return page
+
+
+def console_scan(page: Any, qr: str, *, paste: bool = False) -> str:
+    """Scan ``qr`` into the console's 核验亮证 box as a keyboard-wedge scanner does (typed keys
+    and Enter, wherever the focus is) or by pasting; returns the reason the box shows."""
+    page.evaluate("() => { const r = document.getElementById('lic-result'); r.dataset.reason = ''; }")
+    if paste:
+        page.fill("#lic-scan", qr)
+        page.press("#lic-scan", "Enter")
+    else:
+        page.evaluate("() => document.activeElement && document.activeElement.blur()")
+        page.keyboard.type(qr)
+        page.keyboard.press("Enter")
+    page.wait_for_function("() => document.getElementById('lic-result').dataset.reason", timeout=10000)
+    return str(page.get_attribute("#lic-result", "data-reason"))
