@@ -9,7 +9,7 @@
   for ``session_hours``.
 
 Roles (docs/architecture.md): kiosk, display, clerk, technician, admin, verifier (licence
-checkpoints; the tokens table's CHECK is rebuilt from :data:`TOKEN_ROLES` by a migration).
+checkpoints).
 """
 
 from __future__ import annotations

@@ -195,3 +195,86 @@ def m0001_hall(db: Database) -> None:
         """
     )
 
+
+
+@migrations(name="m0002_roles_in_code", transactional=False)
+def m0002_roles_in_code(db: Database) -> None:
+    """Roles are checked in code (``queue_server.auth.TOKEN_ROLES`` / ``USER_ROLES``), not by
+    CHECK constraints, so capabilities add roles (verifier, supervisor, booking) without
+    rebuilding these tables again.
+
+    SQLite's table-rebuild procedure: foreign keys off (windows and tokens refer to users by
+    name and find the rebuilt table), one transaction, ``foreign_key_check`` before commit.
+    Safe to run again after a crash before it was recorded (it only rebuilds tables that
+    still carry the CHECK)."""
+    conn = db.conn
+    if "CHECK" not in (conn.execute("SELECT sql FROM sqlite_master WHERE name = 'tokens'").fetchone() or [""])[0]:
+        return
+    statements = [
+        """CREATE TABLE users_new (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            display_name TEXT NOT NULL,
+            staff_no TEXT NOT NULL DEFAULT '',
+            role TEXT NOT NULL,               -- one of auth.USER_ROLES
+            password_hash TEXT NOT NULL,      -- scrypt, see auth.py
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at REAL NOT NULL
+        )""",
+        "INSERT INTO users_new SELECT id, username, display_name, staff_no, role, password_hash, active, "
+        "created_at FROM users",
+        """CREATE TABLE tokens_new (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL,
+            role TEXT NOT NULL,               -- one of auth.TOKEN_ROLES
+            token_hash TEXT NOT NULL UNIQUE,  -- sha256 hex of the bearer token
+            user_id INTEGER REFERENCES users(id),  -- set for login sessions
+            created_at REAL NOT NULL,
+            expires_at REAL,
+            revoked_at REAL
+        )""",
+        "INSERT INTO tokens_new SELECT id, name, role, token_hash, user_id, created_at, expires_at, revoked_at "
+        "FROM tokens",
+        "DROP TABLE tokens",
+        "DROP TABLE users",
+        "ALTER TABLE users_new RENAME TO users",
+        "ALTER TABLE tokens_new RENAME TO tokens",
+    ]
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql in statements:
+                conn.execute(sql)
+            bad = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if bad:
+                raise RuntimeError(f"foreign key check failed after rebuilding users/tokens: {bad[:3]}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+@migrations(name="m0003_health_probe")
+def m0003_health_probe(db: Database) -> None:
+    """One row ``/api/health`` rewrites to prove the database takes writes (queue_server/storage.py)."""
+    db.execute("CREATE TABLE health_probe (id INTEGER PRIMARY KEY, ts REAL NOT NULL)")
+
+
+@migrations(name="m0004_scheduled_runs")
+def m0004_scheduled_runs(db: Database) -> None:
+    """Daily jobs (queue_server/schedule.py): one row per job and business day, claimed by the
+    one server process that runs it."""
+    db.execute(
+        """CREATE TABLE scheduled_runs (
+            job TEXT NOT NULL,
+            day TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            result TEXT,                   -- JSON
+            error TEXT,
+            PRIMARY KEY (job, day)
+        )"""
+    )

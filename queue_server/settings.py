@@ -11,6 +11,7 @@ a change made by this process at once.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from queue_server.audit.records import SettingChanged
 from queue_server.clock import parse_opening_hours
 from queue_server.db import db_path, write_tx
 from queue_server.errors import ValidationError
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 #: How long a process trusts its cached copy of the settings table.
 CACHE_SECONDS = 2.0
@@ -103,6 +106,9 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("id_salt", "", "Salt for the SHA-256 of ID numbers stored for limits and check-in."),
     Setting("session_hours", 12, "Lifetime of a clerk's login token, in hours."),
+    Setting("backup_time", "22:30", "Time of day (HH:MM, hall time) of the daily backup; '' = no daily backup."),
+    Setting("backup_dir", "", "Folder of the daily backups ('' = a backups folder beside the database)."),
+    Setting("backup_keep", 14, "How many daily backups to keep (the oldest are deleted)."),
     Setting("licences.token_seconds", 120, "Lifetime of an e-licence QR token (亮证), in seconds."),
     Setting("licences.refresh_seconds", 60, "How often the kiosk shows a fresh e-licence token, in seconds."),
     Setting("licences.reverify_minutes", 30,
@@ -208,6 +214,8 @@ def _validate(name: str, value: Any) -> None:
             raise bad
     elif isinstance(default, str):
         if not isinstance(value, str):
+            raise bad
+        if name.endswith("_time") and value and not _HHMM.match(value):
             raise bad
         if name == "timezone":
             from zoneinfo import ZoneInfo

@@ -11,6 +11,7 @@ import pytest
 from queue_server import create_app
 from queue_server.audit.chain import recent
 from queue_server.demo import make_hall
+from queue_server.errors import ValidationError
 from queue_server.licences import keys, register, token
 from tests.queue_helpers import FakeClock
 from tests.support.licences import LIN, NOBODY, ZHANG, Api, independent_verify, licence_ids, tamper
@@ -308,33 +309,17 @@ def test_the_database_never_holds_a_full_id_number(db_path, api, ids):
         assert number.encode() not in data
 
 
-def test_the_tokens_table_accepts_the_verifier_role_and_keeps_checking_roles(db):
+def test_a_verifier_token_checks_licences_and_nothing_else(api, db, ids):
     from queue_server.auth import create_token, verify_token
 
     tok = create_token(db, "verifier", "gate-1")
     assert verify_token(db, tok).role == "verifier"
-    sql = db.conn.execute("SELECT sql FROM sqlite_master WHERE name = 'tokens'").fetchone()[0]
-    assert "'verifier'" in sql
-    import sqlite3
-
-    with pytest.raises(sqlite3.IntegrityError):
-        db.conn.execute("INSERT INTO tokens (name, role, token_hash, created_at) VALUES ('x', 'bogus', 'h', 0)")
-
-
-def test_rebuilding_the_tokens_table_keeps_every_token(db):
-    from queue_server.auth import create_token, verify_token
-    from queue_server.licences.schema import rebuild_tokens_table
-
-    tok = create_token(db, "kiosk", "kiosk-09")
-    before = db.conn.execute("SELECT * FROM tokens ORDER BY id").fetchall()
-    with db.conn:
-        db.conn.execute("BEGIN")
-        rebuild_tokens_table(db.conn)
-    assert [tuple(r) for r in db.conn.execute("SELECT * FROM tokens ORDER BY id")] == [tuple(r) for r in before]
-    from queue_server.auth import clear_cache
-
-    clear_cache()
-    assert verify_token(db, tok).name == "kiosk-09"
+    qr = api.present(ids["机动车驾驶证"]).json["qr"]
+    assert api.verify(qr, tok).json["reason"] == "ok"
+    assert api.get(f"/api/licences?id_number={LIN}", tok).status_code == 403
+    assert api.present(ids["机动车驾驶证"], role=tok).status_code == 403
+    with pytest.raises(ValidationError):
+        create_token(db, "inspector", "x")
 
 
 # --- 自助打证 ---------------------------------------------------------------------------------

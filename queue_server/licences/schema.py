@@ -14,8 +14,8 @@ a token carries. ``licence_accepted``: token ids accepted once (replay), with wh
 ``licence_prints``: licence copies printed at a kiosk (自助打证), each with its case and the
 ``/v/<ref>`` online check printed on it.
 
-The second migration adds the ``verifier`` token role: the core's ``tokens`` table checks
-its roles, so the table is rebuilt with a CHECK listing :data:`queue_server.auth.TOKEN_ROLES`.
+The ``verifier`` token role (licence checkpoints) needs no migration: roles are checked in
+code (:data:`queue_server.auth.TOKEN_ROLES`), not by a CHECK on ``tokens``.
 """
 
 from __future__ import annotations
@@ -130,45 +130,6 @@ def m0001_licences(db: Database) -> None:
         CREATE INDEX licence_checks_ts ON licence_checks(ts);
         """
     )
-
-
-def rebuild_tokens_table(conn: sqlite3.Connection) -> None:
-    """Rebuild the core's ``tokens`` table so that its CHECK lists every role in
-    :data:`queue_server.auth.TOKEN_ROLES` (SQLite cannot alter a CHECK). Rows, ids and the
-    unique hash are kept; nothing references ``tokens``. Safe to run again after a role is
-    added (another capability's migration may call it). Statement by statement, so it runs
-    inside the migration's transaction."""
-    from queue_server.auth import TOKEN_ROLES
-
-    roles = ", ".join("'" + r.replace("'", "") + "'" for r in TOKEN_ROLES)
-    conn.execute("DROP TABLE IF EXISTS tokens_rebuilt")
-    conn.execute(f"""
-        CREATE TABLE tokens_rebuilt (
-            id INTEGER PRIMARY KEY,
-            name TEXT NOT NULL,
-            role TEXT NOT NULL CHECK (role IN ({roles})),
-            token_hash TEXT NOT NULL UNIQUE,  -- sha256 hex of the bearer token
-            user_id INTEGER REFERENCES users(id),  -- set for login sessions
-            created_at REAL NOT NULL,
-            expires_at REAL,
-            revoked_at REAL
-        )""")
-    conn.execute("INSERT INTO tokens_rebuilt (id, name, role, token_hash, user_id, created_at, expires_at, "
-                 "revoked_at) SELECT id, name, role, token_hash, user_id, created_at, expires_at, revoked_at "
-                 "FROM tokens")
-    conn.execute("DROP TABLE tokens")
-    conn.execute("ALTER TABLE tokens_rebuilt RENAME TO tokens")
-
-
-@migrations(name="m0002_verifier_role")
-def m0002_verifier_role(db: Database) -> None:
-    """Token role ``verifier`` (licence checkpoints). Where the ``tokens`` table still checks
-    its roles with a CHECK that lacks ``verifier``, rebuild it with the roles of
-    ``auth.TOKEN_ROLES``; a table whose roles are checked in code only is left alone."""
-    sql = (db.conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'tokens'").fetchone()
-           or [""])[0] or ""
-    if "CHECK" in sql and "'verifier'" not in sql:
-        rebuild_tokens_table(db.conn)
 
 
 def archive(conn: sqlite3.Connection, day: str, cutoff: float) -> dict[str, int]:
