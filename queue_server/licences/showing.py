@@ -77,7 +77,9 @@ def _issue(db: Database, handle: bytes, purpose: int, holder: str | None, now: f
 
 def _answer(db: Database, pres: sqlite3.Row | dict[str, Any], qr: str, exp: int) -> dict[str, Any]:
     _, refresh_s, reverify_s = _seconds(db)
-    return {"qr": qr, "expires_at": exp, "presentation": pres["id"], "case": pres["case_number"],
+    lifetime = int(get_setting(db, "licences.token_seconds"))
+    return {"qr": qr, "expires_at": exp, "issued_at": exp - lifetime, "presentation": pres["id"],
+            "case": pres["case_number"],
             "refresh_seconds": refresh_s, "reverify_at": pres["verified_at"] + reverify_s}
 
 
