@@ -55,7 +55,8 @@ def shots(tmp_path: Path) -> Path:
 def config(hall: HallServer) -> dict[str, Any]:
     return {
         "server": {"url": hall.url, "token": hall.kiosk_token, "timeout": 5.0, "retry_seconds": 1.0},
-        "kiosk": {"hall_name": "章丘区政务服务中心", "idle_seconds": 600.0},
+        "kiosk": {"hall_name": "济南市章丘区政务服务中心",
+                  "hall_name_en": "Zhangqiu District Government Service Center", "idle_seconds": 600.0},
         "idcard": {"driver": "sim", "sim_photo": str(ID_PHOTO)},
         "identity": {"verify_face_for_priority": True},
     }
@@ -167,7 +168,86 @@ def _reverify(d: Driver, admin_token: str) -> dict[str, Any]:
     return out
 
 
+class _Face:
+    """A face-verified identity as the identity check hands it over (for the screenshots)."""
+
+    method = "face"
+    id_number = "110101198001160019"
+    name_masked = "林*努"
+    id_masked = "1101**********0019"
+    face_distance = 0.71
+
+
+def _screens(d: Driver, shots: str) -> dict[str, Any]:
+    """Every new screen in zh, en and elder mode, with real data from the server."""
+    from kiosk.flows.licence import licence_flow
+
+    texts: dict[str, list[str]] = {}
+    app = d.root.manager.current_screen.app
+    for suffix, lang, elder in (("zh", "zh", False), ("en", "en", False), ("elder", "zh", True)):
+        d.kiosk.wipe()
+        d.kiosk.set_language(lang)
+        d.kiosk.set_elder(elder)
+        app.sync_from_session()
+        d.pump(0.2)
+        d.screenshot(Path(shots) / f"home-{suffix}.png")
+        texts[f"home-{suffix}"] = d.texts()
+        flow = licence_flow(d.kiosk)
+        flow.wipe()
+        flow.identity_done(None)  # cancelled identity check: the list says so
+        d.root.go("licence_list")
+        d.pump(0.3)
+        d.screenshot(Path(shots) / f"licence-cancelled-{suffix}.png")
+        texts[f"cancelled-{suffix}"] = d.texts()
+        flow.identity_done(_Face())
+        d.root.manager.current = "home"
+        d.root.go("licence_list")
+        d.wait_for(lambda: d.screen.ids.grid.children, 10, "licences")
+        d.screenshot(Path(shots) / f"licence-list-{suffix}.png")
+        texts[f"list-{suffix}"] = d.texts()
+        d.tap_key(next(w.key for w in d.walk() if getattr(w, "key", "").startswith("licence:")
+                       and "驾驶证" in getattr(w, "title", "")))
+        d.wait_for(lambda: d.screen.name == "licence_purpose", 5, "purposes")
+        d.screenshot(Path(shots) / f"licence-purpose-{suffix}.png")
+        texts[f"purpose-{suffix}"] = d.texts()
+        d.tap_key("purpose:1")
+        d.wait_for(lambda: d.screen.name == "licence_qr" and d.screen.shown_qr, 10, "QR")
+        d.screenshot(Path(shots) / f"licence-qr-{suffix}.png")
+        texts[f"qr-{suffix}"] = d.texts()
+        qr_screen = d.screen
+        flow.state.needs_reverify = True
+        qr_screen._fetched(qr_screen._generation, None, None)
+        d.screenshot(Path(shots) / f"licence-reverify-{suffix}.png")
+        texts[f"reverify-{suffix}"] = d.texts()
+        qr_screen.reverify = False
+        flow.state.needs_reverify = False
+        d.tap_key("back")
+        d.wait_for(lambda: d.screen.name == "licence_purpose", 5, "purposes")
+        d.tap_key("licence_print")
+        d.wait_for(lambda: d.screen.name == "licence_print" and d.screen.url, 10, "print")
+        d.screenshot(Path(shots) / f"licence-print-{suffix}.png")
+        texts[f"print-{suffix}"] = d.texts()
+    d.kiosk.wipe()
+    return texts
+
+
 # -- tests ------------------------------------------------------------------------------------
+
+
+def test_every_licence_screen_in_chinese_english_and_elder_mode(hall: HallServer, shots: Path) -> None:
+    t = run_scenario("tests.test_kiosk_licences:_screens", timeout=180, config=config(hall), shots=str(shots))
+    assert "亮证" in t["home-zh"] and "Show a licence" in t["home-en"] and "亮证" in t["home-elder"]
+    assert "未完成身份核验" in t["cancelled-zh"] and "The identity check was not completed" in t["cancelled-en"]
+    for mode in ("zh", "en", "elder"):
+        joined = " ".join(t[f"list-{mode}"])
+        assert "机动车驾驶证" in joined and "1101**********0019" in joined and "110101198001160019" not in joined
+    assert "我的电子证照" in t["list-zh"] and "My e-licences" in t["list-en"]
+    assert "Why are you showing it?" in t["purpose-en"] and "请选择用证事由" in t["purpose-elder"]
+    assert "Show this QR code" in t["qr-en"] and any("Refreshes in" in x for x in t["qr-en"])
+    assert "重新刷脸" in t["reverify-zh"] and "Check my face again" in t["reverify-en"]
+    assert "Licence copy" in t["print-en"] and "证照打印件" in t["print-elder"]
+    # elder mode shows fewer purposes per page (3 of 6)
+    assert sum(1 for x in t["purpose-elder"] if x in ("窗口核验", "住宿登记", "金融业务", "交通出行")) < 4
 
 
 @needs_chromium
