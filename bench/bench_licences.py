@@ -13,8 +13,13 @@ Server side, on a fresh demo hall in a temporary file (this process, no network)
   (``synchronous=FULL``, one WAL fsync per transaction), and a verification is one
   transaction, so its time is this plus ~1 ms of work.
 
-Kiosk: the QR screen swapping in a fresh token (``--kiosk``, headless Kivy): the time to
-render a new QR texture and the longest frame while tokens rotate, against a 60 fps budget.
+Kiosk (``--kiosk``, headless Kivy in a child process, a real server on loopback): the QR
+screen with a token every second instead of every 60 s. The QR matrix is computed in the
+worker that fetched the token; measured are the UI thread's part of a swap (texture upload)
+against the 16.7 ms frame budget, and frame intervals: nothing changed, the countdown label
+redrawn (no swap), a new QR swapped in. Headless, every redraw is Mesa's software rasteriser
+painting the whole 1080×1920 window; a kiosk's GPU does that in a few ms, so the figure
+that says whether a refresh drops a frame is the swap's own UI-thread cost.
 
     .venv/bin/python bench/bench_licences.py                 # server side, 500 runs each
     .venv/bin/python bench/bench_licences.py --runs 2000 --kiosk
@@ -124,9 +129,104 @@ def server_side(runs: int) -> None:
 
 
 def kiosk_side(seconds: float) -> None:
-    from bench_kiosk_licence import run_refresh_bench  # type: ignore[import-not-found]
+    """Run the kiosk part in a child process (Kivy is configured before its first import)."""
+    import subprocess
 
-    run_refresh_bench(seconds)
+    proc = subprocess.run([sys.executable, __file__, "--kiosk-child", "--kiosk-seconds", str(seconds)],
+                          cwd=str(ROOT), capture_output=True, text=True, timeout=seconds + 120)
+    sys.stdout.write(proc.stdout)
+    if proc.returncode != 0:
+        sys.stdout.write(proc.stderr[-3000:])
+
+
+class _Face:
+    method = "face"
+    id_number = LIN
+    name_masked = "林*努"
+    id_masked = "1101**********0019"
+    face_distance = 0.7
+
+
+def kiosk_child(seconds: float) -> None:
+    """The kiosk's QR screen with a fresh token every second (instead of 60) for ``seconds``:
+    the UI-thread cost of each swap and the frame intervals with and without a swap."""
+    import threading
+
+    from kiosk.runtime import configure_kivy
+
+    configure_kivy(1080, 1920, offscreen=True)
+    from kivy.base import EventLoop, runTouchApp
+    from waitress import create_server
+
+    from kiosk.app import KioskApp, build_root
+    from kiosk.config import from_dict
+    from kiosk.flows.licence import licence_flow
+    from kiosk.flows.session import Kiosk
+    from kiosk.fonts import register_default_font
+    from kiosk.voice import SilentSpeaker
+    from queue_server import create_app
+    from queue_server.demo import make_hall
+    from queue_server.migrations import open_db
+    from queue_server.settings import set_setting
+
+    tmp = tempfile.mkdtemp(prefix="bench-kiosk-licence-")
+    path = os.path.join(tmp, "hall.db")
+    db = open_db(path)
+    hall = make_hall(db, tokens=True, appointments=0, licences=True)
+    set_setting(db, "licences.refresh_seconds", 1)
+    db.conn.close()
+    server = create_server(create_app({"DB_PATH": path}), host="127.0.0.1", port=0, threads=4)
+    port = server.effective_port  # type: ignore[attr-defined]
+    threading.Thread(target=server.run, daemon=True).start()
+    register_default_font()
+    cfg = from_dict({"server": {"url": f"http://127.0.0.1:{port}", "token": hall["tokens"]["kiosk"]},
+                     "kiosk": {"idle_seconds": 3600.0}, "printer": {"url": "sim://bench"}})
+    kiosk = Kiosk(cfg, speaker=SilentSpeaker())
+    app = KioskApp(kiosk)
+    root = build_root(kiosk, app)
+    runTouchApp(root, embedded=True)
+    flow = licence_flow(kiosk)
+    flow.identity_done(_Face())
+    flow.load()
+    flow.choose(next(lic.id for lic in flow.state.licences or [] if lic.type_name == "机动车驾驶证"))
+    flow.present(1)
+    root.go("licence_qr")
+    screen = root.manager.get_screen("licence_qr")
+    swaps: list[float] = []
+    real_show = screen.show
+
+    def timed_show(shown: object) -> None:
+        t = time.perf_counter()
+        real_show(shown)
+        swaps.append(time.perf_counter() - t)
+
+    screen.show = timed_show  # type: ignore[method-assign]
+    for _ in range(20):
+        EventLoop.idle()
+    frames: list[tuple[float, str]] = []
+    end = time.monotonic() + seconds
+    last = time.perf_counter()
+    while time.monotonic() < end:
+        before, shown_before = len(swaps), screen.countdown
+        EventLoop.idle()
+        now = time.perf_counter()
+        kind = "swap" if len(swaps) > before else ("redraw" if screen.countdown != shown_before else "idle")
+        frames.append((now - last, kind))
+        last = now
+    plain = [f for f, kind in frames if kind == "idle"]
+    redraw = [f for f, kind in frames if kind == "redraw"]
+    with_swap = [f for f, kind in frames if kind == "swap"]
+    budget = 1 / 60
+    print(f"{'kiosk QR refresh (1080x1920, llvmpipe)':34} {'runs':>6} {'median':>10} {'p99':>10} {'max':>10}")
+    row("QR swap on the UI thread", swaps, f"budget {budget * 1000:.1f} ms/frame")
+    row("frame interval, nothing changed", plain)
+    if redraw:
+        row("frame interval, countdown redraw", redraw, "a full-window redraw (software GL)")
+    if with_swap:
+        row("frame interval, with a swap", with_swap)
+    print(f"tokens shown: {screen.refreshes}; frames: {len(frames)}; swaps over the frame budget: "
+          f"{sum(1 for s in swaps if s > budget)}")
+    os._exit(0)
 
 
 def main() -> None:
@@ -134,7 +234,11 @@ def main() -> None:
     p.add_argument("--runs", type=int, default=500)
     p.add_argument("--kiosk", action="store_true", help="also the kiosk QR refresh (headless Kivy)")
     p.add_argument("--kiosk-seconds", type=float, default=12.0)
+    p.add_argument("--kiosk-child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.kiosk_child:
+        kiosk_child(args.kiosk_seconds)
+        return
     server_side(args.runs)
     if args.kiosk:
         kiosk_side(args.kiosk_seconds)
