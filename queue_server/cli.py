@@ -293,7 +293,9 @@ def hall_import(db_path: str, file: Any) -> None:
               help="Archive file (default: <db>.archive.db next to the database).")
 @click.option("--before", default=None, help="Archive days before this YYYY-MM-DD (default: today).")
 def archive(db_path: str, out_path: str | None, before: str | None) -> None:
-    """Move earlier business days (tickets, calls, appointments, events) into an archive file.
+    """Move earlier business days (tickets, calls, appointments, events) into an archive file,
+    in small batches while the hall keeps working; counts go to stderr as it runs, the result
+    (JSON) to stdout.
 
     \b
     Example:
@@ -301,8 +303,18 @@ def archive(db_path: str, out_path: str | None, before: str | None) -> None:
     """
     from queue_server.archive import archive_days
 
+    totals: dict[str, int] = {}
+    last = [0.0]
+
+    def progress(what: str, n: int) -> None:
+        totals[what] = totals.get(what, 0) + n
+        now = time.monotonic()
+        if now - last[0] >= 0.5 or n == 0:
+            last[0] = now
+            click.echo("archiving: " + ", ".join(f"{k} {v:,}" for k, v in totals.items()), err=True)
+
     db = open_db(db_path)
-    result = archive_days(db, out_path or (str(db_path) + ".archive.db"), before=before)
+    result = archive_days(db, out_path or (str(db_path) + ".archive.db"), before=before, progress=progress)
     click.echo(json.dumps(result, ensure_ascii=False))
 
 

@@ -2,7 +2,8 @@
 
 Each capability keeps its migrations in its own ``schema.py`` as a sqlite-utils
 ``Migrations`` set named after it, and may say what archiving does with its rows (a
-function ``archive(conn, day, cutoff)``). This module is the one list of those modules;
+function ``archive(conn, day, cutoff, limit) -> counts`` that moves at most ``limit`` rows
+per call; :mod:`queue_server.archive` calls it until it moves nothing). This module is the one list of those modules;
 a new capability adds its ``schema`` here, after the capabilities whose tables it refers
 to. Nothing in the core imports this module but the entry points (``open_db``), so it may
 import every capability's schema without a cycle.
@@ -41,7 +42,7 @@ SCHEMA_MODULES: tuple[ModuleType, ...] = (
 #: that owns each now (a hall database created before the split is adopted once).
 _ADOPTED = {"m0002_print_queue": "printing"}
 
-Archiver = Callable[[sqlite3.Connection, str, float], dict[str, int]]
+Archiver = Callable[[sqlite3.Connection, str, float, int], dict[str, int]]
 
 
 def archivers() -> list[tuple[str, Archiver]]:
