@@ -342,3 +342,16 @@ def test_a_printed_copy_carries_an_online_check_that_follows_revocation(api, ids
     register.revoke(db, str(dl), "注销")
     assert "已撤销" in api.get("/v/" + r.json["ref"]).get_data(as_text=True)
     assert any(rec["kind"] == "licence.printed" for rec in recent(db, limit=20))
+
+
+def test_archiving_drops_only_expired_token_ids_and_keeps_the_use_log(api, ids, db, tmp_path, clock):
+    from queue_server.archive import archive_days
+
+    api.verify(api.present(ids["机动车驾驶证"]).json["qr"])
+    assert db.conn.execute("SELECT COUNT(*) FROM licence_accepted").fetchone()[0] == 1
+    archive_days(db, tmp_path / "archive.db", before="2026-11-25")  # today: nothing expired before it
+    assert db.conn.execute("SELECT COUNT(*) FROM licence_accepted").fetchone()[0] == 1
+    archive_days(db, tmp_path / "archive.db", before="2026-11-27")
+    assert db.conn.execute("SELECT COUNT(*) FROM licence_accepted").fetchone()[0] == 0
+    assert db.conn.execute("SELECT COUNT(*) FROM licence_checks").fetchone()[0] == 1
+    assert db.conn.execute("SELECT COUNT(*) FROM licences").fetchone()[0] >= 12

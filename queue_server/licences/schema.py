@@ -103,6 +103,7 @@ def m0001_licences(db: Database) -> None:
             by_label TEXT NOT NULL,               -- 3号窗口 王*明
             exp REAL NOT NULL
         ) WITHOUT ROWID;
+        CREATE INDEX licence_accepted_exp ON licence_accepted(exp);
         CREATE TABLE licence_checks (
             id INTEGER PRIMARY KEY,
             ts REAL NOT NULL,
@@ -132,10 +133,11 @@ def m0001_licences(db: Database) -> None:
     )
 
 
-def archive(conn: sqlite3.Connection, day: str, cutoff: float) -> dict[str, int]:
-    """Accepted token ids only matter while a token could still pass the time check: those
-    that expired before ``cutoff`` are dropped (the 用证 log in ``licence_checks`` and the
-    audit keep every check). Licences, presentations and checks stay: the hall answers
-    for them."""
-    n = conn.execute("DELETE FROM licence_accepted WHERE exp < ?", (cutoff - 3600,)).rowcount
+def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
+    """Accepted token ids only matter while a token could still pass the time check: up to
+    ``limit`` of those that expired an hour before ``cutoff`` are dropped (the 用证 log in
+    ``licence_checks`` and the audit keep every check). Licences, presentations and checks
+    stay: the hall answers for them."""
+    n = conn.execute("DELETE FROM licence_accepted WHERE cti IN "
+                     "(SELECT cti FROM licence_accepted WHERE exp < ? LIMIT ?)", (cutoff - 3600, limit)).rowcount
     return {"licence_accepted_dropped": n}
