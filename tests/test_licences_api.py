@@ -355,3 +355,26 @@ def test_archiving_drops_only_expired_token_ids_and_keeps_the_use_log(api, ids, 
     assert db.conn.execute("SELECT COUNT(*) FROM licence_accepted").fetchone()[0] == 0
     assert db.conn.execute("SELECT COUNT(*) FROM licence_checks").fetchone()[0] == 1
     assert db.conn.execute("SELECT COUNT(*) FROM licences").fetchone()[0] >= 12
+
+
+def test_a_copy_goes_to_the_print_queue_as_a_document_once_it_has_them(api, ids, db, monkeypatch):
+    from queue_server.printing import jobs
+
+    queued: list[dict] = []
+
+    def enqueue_document(conn, document, printer=None):
+        assert conn.in_transaction  # in the copy's own transaction
+        queued.append(document)
+        return 42
+
+    monkeypatch.setattr(jobs, "enqueue_document", enqueue_document, raising=False)
+    r = api.post(f"/api/licences/{ids['机动车驾驶证']}/print", "kiosk",
+                 json={"holder_id_number": LIN, "verification": {"method": "face"}})
+    assert r.status_code == 201 and r.json["print"] == {**r.json["print"], "status": "queued", "job_id": 42}
+    doc = queued[0]
+    assert doc["title"] == "电子证照打印件" and doc["blocks"][0] == {"kind": "heading", "text": "机动车驾驶证"}
+    qr = next(b for b in doc["blocks"] if b["kind"] == "qr")
+    assert qr["payload"] == r.json["url"]
+    text = json.dumps(doc, ensure_ascii=False)
+    assert "林*努" in text and LIN not in text and "林曼努" not in text
+    assert db.conn.execute("SELECT job_id FROM licence_prints").fetchone()[0] == 42
