@@ -74,7 +74,7 @@ def list_cmd(db_path: str, as_json: bool, limit: int) -> None:
 @licences.command("revoke")
 @DB_OPTION
 @click.argument("licence")
-@click.option("--reason", required=True, help="Why (吊销/注销), at most 100 characters.")
+@click.option("--reason", default="注销", show_default=True, help="Why (吊销/注销), at most 100 characters.")
 def revoke_cmd(db_path: str, licence: str, reason: str) -> None:
     """Revoke LICENCE (its id or identifier): its QR tokens answer "revoked" from now on and
     printed copies' online checks say so.

@@ -339,7 +339,8 @@ def load(db: Database, data: Any, *, actor: str = "cli", now: float | None = Non
         try:
             inputs.append(check_row(row))
         except RowProblem as exc:
-            raise ValidationError("bad_licence_row", row=i, field=exc.field, problem=exc.zh, problem_en=exc.en) from exc
+            raise ValidationError("bad_licence_row", row=i, index=i - 1, field=exc.field, problem=exc.zh,
+                                  problem_en=exc.en) from exc
     counts = {"new": 0, "version": 0, "unchanged": 0}
     ids = []
     with write_tx(db) as conn:
@@ -347,7 +348,7 @@ def load(db: Database, data: Any, *, actor: str = "cli", now: float | None = Non
             try:
                 licence_id, outcome = write_licence(conn, inp, source="load", actor=actor, now=now)
             except RowProblem as exc:
-                raise ValidationError("bad_licence_row", row=i, field=exc.field, problem=exc.zh,
+                raise ValidationError("bad_licence_row", row=i, index=i - 1, field=exc.field, problem=exc.zh,
                                       problem_en=exc.en) from exc
             counts[outcome] += 1
             ids.append(licence_id)
