@@ -8,8 +8,10 @@ short write transaction each**, so issuing and calling go on while a year is arc
 (bench: no write transaction over 50 ms). Each capability says what happens to its rows
 (its ``schema.archive(conn, day, cutoff, limit)``, called until it moves nothing, dependents
 first — see :func:`queue_server.migrations.archivers`); the core then moves the events older
-than the first kept day, except those a capability still holds (:data:`EVENT_HOLDS`: the
-city uplink keeps what the hub has not acknowledged). The audit trail is never archived.
+than the first kept day — but never an event a capability still holds (its
+``schema.hold_events(conn)`` gives the highest event id archiving may move, see
+:func:`queue_server.migrations.event_holds`: the uplink keeps every event the city hub has
+not acknowledged). The audit trail is never archived.
 Afterwards the freed pages go back to the file system (``PRAGMA incremental_vacuum``, also
 in small steps) on databases created with ``auto_vacuum=INCREMENTAL`` — every database
 this server creates; an older one needs one ``VACUUM`` to switch (docs/queue-server.md).
@@ -27,12 +29,8 @@ from sqlite_utils import Database
 
 from queue_server import clock as clk
 from queue_server.db import move_rows, write_lock, write_tx
-from queue_server.migrations import archivers
+from queue_server.migrations import archivers, event_holds
 from queue_server.settings import get_setting
-
-#: Functions ``(conn) -> lowest event id that must stay, or None``: capabilities register
-#: here to keep events they have not finished with (the city uplink's unacknowledged ones).
-EVENT_HOLDS: list[Callable[[sqlite3.Connection], int | None]] = []
 
 #: Rows per batch (one write transaction each).
 BATCH = 100
@@ -73,6 +71,10 @@ def archive_days(db: Database, archive_path: str | os.PathLike[str], *, before: 
                     progress(name, sum(counts.values()))
                 if not any(counts.values()):
                     break
+        holds = [h for h in (fn(conn) for _name, fn in event_holds()) if h is not None]
+        if holds:  # what stays only because a capability still needs it
+            moved["events_held"] = int(conn.execute("SELECT COUNT(*) FROM events WHERE ts < ? AND id > ?",
+                                                    (cutoff, min(holds))).fetchone()[0])
     finally:
         conn.execute("DETACH DATABASE arch")
         conn.execute(f"PRAGMA wal_autocheckpoint={int(autockpt)}")
@@ -86,9 +88,9 @@ def _events_step(conn: sqlite3.Connection, day: str, cutoff: float, batch: int) 
 
 
 def _move_events(conn: sqlite3.Connection, cutoff: float, batch: int) -> int:
-    holds = [h for h in (hold(conn) for hold in EVENT_HOLDS) if h is not None]
+    holds = [h for h in (fn(conn) for _name, fn in event_holds()) if h is not None]
     limit_id = min(holds) if holds else None
-    where = "id IN (SELECT id FROM main.events WHERE ts < ?" + (" AND id < ?" if limit_id is not None else "") + \
+    where = "id IN (SELECT id FROM main.events WHERE ts < ?" + (" AND id <= ?" if limit_id is not None else "") + \
         " ORDER BY id LIMIT ?)"
     params: tuple[Any, ...] = (cutoff, limit_id, batch) if limit_id is not None else (cutoff, batch)
     return move_rows(conn, "events", where, params)

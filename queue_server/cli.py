@@ -445,6 +445,7 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
 
     from queue_server import create_app
     from queue_server.printing.worker import start_workers
+    from queue_server.uplink.worker import start_uplink
 
     # Each open display stream holds a thread: leave 16 for the API and print requests.
     app = create_app({"DB_PATH": db_path, "BACKGROUND_CHECKPOINT": True,
@@ -456,6 +457,7 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     Checkpointer(db_path).start()
     start_workers(db_path)
     Scheduler(db_path).start()
+    start_uplink(db_path)  # idles until `queue-server uplink configure`
     sock = _listen_socket(host, port, reuse_port)
     gc.collect()
     gc.freeze()  # the app's long-lived objects leave the collector's working set: shorter pauses
@@ -590,8 +592,9 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
 from queue_server.audit.cli import audit as _audit  # noqa: E402
 from queue_server.licences.cli import licences as _licences  # noqa: E402
 from queue_server.printing.cli import printer as _printer  # noqa: E402
+from queue_server.uplink.cli import uplink as _uplink  # noqa: E402
 
-for _group in (_printer, _audit, _licences):
+for _group in (_printer, _audit, _uplink, _licences):
     main.add_command(_group)
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from queue_server.db import connect, db_path, file_lock
 from queue_server.licences import schema as licences_schema
 from queue_server.printing import schema as printing_schema
 from queue_server.queue import schema as queue_schema
+from queue_server.uplink import schema as uplink_schema
 
 #: Every schema module, in the order its set applies.
 SCHEMA_MODULES: tuple[ModuleType, ...] = (
@@ -35,6 +36,7 @@ SCHEMA_MODULES: tuple[ModuleType, ...] = (
     printing_schema,
     audit_schema,
     cases_schema,
+    uplink_schema,
     licences_schema,
 )
 
@@ -55,6 +57,16 @@ def archivers() -> list[tuple[str, Archiver]]:
         if fn is not None:
             out.append((module.migrations.name, fn))
     return out
+
+
+EventHold = Callable[[sqlite3.Connection], "int | None"]
+
+
+def event_holds() -> list[tuple[str, EventHold]]:
+    """``(set name, hold_events)`` of every capability that must keep events in the live
+    database: ``hold_events(conn)`` returns the highest event id archiving may move (None:
+    no hold). The uplink holds every event the city hub has not acknowledged."""
+    return [(m.migrations.name, m.hold_events) for m in SCHEMA_MODULES if hasattr(m, "hold_events")]
 
 
 def _adopt_legacy(db: Database) -> None:

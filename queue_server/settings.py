@@ -109,6 +109,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backup_time", "22:30", "Time of day (HH:MM, hall time) of the daily backup; '' = no daily backup."),
     Setting("backup_dir", "", "Folder of the daily backups ('' = a backups folder beside the database)."),
     Setting("backup_keep", 14, "How many daily backups to keep (the oldest are deleted)."),
+    Setting("uplink.interval_s", 5, "Seconds between batches to the city hub when no event is waiting "
+            "(each carries the audit head and the day's figures); new events go at once."),
+    Setting("uplink.batch_size", 500, "Most events in one batch to the city hub."),
+    Setting("uplink.backoff_max_s", 300, "Longest wait between tries while the city hub cannot be reached "
+            "(the wait doubles from 1 s up to this)."),
+    Setting("uplink.manifest_interval_s", 300, "Seconds between looks for new manifests at the city hub."),
+    Setting("uplink.timeout_s", 10, "Seconds an uplink request to the city hub may take."),
     Setting("licences.token_seconds", 120, "Lifetime of an e-licence QR token (亮证), in seconds."),
     Setting("licences.refresh_seconds", 60, "How often the kiosk shows a fresh e-licence token, in seconds."),
     Setting("licences.reverify_minutes", 30,

@@ -185,6 +185,18 @@ server(422, "bad_identity_check", "人证核验记录无效：{what}", "Invalid 
 server(422, "bad_case_number", "办件编号格式不正确", "Malformed case number")
 server(404, "case_not_found", "找不到该办件：{case}", "No such case: {case}")
 server(404, "verify_ref_not_found", "找不到该凭证，请核对二维码", "No document with this reference; check the QR code")
+# --- the city hub and the hall's uplink (city_hub/, queue_server/uplink/) -------------------
+server(401, "unknown_hall", "城市中心没有登记这个大厅：{hall}", "No hall {hall} is registered at the city hub",
+       "请在城市中心运行 city-hub hall add 登记该大厅。", "Register the hall at the hub with city-hub hall add.")
+server(401, "bad_signature", "批次签名无效，已拒收并记录", "The batch signature does not verify; refused and logged",
+       "请核对大厅的私钥与城市中心登记的公钥是否一致。", "Check that the hall's private key matches the public key registered at the hub.")
+server(422, "bad_batch", "批次内容无效：{detail}", "Invalid batch: {detail}")
+server(404, "manifest_not_found", "没有这个下发清单", "No such manifest")
+server(401, "hub_view_token", "需要查看令牌", "A view token is required")
+server(422, "bad_stats_group", "统计分组无效：{group}", "Invalid statistics grouping: {group}")
+server(409, "uplink_not_configured", "本大厅尚未配置城市中心上报", "This hall has no uplink to a city hub configured",
+       "请运行 queue-server uplink configure。", "Run queue-server uplink configure.")
+server(422, "bad_uplink_config", "城市中心上报配置无效：{what}", "Invalid uplink configuration: {what}")
 
 # --- server: e-licences (电子证照) and 亮证 --------------------------------------------------
 server(404, "licence_not_found", "没有该证照", "No such licence")
@@ -227,6 +239,15 @@ kiosk("card_not_read", "未读到身份证，请将身份证平放在读卡区�
 kiosk("card_reader_missing", "本机读卡器不可用。", "The ID-card reader of this kiosk is not available.",
       "请到咨询台人工取号。", "Please ask at the information desk for a number.")
 kiosk("font_not_found", "找不到中文字体，请联系技术人员。", "No Chinese font found. Please call a technician.")
+kiosk("no_service", "请先选择要办理的事项。", "Please choose a service first.")
+kiosk("id_number_invalid", "身份证号有误，请核对后重新输入。", "That ID number is not valid. Please check it.")
+kiosk("ticket_number_invalid", "号码格式为 1 个字母加 3 位数字，如 A012。",
+      "A number is one letter and three digits, e.g. A012.")
+kiosk("appointment_code_invalid", "预约码有误，请核对后重新输入。",
+      "That appointment code is not valid. Please check it.")
+kiosk("scan_not_appointment", "这不是预约二维码，请扫描预约短信或页面上的二维码。",
+      "That is not an appointment QR code.")
+kiosk("scan_not_ticket", "这不是排队小票的二维码。", "That is not a ticket QR code.")
 
 # --- devices --------------------------------------------------------------------------------
 device("device_error", "设备故障", "Device error")
@@ -252,6 +273,8 @@ device("idcard_sam_status", "身份证安全模块报告错误", "The reader's S
 device("idcard_invalid_data", "身份证信息校验失败，请到窗口办理", "The card data failed validation; please go to a service window")
 device("camera_unavailable", "摄像头不可用", "Camera is not available",
        "请检查摄像头连接。", "Check the camera connection.")
+device("scanner_unavailable", "扫码器不可用", "The QR scanner is not available",
+       "请检查扫码器的 USB 线，并确认其为虚拟串口模式。", "Check the scanner's USB cable and that it is in virtual-serial mode.")
 device("face_error", "人脸比对失败", "Face verification failed")
 device("face_models_missing", "人脸模型文件缺失，请联系技术人员", "Face model files are missing; call a technician")
 device("face_no_usable_face", "未检测到清晰的人脸", "No usable face in the image")

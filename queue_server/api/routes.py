@@ -51,9 +51,14 @@ def _idempotency_key() -> str | None:
 
 
 def _public_ticket(t: dict[str, Any]) -> dict[str, Any]:
+    """The ticket as issued, with ``receipt``: what its paper copy says (printing's one
+    builder), so a kiosk printing on its own printer prints what the server would."""
+    from queue_server.printing.jobs import receipt
+
     t = dict(t)
     t.pop("in_tx_result", None)
     t.pop("in_tx_error", None)
+    t["receipt"] = receipt(t, all_settings(get_db()))
     return t
 
 
