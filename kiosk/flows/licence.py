@@ -161,10 +161,8 @@ class LicenceFlow:
         return "identity_card"
 
     def _begin_identity(self, identity: Any, next_screen: str) -> None:
-        try:
-            identity.begin(on_done=self.identity_done, next_screen=next_screen, purpose="licence")
-        except TypeError:  # an identity flow without audit purposes
-            identity.begin(on_done=self.identity_done, next_screen=next_screen)
+        # purpose "licence": the identity check's audit record says what it was for
+        identity.begin(on_done=self.identity_done, next_screen=next_screen, purpose="licence")
 
     def identity_done(self, identity: Any) -> None:
         """The identity check ended (its ``on_done``): only a face match may show a licence."""
