@@ -229,6 +229,28 @@ server(422, "bad_period", "统计期间无效：{what}", "Invalid period: {what_
 server(422, "bad_group", "分组方式应为 day、service、window 或 clerk", "group must be day, service, window or clerk")
 server(422, "bad_calendar_day", "日期无效：{what}", "Invalid calendar day: {what_en}")
 server(422, "bad_reason_list", "差评原因清单有误：{what}", "Invalid reason list: {what_en}")
+# --- server: e-licences (电子证照) and 亮证 --------------------------------------------------
+server(404, "licence_not_found", "没有该证照", "No such licence")
+server(403, "licence_not_holder", "只有持证人本人可以出示该证照", "Only the licence's holder may show it",
+       "请使用持证人本人的身份证。", "Please use the holder's own ID card.")
+server(403, "licence_face_required", "亮证前需完成人脸核验", "Showing a licence needs a face check first",
+       "请刷身份证并进行人脸比对，或请工作人员协助核验。",
+       "Please place your ID card and do the face check, or ask a member of staff to verify you.")
+server(409, "licence_not_valid", "该证照{status_zh}，不能使用", "The licence is {status}; it cannot be used",
+       "请到综合窗口咨询。", "Please ask at a universal window.")
+server(403, "licence_reverify", "人脸核验已超过 {minutes} 分钟，请重新核验",
+       "The face check is older than {minutes} minutes; please verify again",
+       "请重新进行人脸比对后继续亮证。", "Please do the face check again to keep showing the licence.")
+server(404, "licence_presentation_not_found", "没有该亮证记录", "No such presentation")
+server(409, "licence_presentation_ended", "本次亮证已结束，请重新亮证", "This presentation has ended; start again")
+server(422, "bad_purpose", "用证事由代码无效：{purpose}", "Unknown purpose code {purpose} (known: {codes})")
+server(422, "bad_licence_file", "证照文件格式应为 {{\"licences\": [...]}}", "A licence file is {{\"licences\": [...]}}")
+server(422, "bad_licence_row", "第 {row} 条证照的 {field} 有误：{problem}，整个文件未导入",
+       "Licence {row}, field {field}: {problem_en}; nothing was loaded")
+server(422, "bad_licence", "证照信息有误：{field} {problem}", "Invalid licence: {field}: {problem_en}")
+server(422, "revoke_reason_required", "请填写注销原因（100 字以内）", "A revocation reason (at most 100 characters) is required")
+server(422, "licence_alg_unavailable", "签名算法 {alg} 不可用", "Signature algorithm {alg} is not available",
+       "SM2 需要安装 tongsuopy（pip install 'yichuang[gm]'）。", "SM2 needs tongsuopy (pip install 'yichuang[gm]').")
 
 # --- kiosk ----------------------------------------------------------------------------------
 kiosk("kiosk_error", "系统出现问题，请联系工作人员。", "Something went wrong. Please ask a member of staff.")
