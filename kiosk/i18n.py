@@ -152,6 +152,7 @@ STRINGS: dict[str, tuple[str, str]] = {
     "identity.refer.card_expired": ("身份证已过有效期", "The ID card has expired"),
     # 好差评 after a kiosk transaction (kiosk/flows/rating.py): the levels read alike, none stressed
     "rating.title": ("服务评价", "Rate this service"),
+    "licence.rating.service": ("电子证照亮证（{name}）", "Showing an e-licence ({name})"),
     "rating.ask": ("请您对本次服务进行评价", "How was this service?"),
     "rating.voluntary": ("评价自愿，您也可以不评价", "Rating is voluntary"),
     "rating.why": ("请选择不满意的原因（可多选）", "What went wrong? (choose one or more)"),

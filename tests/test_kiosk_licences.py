@@ -163,8 +163,12 @@ def _reverify(d: Driver, admin_token: str) -> dict[str, Any]:
     out["new_presentation"] = d.kiosk.licence.state.shown.presentation != first_presentation
     out["purpose"] = d.kiosk.licence.state.purpose
     d.tap_key("licence_done")
-    d.wait_for(lambda: d.screen.name == "home", 5, "home")
+    # Straight to the rating of this 亮证 (DESIGN §5), the licence data already forgotten.
+    d.wait_for(lambda: d.screen.name == "rating", 5, "the rating screen")
     out["wiped"] = d.kiosk.licence.state.id_number == ""
+    out["rated_case"] = d.kiosk.rating.target.case if d.kiosk.rating.target else ""
+    d.tap(d.find(key="skip_rating"))
+    d.wait_for(lambda: d.screen.name == "home", 5, "home")
     return out
 
 
@@ -299,4 +303,4 @@ def test_after_reverify_minutes_the_kiosk_asks_for_the_face_again(hall: HallServ
                        admin_token=hall.tokens["admin"])
     assert any("重新刷脸" in t for t in out["reverify_texts"]) and out["qr_hidden"]
     assert out["new_presentation"] and out["purpose"] == 2
-    assert out["wiped"]
+    assert out["wiped"] and out["rated_case"].startswith("LZ")

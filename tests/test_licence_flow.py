@@ -144,3 +144,19 @@ def test_the_qr_matrix_has_a_four_module_quiet_zone():
     rows = [pixels[i * n:(i + 1) * n] for i in range(n)]
     assert all(b == 255 for row in rows[:4] + rows[-4:] for b in row)
     assert all(row[:4] == b"\xff" * 4 and row[-4:] == b"\xff" * 4 for row in rows)
+
+
+def test_done_goes_straight_to_the_rating_of_the_case_with_the_licence_forgotten(flow):
+    class Rating:
+        def begin(self, **kw):
+            self.kw = kw
+
+    flow.kiosk.rating = Rating()
+    assert flow.finish() == "home"  # nothing shown: nothing to rate
+    flow.identity_done(Face())
+    flow.load()
+    flow.choose(flow.state.licences[0].id)
+    flow.present(1)
+    assert flow.finish() == "rating"
+    assert flow.kiosk.rating.kw["case"] == "LZ1" and flow.state.id_number == ""
+    assert "亮证" in flow.kiosk.rating.kw["service_name"]

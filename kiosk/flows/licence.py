@@ -316,6 +316,22 @@ class LicenceFlow:
 
         threading.Thread(target=end, daemon=True, name="licence-end").start()
 
+    def finish(self) -> str:
+        """The citizen is done (完成): end the presentation, forget the licence data and go
+        straight to the rating of this kiosk transaction (DESIGN §5: a 亮证 or 打证 case);
+        the screen to show next ("rating", or "home" when nothing was shown or printed)."""
+        with self._lock:
+            lic = self.state.chosen
+            case = (self.state.shown.case if self.state.shown is not None else "") or \
+                str((self.state.printed or {}).get("case") or "")
+            name = lic.type_name if lic is not None else ""
+        self.wipe()
+        if not case:
+            return "home"
+        self.kiosk.rating.begin(case=case, service_name=tr("licence.rating.service", "zh", name=name),
+                                service_name_en=tr("licence.rating.service", "en", name=name))
+        return "rating"
+
     def wipe(self, end_on_server: bool = True) -> None:
         """Forget the citizen (ID number, licences, token); end the presentation."""
         with self._lock:

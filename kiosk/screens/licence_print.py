@@ -45,6 +45,10 @@ class LicencePrintScreen(KioskScreen):
         self.url = self.title_text = self.case_text = self.status_text = ""
         self.printed = False
 
+    def finish(self) -> None:
+        """完成: the rating of this transaction (打证)."""
+        self.go(self.flow.finish())
+
     def on_scan(self, payload: Any) -> None:
         """Scans are not read here."""
 

@@ -159,9 +159,8 @@ class LicenceQRScreen(KioskScreen):
         self.go(self.flow.reverify())
 
     def finish(self) -> None:
-        """完成亮证: end the presentation, wipe the session."""
-        self.flow.wipe()
-        self.home()
+        """完成亮证: end the presentation, then the rating of this transaction."""
+        self.go(self.flow.finish())
 
     def back(self) -> None:
         """Choose another purpose: this presentation ends."""
