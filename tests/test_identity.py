@@ -26,7 +26,7 @@ def test_card_consent_face_match_gives_a_face_verified_identity():
         assert flow.step == "result"
         ident = flow.identity
         assert ident is not None and ident.method == "face" and ident.face_verified
-        assert ident.face_distance is not None and ident.face_distance <= 0.55
+        assert ident.face_score is not None and ident.face_score >= 0.363
         assert ident.id_masked == "1101**********0019" and ident.name_masked == "林*努"
         assert ident.age_on(TODAY) == 46
         assert flow.card.photo is None  # the ID photo is dropped as soon as it is not needed

@@ -21,8 +21,9 @@ cancelled or no card could be read). ``method`` says how far verification went:
   does not accept card-only): 转人工, ``referral`` carries the reason code and message.
 
 Privacy (DESIGN §11): frames are processed and dropped; the ID photo and its descriptor live
-in this object until :meth:`wipe`; the audit callback receives numbers only (result, distance,
-liveness, time, kiosk) — never an image, a descriptor, a name or an ID number.
+in this object until :meth:`wipe`; the audit callback receives numbers only (result, score,
+threshold, model and its digest, liveness, time, kiosk) — never an image, a feature, a name or
+an ID number.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ class VerifiedIdentity(MaskedIdentity):
     birth_date: dt.date
     valid_to: dt.date | None
     method: str  # face | card_only | manual
-    face_distance: float | None = None
+    face_score: float | None = None  # cosine similarity to the ID photo (higher = more alike)
     liveness: str | None = None  # the challenge passed, e.g. "turn_left"
     verified_at: float = 0.0
     referral: tuple[str, str, str] | None = None  # (code, zh, en) when method == "manual"
@@ -350,7 +351,7 @@ class IdentityFlow:
         return VerifiedIdentity(
             name=card.name, id_number=card.id_number, sex=card.sex, nation=card.nation,
             birth_date=card.birth_date, valid_to=card.valid_to, method=method,
-            face_distance=None if result is None else result.distance,
+            face_score=None if result is None else result.score,
             liveness=None if result is None else result.liveness.challenge,
             verified_at=self.clock(),
         )
@@ -407,8 +408,9 @@ class IdentityFlow:
         }
         if result is not None:
             audit = result.as_audit()
-            record.update(match=audit["match"], distance=audit["distance"],
-                          threshold=audit["threshold"], liveness=audit["liveness"])
+            record.update(match=audit["match"], score=audit["score"], threshold=audit["threshold"],
+                          model=audit["model"], model_digest=audit["model_digest"],
+                          liveness=audit["liveness"])
         try:
             self.audit(record)
         except Exception:  # the audit sink must never break the citizen's session
