@@ -83,8 +83,8 @@ SETTINGS: tuple[Setting, ...] = (
             "kiosk.face calibrate`, docs/identity.md). Replaces the old `threshold` (a distance)."),
     Setting("face", "detector_score", 0.6, "YuNet face detector score threshold."),
     Setting("face", "detect_width", 320, "Detection runs on a copy of the live frame this wide."),
-    Setting("face", "still_detect_side", 800, "Still images larger than this are detected on a copy "
-            "this size (then at full size if no face)."),
+    Setting("face", "still_detect_side", 800, "Still images larger than this are reduced to this size "
+            "(full size only if the copy shows no face)."),
     Setting("face", "min_face_px", 120, "Quality gate: face box width in pixels."),
     Setting("face", "min_brightness", 40.0, "Quality gate: lowest mean grey level of the face."),
     Setting("face", "max_brightness", 220.0, "Quality gate: highest mean grey level (glare, backlight)."),

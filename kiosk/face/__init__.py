@@ -12,11 +12,17 @@ from .config import FaceConfig
 from .errors import FaceError, ModelDigestMismatch, ModelsMissing, NoUsableFace, UnreadableImage
 from .liveness import CHALLENGES, LivenessResult, LivenessTracker, random_challenge
 from .pipeline import FaceAnalyzer, FaceObservation, Quality, similarity
-from .verifier import FaceVerifier, FrameFeedback, VerificationResult, VerificationSession
+from .verifier import (
+    FaceVerifier,
+    FrameFeedback,
+    VerificationResult,
+    VerificationSession,
+    face_health,
+)
 
 __all__ = [
     "CHALLENGES", "FaceAnalyzer", "FaceConfig", "FaceError", "FaceObservation", "FaceVerifier",
     "FrameFeedback", "LivenessResult", "LivenessTracker", "ModelDigestMismatch", "ModelsMissing",
     "NoUsableFace", "Quality", "UnreadableImage", "VerificationResult", "VerificationSession",
-    "random_challenge", "similarity",
+    "face_health", "random_challenge", "similarity",
 ]

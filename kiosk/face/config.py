@@ -33,8 +33,8 @@ class FaceConfig:
     detect_width: int = 320
     """Live frames: detection runs on a copy this wide; the feature uses the full frame."""
     still_detect_side: int = 800
-    """Still images larger than this (longest side) are detected on a copy this size, and again
-    at full size when the copy shows no face; the feature uses the full image."""
+    """Still images larger than this (longest side) are reduced to this size for detection and
+    feature (at full size only when the reduced copy shows no face)."""
     min_face_px: int = 120
     """Quality gate: face box width in full-frame pixels."""
     min_brightness: float = 40.0

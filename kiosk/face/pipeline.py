@@ -8,8 +8,9 @@ Everything goes through OpenCV's own API (``cv2.FaceDetectorYN`` = YuNet,
   to the frame, and ``alignCrop`` + ``feature`` use the full frame.
 * **Stills** (an ID photo, a technician's photo): under 400 px they are upscaled ×2 with cubic
   interpolation first (a 102×126 ID photo becomes 204×252); over ``still_detect_side`` they are
-  detected on a smaller copy, then at full size if the copy shows no face. The largest face
-  is used; two confident faces of about the same size make the image unusable (whose face?).
+  reduced to that size (area interpolation, which also spares ``alignCrop`` from aliasing a
+  huge face down to 112 px), and used at full size only if the copy shows no face. The
+  largest face is used (the largest confident one when YuNet is ≥ 0.9 sure of some).
 * **Score**: cosine similarity of two features (``FaceRecognizerSF.match(..., FR_COSINE)``,
   here :func:`similarity`): −1…1, higher = more alike.
 
@@ -35,8 +36,6 @@ SMALL_STILL = 400
 #: fraction of the largest face's width (a hand or a far-away face behind does not count).
 OTHER_FACE_SCORE = 0.9
 OTHER_FACE_RATIO = 0.5
-#: A still is ambiguous when a second confident face is at least this fraction of the largest.
-AMBIGUOUS_RATIO = 0.8
 
 QUALITY_MESSAGES: dict[str, tuple[str, str]] = {
     "ok": ("很好，请保持", "Good, hold still"),
@@ -128,7 +127,8 @@ class FaceAnalyzer:
             if scale < 1.0:
                 r[:14] /= (small.shape[1] / image.shape[1])
             rows.append(r)
-        rows.sort(key=lambda r: r[2] * r[3], reverse=True)
+        # the largest face, preferring faces YuNet is sure of over a larger doubtful detection
+        rows.sort(key=lambda r: (r[14] >= OTHER_FACE_SCORE, r[2] * r[3]), reverse=True)
         return rows
 
     def _observation(self, gray: np.ndarray, rows: list[np.ndarray], faces: int) -> FaceObservation:
@@ -184,9 +184,9 @@ class FaceAnalyzer:
     def describe_still(self, image: np.ndarray) -> tuple[np.ndarray, FaceObservation]:
         """Feature of the face in a still image (an ID photo or a technician's photo).
 
-        Raises :class:`NoUsableFace` for an empty image, no face, or two confident faces of
-        about the same size. The quality gate of live frames is not applied (an ID photo is
-        small by nature); the observation carries its reasons for information.
+        Raises :class:`NoUsableFace` for an empty image or no face. The quality gate of live
+        frames is not applied (an ID photo is small by nature); the observation, in the
+        caller's pixels, carries its reasons for information.
         """
         if image is None or getattr(image, "size", 0) == 0:
             raise NoUsableFace(detail="empty image")
@@ -199,17 +199,20 @@ class FaceAnalyzer:
             img = cv2.resize(img, None, fx=up, fy=up, interpolation=cv2.INTER_CUBIC)
             longest *= up
         rows: list[np.ndarray] = []
+        scale = float(up)
         if longest > cfg.still_detect_side:
-            rows = self._detect(img, cfg.still_detect_side / longest)
+            f = cfg.still_detect_side / longest
+            small = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            rows = self._detect(small)
+            if rows:
+                img, scale = small, f
         if not rows:
             rows = self._detect(img)
         if not rows:
             raise NoUsableFace(detail="no face found")
-        if len(rows) > 1 and rows[1][14] >= OTHER_FACE_SCORE and rows[1][2] >= AMBIGUOUS_RATIO * rows[0][2]:
-            raise NoUsableFace(detail=f"{len(rows)} faces of similar size")
         feature = self.feature(img, rows[0])
         row = rows[0].copy()
-        row[:14] /= up  # the observation in the caller's pixels
+        row[:14] /= scale  # the observation in the caller's pixels
         gray = cv2.cvtColor(as_bgr(image), cv2.COLOR_BGR2GRAY)
         return feature, self._observation(gray, [row], 1)
 
@@ -219,7 +222,7 @@ class FaceAnalyzer:
         m = self.models
         return {
             "kind": "camera",
-            "state": "ok" if m.digests_verified else "degraded",
+            "state": "ok" if m.digests_verified else "warning",
             "detail": f"face models loaded: {m.describe()}",
             "model": m.model,
             "model_digest": m.model_digest,

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .config import FaceConfig
-from .errors import NoUsableFace
+from .errors import FaceError, NoUsableFace
 from .liveness import (
     CHALLENGES,
     FAIL_MESSAGES,
@@ -281,3 +281,18 @@ class FaceVerifier:
         ``camera``, ``state``, ``detail`` naming the loaded models and whether their digests
         were verified (plus ``model``, ``model_digest``, ``digests_verified``)."""
         return self.analyzer.health()
+
+
+def face_health(config: FaceConfig | None = None) -> dict[str, Any]:
+    """The face check's part of the camera's health record, loading the models if needed:
+    ``state`` ``ok`` with the loaded models and "sha256 verified" in ``detail``, or ``error``
+    naming the missing or altered file (face checks cannot run; the kiosk falls back to the
+    card-only way or a window)."""
+    from .models import MODEL_NAME
+
+    try:
+        return FaceAnalyzer(config or FaceConfig()).health()
+    except FaceError as e:
+        return {"kind": "camera", "state": "error",
+                "detail": f"face models unusable: {e.en}" + (f" ({e.detail})" if e.detail else ""),
+                "model": MODEL_NAME, "model_digest": None, "digests_verified": False, "code": e.code}
