@@ -297,6 +297,13 @@ def test_compare_pairs_exits_2_only_when_the_csv_cannot_be_read(tmp_path):
     bad.write_text("left,right\nx.jpg,y.jpg\n")
     r = _cli("compare-pairs", str(bad))
     assert r.returncode == 2 and "b" in r.stderr and r.stdout == ""
+    gbk = tmp_path / "gbk" / "对照.csv"  # as Excel on a Chinese Windows saves it
+    gbk.parent.mkdir()
+    shutil.copy(FACES / "biden.jpg", gbk.parent / "拜登.jpg")
+    shutil.copy(FACES / "biden2.jpg", gbk.parent / "拜登2.jpg")
+    gbk.write_bytes("a,b\r\n拜登.jpg,拜登2.jpg\r\n".encode("gb18030"))
+    r = _cli("compare-pairs", str(gbk))
+    assert r.returncode == 0 and json.loads(r.stdout.splitlines()[0])["b"] == "拜登2.jpg"
     empty = tmp_path / "empty.csv"
     empty.write_text("a,b\n")
     r = _cli("compare-pairs", str(empty))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import math
 import statistics
@@ -93,11 +94,11 @@ def _compare(args: argparse.Namespace) -> int:
         except NoUsableFace as e:
             print(f"error: {name} has no usable face ({e.detail}) / 图像中没有可用的人脸", file=sys.stderr)
             return 2
-    score = similarity(results["ID_PHOTO"][0], results["LIVE_IMAGE"][0])
+    score = round(similarity(results["ID_PHOTO"][0], results["LIVE_IMAGE"][0]), 4)
     obs = results["LIVE_IMAGE"][1]
     _print({
         "match": score >= args.min_similarity,
-        "score": round(score, 4),
+        "score": score,
         "threshold": args.min_similarity,
         "live_face_px": obs.box[2] if obs.box else 0,
         "live_quality": obs.quality.reason,
@@ -113,16 +114,29 @@ class _CsvUnreadable(Exception):
 
 
 def _read_pairs(path: str, needed: tuple[str, ...]) -> list[dict[str, str]]:
+    """The rows of a pairs file: UTF-8 (with or without BOM), or GB18030 as Chinese Excel
+    saves it; header names are stripped, values kept exactly as written."""
     try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            fields = [(f or "").strip() for f in (reader.fieldnames or [])]
-            missing = [c for c in needed if c not in fields]
-            if missing:
-                raise _CsvUnreadable(f"{path}: no column {', '.join(missing)} (columns: {', '.join(fields) or 'none'})")
-            reader.fieldnames = fields
-            return [row for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raw = Path(path).read_bytes()
+    except OSError as e:
+        raise _CsvUnreadable(f"{path}: {e.strerror or e}") from None
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise _CsvUnreadable(f"{path}: neither UTF-8 nor GB18030 text")
+    try:
+        reader = csv.DictReader(io.StringIO(text, newline=""))
+        fields = [(f or "").strip() for f in (reader.fieldnames or [])]
+        missing = [c for c in needed if c not in fields]
+        if missing:
+            raise _CsvUnreadable(f"{path}: no column {', '.join(missing)} (columns: {', '.join(fields) or 'none'})")
+        reader.fieldnames = fields
+        return [row for row in reader]
+    except csv.Error as e:
         raise _CsvUnreadable(f"{path}: {e}") from None
 
 
@@ -145,6 +159,8 @@ class _Features:
                     self._cache[name] = (self.verifier.analyzer.describe_still(img)[0], None)
                 except NoUsableFace:
                     self._cache[name] = (None, "no_face")
+                except Exception:  # an image OpenCV decodes but cannot process: report the row
+                    self._cache[name] = (None, "unreadable")
         return self._cache[name]
 
     def score(self, a: str, b: str) -> tuple[float | None, str | None]:
@@ -181,9 +197,10 @@ def _compare_pairs(args: argparse.Namespace) -> int:
             _print({"a": a, "b": b, "error": err})
             continue
         assert score is not None
+        score = round(score, 4)  # the decision is the one the printed score shows
         match = score >= args.min_similarity
         matched += match
-        _print({"a": a, "b": b, "score": round(score, 4), "match": match, "threshold": args.min_similarity})
+        _print({"a": a, "b": b, "score": score, "match": match, "threshold": args.min_similarity})
     _print({"pairs": len(rows), "matched": matched, "errors": errors,
             "median_ms": round(statistics.median(times), 1) if times else 0.0})
     return 0
