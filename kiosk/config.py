@@ -102,8 +102,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(fraction of the eye-to-mouth height)."),
     Setting("face", "min_parallax", 0.05, "Turn or nod: points tracked on the face must stop fitting "
             "one plane by this much (a photo or screen shows ≤ 0.03)."),
-    Setting("face", "min_track_similarity", 0.4, "Lowest cosine similarity between features of one "
-            "attempt (the same face throughout)."),
+    Setting("face", "min_track_similarity", 0.4, "Lowest cosine similarity of a feature to the mean "
+            "of the attempt's earlier ones (the same face throughout)."),
     Setting("face", "max_attempts", 3, "Face attempts the verifier allows per session."),
     Setting("face", "challenges", ("turn_left", "turn_right", "nod"),
             "Liveness challenges drawn at random."),

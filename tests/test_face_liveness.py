@@ -139,14 +139,21 @@ def test_screen_replaying_the_real_video_fails_any_other_challenge(verifier, cli
     assert not result.match and result.reason == "liveness_failed"
 
 
+def _face_crop(image: np.ndarray, analyzer) -> np.ndarray:
+    """The head of a photo, so that held to the camera the face is ~250 px wide."""
+    _, obs = analyzer.describe_still(image)
+    x, y, w, h = obs.box
+    return image[max(0, y - h // 3):y + h + h // 3, max(0, x - w // 3):x + w + w // 3]
+
+
 def test_owner_photo_then_impostor_answering_the_challenge_does_not_match(verifier, clip):
     """Features of the owner's photo must not be combined with someone else's liveness."""
-    owner_photo = cv2.imread(str(FACES / "obama2.jpg"))
+    owner_photo = _face_crop(cv2.imread(str(FACES / "obama2.jpg")), verifier.analyzer)
     owner = verifier.id_feature(cv2.imread(str(FACES / "obama.jpg")))
-    frames = photo_attack(owner_photo, frames=12, max_angle_deg=5) + real_turn(clip, "turn_left")
-    result = None
+    shown = photo_attack(owner_photo, frames=12, max_angle_deg=5)
+    assert all(verifier.analyzer.observe(f).quality.ok for f in shown)  # the photo is seen clearly
     session = verifier.start(owner, "turn_left")
-    for f in frames:
+    for f in shown + real_turn(clip, "turn_left"):
         session.feed(f)
         if session.result is not None:
             break
@@ -156,6 +163,18 @@ def test_owner_photo_then_impostor_answering_the_challenge_does_not_match(verifi
     result = session.result
     assert session.resets >= 1
     assert result is not None and not result.match
+
+
+def test_a_feature_of_another_person_restarts_the_attempt(verifier, clip):
+    """The feature check alone (same place, same size: the box cannot tell)."""
+    owner_photo = _face_crop(cv2.imread(str(FACES / "obama2.jpg")), verifier.analyzer)
+    session = verifier.start(verifier.id_feature(cv2.imread(str(FACES / "obama.jpg"))), "turn_left")
+    for f in photo_attack(owner_photo, frames=6, max_angle_deg=2):
+        session._add_feature(f, verifier.analyzer.observe(f))
+    assert session.resets == 0 and len(session.scores) == 6 and min(session.scores) >= 0.363
+    frame = real_turn(clip, "turn_left")[0]
+    session._add_feature(frame, verifier.analyzer.observe(frame))
+    assert session.resets == 1 and len(session.scores) == 1 and session.scores[0] < 0.363
 
 
 def test_real_clip_is_one_continuous_track_and_the_tracker_forgets_the_frames(verifier, clip, id_feat):

@@ -65,8 +65,9 @@ class FaceConfig:
     (RMS, eye distances) — a 3-D head does, a photo or a screen moved in any way does not
     (real clip 0.06–0.10; photo and screen attacks ≤ 0.03)."""
     min_track_similarity: float = 0.4
-    """Smallest cosine similarity between two features of one attempt: the face that answers the
-    challenge must be the face that is matched (a lower one restarts the challenge)."""
+    """Smallest cosine similarity of each feature of an attempt to the mean of its earlier ones:
+    the face that answers the challenge must be the face that is matched (a lower one restarts
+    the challenge). One person's live frames score ≥ 0.66 on the real clip, another ≤ 0.33."""
     max_attempts: int = 3
     """Face attempts before the kiosk refers the citizen to a window (转人工)."""
     challenges: tuple[str, ...] = ("turn_left", "turn_right", "nod")

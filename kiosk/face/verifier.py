@@ -137,7 +137,8 @@ class VerificationSession:
         evidence gathered so far is discarded and the challenge starts again. A swap the box
         does not reveal is caught by the features (``_add_feature``): every feature of an
         attempt, including one of the frame that answered the challenge, must have a cosine
-        similarity ≥ ``min_track_similarity`` with each of the others.
+        similarity ≥ ``min_track_similarity`` with the mean of the attempt's earlier ones (one
+        person's live frames: ≥ 0.66 on the real clip; another person: ≤ 0.33).
         """
         box = obs.box if obs.faces == 1 else None
         if box is None:
@@ -159,11 +160,11 @@ class VerificationSession:
     def _add_feature(self, frame: np.ndarray, obs: Any) -> None:
         f = self.analyzer.feature(frame, obs.face)
         self._last_feat_at = self.frames
-        if any(similarity(f, x) < self.config.min_track_similarity for x in self._feats):
+        if self._feats and similarity(f, np.mean(self._feats, axis=0)) < self.config.min_track_similarity:
             # another person than the one seen so far: start the challenge again from this face
             self._reset_track()
             self.liveness.add(obs.landmarks, frame, obs.box)
-        self._feats.append(f)
+        self._feats.append(f / (float(np.linalg.norm(f)) or 1.0))
         self.scores.append(similarity(f, self._id))
 
     def _reset_track(self) -> None:
