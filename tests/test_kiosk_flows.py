@@ -394,15 +394,15 @@ def test_config_rejects_unknown_keys_and_wrong_types(tmp_path: Path) -> None:
 def test_config_declares_the_identity_sections_and_takes_a_reader_url() -> None:
     from kiosk.flows.swipe import HardwareCardReader, open_card_reader
 
-    cfg = from_dict({"camera": {"source": 0}, "face": {"threshold": 0.5, "challenges": ["blink"]},
+    cfg = from_dict({"camera": {"source": 0}, "face": {"min_similarity": 0.5, "challenges": ["nod"]},
                      "identity": {"max_attempts": 2}, "idcard": {"url": "sim://"}})
-    assert cfg.sections()["face"]["threshold"] == 0.5
-    assert cfg.get("face", "challenges") == ("blink",)
+    assert cfg.sections()["face"]["min_similarity"] == 0.5
+    assert cfg.get("face", "challenges") == ("nod",)
     assert cfg.section("camera")["source"] == 0
     assert from_dict({"camera": {"source": "/dev/video0"}}).get("camera", "source") == "/dev/video0"
     assert cfg.get("identity", "verify_face_for_priority") is True
-    for bad in ({"face": {"treshold": 0.5}}, {"identity": {"verify_face_for_priority": "yes"}},
-                {"face": {"challenges": "blink"}}, {"camera": {"source": True}}):
+    for bad in ({"face": {"min_similarty": 0.5}}, {"identity": {"verify_face_for_priority": "yes"}},
+                {"face": {"challenges": "nod"}}, {"camera": {"source": True}}):
         with pytest.raises(ConfigError):
             from_dict(bad)
     reader = open_card_reader(cfg.section("idcard"))

