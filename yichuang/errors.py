@@ -251,6 +251,9 @@ server(422, "bad_licence", "证照信息有误：{field} {problem}", "Invalid li
 server(422, "revoke_reason_required", "请填写注销原因（100 字以内）", "A revocation reason (at most 100 characters) is required")
 server(422, "licence_alg_unavailable", "签名算法 {alg} 不可用", "Signature algorithm {alg} is not available",
        "SM2 需要安装 tongsuopy（pip install 'yichuang[gm]'）。", "SM2 needs tongsuopy (pip install 'yichuang[gm]').")
+server(422, "bad_trust_list", "证照信任列表无效，未采用：{problem}", "Invalid licence trust list, not applied: {problem}",
+       "本厅继续使用上一份有效的信任列表；请城市中心重新发布（city-hub manifest publish-trust-list）。",
+       "The hall keeps the last good trust list; have the hub publish again (city-hub manifest publish-trust-list).")
 
 # --- kiosk ----------------------------------------------------------------------------------
 kiosk("kiosk_error", "系统出现问题，请联系工作人员。", "Something went wrong. Please ask a member of staff.")
