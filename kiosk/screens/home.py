@@ -1,4 +1,4 @@
-"""Home: 取号, 预约签到, 排队查询, 优先取号, language switch, 适老化 mode."""
+"""Home: 取号, 预约签到, 排队查询, 优先取号, 亮证, language switch, 适老化 mode."""
 
 from __future__ import annotations
 
@@ -13,6 +13,12 @@ class HomeScreen(KioskScreen):
     def take_number(self, priority: bool = False) -> None:
         self.kiosk.take_number.choose_priority(None)
         self.go("priority" if priority else "category")
+
+    def show_licence(self) -> None:
+        """亮证: the identity check (card + face), then the citizen's licences."""
+        from kiosk.flows.licence import licence_flow
+
+        self.go(licence_flow(self.kiosk).begin())
 
     def toggle_language(self) -> None:
         self.app.toggle_language()

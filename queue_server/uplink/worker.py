@@ -3,7 +3,9 @@
 Loop: read the config; if events wait after the cursor (or ``uplink.interval_s`` passed),
 send one batch (:func:`push_once`): the events in ``(cursor, upto]`` (at most
 ``uplink.batch_size``), the audit head, the hash of the row the hub asked about, the day's
-figures and unreported manifest results, signed with the hall's key. The hub answers the
+figures, unreported manifest results and the capabilities' optional parts
+(:mod:`~queue_server.uplink.parts`: the licences' keys and revocations), signed with the
+hall's key. The hub answers the
 highest id it holds without a gap; that becomes the cursor (it only moves back if the hub
 says it holds less — a restored hub — and then the events are sent again, harmlessly).
 Every ``uplink.manifest_interval_s`` it pulls manifests.
@@ -33,10 +35,11 @@ import requests
 from sqlite_utils import Database
 
 from queue_server.audit.chain import head
+from queue_server.background import BackgroundThread
 from queue_server.db import connect, write_tx
 from queue_server.errors import Conflict
 from queue_server.settings import get_setting
-from queue_server.uplink import figures, manifests
+from queue_server.uplink import figures, manifests, parts
 from yichuang import citylink
 
 log = logging.getLogger("queue_server.uplink")
@@ -98,7 +101,8 @@ def build_batch(db: Database, cfg: dict[str, Any], now: float) -> tuple[bytes, d
     body = citylink.make_batch(
         hall=cfg["hall"], after=cursor, upto=upto, events=events, audit_head=h.as_dict(), audit_check=check,
         figures=figures.day_figures(db, now), last_event_id=last_id, tz=str(get_setting(db, "timezone")),
-        reports=[{k: v for k, v in r.items() if k != "id"} for r in reports], sent_at=now)
+        reports=[{k: v for k, v in r.items() if k != "id"} for r in reports], sent_at=now,
+        parts=parts.collect(db, now))
     return body, {"events": len(events), "upto": upto, "last_id": last_id, "report_ids": [r["id"] for r in reports]}
 
 
@@ -152,24 +156,15 @@ def pull_manifests(db: Database, session: requests.Session | None = None) -> dic
     return out
 
 
-class Uplink:
+class Uplink(BackgroundThread):
     """The thread (see the module doc)."""
 
+    name = "uplink"
+
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
+        super().__init__()
         self.db_path = str(db_path)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock_fd: int | None = None
-
-    def start(self) -> Uplink:
-        self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     def _leader(self) -> bool:
         if self._lock_fd is not None:
@@ -183,18 +178,18 @@ class Uplink:
         self._lock_fd = fd
         return True
 
-    def _run(self) -> None:
+    def run(self) -> None:
         db = connect(self.db_path)
         session = requests.Session()
         next_push = 0.0
         next_manifests = 0.0
         failures = 0
         after_push: tuple[int, int] = (-1, -1)
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             try:
                 cfg = config(db)
                 if cfg is None or not cfg["enabled"] or not self._leader():
-                    self._stop.wait(2.0)
+                    self.stopping.wait(2.0)
                     continue
                 now = time.monotonic()
                 st = state(db)
@@ -222,8 +217,8 @@ class Uplink:
                 log.warning("uplink: %s (try %d, next in %.0f s)", exc, failures, wait)
             except Exception:  # never let the thread die: log and go on
                 log.exception("uplink: unexpected error")
-                self._stop.wait(5.0)
-            self._stop.wait(POLL)
+                self.stopping.wait(5.0)
+            self.stopping.wait(POLL)
         db.conn.close()
 
 
