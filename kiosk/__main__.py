@@ -41,7 +41,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         prog="python -m kiosk" if prog == "__main__.py" else prog,
         description=(__doc__ or "").split("\n\n")[0].replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="Technician commands: yichuang-kiosk doctor --help, yichuang-kiosk setup --help "
+        epilog="Technician commands: yichuang-kiosk doctor --help, yichuang-kiosk setup --help\n"
                "(docs/technicians.md). Configuration keys: see docs/kiosk.md and kiosk.example.toml.")
     p.add_argument("--config", metavar="FILE", help="kiosk TOML file (default: built-in defaults)")
     p.add_argument("--windowed", action="store_true",
