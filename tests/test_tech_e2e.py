@@ -4,11 +4,14 @@ simulator, a hall display page beating from chromium, and the technicians' page 
 chromium. The simulated printer reports paper near-end → ``warning`` on /tech within one
 heartbeat; paper out → ``error``, and the kiosk still issues the number on screen; a test
 print started on /tech comes out of the kiosk's printer; the kiosk process killed →
-``stale`` within three beats. Screenshots go to docs/screenshots/tech-*.png; the clerk
-console shows a banner when its window's printer is down."""
+``stale`` within three beats. The clerk console shows a banner when its window's printer is
+down. Every state is screenshotted (and looked at); ``YICHUANG_SCREENSHOTS=1`` (re)writes
+``docs/screenshots/tech-*.png`` and ``counter-printer-down.png``, else a temporary folder."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -24,7 +27,8 @@ from tests.support.tech import KioskProcess, kiosk_token, scenario_commands, wai
 pytestmark = [pytest.mark.slow, needs_chromium]
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screenshots"
+SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("YICHUANG_SCREENSHOTS") == "1" else \
+    Path(tempfile.mkdtemp(prefix="tech-shots-"))
 BEAT = 1.0          # the kiosk's [devices] heartbeat_s in these tests
 STALE_AFTER = 3     # devices.stale_after_s: three beats
 
