@@ -145,14 +145,14 @@
   /** "printer tcp://…: 缺纸 / out of paper" (the server's words) → "打印机：缺纸 / out of paper". */
   function component(text) {
     const m = /^(printer|idcard|camera|scanner|voice) (\S+?): (.*)$/s.exec(text || "");
-    return m ? `${pick(KIND, m[1])}：${m[3]}` : (text || "");
+    return m ? `${pick(KIND, m[1])}${L("：", ": ")}${m[3]}` : (text || "");
   }
   /** What is wrong with a device now, in words: its worst component, or no heartbeat. */
   function problemOf(d) {
     if (d.state === "ok") return "";
     if (d.state === "stale") return d.detail;
     const c = d.components.find((x) => x.state === d.state);
-    return c ? `${pick(KIND, c.kind)}：${c.detail}` : component(d.detail);
+    return c ? `${pick(KIND, c.kind)}${L("：", ": ")}${c.detail}` : component(d.detail);
   }
   function ago(ts) {
     if (!ts || !data) return "";
@@ -340,7 +340,7 @@
     for (const h of d.history) {
       const li = make("li");
       const what = h.component ? `${pick(KIND, h.component.kind)} ${h.component.name}` : L("设备", "Device");
-      li.append(make("span", "when", dateTime(h.ts)), make("strong", "", what + "："),
+      li.append(make("span", "when", dateTime(h.ts)), make("strong", "", what + L("：", ": ")),
         make("span", "", `${h.from ? pick(STATE, h.from) : L("首次", "first")} → `), badge(h.to));
       if (h.detail) li.append(make("span", "result", h.component ? h.detail : component(h.detail)));
       hist.append(li);
