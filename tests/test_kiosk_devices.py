@@ -200,3 +200,35 @@ def test_the_watcher_thread_beats_at_its_interval(hall: HallServer, printer: Any
         k.devices.stop()
     assert make({"devices": {"heartbeat_s": 0}}).devices.start() is None
     assert make({}).devices.start() is None  # no token: no heartbeats
+
+
+def test_yichuang_kiosk_beats_from_its_entry_point_and_reloads_its_file(hall: HallServer, tmp_path: Path) -> None:
+    """``yichuang-kiosk --config FILE`` itself (offscreen): the watcher starts with the kiosk
+    and knows the file a technician's "reload the configuration" reads again."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.tech import ROOT, write_toml
+
+    token = kiosk_token(hall.db_path, "kiosk-w7")
+    cfg = write_toml(tmp_path / "kiosk.toml", {"server": {"url": hall.url, "token": token},
+                                               "kiosk": {"name": "kiosk-w7", "speech": False},
+                                               "printer": {"url": "sim://kiosk-w7"}, "scanner": {"mode": "none"},
+                                               "devices": {"heartbeat_s": 1.0}})
+    env = dict(os.environ, PYTHONPATH=str(ROOT), KIVY_HOME=str(tmp_path / "kivy-home"))
+    env.pop("DISPLAY", None)
+    env.pop("WAYLAND_DISPLAY", None)
+
+    def run() -> None:
+        r = subprocess.run([sys.executable, "-m", "kiosk", "--config", str(cfg), "--offscreen", "--quit-after", "2.5"],
+                           env=env, cwd=str(ROOT), capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-3000:]
+
+    run()
+    d = device(hall, "kiosk-w7")
+    assert d["state"] == "ok" and d["components"][0] == {**d["components"][0], "kind": "printer", "name": "sim://kiosk-w7"}
+    action = hall.api("POST", "/api/devices/kiosk-w7/actions", json={"action": "reload_config"})
+    run()
+    done = hall.api("GET", f"/api/devices/kiosk-w7/actions/{action['id']}")
+    assert (done["status"], done["result"]) == ("done", "配置未变化 / no change")
