@@ -103,6 +103,7 @@ def shot(page: Any, name: str) -> Path:
     SHOTS.mkdir(parents=True, exist_ok=True)
     path = SHOTS / name
     page.wait_for_timeout(300)
+    page.evaluate("() => { const m = document.getElementById('msg'); if (m) m.hidden = true; }")  # a passing toast
     page.screenshot(path=str(path), full_page=True)
     return path
 
@@ -116,6 +117,7 @@ def test_tech_page_follows_a_kiosk_through_paper_near_end_paper_out_a_test_print
     from queue_server.db import connect
 
     display_token = create_token(connect(hall.db_path), "display", "hall-screen-1")
+    window_token = create_token(connect(hall.db_path), "display", "window-1-screen")
     config = {"server": {"url": hall.url, "token": token, "timeout": 3.0, "retry_seconds": 1.0},
               "kiosk": {"name": "kiosk-03", "hall_name": "章丘区政务服务中心", "speech": False},
               "printer": {"url": printer.url, "paper": 80},
@@ -127,7 +129,11 @@ def test_tech_page_follows_a_kiosk_through_paper_near_end_paper_out_a_test_print
         # a hall display beats from its page, like the kiosk
         screen = context.new_page()
         screen.goto(f"{hall.url}/display?token={display_token}&beat=1")
+        above = context.new_page()
+        above.goto(f"{hall.url}/display/window/1?token={window_token}&beat=1")
         wait_until(lambda: state_of(hall, "hall-screen-1") == "ok", 15, "the display's heartbeat")
+        wait_until(lambda: state_of(hall, "window-1-screen") == "ok", 15, "the window display's heartbeat")
+        assert device(hall, "window-1-screen")["components"] == [] and device(hall, "window-1-screen")["kind"] == "display"
         wait_until(lambda: state_of(hall, "kiosk-03") == "ok", 60, "the kiosk's first heartbeat")
         d = device(hall, "kiosk-03")
         assert d is not None and [c["kind"] for c in d["components"]] == ["printer"]
@@ -192,6 +198,12 @@ def test_tech_page_follows_a_kiosk_through_paper_near_end_paper_out_a_test_print
             history[:2] == [("warning", "error"), ("ok", "warning")]
         body = page.inner_text("body")
         assert "3701" not in body and "王" not in body
+        # a display's one action: reload the page
+        screen.evaluate("window.__before_reload = 1")
+        a = hall.api("POST", "/api/devices/hall-screen-1/actions", json={"action": "reload_config"})
+        wait_until(lambda: hall.api("GET", f"/api/devices/hall-screen-1/actions/{a['id']}")["status"] == "done",
+                   15, "the display's reload")
+        screen.wait_for_function("window.__before_reload === undefined", timeout=10000)
         # the filter shows only what is not ok
         page.select_option("#f-state", "problem")
         page.wait_for_timeout(300)
