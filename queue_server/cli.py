@@ -86,6 +86,12 @@ def _print_seed_summary(made: dict[str, Any]) -> None:
     click.echo("appointments (code, slot, service, synthetic ID number for check-in):")
     for a in made["appointments"][:6]:
         click.echo(f"  {a['code']}  {a['slot_start']}-{a['slot_end']}  {a['service']}  {a['id_number']}")
+    if made.get("approvals"):
+        ids, names = made["approvals"]["ids"], made["approvals"]["names"]
+        click.echo("秒批 demo (synthetic ID numbers in the embedded data source; README.md has the table):")
+        for item, who, shows in made["approvals"]["showcase"]:
+            person = f"{ids[who]} {names[who]}" if who in ids else who
+            click.echo(f"  {item:28} {person:28} {shows}")
 
 
 @main.group()
@@ -438,10 +444,12 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
 
 
 # Each capability's command group (its cli.py is the only click module it has).
+from queue_server.approvals.cli import approvals as _approvals  # noqa: E402
+from queue_server.approvals.cli import data as _data  # noqa: E402
 from queue_server.audit.cli import audit as _audit  # noqa: E402
 from queue_server.printing.cli import printer as _printer  # noqa: E402
 
-for _group in (_printer, _audit):
+for _group in (_printer, _audit, _approvals, _data):
     main.add_command(_group)
 
 if __name__ == "__main__":

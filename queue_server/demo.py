@@ -154,6 +154,7 @@ def make_hall(
     tokens: bool = False,
     enforce_hours: bool = False,
     clock: clk.Clock | None = None,
+    approvals_data: bool = True,
 ) -> dict[str, Any]:
     """Seed an empty hall database and return what was made.
 
@@ -161,7 +162,8 @@ def make_hall(
     green channel). ``open_windows`` opens them without a clerk so tests can call at
     once. ``tokens`` also creates one token per role. Appointment slots: half spread over
     the working day, half around the current time so check-in works whenever the demo
-    runs.
+    runs. ``approvals_data`` loads the synthetic people and companies of 秒批
+    (:mod:`queue_server.approvals.demo`) into the embedded data source.
     """
     if db.conn.execute("SELECT COUNT(*) FROM categories").fetchone()[0]:
         raise Conflict("hall_not_empty")
@@ -204,6 +206,11 @@ def make_hall(
             "role": role,
         }
     made_appointments = _make_appointments(db, rng, appointments, now)
+    if approvals_data:
+        from queue_server.approvals.demo import load_demo
+
+        load_demo(db)
+        set_setting(db, "approvals.region", "370114")
     invalidate(db)
     result: dict[str, Any] = {
         "categories": [c[0] for c in CATEGORIES],
@@ -212,6 +219,10 @@ def make_hall(
         "users": users,
         "appointments": made_appointments,
     }
+    if approvals_data:
+        from queue_server.approvals.demo import IDS, NAMES, SHOWCASE
+
+        result["approvals"] = {"ids": IDS, "names": NAMES, "showcase": SHOWCASE}
     if tokens:
         result["tokens"] = {
             role: create_token(db, role, f"demo-{role}")

@@ -20,6 +20,7 @@ from types import ModuleType
 from sqlite_utils import Database
 
 from queue_server import schema as core_schema
+from queue_server.approvals import schema as approvals_schema
 from queue_server.audit import schema as audit_schema
 from queue_server.cases import schema as cases_schema
 from queue_server.db import connect, db_path, file_lock
@@ -33,6 +34,7 @@ SCHEMA_MODULES: tuple[ModuleType, ...] = (
     printing_schema,
     audit_schema,
     cases_schema,
+    approvals_schema,
 )
 
 #: Migrations recorded before the sets were split, all under the core's set: the set

@@ -103,6 +103,18 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("id_salt", "", "Salt for the SHA-256 of ID numbers stored for limits and check-in."),
     Setting("session_hours", 12, "Lifetime of a clerk's login token, in hours."),
+    Setting(
+        "approvals.region",
+        "370114",
+        "6-digit region code of the hall's district for 秒批 rules (本区户籍, 本区参保); the demo's is "
+        "370114 (章丘区). '' = not set: every rule that needs it is unknown and goes to a person.",
+    ),
+    Setting(
+        "approvals.sources",
+        {},
+        "HTTP adapters replacing the embedded data source per collection, e.g. {\"persons\": {\"url\": "
+        "\"https://…\", \"timeout\": 2.0, \"token_env\": \"GA_TOKEN\"}}; {} = every collection local.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -205,6 +217,8 @@ def _validate(name: str, value: Any) -> None:
     elif isinstance(default, str):
         if not isinstance(value, str):
             raise bad
+        if name == "approvals.region" and value and not (len(value) == 6 and value.isdigit()):
+            raise bad
         if name == "timezone":
             from zoneinfo import ZoneInfo
 
@@ -212,6 +226,11 @@ def _validate(name: str, value: Any) -> None:
                 ZoneInfo(value)
             except Exception as exc:
                 raise bad from exc
+    elif name == "approvals.sources":
+        if not isinstance(value, dict) or not all(
+                isinstance(v, dict) and str(v.get("url", "")).startswith(("http://", "https://"))
+                for v in value.values()):
+            raise bad
     elif name == "opening_hours":
         try:
             parse_opening_hours(value)

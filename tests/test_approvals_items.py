@@ -156,3 +156,23 @@ def test_a_bad_item_file_is_refused_with_every_problem():
         build_item(bad)
     text = "; ".join(err.value.problems)
     assert "hall.region" in text and "param" in text and "DATA_UNAVAILABLE" in text
+
+
+def test_the_docs_name_every_item_rule_code_and_parameter_and_the_readme_every_demo_id():
+    from pathlib import Path
+
+    from queue_server.approvals.demo import IDS, SHOWCASE
+
+    root = Path(__file__).resolve().parent.parent
+    doc = (root / "docs" / "approvals.md").read_text(encoding="utf-8")
+    for code in ITEMS:
+        item = registry()[code]
+        assert f"`{code}`" in doc
+        for rule in item.rules:
+            assert f"`{rule.code}`" in doc and rule.text in doc, (code, rule.id)
+        for name in item.parameters:
+            assert f"`{name}`" in doc, (code, name)
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    for _item, who, _shows in SHOWCASE:
+        if who in IDS:
+            assert IDS[who] in readme, who

@@ -173,6 +173,24 @@ server(422, "bad_case_number", "办件编号格式不正确", "Malformed case nu
 server(404, "case_not_found", "找不到该办件：{case}", "No such case: {case}")
 server(404, "verify_ref_not_found", "找不到该凭证，请核对二维码", "No document with this reference; check the QR code")
 
+# --- server: 秒批 instant approvals ---------------------------------------------------------
+server(422, "unknown_approval_item", "没有这个秒批事项：{item}", "No instant-approval item {item}")
+server(422, "bad_applicant", "申请人信息有误：{what}", "Invalid applicant: {what_en}")
+server(422, "bad_verification", "身份核验方式无效（face、card 或 staff）",
+       "verification.method must be face, card or staff")
+server(422, "bad_approval_input", "申请内容有误：{input}（{what}）", "Invalid input {input}: {what_en}")
+server(422, "bad_application_date", "申请日期格式应为 YYYY-MM-DD", "application_date must be YYYY-MM-DD")
+server(403, "approval_date_admin_only", "只有管理员可以按其他日期重新审批",
+       "Only an admin token may give an application date other than today")
+server(409, "approval_not_referred", "该办件当前为「{status_zh}」，不能人工决定",
+       "Case {case} is {status}; only referred cases are decided by hand")
+server(422, "bad_staff_decision", "决定应为 approved（通过）或 rejected（不予通过）",
+       "decision must be approved or rejected")
+server(422, "approval_note_required", "不予通过时请写明理由", "A written reason is required to reject")
+server(422, "bad_data_file", "数据文件有误：第 {line} 行，{where}：{what}", "Bad data file: line {line}, {where}: {what}",
+       "请改正后重新导入，未写入任何数据。", "Fix the file and load it again; nothing was written.")
+server(404, "ruleset_not_found", "找不到规则集 {hash}", "No stored rule set {hash}")
+
 # --- kiosk ----------------------------------------------------------------------------------
 kiosk("kiosk_error", "系统出现问题，请联系工作人员。", "Something went wrong. Please ask a member of staff.")
 kiosk("config_invalid", "自助机配置有误，请联系技术人员。", "The kiosk configuration is invalid. Please call a technician.")
