@@ -187,3 +187,34 @@ def check_value(f: Field, value: Any) -> tuple[Any, str | None]:
 def all_fact_names() -> dict[str, str]:
     """Every fact a collection can give → its collection's name."""
     return {fact: c.name for c in COLLECTIONS.values() for fact in c.fact_names()}
+
+
+#: How the clerk's console names a fact (engine facts, then the collections').
+FACT_LABELS: dict[str, str] = {
+    "applicant.verification": "身份核验方式",
+    "applicant.age": "年龄（按身份证，周岁）",
+    "hall.region": "本厅行政区划",
+    "application.date": "申请日期",
+    "person.hukou_region": "户籍地区划（公安）",
+    "person.death_date": "死亡登记日期（公安）",
+    "benefits.records": "在享待遇（民政）",
+    "insurance.records": "参保缴费记录（人社）",
+    "marriage.records": "婚姻登记（民政）",
+    "children.records": "子女记录（人口信息）",
+    "birth_registrations.records": "已办生育登记（卫健）",
+    "residence.records": "居住证（公安）",
+    "licence.records": "机动车驾驶证（交警）",
+    "police.records": "违法犯罪记录（公安）",
+    "revocations.records": "从业资格撤销记录（交通）",
+    "exams.records": "从业资格考试（交通）",
+    "education.level": "学历层次（学信）",
+    "education.school": "毕业院校（学信）",
+    "education.fulltime": "全日制（学信）",
+    "education.domestic": "国内学历（学信）",
+    "education.graduated": "毕业日期（学信）",
+    "restrictions.records": "限制名单（法院）",
+    "company.records": "企业登记（市场监管）",
+    "project.records": "项目赋码信息（投资平台）",
+    "names.records": "已用字号（名称库）",
+    "address.records": "标准地址（地址库）",
+}

@@ -45,7 +45,7 @@ from hardware.idnumber import (
 )
 from queue_server import clock as clk
 from queue_server.approvals import documents
-from queue_server.approvals.datasets import COLLECTIONS
+from queue_server.approvals.datasets import COLLECTIONS, FACT_LABELS
 from queue_server.approvals.engine import DECIDED_BY, Decision, decide
 from queue_server.approvals.items import Item, get_item, item_from_ruleset, registry
 from queue_server.approvals.records import ApprovalDecided, ApprovalHumanDecided
@@ -583,7 +583,9 @@ def case_detail(db: Database, number: str) -> dict[str, Any]:
     for r in d["rules"]:
         rule = item.rule(r["rule"])
         trace.append({**r, "text": rule.text, "text_en": rule.text_en, "basis": rule.basis,
-                      "values": {f: _shown(facts.get(f)) for f in rule.facts if f in facts}})
+                      "values": {f: _shown(facts.get(f)) for f in rule.facts if f in facts},
+                      "labels": {f: FACT_LABELS.get(f) or (item_input_label(item, f[6:]) if f.startswith("input.")
+                                                           else f) for f in rule.facts}})
     out.update({
         "item_name": item.name, "item_name_en": item.name_en, "status_text": STATUS_ZH.get(case["status"], case["status"]),
         "trace": trace, "parameters": d["parameters"], "sources": d["sources"], "holder": d["holder"],
@@ -595,8 +597,15 @@ def case_detail(db: Database, number: str) -> dict[str, Any]:
     out["reasons_detail"] = _reasons(item, d["rules"])
     if d["staff_decision"]:
         out["staff"] = {"decision": d["staff_decision"], "note": d["staff_note"], "by": d["staff_by"],
-                        "at": d["staff_at"]}
+                        "at": d["staff_at"], "by_name": _staff_name(db, d["staff_by"])}
     return out
+
+
+def _staff_name(db: Database, actor: str | None) -> str | None:
+    if not actor or not actor.startswith("user:") or not actor[5:].isdigit():
+        return None
+    row = db.conn.execute("SELECT display_name, staff_no FROM users WHERE id = ?", (int(actor[5:]),)).fetchone()
+    return None if row is None else f"{row[0]}（工号 {row[1]}）" if row[1] else str(row[0])
 
 
 def find_by_ticket(db: Database, ticket_id: int) -> str | None:
