@@ -51,6 +51,7 @@ from queue_server.approvals.items import Item, get_item, item_from_ruleset, regi
 from queue_server.approvals.records import ApprovalDecided, ApprovalHumanDecided
 from queue_server.approvals.sources import (
     Answer,
+    LocalSource,
     answer_facts,
     check_digest,
     facts_digest,
@@ -251,13 +252,14 @@ def gather_facts(db: Database, app: Application, settings: dict[str, Any]
                                       else value)
     config = settings.get("approvals.sources") or {}
     wanted = list(item.sources.items())
+    local = LocalSource(db)
 
     def ask(entry: tuple[str, str]) -> Answer:
         name, key_spec = entry
         key = app.id_number if key_spec == "applicant" else app.inputs.get(key_spec[6:])
         if not isinstance(key, str) or not key:
             return Answer(name, "none", "unavailable", detail="no key to look up")
-        return source_for(db, name, config).fetch(COLLECTIONS[name], key, app.application_date)
+        return source_for(db, name, config, local).fetch(COLLECTIONS[name], key, app.application_date)
 
     remote = any(isinstance(config, dict) and config.get(n) for n, _ in wanted)
     if remote and len(wanted) > 1:  # remote registers answer in parallel; the local tables are fast
@@ -349,8 +351,9 @@ def apply(db: Database, app: Application, *, kiosk: str, source: str = "kiosk",
             case = open_case(conn, "approval", item.code, item.name, kiosk=kiosk, day=today, now=now,
                              status=decision.decision)
             number = case["number"]
-            conn.execute("INSERT OR IGNORE INTO approval_rulesets (hash, item, version, canonical, stored_at) "
-                         "VALUES (?, ?, ?, ?, ?)", (item.hash, item.code, item.version, item.canonical, now))
+            if not conn.execute("SELECT 1 FROM approval_rulesets WHERE hash = ?", (item.hash,)).fetchone():
+                conn.execute("INSERT INTO approval_rulesets (hash, item, version, canonical, stored_at) "
+                             "VALUES (?, ?, ?, ?, ?)", (item.hash, item.code, item.version, item.canonical, now))
             conn.execute(
                 "INSERT INTO approval_cases (case_number, item, ruleset_hash, ruleset_version, application_date, "
                 "decision, rules, parameters, facts, sources, inputs, outputs, holder, verification_method, "
@@ -485,9 +488,18 @@ def stored_ruleset(db: Database | sqlite3.Connection, digest: str) -> Item:
     return item_from_ruleset(row[0])
 
 
+_RESPONSE_FIELDS = ("case_number", "item", "ruleset_hash", "ruleset_version", "application_date", "decision",
+                    "rules", "ticket_id", "verify_ref", "print_job")
+
+
 def case_response(db: Database, number: str, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The ``POST /api/approvals`` answer for a case (also what a replay returns)."""
-    d = _details(db, number)
+    row = db.conn.execute(f"SELECT {', '.join(_RESPONSE_FIELDS)} FROM approval_cases WHERE case_number = ?",
+                          (number.strip().upper(),)).fetchone()
+    if row is None:
+        raise NotFound("case_not_found", case=number)
+    d = dict(zip(_RESPONSE_FIELDS, tuple(row), strict=True))
+    d["rules"] = json.loads(d["rules"])
     case = get_case(db, d["case_number"])
     item = _item_for(db, d)
     rules = d["rules"]

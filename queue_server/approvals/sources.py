@@ -65,11 +65,12 @@ class LocalSource:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._digests: dict[str, list[str]] = {}
 
     def fetch(self, collection: Collection, key: str, day: str) -> Answer:
         try:
             if collection.key_kind == "id_number":
-                subjects = id_digests(self.db, key)
+                subjects = self._digests.get(key) or self._digests.setdefault(key, id_digests(self.db, key))
             else:
                 subjects = [normalize_key(collection.key_kind, key)]
             marks = ",".join("?" * len(subjects))
@@ -127,12 +128,14 @@ class HttpSource:
         return out
 
 
-def source_for(db: Database, collection: str, config: Mapping[str, Any] | None) -> Source:
-    """The adapter configured for ``collection`` (``approvals.sources``), else the local one.
+def source_for(db: Database, collection: str, config: Mapping[str, Any] | None,
+               local: LocalSource | None = None) -> Source:
+    """The adapter configured for ``collection`` (``approvals.sources``), else the local one
+    (``local``, to share one across the collections of an application).
     A configuration that cannot be used gives an adapter that always answers unavailable."""
     entry = (config or {}).get(collection)
     if not entry:
-        return LocalSource(db)
+        return local or LocalSource(db)
     if not isinstance(entry, Mapping) or not str(entry.get("url", "")).startswith(("http://", "https://")):
         return _Broken(f"approvals.sources.{collection}: needs an http(s) url")
     try:
