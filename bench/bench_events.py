@@ -104,8 +104,8 @@ def main() -> None:
     import requests
 
     from queue_server import queue as engine
-    from queue_server.migrations import open_db
     from queue_server.demo import make_hall
+    from queue_server.migrations import open_db
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-events-"))
     db_path = tmp / "hall.db"

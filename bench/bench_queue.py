@@ -341,8 +341,8 @@ def main() -> None:
                     help="run only these scenarios (repeatable)")
     args = ap.parse_args()
 
-    from queue_server.migrations import open_db
     from queue_server.demo import make_hall
+    from queue_server.migrations import open_db
 
     tmp = tempfile.mkdtemp(prefix="bench-queue-")
     db_path = os.path.join(tmp, "hall.db")

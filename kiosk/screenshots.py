@@ -29,8 +29,8 @@ def _serve_demo_hall(tmp: Path) -> tuple[str, str, Any]:
     from waitress import create_server
 
     from queue_server import create_app
-    from queue_server.migrations import open_db
     from queue_server.demo import make_hall
+    from queue_server.migrations import open_db
 
     db_path = tmp / "hall.db"
     db = open_db(db_path)

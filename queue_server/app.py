@@ -82,6 +82,8 @@ def get_db() -> Database:
     db = conns.get(path)
     if db is None:
         db = conns[path] = connect(path)
+        # A lock held by another program answers 503 storage_busy after this, not a hang.
+        db.conn.execute(f"PRAGMA busy_timeout={int(current_app.config.get('REQUEST_BUSY_TIMEOUT_MS', 3000))}")
         if current_app.config.get("BACKGROUND_CHECKPOINT"):
             db.conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer thread does it
     return db

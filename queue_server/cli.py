@@ -15,12 +15,12 @@ from typing import Any
 
 import click
 
-from queue_server.cliutil import DB_OPTION, fail
+from queue_server.cliutil import DB_OPTION, Group, fail
 from queue_server.db import Checkpointer
 from queue_server.migrations import open_db
 
 
-@click.group()
+@click.group(cls=Group)
 @click.version_option("0.1.0", prog_name="queue-server")
 def main() -> None:
     """一窗通 queue server: hall database, demo hall, tokens, users and the HTTP server.
@@ -306,6 +306,118 @@ def archive(db_path: str, out_path: str | None, before: str | None) -> None:
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
+@main.command("backup")
+@DB_OPTION
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
+              help="Folder of backups (default: the backup_dir setting, else backups/ beside the database).")
+@click.option("--keep", type=int, default=None, help="Keep this many backups (default: the backup_keep setting).")
+def backup_cmd(db_path: str, out_dir: str | None, keep: int | None) -> None:
+    """Write an online, consistent copy of the hall database (the server may keep running)
+    and delete the oldest copies beyond --keep. The server also does this daily by itself
+    at backup_time.
+
+    \b
+    Example:
+        queue-server backup --db var/hall.db --out /srv/backups/hall --keep 30
+    """
+    from queue_server.backup import backup
+
+    click.echo(json.dumps(backup(open_db(db_path), out_dir, keep=keep), ensure_ascii=False))
+
+
+@main.command("restore")
+@DB_OPTION
+@click.argument("backup_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--skip", default=100, show_default=True,
+              help="When the backup is from today, move today's number counters ahead by this much so "
+                   "numbers handed out after the backup are never given again.")
+def restore_cmd(db_path: str, backup_file: str, skip: int) -> None:
+    """Put a backup in place of the hall database. Stop the server first; the current file is
+    kept aside (never deleted); the backup is checked (integrity, audit chain) first.
+
+    \b
+    Example:
+        queue-server restore --db var/hall.db var/backups/hall-20261202-223000.db
+    """
+    from queue_server.backup import restore
+
+    try:
+        result = restore(db_path, backup_file, skip=skip)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@main.group()
+def schedule() -> None:
+    """Daily jobs the server runs by itself (backup, and what capabilities add)."""
+
+
+@schedule.command("list")
+@DB_OPTION
+def schedule_list(db_path: str) -> None:
+    """Show the daily jobs with their time and the last runs.
+
+    \b
+    Example:
+        queue-server schedule list --db var/hall.db
+    """
+    from queue_server.schedule import JOBS, history
+    from queue_server.settings import all_settings
+
+    _load_daily_jobs()
+    db = open_db(db_path)
+    settings = all_settings(db)
+    for job in JOBS.values():
+        click.echo(f"{job.name:20} at {settings.get(job.time_setting) or 'off':6} {job.help}")
+    for run in history(db, 20):
+        state = "error: " + run["error"] if run["error"] else ("running" if run["finished_at"] is None else "ok")
+        click.echo(f"  {run['day']} {run['job']:20} {state}")
+
+
+@schedule.command("run")
+@DB_OPTION
+@click.argument("job")
+def schedule_run(db_path: str, job: str) -> None:
+    """Run one daily job now, for today.
+
+    \b
+    Example:
+        queue-server schedule run --db var/hall.db backup
+    """
+    from queue_server import clock as clk
+    from queue_server.schedule import JOBS, run_now
+    from queue_server.settings import all_settings
+
+    _load_daily_jobs()
+    if job not in JOBS:
+        raise click.ClickException(f"no daily job {job!r}; known: {', '.join(sorted(JOBS))}")
+    db = open_db(db_path)
+    day = clk.business_day(clk.now(None), str(all_settings(db)["timezone"]))
+    click.echo(json.dumps(run_now(db, JOBS[job], day), ensure_ascii=False, default=str))
+
+
+def _load_daily_jobs() -> None:
+    """Import the modules that register daily jobs (the app factory imports the capabilities')."""
+    import queue_server.backup  # noqa: F401
+
+
+def _write_pid_file(db_path: str) -> None:
+    """``<db>.server.pid`` while the server runs, so ``restore`` can refuse to pull the file
+    from under it."""
+    import atexit
+
+    pid_file = Path(os.path.abspath(db_path) + ".server.pid")
+    pid_file.write_text(f"{os.getpid()}\n")
+    me = os.getpid()
+
+    def remove() -> None:
+        if os.getpid() == me:
+            pid_file.unlink(missing_ok=True)
+
+    atexit.register(remove)
+
+
 def _listen_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -326,8 +438,12 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     app = create_app({"DB_PATH": db_path, "BACKGROUND_CHECKPOINT": True,
                       "SSE_MAX_STREAMS": int(os.environ.get("YICHUANG_SSE_MAX_STREAMS",
                                                              max(8, threads - 16)))})
+    from queue_server.schedule import Scheduler
+
+    _load_daily_jobs()
     Checkpointer(db_path).start()
     start_workers(db_path)
+    Scheduler(db_path).start()
     sock = _listen_socket(host, port, reuse_port)
     gc.collect()
     gc.freeze()  # the app's long-lived objects leave the collector's working set: shorter pauses
@@ -351,7 +467,22 @@ def serve(db_path: str, host: str, port: int, threads: int, workers: int) -> Non
     Example:
         queue-server serve --db var/hall.db --host 0.0.0.0 --port 8000 --workers 2
     """
+    from queue_server.storage import check, read_only_reason
+    from yichuang.errors import lookup
+
+    reason = read_only_reason(os.path.abspath(db_path))
+    if reason:
+        spec = lookup("storage_read_only")
+        raise click.ClickException(f"{spec.zh} / {spec.en}: {reason}. {spec.advice_zh} {spec.advice_en}")
     open_db(db_path).conn.close()  # migrate before forking
+    _write_pid_file(db_path)
+    storage = check(os.path.abspath(db_path))
+    if storage["state"] != "ok":
+        spec = lookup(storage["state"])
+        line = f"{spec.zh} / {spec.en}: {os.path.abspath(db_path)} ({storage.get('detail', '')}). {spec.advice_zh}"
+        if storage["state"] in ("storage_read_only", "storage_unavailable"):
+            raise click.ClickException(line)
+        click.echo(f"queue-server: warning: {line}", err=True)  # reads still work; writes answer 503
     click.echo(f"queue-server: http://{host}:{port}/ (db {os.path.abspath(db_path)}, "
                f"{workers} process(es) × {threads} threads)", err=True)
     if workers <= 1:

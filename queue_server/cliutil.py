@@ -3,11 +3,13 @@ turn an engine error into a plain message (Chinese / English, with the code)."""
 
 from __future__ import annotations
 
-from typing import NoReturn
+import sqlite3
+from typing import Any, NoReturn
 
 import click
 
-from yichuang.errors import AppError
+from queue_server.storage import fault_code
+from yichuang.errors import AppError, lookup
 
 DB_OPTION = click.option(
     "--db", "db_path", type=click.Path(dir_okay=False), envvar="YICHUANG_DB_PATH", required=True,
@@ -20,3 +22,19 @@ def fail(exc: Exception) -> NoReturn:
     if isinstance(exc, AppError):
         raise click.ClickException(f"{exc.zh} / {exc.en} ({exc.code})") from exc
     raise exc
+
+
+class Group(click.Group):
+    """A click group whose commands answer a storage fault (read-only database, full disk,
+    a lock held elsewhere) with one plain line and exit status 1, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.Error as exc:
+            code = fault_code(exc)
+            if code is None:
+                raise
+            spec = lookup(code)
+            raise click.ClickException(f"{spec.zh} / {spec.en} ({code}: {exc}). {spec.advice_zh} {spec.advice_en}") \
+                from exc

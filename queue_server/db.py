@@ -2,8 +2,11 @@
 
 One database file per hall. Several server processes may open the same file, so:
 
-* WAL journal, ``synchronous=NORMAL`` (a committed transaction survives ``kill -9`` of
-  the process; only an OS crash can lose the last few), a busy timeout;
+* WAL journal with ``synchronous=FULL``: a commit reaches the disk (the WAL is synced)
+  before the answer that acknowledges it, so a ticket number handed out is never handed
+  out again, even after a power cut (``NORMAL`` would survive ``kill -9`` but could lose
+  the last commits on power loss, and the next ticket would reuse a printed number);
+  ``docs/performance.md`` has what it costs; a busy timeout;
 * every write that allocates or claims something (a ticket number, a ticket to call,
   a print job) runs in ``BEGIN IMMEDIATE`` so SQLite serialises writers across
   processes, and :func:`write_tx` first serialises the threads of one process with a
@@ -40,7 +43,7 @@ def connect(path: str | os.PathLike[str]) -> Database:
     )
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=10000")
     conn.execute("PRAGMA mmap_size=268435456")

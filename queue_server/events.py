@@ -20,29 +20,41 @@ from typing import Any
 
 from sqlite_utils import Database
 
-#: Event types a display or console may receive.
-EVENT_TYPES = (
-    "ticket.issued",
-    "ticket.called",
-    "ticket.recalled",
-    "ticket.started",
-    "ticket.finished",
-    "ticket.no_show",
-    "ticket.transferred",
-    "ticket.cancelled",
-    "window.opened",
-    "window.paused",
-    "window.resumed",
-    "window.closed",
-    "notice.changed",
-    "day.reset",
-    "hall.configured",
-    "printer.status",
-)
+
+@dataclass(frozen=True)
+class EventType:
+    """A declared event type: its name, the fields of its data and what it means.
+
+    Capabilities declare their types with :func:`declare` next to the code that records
+    them; :func:`record_event` refuses a type nobody declared, and ``tests/test_docs.py``
+    checks that every declared type is documented in ``docs/architecture.md``.
+    """
+
+    name: str
+    fields: tuple[str, ...]
+    doc: str
+    #: Bumped when the data's shape changes incompatibly (the city hub validates by it).
+    version: int = 1
+
+
+EVENT_TYPES: dict[str, EventType] = {}
+
+
+def declare(name: str, fields: tuple[str, ...] | list[str], doc: str, *, version: int = 1) -> EventType:
+    """Declare an event type (idempotent for an identical declaration)."""
+    et = EventType(name, tuple(fields), doc, version)
+    old = EVENT_TYPES.get(name)
+    if old is not None and old != et:
+        raise ValueError(f"event type {name} declared twice with different shapes")
+    EVENT_TYPES[name] = et
+    return et
 
 
 def record_event(conn: Any, type_: str, data: dict[str, Any], ts: float | None = None) -> int:
-    """Insert an event row in the caller's open transaction; returns its id."""
+    """Insert an event row in the caller's open transaction; returns its id. The type must
+    be declared (:func:`declare`)."""
+    if type_ not in EVENT_TYPES:
+        raise ValueError(f"event type {type_!r} is not declared (queue_server.events.declare)")
     cur = conn.execute(
         "INSERT INTO events (ts, type, data) VALUES (?, ?, ?)",
         (ts if ts is not None else time.time(), type_, json.dumps(data, ensure_ascii=False)),

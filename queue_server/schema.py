@@ -255,3 +255,26 @@ def m0002_roles_in_code(db: Database) -> None:
         conn.execute("COMMIT")
     finally:
         conn.execute("PRAGMA foreign_keys = ON")
+
+
+@migrations(name="m0003_health_probe")
+def m0003_health_probe(db: Database) -> None:
+    """One row ``/api/health`` rewrites to prove the database takes writes (queue_server/storage.py)."""
+    db.execute("CREATE TABLE health_probe (id INTEGER PRIMARY KEY, ts REAL NOT NULL)")
+
+
+@migrations(name="m0004_scheduled_runs")
+def m0004_scheduled_runs(db: Database) -> None:
+    """Daily jobs (queue_server/schedule.py): one row per job and business day, claimed by the
+    one server process that runs it."""
+    db.execute(
+        """CREATE TABLE scheduled_runs (
+            job TEXT NOT NULL,
+            day TEXT NOT NULL,
+            started_at REAL NOT NULL,
+            finished_at REAL,
+            result TEXT,                   -- JSON
+            error TEXT,
+            PRIMARY KEY (job, day)
+        )"""
+    )

@@ -11,6 +11,7 @@ a change made by this process at once.
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from queue_server.audit.records import SettingChanged
 from queue_server.clock import parse_opening_hours
 from queue_server.db import db_path, write_tx
 from queue_server.errors import ValidationError
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 #: How long a process trusts its cached copy of the settings table.
 CACHE_SECONDS = 2.0
@@ -115,6 +118,9 @@ SETTINGS: tuple[Setting, ...] = (
         "HTTP adapters replacing the embedded data source per collection, e.g. {\"persons\": {\"url\": "
         "\"https://…\", \"timeout\": 2.0, \"token_env\": \"GA_TOKEN\"}}; {} = every collection local.",
     ),
+    Setting("backup_time", "22:30", "Time of day (HH:MM, hall time) of the daily backup; '' = no daily backup."),
+    Setting("backup_dir", "", "Folder of the daily backups ('' = a backups folder beside the database)."),
+    Setting("backup_keep", 14, "How many daily backups to keep (the oldest are deleted)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -218,6 +224,8 @@ def _validate(name: str, value: Any) -> None:
         if not isinstance(value, str):
             raise bad
         if name == "approvals.region" and value and not (len(value) == 6 and value.isdigit()):
+            raise bad
+        if name.endswith("_time") and value and not _HHMM.match(value):
             raise bad
         if name == "timezone":
             from zoneinfo import ZoneInfo

@@ -53,8 +53,8 @@ class HallServer:
 
 def seed_hall(db_path: Path) -> dict[str, Any]:
     """Create and seed the demo hall at ``db_path``; returns tokens and appointments."""
-    from queue_server.migrations import open_db
     from queue_server.demo import make_hall
+    from queue_server.migrations import open_db
 
     db = open_db(db_path)
     try:

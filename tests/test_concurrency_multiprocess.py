@@ -10,8 +10,8 @@ from collections import Counter
 
 import pytest
 
-from queue_server.migrations import open_db
 from queue_server.demo import make_hall
+from queue_server.migrations import open_db
 from tests.conftest import free_port
 from tests.queue_helpers import Server, request
 

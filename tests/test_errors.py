@@ -28,8 +28,9 @@ def codes_raised_by_the_server() -> set[str]:
                 if name in _RAISERS and isinstance(node.args[0].value, str):
                     found.add(node.args[0].value)
     from queue_server.api.errors import _HTTP_CODES
+    from queue_server.storage import _CODES as STORAGE_CODES
 
-    return found | set(_HTTP_CODES.values())
+    return found | set(_HTTP_CODES.values()) | {code for _, code in STORAGE_CODES}
 
 
 def test_every_code_the_server_raises_is_registered_as_a_server_code():

@@ -296,8 +296,8 @@ def test_real_server_frees_the_stream_of_a_client_that_went_away(db_path, hall):
 
 
 def test_event_text_is_never_mixed_up_between_two_halls_in_one_process(tmp_path):
-    from queue_server.migrations import open_db
     from queue_server.events import events_after
+    from queue_server.migrations import open_db
     from queue_server.web.stream import _formatted
 
     texts = []

@@ -497,3 +497,34 @@ def test_real_server_survives_paper_out_and_a_restart_without_losing_tickets(db_
         assert len(printer_sim.receipts) == 7
     finally:
         server.stop()
+
+
+def test_a_job_whose_server_died_mid_print_is_printed_again_at_once_marked_reprint(db_path, hall, printer_sim):
+    """A restarted server does not wait out a dead process's lease (60 s): it takes the job
+    over at once and prints it marked 补打 — part of it may already have come out."""
+    import socket
+    import subprocess
+
+    add_printer(db_path, printer_sim.url)
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    db = connect(db_path)
+    from queue_server import queue as engine
+
+    t = engine.issue_ticket(db, "QY01")
+    with write_tx(db) as conn:
+        job_id = jobs.enqueue_ticket_print(conn, t["id"])
+        conn.execute("UPDATE print_jobs SET state = 'printing', lease_owner = ?, lease_until = ?, started_at = ? "
+                     "WHERE id = ?", (f"{socket.gethostname()}:{dead.pid}:lobby-1:dead", time.time() + 60,
+                                      time.time(), job_id))
+    t0 = time.monotonic()
+    start_workers(db_path, FAST)
+    try:
+        [receipt] = printer_sim.wait_for_receipts(1, timeout=5)
+    finally:
+        stop_workers(db_path)
+    assert time.monotonic() - t0 < 5
+    lines = text_lines(receipt.data)
+    assert lines[0] == "【补打 REPRINT】" and t["number"] in lines
+    assert jobs.owner_is_dead(f"{socket.gethostname()}:{dead.pid}:x") and not jobs.owner_is_dead(
+        f"{socket.gethostname()}:{__import__('os').getpid()}:x")

@@ -8,8 +8,8 @@ import time
 import pytest
 
 from queue_server import queue as q
-from queue_server.settings import set_setting
 from queue_server.demo import make_hall
+from queue_server.settings import set_setting
 from tests.queue_helpers import FakeClock, valid_id
 
 

@@ -165,6 +165,19 @@ server(409, "ticket_not_called", "该号码尚未被叫号", "The ticket has not
 server(503, "too_many_streams", "显示屏连接数已满，请稍后自动重试", "Too many open event streams; retry later")
 server(500, "voice_unavailable", "语音播报暂不可用", "Voice announcement unavailable")
 
+# --- server: storage faults (queue_server/storage.py) ---------------------------------------
+server(503, "storage_full", "服务器存储空间已满，暂时无法保存，请稍后重试", "The server's disk is full; nothing can be saved now",
+       "请联系技术人员清理磁盘空间；已取的号码仍然有效。",
+       "Ask a technician to free disk space; numbers already issued stay valid.")
+server(503, "storage_read_only", "数据库处于只读状态，暂时无法保存", "The database is read-only; nothing can be saved now",
+       "请联系技术人员检查数据库文件的权限和所在磁盘。", "Ask a technician to check the database file's permissions and disk.")
+server(503, "storage_busy", "数据库正被其他程序占用，请稍后重试", "The database is locked by another program; try again shortly",
+       "请稍候再试；如持续出现，请联系技术人员。", "Try again in a moment; if it persists, call a technician.")
+server(503, "storage_io_error", "服务器存储读写故障", "The server's storage reported an I/O error",
+       "请联系技术人员检查磁盘。", "Ask a technician to check the disk.")
+server(503, "storage_unavailable", "无法打开数据库文件", "The database file cannot be opened",
+       "请联系技术人员检查数据库路径和磁盘。", "Ask a technician to check the database path and disk.")
+
 # --- server: the audit trail ----------------------------------------------------------------
 server(422, "bad_identity_check", "人证核验记录无效：{what}", "Invalid identity-check record: {what}")
 

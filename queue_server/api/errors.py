@@ -9,11 +9,13 @@ the project's error shape. Other paths keep Flask's defaults (the web pages own 
 from __future__ import annotations
 
 import logging
+import sqlite3
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from queue_server.errors import QueueError
+from queue_server.storage import FaultLog, fault_code
 from yichuang.errors import body_for
 
 log = logging.getLogger("queue_server.api")
@@ -50,6 +52,20 @@ def register(app: Flask) -> None:
         retry = e.details.get("retry_after")
         if retry is not None:
             resp.headers["Retry-After"] = str(retry)
+        return resp
+
+    faults = app.extensions.setdefault("yichuang.storage_faults", FaultLog())
+
+    @app.errorhandler(sqlite3.Error)
+    def _storage_error(e: sqlite3.Error) -> Response:
+        code = fault_code(e)
+        if code is None:
+            log.exception("database error on %s %s", request.method, request.path)
+            return _respond(body_for("internal_error"), 500)
+        log.warning("storage fault on %s %s: %s (%s)", request.method, request.path, code, e)
+        faults.record(code, str(e))
+        resp = _respond(body_for(code), 503)
+        resp.headers["Retry-After"] = "10"
         return resp
 
     @app.errorhandler(HTTPException)

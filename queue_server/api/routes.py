@@ -24,6 +24,7 @@ from queue_server.app import get_db, notify_change
 from queue_server.auth import login, revoke_token
 from queue_server.errors import ValidationError
 from queue_server.settings import SETTINGS, all_settings, set_setting
+from queue_server.storage import check
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -66,9 +67,12 @@ def openapi_json() -> Response:
 
 @bp.get("/health")
 def health() -> Response:
-    """Liveness check (no auth)."""
+    """Health check (no auth): 200 {"ok": true, "storage": {...}}, 503 with ok false and the
+    storage fault (full disk, read-only database, lock held elsewhere) while there is one."""
     get_db().conn.execute("SELECT 1").fetchone()
-    return _json({"ok": True})
+    storage = check(current_app.config["DB_PATH"], current_app.extensions.get("yichuang.storage_faults"))
+    ok = storage["state"] == "ok"
+    return _json({"ok": ok, "storage": storage}, 200 if ok else 503)
 
 
 @bp.get("/categories")

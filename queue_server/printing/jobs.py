@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -39,7 +40,10 @@ from hardware.printer import (
 )
 from queue_server.db import write_tx
 from queue_server.errors import Conflict, NotFound, ValidationError
-from queue_server.events import record_event
+from queue_server.events import declare, record_event
+
+declare("printer.status", ("printer", "status", "paused", "reason", "queue"),
+        "A printer's status or pause changed (paper out, cover open, back to ok).")
 
 JOB_KINDS = ("ticket", "reprint", "test", "document")
 JOB_STATES = ("queued", "printing", "done", "failed")
@@ -354,12 +358,12 @@ def has_work(conn: sqlite3.Connection, printer: str, now: float | None = None) -
     """Cheap read-only check before taking the write lock: is the head job claimable?"""
     now = time.time() if now is None else now
     row = conn.execute(
-        "SELECT state, next_attempt_at, lease_until FROM print_jobs WHERE printer = ? "
+        "SELECT state, next_attempt_at, lease_until, lease_owner FROM print_jobs WHERE printer = ? "
         "AND state IN ('queued', 'printing') ORDER BY id LIMIT 1", (printer,)).fetchone()
     if row is None:
         return False
     if row[0] == "printing":
-        return row[2] is None or row[2] <= now
+        return row[2] is None or row[2] <= now or owner_is_dead(row[3])
     return row[1] <= now
 
 
@@ -390,20 +394,46 @@ def claim_next(db: Database, printer: str, owner: str, lease_seconds: float = 60
         if row is None:
             return None
         attempts = int(row[5])
+        payload = row[3]
         if row[4] == "printing":
-            if row[7] is not None and row[7] > now:
+            holder = conn.execute("SELECT lease_owner FROM print_jobs WHERE id = ?", (row[0],)).fetchone()[0]
+            if row[7] is not None and row[7] > now and not owner_is_dead(holder):
                 return None  # another worker is printing it
-            # its worker died mid-job: print it again (a lost ticket is worse than a double)
+            # Its worker died mid-job (a crash, kill -9, a power cut): print it again at once —
+            # a lost ticket is worse than a double — and mark it 补打, since part of it (or
+            # all of it) may already have come out.
             attempts += 1
-            conn.execute("UPDATE print_jobs SET last_error = 'lease expired: worker lost' WHERE id = ?",
-                         (row[0],))
+            if row[1] != "test":
+                payload = json.dumps({**json.loads(payload), "reprint": True}, ensure_ascii=False)
+            conn.execute("UPDATE print_jobs SET last_error = 'worker lost mid-job: printing again as 补打', "
+                         "payload = ? WHERE id = ?", (payload, row[0]))
         elif row[6] > now:
             return None
         conn.execute(
             "UPDATE print_jobs SET state = 'printing', lease_owner = ?, lease_until = ?, "
             "started_at = ?, attempts = ? WHERE id = ?",
             (owner, now + lease_seconds, now, attempts, row[0]))
-    return Job(int(row[0]), printer, row[1], row[2], json.loads(row[3]), attempts, owner)
+    return Job(int(row[0]), printer, row[1], row[2], json.loads(payload), attempts, owner)
+
+
+def owner_is_dead(owner: str | None) -> bool:
+    """True when a lease belongs to a worker of a process on this machine that no longer
+    runs (``host:pid:…``): its job can be taken over at once instead of after the lease."""
+    if not owner:
+        return True
+    parts = owner.split(":")
+    if len(parts) < 2 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def finish_job(db: Database, job: Job) -> bool:

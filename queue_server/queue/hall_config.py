@@ -27,6 +27,7 @@ from queue_server.audit.records import HallImported
 from queue_server.db import write_tx
 from queue_server.errors import ValidationError
 from queue_server.events import record_event
+from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
 
 _CODE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _PREFIX = re.compile(r"^[A-Z]$")

@@ -11,6 +11,7 @@ from queue_server import clock as clk
 from queue_server.db import db_path, write_tx
 from queue_server.errors import NotFound, ValidationError
 from queue_server.events import last_event_id, record_event
+from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
 from queue_server.queue.common import hall, load_window, load_windows, ticket_dict
 from queue_server.queue.estimate import estimate_minutes, people_ahead
 from queue_server.queue.order import ordered

@@ -27,6 +27,7 @@ from queue_server import clock as clk
 from queue_server.db import db_path, write_tx
 from queue_server.errors import Conflict, NotFound, ValidationError, unknown_service
 from queue_server.events import record_event
+from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
 from queue_server.queue.common import (
     APPOINTMENT,
     PRIORITY_GROUPS,
