@@ -317,3 +317,35 @@ def test_a_closed_hall_still_records_the_referral_and_says_why_there_is_no_ticke
     body = api.apply("elderly_allowance", "elder_young").json
     assert body["decision"] == "referred" and "ticket" not in body
     assert body["ticket_error"]["code"] == "hall_closed" and body["notice"]["window_text"]
+
+
+def test_the_printed_certificate_and_notice_say_what_the_case_says(api, db):
+    """The document jobs' bytes decoded: the certificate's QR is the verify URL, the notice
+    has the reasons, what to bring, the windows and the queue number. Previews of both are
+    rendered from those bytes to docs/screens/."""
+    from pathlib import Path
+
+    from hardware.printer import PrinterOptions
+    from hardware.printer.document import DocumentData, render_document
+    from queue_server.printing.jobs import add_printer
+    from tests.escpos_decode import QR, decode, render_png, text_lines
+
+    add_printer(db, "kiosk-01", "sim://kiosk-01", {"paper": 80})
+    ok = api.apply("elderly_allowance", "elder_ok", printer="kiosk-01").json
+    referred = api.apply("elderly_allowance", "elder_elsewhere", printer="kiosk-01").json
+    payloads = [json.loads(r[0]) for r in db.conn.execute("SELECT payload FROM print_jobs ORDER BY id")]
+    cert = render_document(DocumentData.from_dict(payloads[0]), PrinterOptions(paper=80))
+    lines = text_lines(cert)
+    assert "高龄津贴核准通知" in lines and f"办件编号：{ok['case']}" in lines
+    assert "申请人：王*兰 3701**********1240" in lines and "津贴档次：80–89 周岁档" in lines
+    assert [q.payload for q in decode(cert) if isinstance(q, QR)] == [ok["certificate"]["verify_url"]]
+    notice = render_document(DocumentData.from_dict(payloads[1]), PrinterOptions(paper=80))
+    lines = text_lines(notice)
+    assert "一次性告知单" in lines and referred["ticket"]["number"] in lines
+    assert any("户籍不在本区" in line for line in lines) and "· 户口簿" in lines
+    assert any("14号窗口 民政事务" in line for line in lines)
+    assert [q.payload for q in decode(notice) if isinstance(q, QR)][0].endswith(
+        "/t/" + referred["ticket"]["progress_code"])
+    screens = Path(__file__).resolve().parent.parent / "docs" / "screens"
+    render_png(cert, 576, screens / "approval-certificate-80mm.png")
+    render_png(notice, 576, screens / "approval-notice-80mm.png")
