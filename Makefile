@@ -11,7 +11,7 @@ demo: setup
 
 lint: setup
 	.venv/bin/ruff check .
-	.venv/bin/mypy queue_server hardware kiosk run_kiosk.py
+	.venv/bin/mypy queue_server hardware kiosk city_hub yichuang run_kiosk.py
 
 test: lint
 	.venv/bin/python -m pytest -q -p no:cacheprovider

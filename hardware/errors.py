@@ -1,22 +1,44 @@
-"""The base of the device errors: a stable ``code`` and a Chinese + English message.
+"""The base of every device error: the one error shape of :mod:`yichuang.errors`.
 
-Subclasses set the three class attributes; the kiosk shows ``message_zh`` (or
-``message_en``), logs and audit records keep ``code``::
+A device error is an :class:`~yichuang.errors.AppError` whose ``code`` is registered in
+``yichuang/errors.py`` (origin ``device``, snake_case with the device as prefix:
+``idcard_no_card``, ``camera_unavailable``, ``paper_out``); its Chinese and English text and
+advice come from that registry, never from the raise site. The kiosk shows ``zh`` (or ``en``)
+and ``advice_zh``; logs, print-job rows and audit records keep ``code``; ``detail`` is free text
+for technicians::
 
     class NoCard(IdCardError):
-        code = "idcard.no_card"
-        message_zh = "未检测到身份证，请将身份证放在感应区"
-        message_en = "No ID card found; place the card on the reader"
+        code = "idcard_no_card"
+
+    raise NoCard("find answered 00 00 80")
+    # NoCard.code == "idcard_no_card", .zh == "未检测到身份证，请将身份证放在感应区"
+
+``detail`` is the first positional argument (devices mostly know *what* failed, in words for
+a technician); another registered code may be named with ``code=``.
 """
 
 from __future__ import annotations
 
+from typing import Any
 
-class DeviceError(Exception):
-    code = "device.error"
-    message_zh = "设备故障"
-    message_en = "Device error"
+from yichuang.errors import CODES, AppError
 
-    def __init__(self, detail: str = "") -> None:
-        self.detail = detail
-        super().__init__(f"{self.code}: {self.message_en}" + (f" ({detail})" if detail else ""))
+
+class DeviceError(AppError):
+    """Base class of the device errors (``device_error``)."""
+
+    code = "device_error"
+
+    def __init__(self, detail: str = "", *, code: str | None = None, **params: Any) -> None:
+        super().__init__(_registered(code or type(self).code), detail=detail, **params)
+        # The older attribute names, still read by callers that predate the registry.
+        self.message_zh = self.zh
+        self.message_en = self.en
+
+
+def _registered(code: str) -> str:
+    """``code`` itself, or — for a subclass still using the old dotted spelling
+    (``face.error``) — its registered snake_case form (``face_error``)."""
+    if code not in CODES and "." in code:
+        return code.replace(".", "_")
+    return code

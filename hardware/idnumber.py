@@ -85,6 +85,9 @@ def uscc_check_char(first17: str) -> str:
 
 
 def is_valid_uscc(value: str) -> bool:
+    """True for an 18-character unified social credit code (统一社会信用代码, GB 32100) whose
+    check character matches: alphabet 0-9 A-Y without I O S V Z, weights 3^i mod 31, check
+    (31 − S mod 31) mod 31. Case and surrounding spaces are ignored."""
     v = value.strip().upper()
     return bool(_USCC_RE.match(v)) and uscc_check_char(v[:17]) == v[17]
 

@@ -231,7 +231,7 @@ def _connect_scanner(kiosk: Kiosk, root: KioskRoot, app: KioskApp) -> None:
         # SDL delivers text input only while a keyboard is requested
         Window.request_keyboard(lambda: None, root)
     elif mode == "serial":
-        from kiosk.scanner import SerialScanner
+        from hardware.scanner import SerialScanner
 
         def on_scan(text: str) -> None:
             Clock.schedule_once(lambda _dt: root.deliver_scan(text))

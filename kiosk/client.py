@@ -63,6 +63,9 @@ class Ticket:
     service_name_en: str = ""
     window: int | None = None
     window_name: str = ""
+    #: What the paper ticket says, as the server built it (``TicketData`` as a dict; POST
+    #: /api/tickets and check-in answers): the kiosk prints exactly this. None: not given.
+    receipt: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
@@ -89,7 +92,8 @@ class Ticket:
             estimated_wait_minutes=None if wait is None else float(wait),
             issued_at=d.get("issued_at"), progress_code=str(d.get("progress_code") or ""),
             service_name=sname, service_name_en=sname_en,
-            window=None if window is None else int(window), window_name=window_name, raw=d,
+            window=None if window is None else int(window), window_name=window_name,
+            receipt=d["receipt"] if isinstance(d.get("receipt"), dict) else None, raw=d,
         )
 
 
@@ -166,6 +170,36 @@ class QueueClient:
         data = self._request("POST", "/api/appointments/check-in", json=body, headers=headers)
         return Ticket.from_json(data.get("ticket", data))
 
+    def post_identity_check(self, record: dict[str, Any]) -> int:
+        """Report an identity check made at this kiosk to the server's audit trail
+        (``POST /api/audit/identity-checks``); returns the audit row id. ``record``: method,
+        result, purpose, reason_code, liveness, attempts, checked_at and, when known, score,
+        threshold, model, model_digest — never an image or an ID number."""
+        data = self._request("POST", "/api/audit/identity-checks", json=record)
+        return int(data.get("id") or 0) if isinstance(data, dict) else 0
+    # -- 好差评 ---------------------------------------------------------------------------
+    def evaluation_reasons(self) -> dict[str, Any]:
+        """The current 差评 reason list: ``{"version", "reasons": [{"code", "name", "name_en"}]}``."""
+        return dict(self._request("GET", "/api/evaluations/reasons"))
+
+    def evaluate(self, *, level: int, case: str | None = None, ticket: int | None = None,
+                 reasons: list[str] | None = None, comment: str | None = None,
+                 evaluator: str | None = None) -> dict[str, Any]:
+        """Rate a kiosk case (or a finished ticket) on channel ``kiosk``; the server's
+        ``{"id", "level", "count", "rectification"?}``."""
+        body: dict[str, Any] = {"level": level, "channel": "kiosk"}
+        if case is not None:
+            body["case"] = case
+        if ticket is not None:
+            body["ticket"] = ticket
+        if reasons:
+            body["reasons"] = reasons
+        if comment:
+            body["comment"] = comment
+        if evaluator:
+            body["evaluator"] = evaluator
+        return dict(self._request("POST", "/api/evaluations", json=body))
+
     # -- plumbing ------------------------------------------------------------------------
     def _request(self, method: str, path: str, **kwargs: Any) -> Any:
         url = self.base_url + path
@@ -189,8 +223,9 @@ class QueueClient:
         code = str(err.get("code") or f"http_{resp.status_code}")
         message = str(err.get("message") or "")
         message_en = str(err.get("message_en") or "")
+        advice = (str(err.get("advice") or ""), str(err.get("advice_en") or ""))
         if resp.status_code in (401, 403):
             raise AuthFailed(code, message, resp.status_code, message_en)
         if resp.status_code == 404:
-            raise NotFound(code, message, resp.status_code, message_en)
-        raise ServerRejected(code, message, resp.status_code, message_en)
+            raise NotFound(code, message, resp.status_code, message_en, *advice)
+        raise ServerRejected(code, message, resp.status_code, message_en, *advice)

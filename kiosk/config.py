@@ -33,7 +33,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server", "timeout", 4.0, "Seconds before a server request counts as failed."),
     Setting("server", "retry_seconds", 5.0, "Automatic retry interval while the server is down."),
     Setting("kiosk", "name", "kiosk-01", "Name of this kiosk (logs, device health)."),
-    Setting("kiosk", "hall_name", "政务服务大厅", "Hall name shown on the home screen and ticket."),
+    Setting("kiosk", "hall_name", "政务服务大厅", "Hall name shown on the home screen (the printed ticket "
+            "carries the server's `hall_name` setting)."),
     Setting("kiosk", "hall_name_en", "", "The hall's English name (English mode); empty = the Chinese one."),
     Setting("kiosk", "language", "zh", "Start-up language: `zh` or `en`; every session starts in it."),
     Setting("kiosk", "idle_seconds", 60.0, "Idle time before the countdown starts (DESIGN §5)."),
@@ -54,7 +55,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("printer", "cutter", True, "The printer has a cutter."),
     Setting("printer", "qr", "native", "QR code on the ticket: `native` (GS ( k) or `image`."),
     Setting("printer", "timeout", 5.0, "Seconds for connecting and writing to the printer."),
-    Setting("printer", "tip", "过号请重新取号", "温馨提示 line printed on every ticket."),
     Setting("idcard", "url", "", "The reader as one URL (`serial:///dev/ttyUSB0`, `sim://`); "
             "instead of `driver` + keys."),
     Setting("idcard", "driver", "", "ID-card reader: `sam` (serial SAM), `termb`, `sdt` (vendor SDKs), "

@@ -15,6 +15,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from kiosk.errors import KioskError
+
 log = logging.getLogger(__name__)
 
 ASSETS_FONTS = Path(__file__).resolve().parent.parent / "assets" / "fonts"
@@ -24,7 +26,9 @@ SC_INDEX = 2   # face order in NotoSansCJK-*.ttc: JP, KR, SC, TC, HK, Mono …
 WEIGHTS = {"regular": "NotoSansCJK-Regular", "bold": "NotoSansCJK-Bold"}
 
 
-class FontNotFound(RuntimeError):
+class FontNotFound(KioskError, RuntimeError):
+    """No usable Chinese font (``font_not_found``)."""
+
     code = "font_not_found"
 
 

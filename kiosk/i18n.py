@@ -150,6 +150,24 @@ STRINGS: dict[str, tuple[str, str]] = {
     "identity.refer.camera": ("摄像头不可用", "The camera is not available"),
     "identity.refer.card_unreadable": ("身份证多次读取失败", "The ID card could not be read"),
     "identity.refer.card_expired": ("身份证已过有效期", "The ID card has expired"),
+    # 好差评 after a kiosk transaction (kiosk/flows/rating.py): the levels read alike, none stressed
+    "rating.title": ("服务评价", "Rate this service"),
+    "rating.ask": ("请您对本次服务进行评价", "How was this service?"),
+    "rating.voluntary": ("评价自愿，您也可以不评价", "Rating is voluntary"),
+    "rating.why": ("请选择不满意的原因（可多选）", "What went wrong? (choose one or more)"),
+    "rating.level5": ("非常满意", "Very satisfied"),
+    "rating.level4": ("满意", "Satisfied"),
+    "rating.level3": ("基本满意", "Fairly satisfied"),
+    "rating.level2": ("不满意", "Dissatisfied"),
+    "rating.level1": ("非常不满意", "Very dissatisfied"),
+    "rating.change_level": ("重新选择", "Change rating"),
+    "rating.submit": ("提交评价", "Submit"),
+    "rating.sending": ("正在提交…", "Sending…"),
+    "rating.thanks": ("感谢您的评价！", "Thank you!"),
+    "rating.followed_up": ("大厅将核实整改，并回访您。", "The hall will look into it and get back to you."),
+    "rating.skip": ("不评价，结束", "Finish without rating"),
+    "say.rating": ("请您对本次服务进行评价，评价自愿。", "Please rate this service if you wish."),
+    "say.rating_thanks": ("感谢您的评价。", "Thank you for your rating."),
 }
 
 

@@ -5,10 +5,11 @@
     python -m kiosk.screenshots --out docs/screens            # 1080×1920 portrait
     python -m kiosk.screenshots --out /tmp/land --landscape   # 1920×1080
 
-Runs headless (SDL offscreen): a demo hall is seeded into a temporary database and
-served on a free loopback port, the printer is ``sim://`` and the ID-card reader is the
-pty simulator, so every screen shows real data. Files are ``<screen>-<zh|en|elder>.png``.
-The identity screens (``identity-*.png``) are rendered by their own script.
+Runs headless (SDL offscreen): a demo hall (``queue-server demo`` in a child process, on a
+temporary database and a free loopback port) answers over HTTP, the printer is ``sim://``
+and the ID-card reader is the pty simulator, so every screen shows real data. Files are
+``<screen>-<zh|en|elder>.png``. The identity screens (``priority-identity-*.png``) come from
+``tests/test_kiosk_identity.py`` (``YICHUANG_SCREENSHOTS=1``).
 """
 
 from __future__ import annotations
@@ -17,32 +18,16 @@ import argparse
 import socket
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 MODES = (("zh", "zh", False), ("en", "en", False), ("elder", "zh", True))
 
-
-def _serve_demo_hall(tmp: Path) -> tuple[str, str, Any]:
-    from waitress import create_server
-
-    from queue_server import create_app
-    from queue_server.demo import make_hall
-    from queue_server.migrations import open_db
-
-    db_path = tmp / "hall.db"
-    db = open_db(db_path)
-    made = make_hall(db, tokens=True)
-    db.conn.close()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = create_server(create_app({"DB_PATH": str(db_path)}), host="127.0.0.1", port=port,
-                           threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    return f"http://127.0.0.1:{port}", made["tokens"]["kiosk"], made
+#: What the check-in screens show being typed (a demo appointment code and the start of a
+#: synthetic ID number): only the keypad's display is shot, nothing is submitted.
+TYPED_CODE = "YY1498"
+TYPED_ID = "37010219800"
 
 
 def _compact(path: Path) -> None:
@@ -95,6 +80,18 @@ def shoot_all(out: Path, width: int, height: int) -> list[Path]:
     from kiosk.runtime import configure_kivy
 
     configure_kivy(width, height, offscreen=True)
+    from kiosk.demo import start_demo_server
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix="kiosk-shots-"))
+    server = start_demo_server(tmp / "hall.db", 0, quiet=True)
+    try:
+        return _shoot(out, server.url, server.tokens["kiosk"])
+    finally:
+        server.stop()
+
+
+def _shoot(out: Path, url: str, token: str) -> list[Path]:
     from kivy.base import runTouchApp
 
     from kiosk.app import KioskApp, build_root
@@ -103,9 +100,6 @@ def shoot_all(out: Path, width: int, height: int) -> list[Path]:
     from kiosk.fonts import register_default_font
     from kiosk.voice import SilentSpeaker
 
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix="kiosk-shots-"))
-    url, token, made = _serve_demo_hall(tmp)
     register_default_font()
     cfg = from_dict({"server": {"url": url, "token": token, "retry_seconds": 30.0},
                      "kiosk": {"hall_name": "济南市章丘区政务服务中心",
@@ -119,7 +113,6 @@ def shoot_all(out: Path, width: int, height: int) -> list[Path]:
     runTouchApp(root, embedded=True)
     s = Shooter(root, kiosk, out)
     s.pump(0.3)
-    appointments = made["appointments"]
 
     for suffix, lang, elder in MODES:
         def start(lang: str = lang, elder: bool = elder) -> None:
@@ -173,11 +166,11 @@ def shoot_all(out: Path, width: int, height: int) -> list[Path]:
         start()
         root.go("checkin")
         s.pump(0.1)
-        for ch in appointments[-1]["code"][:6]:
+        for ch in TYPED_CODE:
             s.screen.key(ch)
         s.shot(f"checkin-{suffix}")
         s.screen.set_mode("id")
-        for ch in appointments[-1]["id_number"][:11]:
+        for ch in TYPED_ID:
             s.screen.key(ch)
         s.shot(f"checkin-id-{suffix}")
         # progress with a result

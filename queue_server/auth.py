@@ -8,7 +8,9 @@
 * A clerk's login creates a session token bound to the user, with the user's role, valid
   for ``session_hours``.
 
-Roles (docs/architecture.md): kiosk, display, clerk, technician, admin.
+Roles (docs/architecture.md): kiosk, display, clerk, technician, admin, supervisor (好差评
+rectification, ``queue_server/evaluations``). Roles are checked here, in code, against
+these lists (the tables carry no CHECK since the core's ``m0002_roles_in_code``).
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ from queue_server.db import db_path, write_tx
 from queue_server.errors import Unauthorized, ValidationError
 from queue_server.settings import get_setting
 
-TOKEN_ROLES = ("kiosk", "display", "clerk", "admin", "technician")
-USER_ROLES = ("admin", "clerk", "technician")
+TOKEN_ROLES = ("kiosk", "display", "clerk", "admin", "technician", "supervisor")
+USER_ROLES = ("admin", "clerk", "technician", "supervisor")
 READ_ONLY_ROLES = ("display", "kiosk", "technician")
 
 #: Seconds a verified token is trusted without a query (revocation takes this long).

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from queue_server.auth import TOKEN_ROLES, USER_ROLES
 from queue_server.cliutil import DB_OPTION, Group, fail
 from queue_server.db import Checkpointer
 from queue_server.migrations import open_db
@@ -101,7 +102,7 @@ def token() -> None:
 
 @token.command("create")
 @DB_OPTION
-@click.option("--role", type=click.Choice(["kiosk", "display", "clerk", "admin", "technician"]), required=True)
+@click.option("--role", type=click.Choice(TOKEN_ROLES), required=True)
 @click.option("--name", required=True, help="Who uses it, e.g. kiosk-01 or hall-display.")
 def token_create(db_path: str, role: str, name: str) -> None:
     """Create a token and print it on stdout (only its SHA-256 is stored).
@@ -170,7 +171,7 @@ def user() -> None:
 @click.option("--username", required=True)
 @click.option("--name", "display_name", required=True, help="Real name, e.g. 王晓明 (masked on displays).")
 @click.option("--staff-no", default="", help="工号 shown on the window display.")
-@click.option("--role", type=click.Choice(["admin", "clerk", "technician"]), default="clerk", show_default=True)
+@click.option("--role", type=click.Choice(USER_ROLES), default="clerk", show_default=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
               help="Prompted when not given.")
 def user_create(db_path: str, username: str, display_name: str, staff_no: str, role: str, password: str) -> None:
@@ -293,7 +294,9 @@ def hall_import(db_path: str, file: Any) -> None:
               help="Archive file (default: <db>.archive.db next to the database).")
 @click.option("--before", default=None, help="Archive days before this YYYY-MM-DD (default: today).")
 def archive(db_path: str, out_path: str | None, before: str | None) -> None:
-    """Move earlier business days (tickets, calls, appointments, events) into an archive file.
+    """Move earlier business days (tickets, calls, appointments, events) into an archive file,
+    in small batches while the hall keeps working; counts go to stderr as it runs, the result
+    (JSON) to stdout.
 
     \b
     Example:
@@ -301,8 +304,18 @@ def archive(db_path: str, out_path: str | None, before: str | None) -> None:
     """
     from queue_server.archive import archive_days
 
+    totals: dict[str, int] = {}
+    last = [0.0]
+
+    def progress(what: str, n: int) -> None:
+        totals[what] = totals.get(what, 0) + n
+        now = time.monotonic()
+        if now - last[0] >= 0.5 or n == 0:
+            last[0] = now
+            click.echo("archiving: " + ", ".join(f"{k} {v:,}" for k, v in totals.items()), err=True)
+
     db = open_db(db_path)
-    result = archive_days(db, out_path or (str(db_path) + ".archive.db"), before=before)
+    result = archive_days(db, out_path or (str(db_path) + ".archive.db"), before=before, progress=progress)
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
@@ -433,6 +446,7 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
 
     from queue_server import create_app
     from queue_server.printing.worker import start_workers
+    from queue_server.uplink.worker import start_uplink
 
     # Each open display stream holds a thread: leave 16 for the API and print requests.
     app = create_app({"DB_PATH": db_path, "BACKGROUND_CHECKPOINT": True,
@@ -444,6 +458,7 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     Checkpointer(db_path).start()
     start_workers(db_path)
     Scheduler(db_path).start()
+    start_uplink(db_path)  # idles until `queue-server uplink configure`
     sock = _listen_socket(host, port, reuse_port)
     gc.collect()
     gc.freeze()  # the app's long-lived objects leave the collector's working set: shorter pauses
@@ -578,9 +593,11 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
 from queue_server.approvals.cli import approvals as _approvals  # noqa: E402
 from queue_server.approvals.cli import data as _data  # noqa: E402
 from queue_server.audit.cli import audit as _audit  # noqa: E402
+from queue_server.evaluations.cli import evaluations as _evaluations  # noqa: E402
 from queue_server.printing.cli import printer as _printer  # noqa: E402
+from queue_server.uplink.cli import uplink as _uplink  # noqa: E402
 
-for _group in (_printer, _audit, _approvals, _data):
+for _group in (_printer, _audit, _uplink, _evaluations, _approvals, _data):
     main.add_command(_group)
 
 if __name__ == "__main__":

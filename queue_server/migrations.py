@@ -2,7 +2,8 @@
 
 Each capability keeps its migrations in its own ``schema.py`` as a sqlite-utils
 ``Migrations`` set named after it, and may say what archiving does with its rows (a
-function ``archive(conn, day, cutoff)``). This module is the one list of those modules;
+function ``archive(conn, day, cutoff, limit) -> counts`` that moves at most ``limit`` rows
+per call; :mod:`queue_server.archive` calls it until it moves nothing). This module is the one list of those modules;
 a new capability adds its ``schema`` here, after the capabilities whose tables it refers
 to. Nothing in the core imports this module but the entry points (``open_db``), so it may
 import every capability's schema without a cycle.
@@ -24,8 +25,10 @@ from queue_server.approvals import schema as approvals_schema
 from queue_server.audit import schema as audit_schema
 from queue_server.cases import schema as cases_schema
 from queue_server.db import connect, db_path, file_lock
+from queue_server.evaluations import schema as evaluations_schema
 from queue_server.printing import schema as printing_schema
 from queue_server.queue import schema as queue_schema
+from queue_server.uplink import schema as uplink_schema
 
 #: Every schema module, in the order its set applies.
 SCHEMA_MODULES: tuple[ModuleType, ...] = (
@@ -34,6 +37,8 @@ SCHEMA_MODULES: tuple[ModuleType, ...] = (
     printing_schema,
     audit_schema,
     cases_schema,
+    uplink_schema,
+    evaluations_schema,
     approvals_schema,
 )
 
@@ -41,7 +46,7 @@ SCHEMA_MODULES: tuple[ModuleType, ...] = (
 #: that owns each now (a hall database created before the split is adopted once).
 _ADOPTED = {"m0002_print_queue": "printing"}
 
-Archiver = Callable[[sqlite3.Connection, str, float], dict[str, int]]
+Archiver = Callable[[sqlite3.Connection, str, float, int], dict[str, int]]
 
 
 def archivers() -> list[tuple[str, Archiver]]:
@@ -54,6 +59,16 @@ def archivers() -> list[tuple[str, Archiver]]:
         if fn is not None:
             out.append((module.migrations.name, fn))
     return out
+
+
+EventHold = Callable[[sqlite3.Connection], "int | None"]
+
+
+def event_holds() -> list[tuple[str, EventHold]]:
+    """``(set name, hold_events)`` of every capability that must keep events in the live
+    database: ``hold_events(conn)`` returns the highest event id archiving may move (None:
+    no hold). The uplink holds every event the city hub has not acknowledged."""
+    return [(m.migrations.name, m.hold_events) for m in SCHEMA_MODULES if hasattr(m, "hold_events")]
 
 
 def _adopt_legacy(db: Database) -> None:

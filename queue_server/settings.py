@@ -118,9 +118,64 @@ SETTINGS: tuple[Setting, ...] = (
         "HTTP adapters replacing the embedded data source per collection, e.g. {\"persons\": {\"url\": "
         "\"https://…\", \"timeout\": 2.0, \"token_env\": \"GA_TOKEN\"}}; {} = every collection local.",
     ),
+    # 好差评 and the 差评 rectification loop (queue_server/evaluations, docs/evaluations.md).
+    Setting(
+        "evaluations.deadline_working_days",
+        5,
+        "A 差评's rectification deadline: the N-th working day after the day of the 差评 (1–60).",
+    ),
+    Setting(
+        "evaluations.extension_working_days",
+        5,
+        "Working days the one extension of a rectification adds by default (1–15).",
+    ),
+    Setting(
+        "evaluations.closed_days",
+        [],
+        "The hall's own closed days (list of 'YYYY-MM-DD'): not working days for deadlines, "
+        "on top of the official holiday calendar.",
+    ),
+    Setting(
+        "evaluations.phone_days",
+        7,
+        "How many days after a ticket is finished its progress page /t/<code> offers the rating.",
+    ),
+    Setting(
+        "evaluations.onsite_hours",
+        24,
+        "How many hours after the service the window pad and the kiosk may still rate it.",
+    ),
+    Setting(
+        "evaluations.phone_limit_per_code",
+        10,
+        "Phone rating attempts per progress code per hour (beyond: 429 too_many_ratings).",
+    ),
+    Setting(
+        "evaluations.phone_limit_per_address",
+        30,
+        "Phone rating attempts per client address per hour (beyond: 429 too_many_ratings).",
+    ),
+    Setting(
+        "evaluations.pad_timeout_seconds",
+        60,
+        "The window rating pad goes dark after this many seconds without a rating (未评价).",
+    ),
+    Setting(
+        "evaluations.channel_codes",
+        {"window": "政务大厅平板电脑", "kiosk": "政务大厅其他终端", "phone": "二维码", "follow_up": "电话"},
+        "The province's channel code for each internal channel (window, kiosk, phone, follow_up); "
+        "defaults are the GB/T 39046 channel names.",
+    ),
     Setting("backup_time", "22:30", "Time of day (HH:MM, hall time) of the daily backup; '' = no daily backup."),
     Setting("backup_dir", "", "Folder of the daily backups ('' = a backups folder beside the database)."),
     Setting("backup_keep", 14, "How many daily backups to keep (the oldest are deleted)."),
+    Setting("uplink.interval_s", 5, "Seconds between batches to the city hub when no event is waiting "
+            "(each carries the audit head and the day's figures); new events go at once."),
+    Setting("uplink.batch_size", 500, "Most events in one batch to the city hub."),
+    Setting("uplink.backoff_max_s", 300, "Longest wait between tries while the city hub cannot be reached "
+            "(the wait doubles from 1 s up to this)."),
+    Setting("uplink.manifest_interval_s", 300, "Seconds between looks for new manifests at the city hub."),
+    Setting("uplink.timeout_s", 10, "Seconds an uplink request to the city hub may take."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -169,6 +224,17 @@ def parse_value(raw: str) -> Any:
     except ValueError:
         return raw
 
+
+#: Integer settings with a narrower range than "not negative" (inclusive bounds).
+_INT_RANGES: dict[str, tuple[int, int | None]] = {
+    "evaluations.deadline_working_days": (1, 60),
+    "evaluations.extension_working_days": (1, 15),
+    "evaluations.phone_days": (0, 90),
+    "evaluations.onsite_hours": (1, 168),
+    "evaluations.phone_limit_per_code": (1, None),
+    "evaluations.phone_limit_per_address": (1, None),
+    "evaluations.pad_timeout_seconds": (10, 600),
+}
 
 #: Settings whose values never appear in the audit (recorded as "***").
 SECRET_SETTINGS = frozenset({"id_salt"})
@@ -220,6 +286,9 @@ def _validate(name: str, value: Any) -> None:
     elif isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise bad
+        low, high = _INT_RANGES.get(name, (0, None))
+        if value < low or (high is not None and value > high):
+            raise bad
     elif isinstance(default, str):
         if not isinstance(value, str):
             raise bad
@@ -239,8 +308,25 @@ def _validate(name: str, value: Any) -> None:
                 isinstance(v, dict) and str(v.get("url", "")).startswith(("http://", "https://"))
                 for v in value.values()):
             raise bad
+    elif name == "evaluations.closed_days":
+        if not isinstance(value, list) or not all(isinstance(d, str) and _iso_date(d) for d in value):
+            raise bad
+    elif name == "evaluations.channel_codes":
+        if (not isinstance(value, dict) or set(value) != set(default)
+                or not all(isinstance(v, str) and 0 < len(v) <= 40 for v in value.values())):
+            raise bad
     elif name == "opening_hours":
         try:
             parse_opening_hours(value)
         except (TypeError, ValueError, AttributeError) as exc:
             raise bad from exc
+
+
+def _iso_date(text: str) -> bool:
+    import datetime as dt
+
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10

@@ -31,7 +31,7 @@ _CODES = (
     ("SQLITE_PERM", "storage_read_only"),
 )
 
-#: Free space below this (MiB) reports the disk as full before SQLite does.
+#: Free space below this (MiB) adds a ``low_disk_space`` warning while writes still work.
 MIN_FREE_MB = 20
 
 
@@ -90,7 +90,7 @@ def _free_mb(path: str) -> float | None:
 
 def check(path: str, log: FaultLog | None = None, *, busy_ms: int = 250) -> dict[str, Any]:
     """What ``/api/health`` says about storage: ``{"state", "writable", "free_mb", "code"?,
-    "detail"?, "since"?}``. ``state`` is ``ok`` or the fault's code. Probes with a real
+    "warning"?, "detail"?}``. ``state`` is ``ok`` or the fault's code. Probes with a real
     write of one row in its own short-lived connection (busy timeout ``busy_ms``)."""
     free = _free_mb(path)
     out: dict[str, Any] = {"state": "ok", "writable": True,
@@ -110,10 +110,8 @@ def check(path: str, log: FaultLog | None = None, *, busy_ms: int = 250) -> dict
         if log is not None:
             log.record(code, str(exc))
         return out
-    if free is not None and free < MIN_FREE_MB:
-        out.update(state="storage_full", code="storage_full",
-                   detail=f"only {free:.1f} MiB free where the database lives")
-        return out
+    if free is not None and free < MIN_FREE_MB:  # still writable: a warning, not a fault
+        out.update(warning="low_disk_space", detail=f"only {free:.1f} MiB free where the database lives")
     if log is not None:
         log.clear()
     return out

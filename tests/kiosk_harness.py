@@ -182,8 +182,8 @@ class Driver:
 def make_kiosk(args: dict[str, Any]) -> Any:
     """A Kiosk from scenario args: ``config`` ({section: {key: value}}) and extras."""
     from kiosk.config import from_dict
+    from kiosk.flows.printer import KioskPrinter
     from kiosk.flows.session import Kiosk
-    from kiosk.printing import KioskPrinter
     from kiosk.voice import SilentSpeaker
 
     cfg = from_dict(args.get("config", {}), source="<scenario>")

@@ -60,6 +60,6 @@ def test_memory_camera_ends_with_none():
 def test_missing_source_is_a_typed_error(tmp_path: Path):
     with pytest.raises(CameraError) as e:
         open_camera({"source": str(tmp_path / "nope.mp4")})
-    assert e.value.code == "camera.unavailable"
+    assert e.value.code == "camera_unavailable"
     with pytest.raises(CameraError):
         FrameFolderCamera(tmp_path)

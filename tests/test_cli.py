@@ -74,7 +74,7 @@ def test_init_seed_token_user_settings_archive(tmp_path):
     assert r.output.strip() == "30"
     assert run(main, ["settings", "set", "--db", db, "max_wait_minutes", "soon"]).exit_code != 0
     r = run(main, ["archive", "--db", db, "--out", str(tmp_path / "arch.db")])
-    assert r.exit_code == 0 and json.loads(r.output)["moved"]["tickets"] == 0
+    assert r.exit_code == 0 and json.loads(r.stdout)["moved"]["tickets"] == 0
 
 
 def test_demo_prepares_the_hall_and_prints_urls_and_tokens(tmp_path):

@@ -13,14 +13,15 @@ from yichuang.errors import CODES, AppError, body_for, lookup
 
 ROOT = Path(__file__).resolve().parent.parent
 _RAISERS = {"BadRequest", "Unauthorized", "Forbidden", "NotFound", "Conflict", "ValidationError", "QueueError",
-            "Unavailable", "body_for"}
+            "Unavailable", "body_for", "Refused", "hub_error"}
 
 
 def codes_raised_by_the_server() -> set[str]:
-    """Every code literal given to a server error class (or body_for) in queue_server/, plus
+    """Every code literal given to a server error class (or body_for) in queue_server/ and
+    city_hub/, plus
     the codes the API's HTTP error handler answers with."""
     found: set[str] = set()
-    for path in (ROOT / "queue_server").rglob("*.py"):
+    for path in [*(ROOT / "queue_server").rglob("*.py"), *(ROOT / "city_hub").rglob("*.py")]:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):

@@ -163,4 +163,4 @@ def test_cli_camera_check_reports_frames_and_quality():
     assert out["frames"] == 30 and (out["width"], out["height"]) == (640, 360)
     assert sum(out["quality"].values()) == 30
     r = _cli("camera", str(FACES / "no-such-video.mp4"))
-    assert r.returncode == 2 and json.loads(r.stdout)["code"] == "camera.unavailable"
+    assert r.returncode == 2 and json.loads(r.stdout)["code"] == "camera_unavailable"

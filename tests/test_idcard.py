@@ -117,15 +117,15 @@ def test_no_card_on_the_reader(sim, reader):
     assert reader.card_present() is False
     with pytest.raises(NoCard) as e:
         reader.read_card()
-    assert e.value.code == "idcard.no_card"
-    assert "感应区" in e.value.message_zh
+    assert e.value.code == "idcard_no_card"
+    assert "感应区" in e.value.zh
 
 
 def test_corrupted_read_frame_raises_checksum_error_and_next_read_works(sim, reader):
     sim.corrupt_next_response(command=CMD_READ_BASE)
     with pytest.raises(ChecksumError) as e:
         reader.read_card()
-    assert e.value.code == "idcard.bad_checksum"
+    assert e.value.code == "idcard_bad_checksum"
     assert reader.read_card().name == "张三"
 
 
@@ -133,7 +133,7 @@ def test_card_removed_mid_read_truncated_answer(sim, reader):
     sim.remove_card_during_read("truncate")
     with pytest.raises(CardRemoved) as e:
         reader.read_card()
-    assert e.value.code == "idcard.card_removed"
+    assert e.value.code == "idcard_card_removed"
     assert reader.card_present() is False
 
 
@@ -296,13 +296,13 @@ def test_probe_command_prints_masked_card_data():
     import sys
 
     root = Path(__file__).resolve().parent.parent
-    r = subprocess.run([sys.executable, "-m", "hardware.idcard", "probe", "sim://?card=true"],
+    r = subprocess.run([sys.executable, "-m", "hardware", "idcard", "probe", "sim://?card=true"],
                        cwd=root, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["sam_ok"] is True and out["card_present"] is True
     assert out["card"]["id"] == "3701**********1237" and out["card"]["name"] == "张*"
     assert "370102198001011237" not in r.stdout
-    r = subprocess.run([sys.executable, "-m", "hardware.idcard", "probe", "serial:///dev/no-such-reader"],
+    r = subprocess.run([sys.executable, "-m", "hardware", "idcard", "probe", "serial:///dev/no-such-reader"],
                        cwd=root, capture_output=True, text=True, timeout=60)
-    assert r.returncode == 2 and json.loads(r.stdout)["code"] == "idcard.reader_unavailable"
+    assert r.returncode == 2 and json.loads(r.stdout)["code"] == "idcard_reader_unavailable"

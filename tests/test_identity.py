@@ -34,9 +34,11 @@ def test_card_consent_face_match_gives_a_face_verified_identity():
     finally:
         reader.close()
     assert len(audit) == 1
-    rec = audit[0]
-    assert rec["outcome"] == "match" and rec["match"] is True and rec["kiosk"] == "kiosk-07"
-    assert rec["liveness"]["state"] == "passed" and rec["liveness"]["challenge"] == "turn_left"
+    rec = audit[0]  # the body of POST /api/audit/identity-checks
+    assert (rec["method"], rec["result"], rec["reason_code"], rec["liveness"]) == ("face", "pass", "match", "pass")
+    assert rec["attempts"] == 1 and rec["checked_at"] == 1_790_000_000.0
+    if "score" in rec:  # a model that reports a similarity score sends it with its threshold
+        assert rec["score"] >= rec["threshold"]
     text = json.dumps(rec)
     assert "110101198001160019" not in text and "林曼努" not in text and len(text) < 600
 
@@ -64,8 +66,10 @@ def test_photo_attack_three_times_is_referred_to_a_window():
         assert "3 次未通过" in flow.referral.zh and "活体检测未通过" in flow.referral.zh
     finally:
         reader.close()
-    assert [r["outcome"] for r in audit] == ["liveness_failed"] * 3
-    assert all(r["liveness"]["reason"] == "flat" for r in audit)
+    assert [r["result"] for r in audit] == ["fail", "fail", "referred"]
+    assert [r["attempts"] for r in audit] == [1, 2, 3]
+    assert all(r["method"] == "face" and r["reason_code"] == "liveness_failed" and r["liveness"] == "fail"
+               for r in audit)
 
 
 def test_declining_face_capture_gives_card_only():
@@ -101,7 +105,8 @@ def test_card_without_decodable_photo_falls_back():
         assert flow.card is not None and flow.card.photo is None
         flow.agree_face()
         assert flow.identity is not None and flow.identity.method == "card_only"
-        assert audit[-1]["outcome"] == "no_photo"
+        assert (audit[-1]["method"], audit[-1]["result"], audit[-1]["reason_code"]) == ("card", "pass", "no_photo")
+        assert audit[-1]["liveness"] == "skipped"
     finally:
         reader.close()
     flow, reader = make_flow(photo=False, config=IdentityConfig(allow_card_only=False))
@@ -123,7 +128,7 @@ def test_repeated_corrupted_card_reads_end_in_a_referral():
         flow.begin()
         reader.sim.corrupt_next_response(count=5, command=CMD_READ_BASE)
         assert flow.poll_card() is False
-        assert flow.state.error is not None and flow.state.error[0] == "idcard.bad_checksum"
+        assert flow.state.error is not None and flow.state.error[0] == "idcard_bad_checksum"
         assert flow.step == "card"
         flow.poll_card()
         flow.poll_card()
@@ -205,3 +210,112 @@ def test_flow_shares_an_already_open_reader():
         assert flow.poll_card() and flow.card is not None and flow.card.photo is not None
     finally:
         shared.close()
+
+
+def test_a_camera_that_stays_silent_ends_the_attempt_the_configured_way():
+    from hardware.camera import MemoryCamera
+    from kiosk.flows.identity import CAMERA_MISSES
+
+    for allow_card_only, method, result in ((True, "card_only", "pass"), (False, "manual", "referred")):
+        audit: list[dict] = []
+        flow, reader = make_flow(config=IdentityConfig(allow_card_only=allow_card_only), audit=audit)
+        try:
+            flow.begin()
+            flow.poll_card()
+            flow.agree_face()
+            flow.camera = MemoryCamera([])  # unplugged after the attempt started
+            steps = [flow.face_step() for _ in range(CAMERA_MISSES)]
+            assert all(s.frame is None for s in steps)
+            assert all(s.wait > 0 for s in steps[:-1]) and flow.step == "result"
+            assert flow.identity is not None and flow.identity.method == method
+            assert (audit[-1]["method"], audit[-1]["result"], audit[-1]["reason_code"]) == ("card", result, "camera")
+        finally:
+            reader.close()
+
+
+def test_an_expired_card_is_audited_as_referred():
+    audit: list[dict] = []
+    card = SimCard(name="王五", birth="19800116", id_number="110101198001160019", valid_from="20000101",
+                   valid_to="20201231")
+    flow, reader = make_flow(card=card, audit=audit)
+    try:
+        flow.begin(purpose="priority_ticket")
+        flow.poll_card()
+    finally:
+        reader.close()
+    assert [(r["method"], r["result"], r["reason_code"], r["purpose"]) for r in audit] == [
+        ("card", "referred", "card_expired", "priority_ticket")]
+
+
+def test_identity_checks_posted_by_a_kiosk_land_in_the_audit_table(tmp_path):
+    """The kiosk posts every check to POST /api/audit/identity-checks; a kiosk whose server is
+    down logs the failure and the citizen goes on."""
+    from kiosk.config import from_dict
+    from kiosk.flows.session import Kiosk
+    from queue_server.audit import chain
+    from queue_server.db import connect
+    from tests.conftest import free_port
+    from tests.kiosk_server import start_hall
+
+    hall = start_hall(tmp_path, free_port())
+    try:
+        kiosk = Kiosk(from_dict({"server": {"url": hall.url, "token": hall.kiosk_token}}))
+        flow, reader = make_flow()
+        flow.audit = kiosk.report_identity_check  # as attach_identity wires it
+        try:
+            flow.begin(purpose="priority_ticket")
+            flow.poll_card()
+            flow.decline_face()
+        finally:
+            reader.close()
+        kiosk.wait_for_audit()
+        db = connect(hall.db_path)
+        try:
+            [row] = chain.recent(db, kind="identity.checked")
+            assert chain.verify(db).ok
+        finally:
+            db.conn.close()
+        data = row["data"]
+        assert (data["method"], data["result"], data["purpose"], data["reason_code"], data["liveness"]) == (
+            "card", "pass", "priority_ticket", "declined", "skipped")
+        assert data["kiosk"] == "demo-kiosk" and row["actor"] == "token:demo-kiosk"
+        assert "110101198001160019" not in json.dumps(row) and "林曼努" not in json.dumps(row)
+
+        down = Kiosk(from_dict({"server": {"url": f"http://127.0.0.1:{free_port()}", "token": "x",
+                                           "timeout": 0.5}}))
+        flow, reader = make_flow()
+        flow.audit = down.report_identity_check
+        try:
+            flow.begin()
+            flow.poll_card()
+            flow.decline_face()  # returns at once: the post runs in the background
+            assert flow.identity is not None and flow.identity.method == "card_only"
+        finally:
+            reader.close()
+        down.wait_for_audit()  # and its failure is only logged
+    finally:
+        hall.stop()
+
+
+def test_a_face_result_with_a_score_and_a_model_sends_them():
+    """The face model reports a cosine ``score`` (higher = more alike) and names itself: both
+    go into the audit record; a dlib ``distance`` alone is not sent as a score."""
+    from types import SimpleNamespace
+
+    audit: list[dict] = []
+    flow, reader = make_flow(audit=audit)
+    try:
+        flow.begin(purpose="approval")
+        flow.poll_card()
+        flow.agree_face()
+        scored = SimpleNamespace(match=True, reason="match", score=0.71, threshold=0.363, distance=None,
+                                 model="sface-int8", model_digest="sha256:ab12",
+                                 liveness=SimpleNamespace(passed=True, challenge="turn_left"))
+        with flow._lock:
+            flow._attempt_done(scored)
+    finally:
+        reader.close()
+    rec = audit[-1]
+    assert (rec["method"], rec["result"], rec["purpose"], rec["liveness"]) == ("face", "pass", "approval", "pass")
+    assert (rec["score"], rec["threshold"], rec["model"], rec["model_digest"]) == (0.71, 0.363, "sface-int8",
+                                                                                 "sha256:ab12")

@@ -229,19 +229,19 @@ def _check_in(d: Driver, mode: str, value: str) -> dict[str, Any]:
 
 
 def _serial_scan_check_in(d: Driver, code: str) -> dict[str, Any]:
-    """A scanner in virtual-serial mode on a pty: the scan arrives as a line."""
-    import os
-
+    """A scanner in virtual-serial mode (the scanner simulator on a pty): the scan arrives
+    as a line."""
     from kivy.app import App
 
+    from hardware.scanner.sim import SimulatedScanner
     from kiosk.app import _connect_scanner
 
-    master, slave = os.openpty()
-    d.kiosk.config.values["scanner"].update(mode="serial", port=os.ttyname(slave))
+    sim = SimulatedScanner().start()
+    d.kiosk.config.values["scanner"].update(mode="serial", port=sim.port)
     _connect_scanner(d.kiosk, d.root, App.get_running_app())
     d.tap_key("checkin")
     d.wait_for(lambda: d.screen.name == "checkin", what="check-in screen")
-    os.write(master, f"{code}\r\n".encode())
+    sim.scan(code)
     d.wait_for(lambda: d.screen.name == "ticket" and d.screen.number, what="ticket")
     return {"number": d.screen.number, "title": d.screen.title_text}
 

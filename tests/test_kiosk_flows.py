@@ -19,10 +19,10 @@ from kiosk.flows.catalog import paginate
 from kiosk.flows.checkin import code_from_scan
 from kiosk.flows.idle import IdleTimer
 from kiosk.flows.keypad import KeypadInput
+from kiosk.flows.printer import KioskPrinter
 from kiosk.flows.session import Kiosk
 from kiosk.flows.swipe import CardData
 from kiosk.i18n import STRINGS, tr
-from kiosk.printing import KioskPrinter
 from kiosk.voice import SilentSpeaker
 from tests.conftest import ROOT, free_port
 from tests.escpos_decode import text_lines
@@ -162,6 +162,45 @@ def test_senior_priority_ticket_carries_priority_and_masked_id(hall: HallServer)
     assert server["id_masked"] != senior.id_number and server["id_masked"][-4:] == senior.id_number[-4:]
 
 
+def test_the_card_may_be_skipped_only_when_it_only_proves_a_priority(hall: HallServer) -> None:
+    kiosk = make_kiosk(hall)
+    flow = kiosk.take_number
+    regular = kiosk.catalog.category("qiye").services[0]
+    limited = next(s for s in kiosk.catalog.category("budongchan").services if s.id_required)
+    flow.choose_service(regular)
+    assert not flow.can_skip_card()  # no priority: no card asked for in the first place
+    flow.choose_priority("elderly")
+    assert flow.can_skip_card()
+    flow.choose_service(limited)
+    assert not flow.can_skip_card()  # the service's per-ID limit needs the card
+    strict = make_kiosk(hall, require_id_swipe=True)
+    strict.take_number.choose_priority("elderly")
+    strict.take_number.choose_service(regular)
+    assert not strict.take_number.can_skip_card()  # the hall needs it for every number
+    flow.choose_service(regular)
+    flow.skip_card()
+    assert kiosk.session.priority is None and not flow.needs_card()
+
+
+def test_waiting_for_a_card_says_why_none_came(hall: HallServer) -> None:
+    from kiosk.errors import CardNotRead, NoReader
+
+    with pytest.raises(NoReader) as none:
+        make_kiosk(hall).take_number.wait_for_card(0.1)  # no [idcard] configured
+    assert none.value.code == "card_reader_missing" and none.value.advice("zh")
+    cfg = from_dict({"server": {"url": hall.url, "token": hall.kiosk_token}, "idcard": {"driver": "sim"}})
+    kiosk = Kiosk(cfg, speaker=SilentSpeaker(), today=lambda: dt.date(2026, 11, 23))
+    try:
+        with pytest.raises(CardNotRead) as empty:
+            kiosk.take_number.wait_for_card(0.3)
+        assert empty.value.code == "card_not_read" and "读卡区" in empty.value.message("zh")
+        assert kiosk.take_number.place_demo_card()
+        card = kiosk.take_number.wait_for_card(5.0)  # read through the SAM protocol on a pty
+        assert card.name == "王秀兰" and card.age_on(dt.date(2026, 11, 23)) == 76
+    finally:
+        kiosk.card_reader.close()
+
+
 def test_hall_requiring_a_swipe_asks_for_the_card_for_every_number(hall: HallServer) -> None:
     kiosk = make_kiosk(hall, require_id_swipe=True)
     assert kiosk.take_number.choose_service(
@@ -212,9 +251,47 @@ def test_printing_on_a_printer_out_of_paper_reports_advice_not_an_exception(
     assert failed.advice("zh")
 
 
+def test_the_kiosk_prints_the_servers_receipt_as_the_server_reprint_would(hall: HallServer) -> None:
+    """One ticket, one builder: the hall's tip, time zone and public URL come from the
+    server's settings, for the kiosk's paper ticket as for the server's reprint."""
+    from hardware.printer import PrinterOptions, TicketData, render_ticket
+    from hardware.printer.sim import SimulatedNetworkPrinter
+    from queue_server.db import connect
+    from queue_server.printing.jobs import ticket_payload
+    from queue_server.settings import set_setting
+
+    db = connect(hall.db_path)
+    try:
+        set_setting(db, "ticket_tip", "请保管好小票，过号请重新取号")
+        set_setting(db, "public_url", "http://hall.example:8000")
+        set_setting(db, "timezone", "Asia/Urumqi")  # two hours behind Beijing time
+        with SimulatedNetworkPrinter() as sim:
+            kiosk = make_kiosk(hall)
+            kiosk.printer = KioskPrinter(sim.url, {"paper": 80})
+            kiosk.take_number.choose_service(kiosk.catalog.category("qiye").services[0])
+            result = kiosk.take_number.issue()
+            assert kiosk.print_result(result).status == "printed"
+            printed = sim.wait_for_receipts(1)[0].data
+        receipt = result.ticket.receipt
+        assert receipt is not None and receipt["tip"] == "请保管好小票，过号请重新取号"
+        assert receipt["progress_url"] == f"http://hall.example:8000/t/{result.ticket.progress_code}"
+        assert receipt["issued_at"].endswith("+06:00")
+        assert printed == render_ticket(TicketData.from_dict(receipt), PrinterOptions(paper=80))
+        lines = "\n".join(text_lines(printed))
+        assert "温馨提示：请保管好小票，过号请重新取号" in lines
+        assert kiosk.progress_url(result.ticket) == receipt["progress_url"]  # the QR on screen too
+        reprint = ticket_payload(db.conn, result.ticket.id, reprint=True)
+        same = ("hall_name", "number", "service_name", "issued_at", "tip", "progress_url")
+        assert {k: reprint[k] for k in same} == {k: receipt[k] for k in same}
+    finally:
+        for name, value in (("ticket_tip", "请留意叫号，过号请到窗口咨询"), ("public_url", ""),
+                            ("timezone", "Asia/Shanghai")):
+            set_setting(db, name, value)
+        db.conn.close()
+
+
 def test_no_printer_configured_is_reported_plainly() -> None:
-    out = KioskPrinter("").print_ticket(None, hall_name="", progress_url="",  # type: ignore[arg-type]
-                                        service_name="")
+    out = KioskPrinter("").print_receipt({"number": "A001"})
     assert out.status == "disabled" and "未配置打印机" in out.message("zh")
 
 

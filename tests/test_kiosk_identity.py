@@ -115,6 +115,7 @@ def _priority_with_face(d: Driver, shots: str) -> dict[str, Any]:
     d.tap_key("identity_continue")
     _ticket(d, out, Path(shots) / "priority-identity-ticket.png")
     out["identity_method"] = d.kiosk.session.identity_method
+    d.kiosk.wait_for_audit()  # the check was posted to the server's audit trail
     # the session ends: the card, its photo and the identity go with it
     d.root.home()
     d.pump(0.2)
@@ -161,6 +162,18 @@ def _priority_expired_card(d: Driver, shots: str) -> dict[str, Any]:
 
 # -- tests ----------------------------------------------------------------------------------
 
+def identity_checks(hall: HallServer) -> list[dict[str, Any]]:
+    """The hall's ``identity.checked`` audit records, newest first."""
+    from queue_server.audit import chain
+    from queue_server.db import connect
+
+    db = connect(hall.db_path)
+    try:
+        return chain.recent(db, kind="identity.checked")
+    finally:
+        db.conn.close()
+
+
 def test_priority_ticket_after_face_verification_carries_the_priority_and_the_masked_id(
         hall: HallServer, printer: Any, shots: Path) -> None:
     out = run_scenario("tests.test_kiosk_identity:_priority_with_face", timeout=150,
@@ -180,6 +193,14 @@ def test_priority_ticket_after_face_verification_carries_the_priority_and_the_ma
     assert number in "\n".join(text_lines(printer.wait_for_receipts(1, timeout=10)[-1].data))
     assert out["identity_method"] == "face"
     assert out["after_wipe"] == ["home", "idle", True, True]
+    checks = identity_checks(hall)
+    assert checks, "the kiosk posted no identity check"
+    record = checks[0]["data"]
+    assert (record["method"], record["result"], record["purpose"], record["liveness"]) == (
+        "face", "pass", "priority_ticket", "pass")
+    assert checks[0]["actor"].startswith("token:")
+    text = str(checks[0])
+    assert "3701" not in text and "王秀兰" not in text  # neither the ID number nor the name
 
 
 def test_declining_face_capture_still_gives_a_priority_number_checked_at_the_window(
@@ -222,8 +243,9 @@ class _StubIdentity:
 
     referral = None
 
-    def begin(self, on_done: Any = None, next_screen: str = "home") -> None:
+    def begin(self, on_done: Any = None, next_screen: str = "home", purpose: str = "") -> None:
         self.next_screen = next_screen
+        self.purpose = purpose
 
 
 def _kiosk(hall: HallServer, **identity: Any) -> Any:
@@ -251,7 +273,7 @@ def test_face_failed_three_times_refers_to_a_window_with_a_regular_number(hall: 
     flow.choose_priority("disabled")
     assert flow.choose_service(Service("HZ01", "居民身份证申领", "huzheng", "E")) == "identity"
     flow.begin_identity()
-    assert kiosk.identity.next_screen == "ticket"
+    assert kiosk.identity.next_screen == "ticket" and kiosk.identity.purpose == "priority_ticket"
     assert not flow.ticket_pending()
     flow.identity_done(VerifiedIdentity(
         name="林曼努", id_number=first17 + id_check_digit(first17), sex="男", nation="汉",

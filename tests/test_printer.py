@@ -238,7 +238,7 @@ def test_print_over_tcp_arrives_whole_and_paper_out_raises(tcp_printer) -> None:
     tcp_printer.set_state(paper="ok", cover_open=True)
     with pytest.raises(CoverOpen) as info:
         p.print_ticket(TICKET)
-    assert info.value.code == "cover_open" and "纸仓盖" in str(info.value)
+    assert info.value.code == "cover_open" and "纸仓盖" in info.value.zh and str(info.value).startswith("cover_open")
     p.close()
     assert len(tcp_printer.receipts) == 1
 
@@ -275,11 +275,11 @@ def test_paper_running_out_mid_receipt_loses_that_receipt(tcp_printer) -> None:
 
 
 def test_hardware_test_print_command_prints_a_test_page() -> None:
-    from hardware.__main__ import main
+    from hardware.cli import main
 
     sim = get_simulator("cli-test")
     sim.state.clear()
-    result = CliRunner().invoke(main, ["test-print", "--printer", "sim://cli-test", "--paper", "58"])
+    result = CliRunner().invoke(main, ["printer", "test-print", "--printer", "sim://cli-test", "--paper", "58"])
     assert result.exit_code == 0, result.output
     assert "status: ok" in result.output
     assert "一窗通 打印测试页" in text_lines(sim.receipts[0].data)
@@ -307,15 +307,28 @@ def test_qr_in_the_preview_scans_back_to_the_progress_url(tmp_path, qr_mode: str
     assert payload == TICKET.progress_url
 
 
-def test_every_hardware_command_is_documented() -> None:
+def test_every_printer_command_is_documented() -> None:
     from pathlib import Path
 
-    from hardware.__main__ import main
+    from hardware.cli import main
 
     doc = (Path(__file__).resolve().parent.parent / "docs" / "printing.md").read_text()
-    for name in ("test-print", "printer-status"):
-        assert name in main.commands
-        assert f"python -m hardware {name}" in doc
+    group = main.commands["printer"]
+    assert set(group.commands) == {"test-print", "status"}  # type: ignore[attr-defined]
+    for name in group.commands:  # type: ignore[attr-defined]
+        assert f"python -m hardware printer {name}" in doc
+
+
+@pytest.mark.parametrize("change, state", [({}, "ok"), ({"paper": "near_end"}, "warning"),
+                                           ({"paper": "out"}, "error"), ({"cover_open": True}, "error"),
+                                           ({"silent": True}, "unknown"), ({"unreachable": True}, "error")])
+def test_printer_health_record_follows_the_status(tcp_printer, change, state) -> None:
+    from hardware.printer import health
+
+    tcp_printer.set_state(**change)
+    record = health(tcp_printer.url, status_timeout=0.3)
+    assert (record.kind, record.name, record.state) == ("printer", tcp_printer.url, state)
+    assert record.detail and record.checked_at > 0
 
 
 def test_device_file_printer_gets_the_bytes_and_reports_unknown(tmp_path) -> None:

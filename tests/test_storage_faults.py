@@ -114,15 +114,17 @@ def test_a_full_disk_answers_503_and_the_server_recovers_when_space_returns(smal
         assert body["error"]["code"] == "storage_full" and "存储空间已满" in body["error"]["message"]
         assert body["error"]["advice"]
         health_status, health = request("GET", port, "/api/health")
-        assert health_status == 503 and health["storage"]["state"] == "storage_full"
+        assert health_status == 503 and health.get("storage", {}).get("state") == "storage_full", health
         # Reads that do not need the writer keep answering.
-        assert request("GET", port, "/api/state", token=made["tokens"]["display"])[0] == 200
+        state_status, state = request("GET", port, "/api/state", token=made["tokens"]["display"])
+        assert state_status == 200, state
         # Space comes back: the next requests work, nothing restarted.
         filler.unlink()
         status, body = issue(port, kiosk)
         assert status == 201, body
         issued.append(body["number"])
-        assert request("GET", port, "/api/health")[0] == 200
+        health_status, health = request("GET", port, "/api/health")
+        assert health_status == 200, health
     finally:
         stop(proc)
     db = connect(db_path)

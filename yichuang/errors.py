@@ -185,6 +185,50 @@ server(422, "bad_identity_check", "人证核验记录无效：{what}", "Invalid 
 server(422, "bad_case_number", "办件编号格式不正确", "Malformed case number")
 server(404, "case_not_found", "找不到该办件：{case}", "No such case: {case}")
 server(404, "verify_ref_not_found", "找不到该凭证，请核对二维码", "No document with this reference; check the QR code")
+# --- the city hub and the hall's uplink (city_hub/, queue_server/uplink/) -------------------
+server(401, "unknown_hall", "城市中心没有登记这个大厅：{hall}", "No hall {hall} is registered at the city hub",
+       "请在城市中心运行 city-hub hall add 登记该大厅。", "Register the hall at the hub with city-hub hall add.")
+server(401, "bad_signature", "批次签名无效，已拒收并记录", "The batch signature does not verify; refused and logged",
+       "请核对大厅的私钥与城市中心登记的公钥是否一致。", "Check that the hall's private key matches the public key registered at the hub.")
+server(422, "bad_batch", "批次内容无效：{detail}", "Invalid batch: {detail}")
+server(404, "manifest_not_found", "没有这个下发清单", "No such manifest")
+server(401, "hub_view_token", "需要查看令牌", "A view token is required")
+server(422, "bad_stats_group", "统计分组无效：{group}", "Invalid statistics grouping: {group}")
+server(409, "uplink_not_configured", "本大厅尚未配置城市中心上报", "This hall has no uplink to a city hub configured",
+       "请运行 queue-server uplink configure。", "Run queue-server uplink configure.")
+server(422, "bad_uplink_config", "城市中心上报配置无效：{what}", "Invalid uplink configuration: {what}")
+
+# --- server: 好差评 evaluations and the 差评 rectification loop --------------------------------
+server(422, "evaluation_target", "请指定一个要评价的服务：号码（ticket）、查询码（code）或办件编号（case）",
+       "Give exactly one service to rate: ticket, code or case")
+server(422, "bad_level", "评价等级应为 1 到 5", "level must be 1 to 5")
+server(422, "bad_channel", "评价渠道无效：{channel}", "Invalid evaluation channel: {channel}")
+server(422, "evaluation_reason_required", "差评请至少选择一项原因", "A 差评 (level 1 or 2) needs at least one reason")
+server(422, "reasons_not_allowed", "只有差评（1、2 级）需要选择原因", "Reasons are only given with a level of 1 or 2")
+server(422, "unknown_reason", "差评原因无效：{reason}", "Unknown reason code: {reason}")
+server(422, "bad_evaluator", "评价人信息须脱敏（如 张*三），不能是完整姓名或证件号",
+       "The evaluator must be masked (e.g. 张*三), never a full name or ID number")
+server(409, "ticket_not_done", "{number} 尚未办结，办结后才能评价", "Ticket {number} is not finished yet; rate it once it is")
+server(409, "already_evaluated", "该服务已评价过（一次一评）", "This service has already been rated (one evaluation per service)",
+       "整改后可以再评价一次。", "A second evaluation is possible after a rectification.")
+server(409, "rating_closed", "该服务的评价期限已过", "The time to rate this service has passed")
+server(429, "too_many_ratings", "评价请求过于频繁，请稍后再试", "Too many rating attempts; try again later")
+server(404, "evaluation_not_found", "找不到该评价", "No such evaluation")
+server(404, "rectification_not_found", "找不到该整改件", "No such rectification case")
+server(404, "unknown_step", "没有这个整改步骤：{step}", "No such rectification step: {step}")
+server(409, "step_out_of_order", "整改件当前为「{status_zh}」，不能{step_zh}",
+       "The case is {status}; cannot {step} now")
+server(409, "extension_used", "该整改件已延期过一次，不能再次延期", "This case has already been extended once")
+server(409, "extension_too_late", "整改已超期，不能再延期", "The case is already overdue; it can no longer be extended")
+server(409, "follow_up_required", "实名差评须先回访再办结", "A 实名 (named) 差评 needs a follow-up before it is closed")
+server(403, "not_concerned_clerk", "只有被评价的工作人员本人可以申请认定差评无效",
+       "Only the clerk concerned may apply to have the 差评 declared invalid")
+server(403, "own_application", "不能审批自己提交的无效申请", "You cannot decide on your own application")
+server(422, "bad_step_input", "整改步骤信息有误：{what}", "Invalid step input: {what_en}")
+server(422, "bad_period", "统计期间无效：{what}", "Invalid period: {what_en}")
+server(422, "bad_group", "分组方式应为 day、service、window 或 clerk", "group must be day, service, window or clerk")
+server(422, "bad_calendar_day", "日期无效：{what}", "Invalid calendar day: {what_en}")
+server(422, "bad_reason_list", "差评原因清单有误：{what}", "Invalid reason list: {what_en}")
 
 # --- server: 秒批 instant approvals ---------------------------------------------------------
 server(422, "unknown_approval_item", "没有这个秒批事项：{item}", "No instant-approval item {item}")
@@ -222,6 +266,15 @@ kiosk("card_not_read", "未读到身份证，请将身份证平放在读卡区�
 kiosk("card_reader_missing", "本机读卡器不可用。", "The ID-card reader of this kiosk is not available.",
       "请到咨询台人工取号。", "Please ask at the information desk for a number.")
 kiosk("font_not_found", "找不到中文字体，请联系技术人员。", "No Chinese font found. Please call a technician.")
+kiosk("no_service", "请先选择要办理的事项。", "Please choose a service first.")
+kiosk("id_number_invalid", "身份证号有误，请核对后重新输入。", "That ID number is not valid. Please check it.")
+kiosk("ticket_number_invalid", "号码格式为 1 个字母加 3 位数字，如 A012。",
+      "A number is one letter and three digits, e.g. A012.")
+kiosk("appointment_code_invalid", "预约码有误，请核对后重新输入。",
+      "That appointment code is not valid. Please check it.")
+kiosk("scan_not_appointment", "这不是预约二维码，请扫描预约短信或页面上的二维码。",
+      "That is not an appointment QR code.")
+kiosk("scan_not_ticket", "这不是排队小票的二维码。", "That is not a ticket QR code.")
 
 # --- devices --------------------------------------------------------------------------------
 device("device_error", "设备故障", "Device error")
@@ -247,6 +300,8 @@ device("idcard_sam_status", "身份证安全模块报告错误", "The reader's S
 device("idcard_invalid_data", "身份证信息校验失败，请到窗口办理", "The card data failed validation; please go to a service window")
 device("camera_unavailable", "摄像头不可用", "Camera is not available",
        "请检查摄像头连接。", "Check the camera connection.")
+device("scanner_unavailable", "扫码器不可用", "The QR scanner is not available",
+       "请检查扫码器的 USB 线，并确认其为虚拟串口模式。", "Check the scanner's USB cable and that it is in virtual-serial mode.")
 device("face_error", "人脸比对失败", "Face verification failed")
 device("face_models_missing", "人脸模型文件缺失，请联系技术人员", "Face model files are missing; call a technician")
 device("face_no_usable_face", "未检测到清晰的人脸", "No usable face in the image")

@@ -1,4 +1,20 @@
-"""Typed errors of the ID-card reader, each with a stable code and a Chinese + English message."""
+"""Typed errors of the ID-card reader: :class:`~hardware.errors.DeviceError` subclasses whose
+code, Chinese and English text come from ``yichuang/errors.py``.
+
+============================  ===============================  ==================================
+class                         code                             when
+============================  ===============================  ==================================
+:class:`IdCardError`          ``idcard_error``                 base class
+:class:`ReaderUnavailable`    ``idcard_reader_unavailable``    cannot open the port / SDK, bad URL
+:class:`ReaderTimeout`        ``idcard_timeout``               no answer to a SAM command
+:class:`FrameError`           ``idcard_bad_frame``             a frame that cannot be parsed
+:class:`ChecksumError`        ``idcard_bad_checksum``          a frame with a wrong XOR byte
+:class:`NoCard`               ``idcard_no_card``               no card on the reader
+:class:`CardRemoved`          ``idcard_card_removed``          the card left during the read
+:class:`SamStatusError`       ``idcard_sam_status``            the SAM answered a failure status
+:class:`InvalidCardData`      ``idcard_invalid_data``          text fails GB 11643 / date checks
+============================  ===============================  ==================================
+"""
 
 from __future__ import annotations
 
@@ -6,53 +22,41 @@ from hardware.errors import DeviceError
 
 
 class IdCardError(DeviceError):
-    """Base class. ``code`` is stable (logs, audit, kiosk messages); ``message_zh`` is shown."""
+    """Base class. ``code`` is stable (logs, audit, kiosk messages); ``zh`` is shown."""
 
-    code = "idcard.error"
-    message_zh = "身份证读取失败"
-    message_en = "ID card could not be read"
+    code = "idcard_error"
 
 
 class ReaderUnavailable(IdCardError):
-    code = "idcard.reader_unavailable"
-    message_zh = "身份证阅读器未连接"
-    message_en = "ID card reader is not connected"
+    code = "idcard_reader_unavailable"
 
 
 class ReaderTimeout(IdCardError):
-    code = "idcard.timeout"
-    message_zh = "身份证阅读器无响应"
-    message_en = "ID card reader did not answer in time"
+    code = "idcard_timeout"
 
 
 class FrameError(IdCardError):
     """A response frame that cannot be parsed (bad length, truncated, garbage)."""
 
-    code = "idcard.bad_frame"
-    message_zh = "读卡数据有误，请重新放卡"
-    message_en = "Corrupted data from the reader; place the card again"
+    code = "idcard_bad_frame"
 
 
 class ChecksumError(FrameError):
-    code = "idcard.bad_checksum"
+    code = "idcard_bad_checksum"
 
 
 class NoCard(IdCardError):
-    code = "idcard.no_card"
-    message_zh = "未检测到身份证，请将身份证放在感应区"
-    message_en = "No ID card found; place the card on the reader"
+    code = "idcard_no_card"
 
 
 class CardRemoved(IdCardError):
-    code = "idcard.card_removed"
-    message_zh = "读卡过程中身份证被移开，请重新放卡并保持不动"
-    message_en = "The card was removed while reading; place it again and hold still"
+    code = "idcard_card_removed"
 
 
 class SamStatusError(IdCardError):
     """The SAM module answered with a failure status (SW3 other than 0x90/0x9F)."""
 
-    code = "idcard.sam_status"
+    code = "idcard_sam_status"
 
     def __init__(self, sw: tuple[int, int, int], meaning: str) -> None:
         self.sw = sw
@@ -60,6 +64,4 @@ class SamStatusError(IdCardError):
 
 
 class InvalidCardData(IdCardError):
-    code = "idcard.invalid_data"
-    message_zh = "身份证信息校验失败，请到窗口办理"
-    message_en = "The card data failed validation; please go to a service window"
+    code = "idcard_invalid_data"

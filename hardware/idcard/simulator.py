@@ -1,7 +1,8 @@
 """A simulated SAM reader on a pseudo-terminal pair: the real parser talks to it like hardware.
 
-The simulator owns the pty master and answers requests in a thread; the reader opens the slave
-path (``sim.port``) exactly as it would open ``/dev/ttyUSB0``. Faults can be injected to exercise
+The simulator owns the pty master and answers requests in a thread (the shared plumbing of
+:class:`hardware.ptysim.PtySimulator`); the reader opens the slave path (``sim.port``)
+exactly as it would open ``/dev/ttyUSB0``. Faults can be injected to exercise
 the error paths: a corrupted checksum, a card removed in the middle of the base-info answer.
 
 The WLT photo is opaque bytes only the vendor's licensed decoder understands (DESIGN §6). The
@@ -14,13 +15,12 @@ image file configured next to the card. Real readers without a licensed decoder 
 from __future__ import annotations
 
 import hashlib
-import os
-import select
 import threading
-import tty
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from hardware.ptysim import PtySimulator
 
 from .card import encode_text
 from .errors import FrameError
@@ -78,20 +78,19 @@ class _Faults:
     log: list[tuple[int, int]] = field(default_factory=list)
 
 
-class SamSimulator:
-    """``with SamSimulator(SimCard()) as sim: reader = SamReader(SerialTransport(sim.port))``."""
+class SamSimulator(PtySimulator):
+    """``with SamSimulator(SimCard()) as sim: reader = SamReader(SerialTransport(sim.port))``.
+    Serving starts at construction."""
+
+    thread_name = "sam-sim"
 
     def __init__(self, card: SimCard | None = None) -> None:
+        super().__init__()
         self.card = card
         self.faults = _Faults()
         self._lock = threading.Lock()
-        self.master, self.slave = os.openpty()
-        tty.setraw(self.master)
-        tty.setraw(self.slave)
-        self.port = os.ttyname(self.slave)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, name="sam-sim", daemon=True)
-        self._thread.start()
+        self._decoder = FrameDecoder(head_len=2)
+        self.start()
 
     # --- control (tests, demo) -------------------------------------------------------------
     def insert(self, card: SimCard) -> None:
@@ -150,65 +149,31 @@ class SamSimulator:
             return full
         return encode_response((0, 0, 0x21))  # unknown command
 
-    def _serve(self) -> None:
-        dec = FrameDecoder(head_len=2)
-        while not self._stop.is_set():
-            ready, _, _ = select.select([self.master], [], [], 0.05)
-            if not ready:
+    def received(self, data: bytes) -> None:
+        dec = self._decoder
+        dec.feed(data)
+        while True:
+            try:
+                frame = dec.next_frame()
+            except ChecksumError:
+                self.send(encode_response((0, 0, 0x10)))
                 continue
-            try:
-                chunk = os.read(self.master, 4096)
-            except OSError:
-                return
-            dec.feed(chunk)
-            while True:
-                try:
-                    frame = dec.next_frame()
-                except ChecksumError:
-                    self._send(encode_response((0, 0, 0x10)))
-                    continue
-                except FrameError:
-                    self._send(encode_response((0, 0, 0x11)))
-                    continue
-                if frame is None:
-                    break
-                with self._lock:
-                    reply = None if self.faults.silent else self._answer(frame.head)
-                    if (
-                        reply is not None
-                        and self.faults.corrupt_next > 0
-                        and self.faults.corrupt_command in (None, frame.head)
-                    ):
-                        self.faults.corrupt_next -= 1
-                        reply = reply[:-1] + bytes([reply[-1] ^ 0xFF])
-                if reply is not None:
-                    self._send(reply)
-
-    def _send(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                n = os.write(self.master, view)
-            except BlockingIOError:
+            except FrameError:
+                self.send(encode_response((0, 0, 0x11)))
                 continue
-            except OSError:
-                return
-            view = view[n:]
-
-    def close(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=1)
-        for fd in (self.master, self.slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-
-    def __enter__(self) -> SamSimulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+            if frame is None:
+                break
+            with self._lock:
+                reply = None if self.faults.silent else self._answer(frame.head)
+                if (
+                    reply is not None
+                    and self.faults.corrupt_next > 0
+                    and self.faults.corrupt_command in (None, frame.head)
+                ):
+                    self.faults.corrupt_next -= 1
+                    reply = reply[:-1] + bytes([reply[-1] ^ 0xFF])
+            if reply is not None:
+                self.send(reply)
 
 
 class DemoPhotoDecoder:

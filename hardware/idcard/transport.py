@@ -1,79 +1,17 @@
-"""A raw serial port through the OS tty layer (termios), no third-party dependency.
+"""The ID-card reader's serial line: :class:`hardware.serialport.SerialPort` (termios, raw,
+no third-party dependency) whose failures are :class:`ReaderUnavailable`.
 
 Works for USB-serial readers (/dev/ttyUSB0, /dev/ttyACM0) and for the simulator's pty.
 """
 
 from __future__ import annotations
 
-import os
-import select
-import termios
-import time
-import tty
+from hardware.serialport import SerialPort
 
 from .errors import ReaderUnavailable
 
-_BAUD = {
-    9600: termios.B9600,
-    19200: termios.B19200,
-    38400: termios.B38400,
-    57600: termios.B57600,
-    115200: termios.B115200,
-}
 
-
-class SerialTransport:
+class SerialTransport(SerialPort):
     """8N1, raw mode, no flow control. SAM readers default to 115200 baud."""
 
-    def __init__(self, path: str, baudrate: int = 115200) -> None:
-        try:
-            self.fd = os.open(path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
-        except OSError as e:
-            raise ReaderUnavailable(f"{path}: {e.strerror}") from e
-        self.path = path
-        try:
-            tty.setraw(self.fd)
-            attrs = termios.tcgetattr(self.fd)
-            speed = _BAUD.get(baudrate)
-            if speed is None:
-                raise ReaderUnavailable(f"unsupported baud rate {baudrate}")
-            attrs[4] = attrs[5] = speed
-            attrs[2] &= ~(termios.CRTSCTS | termios.PARENB | termios.CSTOPB)
-            attrs[2] |= termios.CLOCAL | termios.CREAD | termios.CS8
-            termios.tcsetattr(self.fd, termios.TCSANOW, attrs)
-        except termios.error as e:
-            os.close(self.fd)
-            raise ReaderUnavailable(f"{path}: {e}") from e
-
-    def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            try:
-                n = os.write(self.fd, view)
-            except BlockingIOError:
-                select.select([], [self.fd], [], 0.05)
-                continue
-            view = view[n:]
-
-    def read(self, max_bytes: int, timeout: float) -> bytes:
-        """Up to ``max_bytes`` bytes, waiting at most ``timeout`` s for the first one."""
-        ready, _, _ = select.select([self.fd], [], [], max(0.0, timeout))
-        if not ready:
-            return b""
-        try:
-            return os.read(self.fd, max_bytes)
-        except BlockingIOError:
-            return b""
-        except OSError as e:  # EIO when the other end of a pty went away
-            raise ReaderUnavailable(str(e)) from e
-
-    def drain_input(self) -> None:
-        """Discard stale bytes (a late answer to an earlier command)."""
-        deadline = time.monotonic() + 0.2
-        while time.monotonic() < deadline and self.read(4096, 0.0):
-            pass
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+    unavailable = ReaderUnavailable

@@ -11,18 +11,19 @@ The public API, stable for the kiosk and the server's print queue::
         printer.print_ticket(TicketData(number="A012", hall_name="…", service_name="…"))
     except PaperOut:
         ...                              # show the number on screen, say 打印机缺纸
-    except PrinterError as exc:          # exc.code, str(exc) is "中文 / English: detail"
+    except PrinterError as exc:          # exc.code, exc.zh / exc.en (yichuang.errors)
         ...
     printer.close()
 
     render_ticket(ticket, PrinterOptions(paper=80)) -> bytes      # no printer needed
+    health("tcp://192.168.1.50:9100") -> DeviceHealth              # hardware.health record
 
 Simulators: ``sim://NAME`` (in-process, :func:`hardware.printer.sim.get_simulator`) and
 :class:`hardware.printer.sim.SimulatedNetworkPrinter` (loopback TCP). See ``docs/printing.md``.
 """
 
 from hardware.printer.builder import ReceiptBuilder
-from hardware.printer.driver import ReceiptPrinter, open_printer
+from hardware.printer.driver import ReceiptPrinter, health, open_printer
 from hardware.printer.errors import (
     CoverOpen,
     Offline,
@@ -50,6 +51,7 @@ __all__ = [
     "ReceiptBuilder",
     "ReceiptPrinter",
     "TicketData",
+    "health",
     "open_printer",
     "parse_status",
     "render_test_page",

@@ -23,6 +23,7 @@ import socket
 import time
 from typing import Any
 
+from hardware.health import DeviceHealth
 from hardware.printer._escpos import Escpos, escpos_printer
 from hardware.printer.errors import ERROR_FOR_STATE, Offline, PrinterConfigError, PrinterError
 from hardware.printer.options import PrinterOptions, PrinterURL
@@ -43,6 +44,19 @@ def open_printer(url: str, options: PrinterOptions | None = None, **option_value
     elif option_values:
         options = PrinterOptions.from_dict({**options.as_dict(), **option_values})
     return ReceiptPrinter(url, options)
+
+
+def health(url: str, options: PrinterOptions | None = None, **option_values: Any) -> DeviceHealth:
+    """The printer's device health record, from its DLE EOT status (see
+    :meth:`PrinterStatus.health`); a bad URL or option is an ``error`` record, not a raise."""
+    try:
+        printer = open_printer(url, options, **option_values)
+    except PrinterError as exc:
+        return DeviceHealth("printer", url, "error", f"{exc.zh} / {exc.en}: {exc.detail}")
+    try:
+        return printer.status().health(url)
+    finally:
+        printer.close()
 
 
 class ReceiptPrinter:

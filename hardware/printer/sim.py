@@ -37,7 +37,6 @@ them once it is ready again (the worst case for duplicates).
 
 from __future__ import annotations
 
-import os
 import re
 import selectors
 import socket
@@ -50,6 +49,7 @@ from typing import Any
 
 from hardware.printer._escpos import escpos_printer
 from hardware.printer.status import PrinterStatus, parse_status, status_byte
+from hardware.ptysim import PtySimulator
 
 ESC, GS, FS, DLE = 0x1B, 0x1D, 0x1C, 0x10
 _CONTROL = re.compile(rb"[\x10\x1b\x1c\x1d]")
@@ -407,24 +407,23 @@ class SimulatedNetworkPrinter:
                 conn.close()
 
 
-class SimulatedSerialPrinter:
-    """A serial ESC/POS printer on a pseudo-terminal: the real ``serial://`` driver
-    (pyserial, python-escpos ``Serial``) talks to it, DLE EOT included::
+class SimulatedSerialPrinter(PtySimulator):
+    """A serial ESC/POS printer on a pseudo-terminal (:class:`hardware.ptysim.PtySimulator`):
+    the real ``serial://`` driver (pyserial, python-escpos ``Serial``) talks to it, DLE EOT
+    included::
 
         with SimulatedSerialPrinter() as sim:        # sim.url = serial:///dev/pts/N?baudrate=19200
             open_printer(sim.url, paper=58).print_ticket(ticket)
             sim.wait_for_receipts(1)
     """
 
-    def __init__(self, baudrate: int = 19200) -> None:
-        import pty
+    thread_name = "sim-serial-printer"
 
+    def __init__(self, baudrate: int = 19200) -> None:
+        super().__init__()
         self.state = SimulatedPrinterState()
-        self._master, self._slave = pty.openpty()
-        self.path = os.ttyname(self._slave)
+        self.path = self.port
         self.baudrate = baudrate
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True, name=f"sim-serial-{self.path}")
 
     @property
     def url(self) -> str:
@@ -440,37 +439,12 @@ class SimulatedSerialPrinter:
     def wait_for_receipts(self, count: int, timeout: float = 10.0) -> list[Receipt]:
         return self.state.wait_for_receipts(count, timeout)
 
-    def start(self) -> SimulatedSerialPrinter:
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=2)
-        for fd in (self._master, self._slave):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        self.close()
 
-    def __enter__(self) -> SimulatedSerialPrinter:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _serve(self) -> None:
-        import select
-
-        while not self._stop.is_set():
-            if not select.select([self._master], [], [], 0.1)[0]:
-                continue
-            try:
-                data = os.read(self._master, 65536)
-            except OSError:
-                return
-            replies = self.state.feed(data)
-            if replies:
-                if self.state.delay:
-                    time.sleep(self.state.delay)
-                os.write(self._master, bytes(replies))
+    def received(self, data: bytes) -> None:
+        replies = self.state.feed(data)
+        if replies:
+            if self.state.delay:
+                time.sleep(self.state.delay)
+            self.send(bytes(replies))

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hardware.health import DeviceHealth
+
 DLE_EOT = b"\x10\x04"
 
 #: Ordered from worst to best; ``state`` is the first that applies.
@@ -81,6 +83,14 @@ class PrinterStatus:
         return {"state": self.state, "online": self.online, "paper": self.paper,
                 "cover_open": self.cover_open, "error": self.error, "detail": self.detail,
                 "label": f"{self.label_zh} / {self.label_en}"}
+
+    def health(self, name: str) -> DeviceHealth:
+        """This status as the device health record of printer ``name``: ready → ``ok``;
+        near end → ``warning``; no answer → ``unknown``; offline, cover open, paper out or a
+        fault → ``error``."""
+        state = {"ok": "ok", "near_end": "warning", "unknown": "unknown"}.get(self.state, "error")
+        detail = f"{self.label_zh} / {self.label_en}" + (f" — {self.detail}" if self.detail else "")
+        return DeviceHealth("printer", name, state, detail)
 
     @classmethod
     def unknown(cls, detail: str = "no answer to DLE EOT") -> PrinterStatus:

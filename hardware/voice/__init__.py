@@ -7,7 +7,7 @@ An announcement is a chime followed by the same sentence twice::
 
 It is built offline by concatenating short WAV clips, one per word or syllable, from
 ``assets/voice/clips/`` (see ``assets/voice/README.md`` for the list). The default clips
-are made with espeak-ng (``python -m hardware.voice make-clips``); a hall replaces them
+are made with espeak-ng (``python -m hardware voice make-clips``); a hall replaces them
 with a recorded human voice by dropping WAV files with the same names into the folder.
 
 Joins are click-free by construction: every clip is trimmed of silence, loudness
@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hardware.health import DeviceHealth
 from yichuang.errors import AppError
 
 RATE = 22050
@@ -276,3 +277,21 @@ def announcement_wav(number: str, window: int, kind: str = "call", library: Clip
         while len(_cache) > 256:
             _cache.popitem(last=False)
     return data
+
+
+def health(directory: str | os.PathLike[str] | None = None) -> DeviceHealth:
+    """The clip library's health record: every clip present and readable — checked by
+    loading each one (``ok``) — or the names missing / the clip that cannot be read
+    (``error``). ``directory``: default ``$YICHUANG_VOICE_DIR`` or ``assets/voice/clips``."""
+    lib = ClipLibrary(directory or os.environ.get("YICHUANG_VOICE_DIR") or DEFAULT_DIR)
+    name = str(lib.directory)
+    missing = lib.missing()
+    if missing:
+        shown = ", ".join(f"{m}.wav" for m in missing[:8]) + (" …" if len(missing) > 8 else "")
+        return DeviceHealth("voice", name, "error", f"{len(missing)} of {len(CLIP_NAMES)} clips missing: {shown}")
+    try:
+        for clip in CLIP_NAMES:
+            lib.clip(clip)
+    except (VoiceError, OSError, EOFError, wave.Error) as exc:
+        return DeviceHealth("voice", name, "error", f"clip {clip}.wav cannot be read: {exc}")
+    return DeviceHealth("voice", name, "ok", f"all {len(CLIP_NAMES)} clips present and readable")

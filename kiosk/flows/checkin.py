@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlparse
 
 from kiosk.errors import InputInvalid
 from kiosk.flows.keypad import KeypadInput
-from kiosk.flows.session import TicketResult
+from kiosk.flows.state import TicketResult
 
 if TYPE_CHECKING:
     from kiosk.flows.session import Kiosk
@@ -25,10 +25,7 @@ def code_from_scan(payload: str) -> str:
         q = parse_qs(url.query).get("code")
         text = q[0] if q else url.path.rstrip("/").rsplit("/", 1)[-1]
     if not _CODE.match(text):
-        raise InputInvalid(f"not an appointment QR: {payload[:40]!r}",
-                           code="scan_not_appointment",
-                           zh="这不是预约二维码，请扫描预约短信或页面上的二维码。",
-                           en="That is not an appointment QR code.")
+        raise InputInvalid(f"not an appointment QR: {payload[:40]!r}", code="scan_not_appointment")
     return text.upper()
 
 

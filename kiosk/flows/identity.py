@@ -20,9 +20,20 @@ cancelled or no card could be read). ``method`` says how far verification went:
 * ``manual`` — face verification failed ``max_attempts`` times (or could not run and the hall
   does not accept card-only): 转人工, ``referral`` carries the reason code and message.
 
+The timing rules live here too, not in the screens: how often the card is polled
+(:data:`CARD_POLL_SECONDS`), and when a silent camera counts as failed (:data:`CAMERA_MISSES`
+frames in a row; :meth:`IdentityFlow.face_step` then ends the attempt the configured way).
+
+Audit: every verification that ends — a face attempt passing or failing, a card-only check,
+a referral (转人工) — is reported through the ``audit`` callback as the body of the server's
+``POST /api/audit/identity-checks``: ``method`` (face | card), ``result`` (pass | fail |
+referred), ``purpose``, ``reason_code``, ``liveness`` (pass | fail | skipped), ``attempts``,
+``checked_at`` and, when the face verifier's result has them, ``score``/``threshold`` and
+``model``/``model_digest``. The kiosk posts it to the server (``Kiosk.report_identity_check``).
+
 Privacy (DESIGN §11): frames are processed and dropped; the ID photo and its descriptor live
-in this object until :meth:`wipe`; the audit callback receives numbers only (result, distance,
-liveness, time, kiosk) — never an image, a descriptor, a name or an ID number.
+in this object until :meth:`wipe`; the audit record carries numbers and codes only — never an
+image, a descriptor, a name or an ID number.
 """
 
 from __future__ import annotations
@@ -38,11 +49,18 @@ from typing import Any
 
 import numpy as np
 
-from hardware.idcard import IdCardData, IdCardError, IdCardReader
+from hardware.idcard import IdCardData, IdCardError, IdCardReader, ReaderUnavailable
 from hardware.idnumber import MaskedIdentity
 from kiosk.i18n import tr
 
 log = logging.getLogger(__name__)
+
+#: Seconds between card polls while the citizen places the card.
+CARD_POLL_SECONDS = 0.3
+#: Consecutive missing camera frames before the camera counts as failed …
+CAMERA_MISSES = 30
+#: … each waited for this long (so a camera silent for ~3 s has failed).
+FRAME_RETRY_SECONDS = 0.1
 
 
 def t(key: str, lang: str = "zh", **fields: object) -> str:
@@ -120,12 +138,23 @@ class FaceFrame:
 
 
 @dataclass
+class FaceStep:
+    """One step of the face screen's worker: the frame read (None: none came) and, when there
+    was one, what to draw; ``wait``: seconds before the next step (a dropped frame)."""
+
+    frame: np.ndarray | None
+    feedback: FaceFrame | None = None
+    wait: float = 0.0
+
+
+@dataclass
 class _State:
     step: str = "idle"  # idle | card | consent | face | result | done
     card: IdCardData | None = None
     card_errors: int = 0
     error: tuple[str, str, str] | None = None  # code, zh, en of the last card/camera problem
     attempts: int = 0
+    misses: int = 0  # consecutive camera reads without a frame
     challenge: str | None = None
     last_result: Any = None  # kiosk.face.VerificationResult of the last attempt
     identity: VerifiedIdentity | None = None
@@ -164,6 +193,7 @@ class IdentityFlow:
         self._session: Any = None
         self.state = _State()
         self.next_screen = "home"
+        self.purpose = ""
 
     # -- steps -------------------------------------------------------------------------------
     @property
@@ -179,14 +209,17 @@ class IdentityFlow:
         return self.state.identity
 
     def begin(
-        self, on_done: Callable[[VerifiedIdentity | None], None] | None = None, next_screen: str = "home"
+        self, on_done: Callable[[VerifiedIdentity | None], None] | None = None, next_screen: str = "home",
+        purpose: str = "",
     ) -> None:
         """Start a fresh verification (wipes any previous one). ``next_screen``: where the result
-        screen's 继续 goes after ``on_done`` ran ("home" ends the session)."""
+        screen's 继续 goes after ``on_done`` ran ("home" ends the session); ``purpose``: what the
+        check is for, in the audit (``priority_ticket``, ``approval``, ``licence``)."""
         self.wipe()
         if on_done is not None:
             self.on_done = on_done
         self.next_screen = next_screen
+        self.purpose = purpose
         self.state.step = "card"
 
     def poll_card(self) -> bool:
@@ -199,7 +232,8 @@ class IdentityFlow:
             if self.state.step != "card":
                 return False
             if self.reader is None:
-                self.state.error = ("idcard.reader_unavailable", "身份证阅读器未连接", "ID card reader is not connected")
+                missing = ReaderUnavailable()
+                self.state.error = (missing.code, missing.zh, missing.en)
                 return False
         try:
             if not self.reader.card_present():
@@ -208,15 +242,17 @@ class IdentityFlow:
         except IdCardError as e:
             with self._lock:
                 self.state.card_errors += 1
-                self.state.error = (e.code, e.message_zh, e.message_en)
+                self.state.error = (e.code, e.zh, e.en)
                 if self.state.card_errors >= self.config.card_attempts:
                     self._finish_without_card("card_unreadable")
+                    self._audit("card", "referred", "card_unreadable")
             return False
         with self._lock:
             self.state.error = None
             self.state.card = card
             if card.is_expired(self.today()):
                 self._refer("card_expired", t("refer.card_expired"), t("refer.card_expired", "en"))
+                self._audit("card", "referred", "card_expired")
                 return True
             self.state.step = "consent"
         return True
@@ -233,7 +269,7 @@ class IdentityFlow:
                 self._complete("card_only")
             else:
                 self._refer("declined", "本人选择到窗口核验", "Chose to be checked at a window")
-            self._audit("declined", None)
+            self._audit("card", "pass" if self.config.allow_card_only else "referred", "declined")
 
     def agree_face(self) -> None:
         """Consent given: prepare the ID photo descriptor and start the first attempt.
@@ -265,7 +301,7 @@ class IdentityFlow:
                     self._complete("card_only")
                 else:
                     self._refer(reason, t(f"refer.{reason}"), t(f"refer.{reason}", "en"))
-                self._audit(reason, None)
+                self._audit("card", "pass" if self.config.allow_card_only else "referred", reason)
                 return
             self.state.id_descriptor = desc
             self._start_attempt()
@@ -274,6 +310,7 @@ class IdentityFlow:
         from kiosk.face import random_challenge
 
         self.state.attempts += 1
+        self.state.misses = 0
         self.state.challenge = random_challenge(self.verifier.config, self.rng)
         self._session = self.verifier.start(self.state.id_descriptor, self.state.challenge)
         self.state.last_result = None
@@ -304,6 +341,26 @@ class IdentityFlow:
         cam = self.camera
         return None if cam is None else cam.read()
 
+    def face_step(self) -> FaceStep:
+        """One step of the face screen's worker thread: read a frame and feed it to the
+        attempt. A dropped frame is normal (``wait`` and call again); :data:`CAMERA_MISSES`
+        in a row mean the camera failed: :meth:`camera_failed` ends the attempt (card-only or
+        转人工), after which :attr:`step` is no longer ``face``."""
+        frame = self.read_frame()
+        if frame is None:
+            with self._lock:
+                if self.state.step != "face":
+                    return FaceStep(None)
+                self.state.misses += 1
+                failed = self.state.misses >= CAMERA_MISSES
+            if failed:
+                self.camera_failed()
+                return FaceStep(None)
+            return FaceStep(None, wait=FRAME_RETRY_SECONDS)
+        with self._lock:
+            self.state.misses = 0
+        return FaceStep(frame, self.process_frame(frame))
+
     def process_frame(self, frame: np.ndarray) -> FaceFrame:
         """Feed one camera frame to the current attempt (any thread)."""
         with self._lock:
@@ -328,20 +385,22 @@ class IdentityFlow:
                 self._complete("card_only")
             else:
                 self._refer("camera", t("refer.camera"), t("refer.camera", "en"))
-            self._audit("camera", None)
+            self._audit("card", "pass" if self.config.allow_card_only else "referred", "camera")
 
     def _attempt_done(self, result: Any) -> None:
         self.state.last_result = result
         self._session = None
-        self._audit(result.reason, result)
         if result.match:
             self._complete("face", result)
+            self._audit("face", "pass", result.reason, result)
         elif self.state.attempts >= self.config.max_attempts:
             n = self.state.attempts
             self._refer("face_failed", t("refer.face_failed", n=n) + "：" + result.message_zh,
                         t("refer.face_failed", "en", n=n) + ": " + result.message_en)
+            self._audit("face", "referred", result.reason, result)
         else:
             self.state.step = "result"
+            self._audit("face", "fail", result.reason, result)
 
     # -- endings -----------------------------------------------------------------------------
     def _identity(self, method: str, result: Any = None) -> VerifiedIdentity:
@@ -396,19 +455,31 @@ class IdentityFlow:
         if callback is not None:
             callback(None)
 
-    def _audit(self, outcome: str, result: Any) -> None:
+    def _audit(self, method: str, result: str, reason: str, face: Any = None) -> None:
+        """Report a verification that ended (see the module docstring) through ``audit``.
+
+        ``face``: the face verifier's result of the attempt, if there was one. Its ``score``
+        (and ``threshold``), ``model`` and ``model_digest`` are sent when it has them (read with
+        getattr: the verifier's model decides what it reports); a distance is not a score and
+        is not sent. Numbers and codes only."""
         record: dict[str, Any] = {
-            "type": "identity.verification",
-            "kiosk": self.kiosk_name,
-            "time": self.clock(),
-            "outcome": outcome,
-            "attempt": self.state.attempts,
-            "method": self.state.identity.method if self.state.identity else None,
+            "method": method, "result": result, "purpose": self.purpose, "reason_code": reason,
+            "liveness": "skipped", "attempts": self.state.attempts, "checked_at": self.clock(),
         }
-        if result is not None:
-            audit = result.as_audit()
-            record.update(match=audit["match"], distance=audit["distance"],
-                          threshold=audit["threshold"], liveness=audit["liveness"])
+        if face is not None:
+            passed = getattr(getattr(face, "liveness", None), "passed", None)
+            if passed is not None:
+                record["liveness"] = "pass" if passed else "fail"
+            score = getattr(face, "score", None)
+            if score is not None:
+                record["score"] = float(score)
+                threshold = getattr(face, "threshold", None)
+                if threshold is not None:
+                    record["threshold"] = float(threshold)
+            for name in ("model", "model_digest"):  # the result's, else the verifier's
+                value = getattr(face, name, None) or getattr(self.verifier, name, None)
+                if isinstance(value, str) and value:
+                    record[name] = value
         try:
             self.audit(record)
         except Exception:  # the audit sink must never break the citizen's session
@@ -473,10 +544,10 @@ def make_identity_flow(
 
     ``demo=True`` (``run_kiosk.py --demo``): a camera replaying the real head-turn clip (see
     docs/identity.md) with the challenge fixed to the one that clip answers, and — unless a
-    reader is passed — a simulated reader whose card "photo" is
-    tests/data/faces/lin-manuel-miranda.png. A shared simulated reader should be opened with
-    ``sim_photo`` set to that file so its cards carry the same demo photo. Test data only —
-    never in a release.
+    reader is passed — a simulated reader whose card "photo" is ``assets/demo/lin-manuel-miranda.png``
+    (``kiosk.demo.DEMO_ID_PHOTO``). A shared simulated reader should be opened with
+    ``sim_photo`` set to that file so its cards carry the same demo photo. Demo data only —
+    never in a release (``assets/demo/SOURCES.md``).
     """
     from hardware.camera import open_camera
     from hardware.idcard import SimCard, SimulatedReader, open_reader, open_reader_url
@@ -485,17 +556,14 @@ def make_identity_flow(
     face_cfg = dict(sections.get("face", {}))
     camera: Any
     if demo:
-        from pathlib import Path
-
+        from kiosk.demo import DEMO_CLIP, DEMO_ID_PHOTO
         from kiosk.face.testvideo import read_clip, real_turn
 
-        faces = Path(__file__).resolve().parents[2] / "tests" / "data" / "faces"
-        photo = str(faces / "lin-manuel-miranda.png")
         if reader is None:
-            sim = SimulatedReader(None, photo)
+            sim = SimulatedReader(None, str(DEMO_ID_PHOTO))
             sim.insert(SimCard(name="林曼努", birth="19800116", id_number="110101198001160019"))
             reader = sim
-        camera = _PacedLoop(real_turn(read_clip(faces / "short_hamilton_clip.mp4"), "turn_left"))
+        camera = _PacedLoop(real_turn(read_clip(DEMO_CLIP), "turn_left"))
         face_cfg["challenges"] = ["turn_left"]
     else:
         if reader is None:
@@ -522,6 +590,9 @@ def attach_identity(kiosk: Any, *, demo: bool = False,
     ID-card reader and a camera (``[camera] source``; ``demo``: the replayed clip). It shares
     the swipe step's open reader (``kiosk.card_reader.device``). Loads the face models
     (1–3 s): call it off the UI thread; until it returns, priority tickets use the plain swipe.
+
+    ``audit``: where the checks' audit records go; default ``kiosk.report_identity_check``
+    (posted to the server's audit trail, never blocking the citizen).
     """
     sections = kiosk.config.sections()
     if not sections.get("identity", {}).get("verify_face_for_priority", True):
@@ -531,7 +602,8 @@ def attach_identity(kiosk: Any, *, demo: bool = False,
         return None
     if not demo and sections.get("camera", {}).get("source", "") == "":
         return None
-    flow = make_identity_flow(sections, demo=demo, reader=device, audit=audit,
+    flow = make_identity_flow(sections, demo=demo, reader=device,
+                              audit=audit or getattr(kiosk, "report_identity_check", None),
                               kiosk_name=str(kiosk.config.get("kiosk", "name")),
                               today=kiosk.today)
     kiosk.identity = flow

@@ -77,21 +77,12 @@ class KeypadInput:
         text = self.text.strip().upper()
         if self.kind == "id":
             if not is_valid_id_number(text):
-                raise InputInvalid(
-                    "invalid id number", code="id_number_invalid",
-                    zh="身份证号有误，请核对后重新输入。",
-                    en="That ID number is not valid. Please check it.")
+                raise InputInvalid("invalid id number", code="id_number_invalid")
             return normalize_id_number(text)
         if self.kind == "number":
             if not TICKET_NUMBER.match(text):
-                raise InputInvalid(
-                    "invalid ticket number", code="ticket_number_invalid",
-                    zh="号码格式为 1 个字母加 3 位数字，如 A012。",
-                    en="A number is one letter and three digits, e.g. A012.")
+                raise InputInvalid("invalid ticket number", code="ticket_number_invalid")
             return text
         if len(text) < 4:
-            raise InputInvalid(
-                "appointment code too short", code="appointment_code_invalid",
-                zh="预约码有误，请核对后重新输入。",
-                en="That appointment code is not valid. Please check it.")
+            raise InputInvalid("appointment code too short", code="appointment_code_invalid")
         return text

@@ -32,8 +32,7 @@ class ProgressFlow:
             return self.kiosk.client.progress(m.group(1))
         if TICKET_NUMBER.match(text.upper()):
             return self.kiosk.client.ticket_by_number(text.upper())
-        raise InputInvalid(f"not a ticket QR: {text[:40]!r}", code="scan_not_ticket",
-                           zh="这不是排队小票的二维码。", en="That is not a ticket QR code.")
+        raise InputInvalid(f"not a ticket QR: {text[:40]!r}", code="scan_not_ticket")
 
     def status_text(self, ticket: Ticket, lang: str) -> str:
         """One line for the citizen: waiting / go to window N / finished …"""

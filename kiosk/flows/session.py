@@ -9,61 +9,32 @@ it: DESIGN §5, §11). Screens receive the ``Kiosk`` and never keep citizen data
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from kiosk.client import QueueClient, Service, Ticket
+from kiosk.client import QueueClient, Ticket
 from kiosk.config import KioskConfig
 from kiosk.flows.catalog import PAGE_SIZE, Catalog
+from kiosk.flows.checkin import CheckInFlow
 from kiosk.flows.idle import IdleTimer
-from kiosk.flows.swipe import CardData, CardReader, open_card_reader
+from kiosk.flows.printer import KioskPrinter, PrintOutcome
+from kiosk.flows.progress import ProgressFlow
+from kiosk.flows.rating import RatingFlow
+from kiosk.flows.state import Session, TicketResult
+from kiosk.flows.swipe import CardReader, open_card_reader
+from kiosk.flows.take_number import TakeNumberFlow
 from kiosk.i18n import tr
-from kiosk.printing import KioskPrinter, PrintOutcome
 from kiosk.voice import SilentSpeaker, Speaker
+
+__all__ = ["HALL_TZ", "Kiosk", "Session", "TicketResult"]
 
 HALL_TZ = ZoneInfo("Asia/Shanghai")
 
-
-@dataclass
-class TicketResult:
-    """What the ticket screen shows: the ticket, how printing went, and why it was issued."""
-
-    ticket: Ticket
-    service_name: str
-    service_name_en: str = ""
-    priority: str | None = None
-    checked_in: bool = False
-    notice_key: str | None = None   # an i18n key to show above the number (e.g. not elderly)
-    print_outcome: PrintOutcome | None = None   # None while printing
-
-    def service_label(self, lang: str) -> str:
-        return self.service_name_en if lang == "en" and self.service_name_en else self.service_name
-
-
-@dataclass
-class Session:
-    """One citizen at the kiosk. Never outlives :meth:`Kiosk.wipe`."""
-
-    lang: str = "zh"
-    elder: bool = False
-    id: str = field(default_factory=lambda: uuid.uuid4().hex)
-    category: str | None = None
-    service: Service | None = None
-    priority: str | None = None
-    card: CardData | None = None
-    #: How the identity check ended for this session's ticket (``face``, ``card_only``,
-    #: ``manual``; None: no identity check), and why a window must see the citizen (转人工).
-    identity_method: str | None = None
-    referral_reason: str | None = None
-    #: i18n key of the notice the ticket screen shows once the pending ticket is issued.
-    pending_notice: str | None = None
-    result: TicketResult | None = None
-    #: Idempotency key of the ticket request of this session: retries reuse it.
-    request_key: str = field(default_factory=lambda: uuid.uuid4().hex)
+log = logging.getLogger(__name__)
 
 
 class Kiosk:
@@ -73,10 +44,6 @@ class Kiosk:
                  printer: KioskPrinter | None = None, card_reader: CardReader | None = None,
                  speaker: Speaker | None = None, clock: Callable[[], float] = time.monotonic,
                  today: Callable[[], dt.date] | None = None) -> None:
-        from kiosk.flows.checkin import CheckInFlow
-        from kiosk.flows.progress import ProgressFlow
-        from kiosk.flows.take_number import TakeNumberFlow
-
         self.config = config
         self.client = client or QueueClient(config.server_url, config.token,
                                             float(config.get("server", "timeout")))
@@ -94,11 +61,14 @@ class Kiosk:
         self.progress = ProgressFlow(self)
         #: Called after every wipe (the app returns to the home screen).
         self.on_wipe: list[Callable[[], None]] = []
+        #: 好差评 after a kiosk transaction (forgets its state on every wipe).
+        self.rating = RatingFlow(self)
         #: The identity check (``kiosk.flows.identity.IdentityFlow``) when this kiosk has
         #: one; built at start-up off the UI thread (``kiosk.flows.identity.attach_identity``:
         #: loading the face models takes seconds), sharing ``card_reader.device``.
         #: None: no identity check (priority tickets use the plain swipe).
         self.identity: Any = None
+        self._audit_posts: list[threading.Thread] = []
 
     # -- session -------------------------------------------------------------------------
     @property
@@ -150,17 +120,41 @@ class Kiosk:
         if self.speech_on:
             self.speaker.say(tr(key, self.lang, **fields), self.lang)
 
+    # -- audit ---------------------------------------------------------------------------
+    def report_identity_check(self, record: dict[str, Any]) -> None:
+        """An identity check ended (``IdentityFlow``'s audit callback): log it and post it to
+        the server's audit trail in the background. A failure to post is logged and never
+        blocks or fails the citizen's session."""
+        log.info("identity check %s", record)
+
+        def post() -> None:
+            try:
+                self.client.post_identity_check(record)
+            except Exception as exc:  # server down, token revoked, …: the citizen goes on
+                log.warning("identity check not posted to the audit trail: %s", exc)
+
+        thread = threading.Thread(target=post, name="identity-audit", daemon=True)
+        self._audit_posts = [t for t in self._audit_posts if t.is_alive()] + [thread]
+        thread.start()
+
+    def wait_for_audit(self, timeout: float = 10.0) -> None:
+        """Wait until the identity checks reported so far were posted (tests, shutdown)."""
+        while self._audit_posts:
+            self._audit_posts.pop(0).join(timeout)
+
     # -- helpers -------------------------------------------------------------------------
     def progress_url(self, ticket: Ticket) -> str:
-        """The citizen-facing progress page encoded in the ticket's QR code."""
+        """The citizen-facing progress page encoded in the QR code: the one on the ticket's
+        receipt (the server's ``public_url``), else this kiosk's server address."""
+        receipt_url = str((ticket.receipt or {}).get("progress_url") or "")
+        if receipt_url:
+            return receipt_url
         return f"{self.config.server_url}/t/{ticket.progress_code}" if ticket.progress_code else ""
 
     def print_result(self, result: TicketResult) -> PrintOutcome:
-        """Print the ticket on the kiosk's printer; stores and returns the outcome."""
-        outcome = self.printer.print_ticket(
-            result.ticket, hall_name=self.config.hall_name,
-            progress_url=self.progress_url(result.ticket),
-            service_name=result.service_name, service_name_en=result.service_name_en,
-            lang=self.lang)
+        """Print the ticket's receipt — what the server says the ticket says — on the kiosk's
+        printer; stores and returns the outcome. (A server without receipts: the number.)"""
+        ticket = result.ticket
+        outcome = self.printer.print_receipt(ticket.receipt or {"number": ticket.number})
         result.print_outcome = outcome
         return outcome

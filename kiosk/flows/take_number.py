@@ -6,16 +6,19 @@ import threading
 from typing import TYPE_CHECKING
 
 from kiosk.client import Service
-from kiosk.errors import InputInvalid
-from kiosk.flows.session import TicketResult
-from kiosk.flows.swipe import CardData
+from kiosk.errors import CardNotRead, InputInvalid, NoReader
+from kiosk.flows.state import TicketResult
+from kiosk.flows.swipe import CardData, NoCardReader, demo_card
 
 if TYPE_CHECKING:
     from kiosk.flows.identity import VerifiedIdentity
-    from kiosk.flows.session import Kiosk, Session
+    from kiosk.flows.session import Kiosk
+    from kiosk.flows.state import Session
 
 PRIORITIES = ("elderly", "disabled", "military")
 ELDERLY_AGE = 60
+#: Seconds one card read waits before the swipe step says so and offers a retry.
+CARD_READ_SECONDS = 20.0
 
 
 class TakeNumberFlow:
@@ -56,7 +59,8 @@ class TakeNumberFlow:
         """Start the identity check; its result screen's 继续 leads to the ticket screen,
         which issues the ticket prepared by :meth:`identity_done`."""
         self.kiosk.card_reader.cancel()  # the swipe step's polling must not share the reader
-        self.kiosk.identity.begin(on_done=self.identity_done, next_screen="ticket")
+        self.kiosk.identity.begin(on_done=self.identity_done, next_screen="ticket",
+                                  purpose="priority_ticket")
 
     def identity_done(self, identity: VerifiedIdentity | None) -> None:
         """The identity check ended (``on_done``); prepares the ticket request.
@@ -101,6 +105,53 @@ class TakeNumberFlow:
             return False
         return bool(s.priority) or bool(self.kiosk.config.get("kiosk", "require_id_swipe")) or (
             s.service is not None and s.service.id_required)
+
+    def can_skip_card(self) -> bool:
+        """The swipe step may offer a regular number without the card: the card was only
+        asked for to prove a priority, and neither the hall (``kiosk.require_id_swipe``) nor
+        the service (``id_required``) needs it."""
+        s = self.session
+        return bool(s.priority) and not bool(self.kiosk.config.get("kiosk", "require_id_swipe")) \
+            and not (s.service is not None and s.service.id_required)
+
+    def wait_for_card(self, timeout: float = CARD_READ_SECONDS) -> CardData:
+        """Wait (in a worker thread) for a card on the reader; :class:`NoReader` when this
+        kiosk has none, :class:`CardNotRead` when none arrived in ``timeout`` seconds."""
+        reader = self.kiosk.card_reader
+        if isinstance(reader, NoCardReader):
+            raise NoReader()
+        card = reader.read_card(timeout)
+        if card is None:
+            raise CardNotRead()
+        return card
+
+    def skip_card(self) -> None:
+        """A regular number without the card (:meth:`can_skip_card`): the priority goes and
+        the wait for a card stops."""
+        self.choose_priority(None)
+        self.kiosk.card_reader.cancel()
+
+    def stop_waiting_for_card(self) -> None:
+        """The citizen left the swipe step: stop reading; a demo card leaves with them."""
+        self.kiosk.card_reader.cancel()
+        remove = getattr(self.kiosk.card_reader, "remove_card", None)
+        if remove is not None:
+            remove()
+
+    @property
+    def can_place_demo_card(self) -> bool:
+        """The reader is the simulator (demo): a button may place a synthetic card."""
+        return hasattr(self.kiosk.card_reader, "insert_demo_card") and bool(
+            getattr(self.kiosk.card_reader, "simulated", False))
+
+    def place_demo_card(self) -> bool:
+        """Demo: a synthetic senior's card goes onto the simulated reader, where a waiting
+        read picks it up through the real SAM protocol. False: the reader is not simulated."""
+        if not self.can_place_demo_card:
+            return False
+        card, birth = demo_card(self.kiosk.today())
+        self.kiosk.card_reader.insert_demo_card(card, birth)  # type: ignore[attr-defined]
+        return True
 
     def card_read(self, card: CardData) -> str | None:
         """Keep the card for this session. Returns an i18n notice key, if any.

@@ -8,7 +8,8 @@ the facade. A caller starts them with::
 
 Device work (card polling, camera frames, face analysis) runs in worker threads; the UI only
 receives results through ``Clock.schedule_once``. The camera preview is mirrored (a selfie
-view) and drawn from memory; no frame is kept after it is shown.
+view) and drawn from memory; no frame is kept after it is shown. The timings and the
+decision that the camera failed are the flow's (``kiosk.flows.identity``).
 """
 
 from __future__ import annotations
@@ -28,16 +29,12 @@ from kivy.properties import (
     StringProperty,
 )
 
-from kiosk.flows.identity import t
+from kiosk.flows.identity import CARD_POLL_SECONDS, t
 from kiosk.screens import load_kv, register
 from kiosk.screens.base import KioskScreen
 
 log = logging.getLogger(__name__)
 
-#: Seconds between card polls.
-CARD_POLL = 0.3
-#: Consecutive missing camera frames (0.1 s apart) before the camera counts as failed.
-CAMERA_MISSES = 30
 #: Preview width in pixels (frames are downscaled for the texture).
 PREVIEW_WIDTH = 640
 
@@ -113,8 +110,7 @@ class IdentityCardScreen(IdentityScreen):
 
     def refresh(self) -> None:
         self.status_text = ""
-        self.can_simulate = hasattr(self.kiosk.card_reader, "insert_demo_card") and bool(
-            getattr(self.kiosk.card_reader, "simulated", False))
+        self.can_simulate = self.kiosk.take_number.can_place_demo_card
         flow = self.flow
         if flow is None:
             return
@@ -132,16 +128,13 @@ class IdentityCardScreen(IdentityScreen):
         if read or flow.step != "card":
             Clock.schedule_once(lambda _dt: self.follow())
             return False
-        stop.wait(CARD_POLL)
+        stop.wait(CARD_POLL_SECONDS)
         return True
 
     def place_demo_card(self) -> None:
         """Demo: a synthetic senior's card goes onto the simulated reader; the polling
         worker reads it through the real SAM protocol."""
-        from kiosk.flows.swipe import demo_card
-
-        card, birth = demo_card(self.kiosk.today())
-        self.kiosk.card_reader.insert_demo_card(card, birth)
+        self.kiosk.take_number.place_demo_card()
 
     def _update(self, error: tuple[str, str, str] | None) -> None:
         self.status_text = "" if error is None else (error[2] if self.kiosk.lang == "en" else error[1])
@@ -198,10 +191,8 @@ class IdentityFaceScreen(IdentityScreen):
     frame_h = NumericProperty(480)
 
     _worker: _Worker | None = None
-    _misses = 0
 
     def refresh(self) -> None:
-        self._misses = 0
         flow = self.flow
         if flow is None or flow.step != "face":
             return
@@ -217,17 +208,14 @@ class IdentityFaceScreen(IdentityScreen):
         flow = self.flow
         if flow is None or flow.step != "face":
             return False
-        frame = flow.read_frame()
-        if frame is None:  # a dropped frame is normal; a camera that stays silent is not
-            self._misses += 1
-            if self._misses < CAMERA_MISSES:
-                stop.wait(0.1)
+        step = flow.face_step()
+        frame, fb = step.frame, step.feedback
+        if frame is None or fb is None:
+            if flow.step == "face":  # a dropped frame: try again shortly
+                stop.wait(step.wait)
                 return True
-            flow.camera_failed()
-            Clock.schedule_once(lambda _dt: self.follow())
+            Clock.schedule_once(lambda _dt: self.follow())  # the camera failed: the flow moved on
             return False
-        self._misses = 0
-        fb = flow.process_frame(frame)
         preview = self._preview_bytes(frame)
         Clock.schedule_once(lambda _dt: self._show(preview, fb))
         if fb.done:

@@ -1,34 +1,17 @@
 """刷身份证: wait for the ID card (priority numbers, or every number when the hall
 requires it), then issue the ticket. No reader or no card → a clear message and a way
-forward (a regular number when the hall allows it, or the information desk)."""
+forward (a regular number when the hall allows it, or the information desk).
+
+The rules — when the card may be skipped, how long a read waits, what counts as no reader —
+are the take-number flow's (``kiosk.flows.take_number``); this screen only shows them."""
 
 from __future__ import annotations
 
 from kivy.properties import BooleanProperty, StringProperty
 
-from kiosk.errors import KioskError
-from kiosk.flows.swipe import CardData, NoCardReader
+from kiosk.flows.swipe import CardData
 from kiosk.screens import load_kv, register
 from kiosk.screens.base import KioskScreen
-
-#: Seconds one read waits for a card before the screen says so and offers a retry.
-READ_TIMEOUT = 20.0
-
-
-class CardNotRead(KioskError):
-    code = "card_not_read"
-    zh = "未读到身份证，请将身份证平放在读卡区。"
-    en = "No ID card was read. Please place it flat on the reader."
-    advice_zh = "如多次失败，请到咨询台人工取号。"
-    advice_en = "If it keeps failing, please ask at the information desk."
-
-
-class NoReader(KioskError):
-    code = "card_reader_missing"
-    zh = "本机读卡器不可用。"
-    en = "The ID-card reader of this kiosk is not available."
-    advice_zh = "请到咨询台人工取号。"
-    advice_en = "Please ask at the information desk for a number."
 
 
 @register("swipe")
@@ -40,35 +23,24 @@ class SwipeScreen(KioskScreen):
     """Reading / read OK (with the masked name)."""
 
     can_skip = BooleanProperty(False)
-    """A regular number without the card is allowed (priority chosen, hall does not require)."""
+    """A regular number without the card is allowed (``TakeNumberFlow.can_skip_card``)."""
 
     can_simulate = BooleanProperty(False)
     """The reader is the simulator (demo): offer a button that places a synthetic card."""
 
     def refresh(self) -> None:
         flow = self.kiosk.take_number
-        self.can_skip = bool(self.kiosk.session.priority) and not bool(
-            self.kiosk.config.get("kiosk", "require_id_swipe")) and not (
-            self.kiosk.session.service is not None and self.kiosk.session.service.id_required)
+        self.can_skip = flow.can_skip_card()
         self.status_text = ""
-        self.can_simulate = bool(getattr(self.kiosk.card_reader, "simulated", False))
+        self.can_simulate = flow.can_place_demo_card
         if not flow.needs_card():
             return
         self.read()
 
     def read(self) -> None:
         self.status_text = self.app.tr("swipe.reading")
-
-        def work() -> CardData:
-            if isinstance(self.kiosk.card_reader, NoCardReader):
-                raise NoReader()
-            card = self.kiosk.card_reader.read_card(READ_TIMEOUT)
-            if card is None:
-                raise CardNotRead()
-            return card
-
-        self.run(work, self._card, failed=lambda _e: setattr(self, "status_text", ""),
-                 busy_key="swipe.reading")
+        self.run(self.kiosk.take_number.wait_for_card, self._card,
+                 failed=lambda _e: setattr(self, "status_text", ""), busy_key="swipe.reading")
 
     def _card(self, card: CardData) -> None:
         notice = self.kiosk.take_number.card_read(card)
@@ -77,29 +49,18 @@ class SwipeScreen(KioskScreen):
                  busy_key="common.working")
 
     def place_demo_card(self) -> None:
-        """Demo: a synthetic senior's card goes onto the simulated reader; the waiting
-        read picks it up through the real SAM protocol."""
-        from kiosk.flows.swipe import demo_card
-
-        insert = getattr(self.kiosk.card_reader, "insert_demo_card", None)
-        if insert is None:  # only the simulated reader takes demo cards
-            return
-        card, birth = demo_card(self.kiosk.today())
-        insert(card, birth)
-        if not self.busy:
+        """Demo: a synthetic senior's card onto the simulated reader; the waiting read (or a
+        new one) picks it up."""
+        if self.kiosk.take_number.place_demo_card() and not self.busy:
             self.read()
 
     def on_leave(self, *args: object) -> None:
-        self.kiosk.card_reader.cancel()
-        remove = getattr(self.kiosk.card_reader, "remove_card", None)
-        if remove:
-            remove()
+        self.kiosk.take_number.stop_waiting_for_card()
         super().on_leave(*args)
 
     def skip(self) -> None:
         """Take a regular number without the card (stops waiting for one)."""
-        self.kiosk.take_number.choose_priority(None)
-        self.kiosk.card_reader.cancel()
+        self.kiosk.take_number.skip_card()
         self._generation += 1   # drop the pending read's result
         self.busy = False
         self.run(self.kiosk.take_number.issue, self._issued, busy_key="common.working")

@@ -9,9 +9,9 @@ import threading
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 
-from kiosk.flows.session import TicketResult
+from kiosk.flows.printer import PrintOutcome
+from kiosk.flows.state import TicketResult
 from kiosk.i18n import spoken_number
-from kiosk.printing import PrintOutcome
 from kiosk.screens import load_kv, register
 from kiosk.screens.base import KioskScreen
 

@@ -11,12 +11,12 @@ from typing import Any, TypeVar, cast
 from flask import current_app, g, request
 
 from queue_server.app import get_db
-from queue_server.auth import READ_ONLY_ROLES, Principal, verify_token
+from queue_server.auth import READ_ONLY_ROLES, TOKEN_ROLES, Principal, verify_token
 from queue_server.errors import BadRequest, Forbidden, Unauthorized, ValidationError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ALL_ROLES = ("kiosk", "display", "clerk", "admin", "technician")
+ALL_ROLES = TOKEN_ROLES
 STAFF = ("clerk", "admin")
 
 

@@ -158,6 +158,9 @@ SCHEMAS: dict[str, Any] = {
         "referral_reason": {"type": "string", "nullable": True}, "id_masked": {"type": "string", "nullable": True},
         "appointment": {"type": "object", "nullable": True},
         "print": _obj({"status": {"type": "string", "enum": ["queued", "not_configured", "error"]}, "job_id": I}),
+        "receipt": {"type": "object", "description": "POST /api/tickets and check-in: what the printed "
+                    "ticket says (number, hall_name, service_name, people_ahead, wait_minutes, issued_at, "
+                    "tip, progress_url, …); a kiosk prints exactly this"},
     }, ["id", "number", "service", "status", "waiting_ahead", "estimated_wait_minutes", "issued_at"]),
     "State": _obj({"hall": {"type": "object"}, "windows": {"type": "array", "items": {"type": "object"}},
                    "recent_calls": {"type": "array", "items": {"type": "object"}},

@@ -3,6 +3,7 @@ pokes the event bus after a write; the engine does everything else."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -24,7 +25,7 @@ from queue_server.app import get_db, notify_change
 from queue_server.auth import login, revoke_token
 from queue_server.errors import ValidationError
 from queue_server.settings import SETTINGS, all_settings, set_setting
-from queue_server.storage import check
+from queue_server.storage import check, fault_code
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -50,9 +51,14 @@ def _idempotency_key() -> str | None:
 
 
 def _public_ticket(t: dict[str, Any]) -> dict[str, Any]:
+    """The ticket as issued, with ``receipt``: what its paper copy says (printing's one
+    builder), so a kiosk printing on its own printer prints what the server would."""
+    from queue_server.printing.jobs import receipt
+
     t = dict(t)
     t.pop("in_tx_result", None)
     t.pop("in_tx_error", None)
+    t["receipt"] = receipt(t, all_settings(get_db()))
     return t
 
 
@@ -69,8 +75,12 @@ def openapi_json() -> Response:
 def health() -> Response:
     """Health check (no auth): 200 {"ok": true, "storage": {...}}, 503 with ok false and the
     storage fault (full disk, read-only database, lock held elsewhere) while there is one."""
-    get_db().conn.execute("SELECT 1").fetchone()
     storage = check(current_app.config["DB_PATH"], current_app.extensions.get("yichuang.storage_faults"))
+    try:
+        get_db().conn.execute("SELECT 1").fetchone()
+    except sqlite3.Error as exc:  # even opening this thread's connection failed
+        code = fault_code(exc) or "storage_io_error"
+        storage.update(state=code, code=code, readable=False, detail=str(exc))
     ok = storage["state"] == "ok"
     return _json({"ok": ok, "storage": storage}, 200 if ok else 503)
 

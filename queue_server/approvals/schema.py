@@ -92,7 +92,8 @@ def m0001_approvals(db: Database) -> None:
     )
 
 
-def archive(conn: sqlite3.Connection, day: str, cutoff: float) -> dict[str, int]:
-    """Cases stay; retry keys older than the cutoff go."""
-    n = conn.execute("DELETE FROM approval_idempotency WHERE created_at < ?", (cutoff,)).rowcount
+def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
+    """Cases stay; retry keys older than the cutoff go, ``limit`` at a time."""
+    n = conn.execute("DELETE FROM approval_idempotency WHERE key IN (SELECT key FROM approval_idempotency "
+                     "WHERE created_at < ? LIMIT ?)", (cutoff, limit)).rowcount
     return {"approval_idempotency_dropped": n}

@@ -159,7 +159,7 @@ def test_print(db_path: str, name: str, via_queue: bool, wait: float) -> None:
         click.echo(f"status: {status.state} ({status.label_zh} / {status.label_en})")
         rp.print_test_page()
     except PrinterError as exc:
-        raise click.ClickException(f"{exc.code}: {exc}") from exc
+        raise click.ClickException(str(exc)) from exc
     finally:
         rp.close()
     click.echo("test page sent / 测试页已发送")

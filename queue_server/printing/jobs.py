@@ -241,10 +241,35 @@ def public_base_url(settings: dict[str, Any]) -> str:
                or request_base_url.get() or "").rstrip("/")
 
 
+def receipt(ticket: dict[str, Any], settings: dict[str, Any], *, base_url: str | None = None,
+            reprint: bool = False) -> dict[str, Any]:
+    """What a printed ticket says — THE one builder, for the server's print queue and for the
+    kiosk's own printer (the API hands it out as the ticket's ``receipt``): the hall's name,
+    the number, the service, people ahead and the wait estimate (a waiting ticket only), the
+    issue time in the hall's time zone (``timezone``), the hall's tip (``ticket_tip``) and the
+    progress URL (``public_url``, else env ``YICHUANG_PUBLIC_URL``, else the request's host).
+    No personal data. ``ticket`` is the engine's ticket dict; no database read here."""
+    waiting = ticket.get("status", "waiting") == "waiting"
+    ahead = ticket.get("waiting_ahead") if waiting else None
+    minutes = ticket.get("estimated_wait_minutes") if waiting else None
+    issued = datetime.fromtimestamp(float(ticket["issued_at"]),
+                                    ZoneInfo(str(settings.get("timezone") or "Asia/Shanghai")))
+    base = (base_url if base_url is not None else public_base_url(settings)).rstrip("/")
+    code = ticket.get("progress_code")
+    return TicketData(
+        number=str(ticket["number"]), hall_name=str(settings.get("hall_name") or ""),
+        service_name=str(ticket.get("service_name") or ""),
+        service_name_en=str(ticket.get("service_name_en") or ""),
+        people_ahead=None if ahead is None else int(ahead),
+        wait_minutes=None if minutes is None else int(round(float(minutes))), issued_at=issued,
+        tip=str(settings.get("ticket_tip") or ""),
+        progress_url=f"{base}/t/{code}" if base and code else "", reprint=reprint,
+    ).as_dict()
+
+
 def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = False,
                    base_url: str | None = None) -> dict[str, Any]:
-    """The printable data of a ticket: hall, number, service, queue position and wait *now*,
-    issue time in the hall's time zone, the hall's tip, the progress URL. No personal data.
+    """:func:`receipt` of a ticket as it stands *now* (queue position, wait), read by id.
 
     Computed when the job is queued, inside the issuing transaction (≈0.4 ms): the worker
     then only renders bytes, with no database reads between its claim and the printer —
@@ -260,19 +285,14 @@ def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = 
         (ticket_id,)).fetchone()
     if row is None:
         raise NotFound("ticket_not_found", ticket=ticket_id)
-    settings = all_settings(db)
     ahead = minutes = None
     if row[6] == "waiting":
         ahead = people_ahead(conn, row[1], row[2], row[3], float(row[4]), ticket_id)
         minutes = estimate_minutes(conn, db_path(db), row[1], row[2], ahead)
-    issued = datetime.fromtimestamp(float(row[4]), ZoneInfo(str(settings.get("timezone") or "Asia/Shanghai")))
-    base = (base_url if base_url is not None else public_base_url(settings)).rstrip("/")
-    return TicketData(
-        number=row[0], hall_name=str(settings.get("hall_name") or ""), service_name=row[7],
-        service_name_en=row[8] or "", people_ahead=ahead, wait_minutes=minutes, issued_at=issued,
-        tip=str(settings.get("ticket_tip") or ""),
-        progress_url=f"{base}/t/{row[5]}" if base else "", reprint=reprint,
-    ).as_dict()
+    ticket = {"number": row[0], "status": row[6], "issued_at": row[4], "progress_code": row[5],
+              "service_name": row[7], "service_name_en": row[8], "waiting_ahead": ahead,
+              "estimated_wait_minutes": minutes}
+    return receipt(ticket, all_settings(db), base_url=base_url, reprint=reprint)
 
 
 def _pick_printer(conn: sqlite3.Connection, printer: str | None) -> str | None:

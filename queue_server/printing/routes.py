@@ -9,7 +9,9 @@
   printed (kiosk, clerk, technician, admin).
 * ``GET /api/print-jobs?printer=NAME`` — recent jobs (technician, admin).
 * ``GET /t/<code>`` — the public progress page the ticket's QR code opens: position in
-  the queue, the window when called; refreshes itself every 10 s. No personal data.
+  the queue, the window when called; refreshes itself every 10 s. No personal data. Once
+  the ticket is done it offers the 好差评 rating for ``evaluations.phone_days`` days
+  (:mod:`queue_server.evaluations`).
 
 Routes only queue jobs: printing happens in the workers (:mod:`queue_server.printing.worker`),
 never inside a request.
@@ -23,7 +25,10 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 
 from queue_server.api.common import body, field, roles
 from queue_server.app import get_db
+from queue_server.clock import local
 from queue_server.errors import QueueError
+from queue_server.evaluations.reasons import reason_list
+from queue_server.evaluations.store import LEVELS, phone_rating_state
 from queue_server.printing import jobs
 from queue_server.queue import ticket_progress
 from queue_server.settings import all_settings
@@ -105,11 +110,17 @@ def progress_page(code: str) -> Response:
     hall = all_settings(db)
     progress: dict[str, Any] | None = None
     error: QueueError | None = None
+    clock = current_app.config.get("CLOCK")
     try:
-        progress = ticket_progress(db, code, clock=current_app.config.get("CLOCK"))
+        progress = ticket_progress(db, code, clock=clock)
     except QueueError as exc:
         error = exc
-    html = render_template("progress.html", hall=hall, progress=progress, code=code,
+    rating = phone_rating_state(db, code, clock=clock) if progress else None
+    if rating and rating["closes_at"]:
+        rating["closes"] = local(rating["closes_at"], str(hall["timezone"])).strftime("%Y-%m-%d %H:%M")
+    reasons = reason_list(db)["reasons"] if rating and rating["open"] else []
+    html = render_template("progress.html", hall=hall, progress=progress, code=code, rating=rating,
+                           reasons=reasons, levels=LEVELS,
                            error=error.zh if error else None,
                            error_en=error.en if error else None,
                            refresh=current_app.config.get("PROGRESS_REFRESH_SECONDS",

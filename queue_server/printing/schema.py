@@ -113,11 +113,12 @@ def m0003_document_jobs(db: Database) -> None:
         conn.execute("PRAGMA foreign_keys = ON")
 
 
-def archive(conn: sqlite3.Connection, day: str, cutoff: float) -> dict[str, int]:
+def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
     """Before the queue archives the tickets of days before ``day``: the print queue keeps
-    its own history, so jobs let go of those tickets (the job rows stay)."""
+    its own history, so jobs let go of those tickets (the job rows stay), ``limit`` at a time."""
     n = conn.execute(
-        "UPDATE print_jobs SET ticket_id = NULL WHERE ticket_id IN (SELECT id FROM tickets WHERE day < ?)",
-        (day,),
+        "UPDATE print_jobs SET ticket_id = NULL WHERE id IN (SELECT id FROM print_jobs WHERE ticket_id IN "
+        "(SELECT id FROM tickets WHERE day < ?) LIMIT ?)",
+        (day, limit),
     ).rowcount
     return {"print_jobs_detached": n}

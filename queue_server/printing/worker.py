@@ -261,7 +261,7 @@ class PrinterWorker(threading.Thread):
             done = after.state != "offline"
         except PrinterError as exc:
             status = PrinterStatus.offline(str(exc)) if isinstance(exc, Offline) else None
-            state = jobs.retry_job(db, job, f"{exc.code}: {exc}", max_attempts=cfg.max_attempts,
+            state = jobs.retry_job(db, job, str(exc), max_attempts=cfg.max_attempts,
                                    base=cfg.backoff_base, cap=cfg.backoff_cap, status=status)
             if status is not None:
                 self._last_state = status.state

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 from queue_server.db import move_rows
@@ -17,16 +18,34 @@ from queue_server.db import move_rows
 migrations = Migrations("queue")
 
 
-def archive(conn: sqlite3.Connection, day: str, cutoff: float) -> dict[str, int]:
-    """Move the tickets, call-log rows and appointments of days before ``day`` to the
-    archive; drop the per-day counters and retry keys those days no longer need."""
-    old = "ticket_id IN (SELECT id FROM main.tickets WHERE day < ?)"
-    moved = {
-        "call_log": move_rows(conn, "call_log", old, (day,)),
-        "tickets": move_rows(conn, "tickets", "day < ?", (day,)),
-        "appointments": move_rows(conn, "appointments", "day < ?", (day,)),
-    }
+@migrations(name="m0001_open_rows")
+def m0001_open_rows(db: Database) -> None:
+    """The first ticket of a day expires what earlier days left open: with a year of
+    history that must read only the few open rows, not every old day's."""
+    db.execute("CREATE INDEX tickets_open ON tickets(day) WHERE status IN ('waiting', 'called', 'serving')")
+    db.execute("CREATE INDEX appointments_booked ON appointments(day) WHERE status = 'booked'")
+    # call_log refers to tickets: without this every change to a ticket's key (and each
+    # archived ticket) searches the whole call log for its rows.
+    db.execute("CREATE INDEX call_log_ticket ON call_log(ticket_id)")
+
+
+def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
+    """Move up to ``limit`` of the tickets of days before ``day`` (with their call-log rows),
+    then the appointments, to the archive; once none are left, drop the per-day counters and
+    retry keys those days no longer need."""
+    ids = [r[0] for r in conn.execute("SELECT id FROM main.tickets WHERE day < ? ORDER BY id LIMIT ?",
+                                      (day, limit))]
+    if ids:
+        marks = ",".join("?" * len(ids))
+        return {
+            "call_log": move_rows(conn, "call_log", f"ticket_id IN ({marks})", tuple(ids)),
+            "tickets": move_rows(conn, "tickets", f"id IN ({marks})", tuple(ids)),
+        }
+    appts = move_rows(conn, "appointments",
+                      "id IN (SELECT id FROM main.appointments WHERE day < ? ORDER BY id LIMIT ?)", (day, limit))
+    if appts:
+        return {"appointments": appts}
     conn.execute("DELETE FROM main.counters WHERE day < ?", (day,))
     conn.execute("DELETE FROM main.waiting_counts WHERE day < ?", (day,))
     conn.execute("DELETE FROM main.idempotency_keys WHERE created_at < ?", (cutoff,))
-    return moved
+    return {"tickets": 0, "call_log": 0, "appointments": 0}

@@ -57,7 +57,7 @@ def hall_state(db: Database, *, clock: clk.Clock | None = None) -> dict[str, Any
         recent = [
             {"number": r[0], "window": r[1], "kind": r[2], "ts": r[3]}
             for r in conn.execute(
-                "SELECT number, window, kind, ts FROM call_log WHERE ts >= ? ORDER BY id DESC LIMIT ?",
+                "SELECT number, window, kind, ts FROM call_log WHERE ts >= ? ORDER BY ts DESC, id DESC LIMIT ?",
                 (start, RECENT_CALLS),
             )
         ]

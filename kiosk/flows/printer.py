@@ -1,26 +1,29 @@
-"""The kiosk's own receipt printer: print a ticket, report what happened.
+"""The kiosk's own receipt printer: print what the server says a ticket says, report how it went.
 
-The ticket exists on the server before printing starts; printing can only fail to
-produce paper. :meth:`KioskPrinter.print_ticket` therefore never raises: it returns a
+The kiosk builds no ticket of its own: the queue server answers ``POST /api/tickets`` and
+the check-in with the ticket's ``receipt`` — hall name, number, service, people ahead, wait,
+issue time in the hall's time zone, the hall's tip and the progress URL, built by the one
+builder the server's print queue uses too (``queue_server.printing.jobs.receipt``) — and
+this module prints exactly that (``hardware.printer.TicketData.from_dict``), so a kiosk
+ticket and a server reprint say the same thing.
+
+The ticket exists on the server before printing starts; printing can only fail to produce
+paper. :meth:`KioskPrinter.print_receipt` therefore never raises: it returns a
 :class:`PrintOutcome` that the ticket screen shows next to the number (DESIGN §5).
 Layout, encoding and transports are ``hardware.printer``'s job.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from kiosk.client import Ticket
 from kiosk.errors import PrintFailed
 
 log = logging.getLogger(__name__)
-
-HALL_TZ = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,12 @@ DISABLED = PrintOutcome("disabled", "no_printer", "本机未配置打印机，�
 
 
 def _failed(err: BaseException) -> PrintOutcome:
-    """Advice for the citizen: the number is valid; why the paper did not come out."""
+    """Advice for the citizen: the number is valid; why the paper did not come out (the
+    device error's registry text, e.g. 打印机缺纸)."""
     base = PrintFailed()
-    reason_zh = str(getattr(err, "message_zh", "") or "")
-    reason_en = str(getattr(err, "message_en", "") or "")
+    reason_zh = str(getattr(err, "zh", "") or "")
+    reason_en = str(getattr(err, "en", "") or "")
+    reason_en = reason_en[:1].lower() + reason_en[1:]  # inside a sentence: "(printer is out of paper)"
     zh = f"小票未能打印（{reason_zh}），您的号码已生效。" if reason_zh else base.zh
     en = (f"The ticket could not be printed ({reason_en}), but your number is valid."
           if reason_en else base.en)
@@ -62,24 +67,19 @@ def _failed(err: BaseException) -> PrintOutcome:
     return PrintOutcome("failed", code, zh, en, base.advice_zh, base.advice_en)
 
 
-#: [printer] keys that are not driver options.
-_NOT_OPTIONS = ("url", "tip")
-
-
 class KioskPrinter:
     """Wraps one ``hardware.printer`` driver (the kiosk's ``[printer]`` config); one print
     at a time. Status is checked before each ticket, so paper-out is reported, not lost."""
 
-    def __init__(self, url: str, options: dict[str, Any] | None = None, tip: str = "") -> None:
+    def __init__(self, url: str, options: dict[str, Any] | None = None) -> None:
         self.url = url
-        self.options = {k: v for k, v in (options or {}).items() if k not in _NOT_OPTIONS}
-        self.tip = tip
+        self.options = {k: v for k, v in (options or {}).items() if k != "url"}
         self._lock = threading.Lock()
         self._printer: Any = None
 
     @classmethod
     def from_config(cls, section: dict[str, Any]) -> KioskPrinter:
-        return cls(str(section.get("url") or ""), section, str(section.get("tip") or ""))
+        return cls(str(section.get("url") or ""), section)
 
     @property
     def enabled(self) -> bool:
@@ -92,31 +92,27 @@ class KioskPrinter:
             self._printer = open_printer(self.url, **self.options)
         return self._printer
 
-    def print_ticket(self, ticket: Ticket, *, hall_name: str, progress_url: str,
-                     service_name: str, service_name_en: str = "", note: str = "",
-                     lang: str = "zh") -> PrintOutcome:
+    def print_receipt(self, receipt: Mapping[str, Any]) -> PrintOutcome:
+        """Print ``receipt`` — the ``receipt`` of the server's ticket answer, a
+        ``TicketData`` as a dict — exactly as given."""
         if not self.enabled:
             return DISABLED
+        number = receipt.get("number", "?")
         try:
             from hardware.printer import TicketData
-        except ImportError as exc:  # a broken install must not stop the ticket
+
+            data = TicketData.from_dict(dict(receipt))
+        except (ImportError, TypeError, ValueError) as exc:  # a broken install or answer
+            log.warning("ticket %s not printed: %s", number, exc)
             return _failed(exc)
-        issued = (dt.datetime.fromtimestamp(float(ticket.issued_at), HALL_TZ).replace(tzinfo=None)
-                  if ticket.issued_at else None)
-        wait = ticket.estimated_wait_minutes
-        data = TicketData(
-            number=ticket.number, hall_name=hall_name, service_name=service_name,
-            service_name_en=service_name_en, people_ahead=ticket.waiting_ahead,
-            wait_minutes=None if wait is None else int(round(wait)), issued_at=issued,
-            tip=self.tip, progress_url=progress_url, note=note)
         with self._lock:
             try:
                 self._open().print_ticket(data)
             except Exception as exc:  # every printer fault ends as advice on screen
-                log.warning("ticket %s not printed: %s", ticket.number, exc)
+                log.warning("ticket %s not printed: %s", number, exc)
                 self._drop()
                 return _failed(exc)
-        log.info("ticket %s printed on %s", ticket.number, self.url)
+        log.info("ticket %s printed on %s", number, self.url)
         return PRINTED
 
     def _drop(self) -> None:

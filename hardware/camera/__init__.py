@@ -13,6 +13,9 @@
 ==============  ================================================================
 
 Frames are BGR ``numpy`` arrays and stay in memory (DESIGN §11): nothing here writes to disk.
+
+:func:`health` grabs one frame for the device health record (``python -m hardware camera
+probe SOURCE`` and ``python -m hardware health``).
 """
 
 from __future__ import annotations
@@ -26,14 +29,15 @@ import cv2
 import numpy as np
 
 from hardware.errors import DeviceError
+from hardware.health import DeviceHealth
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 
 
 class CameraError(DeviceError):
-    code = "camera.unavailable"
-    message_zh = "摄像头不可用"
-    message_en = "Camera is not available"
+    """No frames can come from the configured source (``camera_unavailable``)."""
+
+    code = "camera_unavailable"
 
 
 class Camera(Protocol):
@@ -187,3 +191,26 @@ def open_camera(config: Mapping[str, Any]) -> Camera:
     if path.is_file():
         return VideoFileCamera(path, width, height, loop, fps)
     raise CameraError(f"no such camera source {source!r}")
+
+
+def health(config: Mapping[str, Any], timeout: float = 3.0) -> DeviceHealth:
+    """The camera's health record: it opens and gives a frame within ``timeout`` seconds
+    (``ok``, with the frame size), opens but stays dark (``error``) or cannot be opened
+    (``error``). The frame is dropped at once (DESIGN §11)."""
+    name = str(config.get("source", 0))
+    try:
+        camera = open_camera(config)
+    except CameraError as exc:
+        return DeviceHealth("camera", name, "error", f"{exc.zh} / {exc.en}: {exc.detail}")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            frame = camera.read()
+            if frame is not None:
+                h, w = frame.shape[:2]
+                return DeviceHealth("camera", name, "ok", f"{w}×{h} frame")
+            if time.monotonic() >= deadline:
+                return DeviceHealth("camera", name, "error", f"opened, but no frame within {timeout:g} s")
+            time.sleep(0.05)
+    finally:
+        camera.close()

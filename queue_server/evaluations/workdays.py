@@ -1,0 +1,103 @@
+"""The Chinese working-day calendar of 差评 deadlines.
+
+A day is a working day when the State Council's schedule says so — public holidays are
+off, and the weekend days made working days (调休) are on — as the kept library
+``chinesecalendar`` knows it, and the hall is not closed that day (its own closed days,
+setting ``evaluations.closed_days``).
+
+``chinesecalendar`` only knows the years already published (1.11.0: 2004–2026; it raises
+``NotImplementedError`` for 2027). For a year it does not know, a day is a working day when
+it is Monday–Friday, minus the holidays and plus the 调休 working days an admin entered
+(``queue-server evaluations calendar add``), minus the hall's closed days; a deadline that
+counted such a day is ``provisional`` until the library (a newer pinned release) knows
+the year. Nothing here raises for an unknown year.
+
+The deadline rule: the N-th working day *after* the day of the 差评 (that day never
+counts, working day or not)::
+
+    >>> cal = HallCalendar()
+    >>> cal.add_working_days(dt.date(2026, 9, 30), 5)   # National Day 2026: Oct 1–7 off, Oct 10 works
+    Deadline(day=datetime.date(2026, 10, 13), provisional=False)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import chinese_calendar
+
+#: Upper bound for N (deadline and extension working days together), so a bad setting
+#: cannot make a loop run for years.
+MAX_WORKING_DAYS = 120
+
+
+@lru_cache(maxsize=1)
+def known_years() -> frozenset[int]:
+    """The years the installed ``chinesecalendar`` has the State Council's schedule for."""
+    years = {d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays}
+    return frozenset(years)
+
+
+def library_version() -> str:
+    return str(getattr(chinese_calendar, "__version__", "unknown"))
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """A deadline day; ``provisional`` when a day counted lies in a year the library does not know."""
+
+    day: dt.date
+    provisional: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {"deadline": self.day.isoformat(), "provisional": self.provisional}
+
+
+@dataclass(frozen=True)
+class HallCalendar:
+    """The hall's working days: the official calendar, the hall's closed days, and for
+    unknown years the days an admin entered."""
+
+    closed: frozenset[dt.date] = field(default_factory=frozenset)
+    holidays: frozenset[dt.date] = field(default_factory=frozenset)
+    workdays: frozenset[dt.date] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(cls, closed: Iterable[str] = (), entered: Iterable[tuple[str, str]] = ()) -> HallCalendar:
+        """From ISO dates: the hall's closed days and ``(day, "holiday"|"workday")`` entries."""
+        holidays: set[dt.date] = set()
+        workdays: set[dt.date] = set()
+        for day, kind in entered:
+            (holidays if kind == "holiday" else workdays).add(dt.date.fromisoformat(day))
+        return cls(frozenset(dt.date.fromisoformat(d) for d in closed), frozenset(holidays), frozenset(workdays))
+
+    @staticmethod
+    def is_known(day: dt.date) -> bool:
+        return day.year in known_years()
+
+    def is_working_day(self, day: dt.date) -> bool:
+        if day in self.closed:
+            return False
+        if self.is_known(day):
+            return bool(chinese_calendar.is_workday(day))
+        if day in self.holidays:
+            return False
+        if day in self.workdays:
+            return True
+        return day.weekday() < 5
+
+    def add_working_days(self, start: dt.date, n: int) -> Deadline:
+        """The ``n``-th working day after ``start`` (``start`` itself never counts)."""
+        if not 1 <= n <= MAX_WORKING_DAYS:
+            raise ValueError(f"working days must be 1..{MAX_WORKING_DAYS}, not {n}")
+        day, counted, provisional = start, 0, False
+        while counted < n:
+            day += dt.timedelta(days=1)
+            if not self.is_known(day):
+                provisional = True
+            if self.is_working_day(day):
+                counted += 1
+        return Deadline(day, provisional)
