@@ -30,10 +30,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from bench_queue import build_request, drive, free_port, pct, process_tree_cpu, wait_ready
 
-from bench_queue import build_request, drive, free_port, pct, process_tree_cpu, wait_ready  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _hall(tmp: Path, kiosks: int) -> tuple[Path, list[str]]:
