@@ -563,6 +563,11 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
     if fresh or not tokens_file.exists():
         made = make_hall(db, tokens=True)
         tokens = made["tokens"]
+        from queue_server.printing.jobs import add_printer
+
+        # the demo kiosk's receipt printer as the server knows it: 秒批 certificates and
+        # 告知单 go there through the print queue (a simulator inside this server process)
+        add_printer(db, "demo-kiosk", "sim://demo-kiosk", {"paper": 80})
         tokens_file.write_text(json.dumps(tokens, indent=1))
         _print_seed_summary(made)
     else:

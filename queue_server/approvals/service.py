@@ -489,7 +489,7 @@ def stored_ruleset(db: Database | sqlite3.Connection, digest: str) -> Item:
 
 
 _RESPONSE_FIELDS = ("case_number", "item", "ruleset_hash", "ruleset_version", "application_date", "decision",
-                    "rules", "ticket_id", "verify_ref", "print_job")
+                    "rules", "ticket_id", "verify_ref", "print_job", "outputs")
 
 
 def case_response(db: Database, number: str, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -513,8 +513,11 @@ def case_response(db: Database, number: str, *, extra: dict[str, Any] | None = N
     }
     settings = all_settings(db)
     if d["verify_ref"]:
+        outputs = json.loads(d["outputs"]) if isinstance(d["outputs"], str) else d["outputs"]
         out["certificate"] = {"verify_url": f"{public_base_url(settings)}/v/{d['verify_ref']}",
-                              "title": item.result, "print": _print_state(db, d["print_job"])}
+                              "title": item.result, "title_en": item.result_en,
+                              "outputs": [{"label": o[0], "label_en": o[1], "value": o[2]} for o in outputs],
+                              "print": _print_state(db, d["print_job"])}
     if d["decision"] == "referred":
         zh, en = _bring_from_rules(item, rules)
         windows = windows_for(db.conn, item.service)
@@ -737,7 +740,7 @@ def describe_items(day: str) -> list[dict[str, Any]]:
     """``GET /api/approvals/items``: every item with its inputs (options as in force on
     ``day``) and rule set."""
     out = []
-    for item in registry().values():
+    for item in sorted(registry().values(), key=lambda i: (int(i.definition.get("order", 100)), i.code)):
         inputs = []
         for inp in item.inputs:
             entry: dict[str, Any] = {"name": inp.name, "label": inp.label, "label_en": inp.label_en,
@@ -751,6 +754,7 @@ def describe_items(day: str) -> list[dict[str, Any]]:
                     entry[key] = value
             inputs.append(entry)
         out.append({"code": item.code, "name": item.name, "name_en": item.name_en, "category": item.category,
+                    "order": int(item.definition.get("order", 100)),
                     "category_name": item.category_name, "category_name_en": item.category_name_en,
                     "service": item.service, "summary": item.summary, "summary_en": item.summary_en,
                     "result": item.result, "result_en": item.result_en, "bring": list(item.bring),
