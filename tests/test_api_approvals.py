@@ -77,7 +77,7 @@ def test_a_referral_issues_a_ticket_carrying_the_case_and_the_reasons(api, db):
     assert "年龄" in body["reasons"][0]["message"]
     ticket = body["ticket"]
     assert ticket["service"] == "MZ01" and ticket["number"].startswith("J")
-    assert body["case"] in ticket["referral_reason"] and "AGE_BELOW_MIN" in ticket["referral_reason"]
+    assert "高龄津贴申请" in ticket["referral_reason"] and "AGE_BELOW_MIN" in ticket["referral_reason"]
     assert ticket["priority"] == "elderly"  # born 1950: 60 or over
     assert body["notice"]["windows"][0] == 14 and "14号窗口" in body["notice"]["window_text"]
     assert "居民身份证原件" in body["notice"]["bring"]
@@ -349,3 +349,23 @@ def test_the_printed_certificate_and_notice_say_what_the_case_says(api, db):
     screens = Path(__file__).resolve().parent.parent / "docs" / "screens"
     render_png(cert, 576, screens / "approval-certificate-80mm.png")
     render_png(notice, 576, screens / "approval-notice-80mm.png")
+
+
+def test_if_the_referral_hook_fails_the_case_is_still_recorded_and_linked(api, db, monkeypatch):
+    from queue_server.approvals import service
+
+    calls = {"n": 0}
+    real = service._Record.print_notice
+
+    def flaky(self, conn, ticket):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("printer table locked")  # inside the ticket's transaction
+        return real(self, conn, ticket)
+
+    monkeypatch.setattr(service._Record, "print_notice", flaky)
+    body = api.apply("elderly_allowance", "elder_young").json
+    assert calls["n"] == 2 and body["decision"] == "referred"
+    assert api.call("GET", f"/api/cases?ticket={body['ticket']['id']}", "clerk").json["number"] == body["case"]
+    assert db.conn.execute("SELECT COUNT(*) FROM audit WHERE kind = 'approval.decided'").fetchone()[0] == 1
+    assert db.conn.execute("SELECT COUNT(*) FROM cases").fetchone()[0] == 1

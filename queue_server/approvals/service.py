@@ -17,9 +17,10 @@ record the case and the audit, print, and for a referral issue the window ticket
 4. One transaction: the case (``queue_server.cases``), the rule set stored once under its
    hash, the case details, the ``approval.decided`` audit record, and — approved — the
    verification reference and the certificate's print job.
-5. Referred: a ticket for the item's service with the reasons as ``referral_reason``,
-   linked to the case and the 一次性告知单 queued in the ticket's own transaction. A ticket
-   that cannot be issued (hall closed) leaves the case referred and the notice printed.
+5. Referred: those writes run inside the transaction that issues a ticket for the item's
+   service (``referral_reason`` naming the rules; the queue's ``in_tx`` hook), with the link
+   and the 一次性告知单 job: one commit. A ticket that cannot be issued (hall closed) leaves
+   the case recorded, referred, with the notice printed.
 """
 
 from __future__ import annotations
@@ -327,71 +328,106 @@ def _summary(item: Item, holder: dict[str, str], app_date: str, outputs: list[An
 
 def apply(db: Database, app: Application, *, kiosk: str, source: str = "kiosk",
           idempotency_key: str | None = None, clock: clk.Clock | None = None) -> dict[str, Any]:
-    """Decide ``app`` and record everything (see the module docstring); the API response."""
+    """Decide ``app`` and record everything (see the module docstring); the API response.
+
+    Approved: one transaction (case, details, audit, verification reference, certificate job).
+    Referred: the same writes run inside the transaction that issues the window ticket (the
+    queue's ``in_tx`` hook), with the link and the 一次性告知单 job — one commit. A ticket that
+    cannot be issued (hall closed) leaves the case recorded and referred, with the notice."""
     if idempotency_key is not None:
-        seen = db.conn.execute("SELECT case_number FROM approval_idempotency WHERE key = ?",
-                               (idempotency_key,)).fetchone()
-        if seen is not None:
-            return {**case_response(db, seen[0]), "replayed": True}
+        seen = _replayed_case(db, idempotency_key)
+        if seen:
+            return {**case_response(db, seen), "replayed": True}
     settings = all_settings(db)
     item = app.item
     facts, refs = gather_facts(db, app, settings)
     decision = decide(item, facts, app.application_date)
-    now = clk.now(clock)
-    today = clk.business_day(now, str(settings.get("timezone") or "Asia/Shanghai"))
-    holder = {"name_masked": mask_name(app.name) if app.name else "", "id_masked": mask_id_number(app.id_number)}
-    stored_inputs = {k: ("(digest)" if v is not None and _is_id_input(item, k) else v) for k, v in app.inputs.items()}
-    rules = [r.as_dict() for r in decision.rules]
-    base = public_base_url(settings)
+    rec = _Record(item, app, decision, facts, refs, kiosk, clk.now(clock), settings, idempotency_key)
     try:
-        with write_tx(db) as conn:
-            if idempotency_key is not None and conn.execute(
-                    "SELECT 1 FROM approval_idempotency WHERE key = ?", (idempotency_key,)).fetchone():
-                raise _Replay(idempotency_key)
-            case = open_case(conn, "approval", item.code, item.name, kiosk=kiosk, day=today, now=now,
-                             status=decision.decision)
-            number = case["number"]
-            if not conn.execute("SELECT 1 FROM approval_rulesets WHERE hash = ?", (item.hash,)).fetchone():
-                conn.execute("INSERT INTO approval_rulesets (hash, item, version, canonical, stored_at) "
-                             "VALUES (?, ?, ?, ?, ?)", (item.hash, item.code, item.version, item.canonical, now))
-            conn.execute(
-                "INSERT INTO approval_cases (case_number, item, ruleset_hash, ruleset_version, application_date, "
-                "decision, rules, parameters, facts, sources, inputs, outputs, holder, verification_method, "
-                "verification_score, kiosk, decided_by, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-                "?, ?, ?, ?, ?)",
-                (number, item.code, item.hash, item.version, app.application_date, decision.decision,
-                 _j(rules), _j(decision.parameters), _j(facts), _j(refs), _j(stored_inputs),
-                 _j([list(o) for o in decision.outputs]), _j(holder), app.method, app.score, kiosk,
-                 DECIDED_BY, now))
-            if idempotency_key is not None:
-                conn.execute("INSERT INTO approval_idempotency (key, case_number, created_at) VALUES (?, ?, ?)",
-                             (idempotency_key, number, now))
-            append(conn, ApprovalDecided(
-                case=number, item=item.code, ruleset_version=item.version, ruleset_hash=item.hash,
-                application_date=app.application_date, rules=rules, parameters=decision.parameters,
-                sources=refs, decision=decision.decision, decided_by=DECIDED_BY, kiosk=kiosk,
-                verification_method=app.method, verification_score=app.score), actor=DECIDED_BY, ts=now)
-            if decision.approved:
-                outputs = [list(o) for o in decision.outputs]
-                ref = new_verify_ref(conn, number, _summary(item, holder, app.application_date, outputs, False),
-                                     now=now)
-                doc = documents.certificate(
-                    item, case=number, hall_name=str(settings.get("hall_name") or ""), holder=holder,
-                    inputs=app.inputs, outputs=outputs, verify_url=f"{base}/v/{ref}", decided_by=DECIDED_BY,
-                    issued_at=_hall_time(settings, now), ruleset_version=item.version)
-                job = enqueue_document(conn, doc.as_dict(), app.printer) if app.print_documents else None
-                conn.execute("UPDATE approval_cases SET verify_ref = ?, print_job = ? WHERE case_number = ?",
-                             (ref, job, number))
-    except _Replay:
-        return {**case_response(db, _replayed_case(db, idempotency_key)), "replayed": True}
-    except sqlite3.IntegrityError:
+        if decision.approved:
+            with write_tx(db) as conn:
+                number = rec.write(conn)
+            return case_response(db, number)
+        return _refer(db, rec, source=source, clock=clock)
+    except (_Replay, sqlite3.IntegrityError):
+        # the same Idempotency-Key at the same time: the first request's case
         if idempotency_key is not None and _replayed_case(db, idempotency_key):
             return {**case_response(db, _replayed_case(db, idempotency_key)), "replayed": True}
         raise
-    extra: dict[str, Any] = {}
-    if not decision.approved:
-        extra = _refer(db, item, number, decision, app, settings, kiosk=kiosk, source=source, clock=clock)
-    return case_response(db, number, extra=extra)
+
+
+class _Record:
+    """What :func:`apply` writes, in whichever transaction it runs."""
+
+    def __init__(self, item: Item, app: Application, decision: Decision, facts: dict[str, Any],
+                 refs: list[dict[str, Any]], kiosk: str, now: float, settings: dict[str, Any],
+                 idempotency_key: str | None) -> None:
+        self.item, self.app, self.decision, self.facts, self.refs = item, app, decision, facts, refs
+        self.kiosk, self.now, self.settings, self.key = kiosk, now, settings, idempotency_key
+        self.holder = {"name_masked": mask_name(app.name) if app.name else "",
+                       "id_masked": mask_id_number(app.id_number)}
+        self.base = public_base_url(settings)
+        self.number = ""
+
+    def write(self, conn: sqlite3.Connection, ticket_id: int | None = None) -> str:
+        """The case, its details, the audit record (and, approved, the certificate); the number."""
+        item, app, decision, now = self.item, self.app, self.decision, self.now
+        if self.key is not None and conn.execute("SELECT 1 FROM approval_idempotency WHERE key = ?",
+                                                 (self.key,)).fetchone():
+            raise _Replay(self.key)
+        today = clk.business_day(now, str(self.settings.get("timezone") or "Asia/Shanghai"))
+        number = open_case(conn, "approval", item.code, item.name, kiosk=self.kiosk, day=today, now=now,
+                           status=decision.decision)["number"]
+        if not conn.execute("SELECT 1 FROM approval_rulesets WHERE hash = ?", (item.hash,)).fetchone():
+            conn.execute("INSERT INTO approval_rulesets (hash, item, version, canonical, stored_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (item.hash, item.code, item.version, item.canonical, now))
+        rules = [r.as_dict() for r in decision.rules]
+        stored_inputs = {k: ("(digest)" if v is not None and _is_id_input(item, k) else v)
+                         for k, v in app.inputs.items()}
+        conn.execute(
+            "INSERT INTO approval_cases (case_number, item, ruleset_hash, ruleset_version, application_date, "
+            "decision, rules, parameters, facts, sources, inputs, outputs, holder, verification_method, "
+            "verification_score, kiosk, decided_by, decided_at, ticket_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?)",
+            (number, item.code, item.hash, item.version, app.application_date, decision.decision,
+             _j(rules), _j(decision.parameters), _j(self.facts), _j(self.refs), _j(stored_inputs),
+             _j([list(o) for o in decision.outputs]), _j(self.holder), app.method, app.score, self.kiosk,
+             DECIDED_BY, now, ticket_id))
+        if ticket_id is not None:
+            link_ticket(conn, number, ticket_id)
+        if self.key is not None:
+            conn.execute("INSERT INTO approval_idempotency (key, case_number, created_at) VALUES (?, ?, ?)",
+                         (self.key, number, now))
+        append(conn, ApprovalDecided(
+            case=number, item=item.code, ruleset_version=item.version, ruleset_hash=item.hash,
+            application_date=app.application_date, rules=rules, parameters=decision.parameters,
+            sources=self.refs, decision=decision.decision, decided_by=DECIDED_BY, kiosk=self.kiosk,
+            verification_method=app.method, verification_score=app.score), actor=DECIDED_BY, ts=now)
+        if decision.approved:
+            outputs = [list(o) for o in decision.outputs]
+            ref = new_verify_ref(conn, number, _summary(item, self.holder, app.application_date, outputs, False),
+                                 now=now)
+            doc = documents.certificate(
+                item, case=number, hall_name=str(self.settings.get("hall_name") or ""), holder=self.holder,
+                inputs=app.inputs, outputs=outputs, verify_url=f"{self.base}/v/{ref}", decided_by=DECIDED_BY,
+                issued_at=_hall_time(self.settings, now), ruleset_version=item.version)
+            job = enqueue_document(conn, doc.as_dict(), app.printer) if app.print_documents else None
+            conn.execute("UPDATE approval_cases SET verify_ref = ?, print_job = ? WHERE case_number = ?",
+                         (ref, job, number))
+        self.number = number
+        return number
+
+    def print_notice(self, conn: sqlite3.Connection, ticket: tuple[str, str] | None) -> None:
+        """Queue the 一次性告知单 (with the queue number and its progress QR when there is a ticket)."""
+        item, decision = self.item, self.decision
+        bring, _ = _bring(item, decision)
+        doc = documents.notice(item, case=self.number, hall_name=str(self.settings.get("hall_name") or ""),
+                               reasons=decision.reasons(item), bring=bring, windows=windows_for(conn, item.service),
+                               ticket={"number": ticket[0]} if ticket else None,
+                               progress_url=f"{self.base}/t/{ticket[1]}" if ticket and self.base else "",
+                               issued_at=_hall_time(self.settings, self.now))
+        job = enqueue_document(conn, doc.as_dict(), self.app.printer) if self.app.print_documents else None
+        conn.execute("UPDATE approval_cases SET print_job = ? WHERE case_number = ?", (job, self.number))
 
 
 def _replayed_case(db: Database, key: str | None) -> str:
@@ -407,51 +443,47 @@ def _j(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def referral_reason(item: Item, number: str, reasons: list[dict[str, Any]]) -> str:
-    text = f"秒批转人工 {number}：" + "；".join(f"{r['rule']} {r['text']}（{r['code']}）" for r in reasons)
+def referral_reason(item: Item, reasons: list[dict[str, Any]]) -> str:
+    """What the ticket says for the clerk (the console shows the whole trace of the case)."""
+    text = f"秒批转人工（{item.name}）：" + "；".join(f"{r['rule']} {r['text']}（{r['code']}）" for r in reasons)
     return text if len(text) <= 200 else text[:199] + "…"
 
 
-def _refer(db: Database, item: Item, number: str, decision: Decision, app: Application,
-           settings: dict[str, Any], *, kiosk: str, source: str, clock: clk.Clock | None) -> dict[str, Any]:
-    """Issue the window ticket for a referred case and queue the 一次性告知单 (see apply)."""
+def _refer(db: Database, rec: _Record, *, source: str, clock: clk.Clock | None) -> dict[str, Any]:
+    """A referred case: recorded inside the transaction that issues its window ticket."""
     from queue_server.queue import issue_ticket
 
-    reasons = decision.reasons(item)
-    bring, _ = _bring(item, decision)
-    windows = windows_for(db.conn, item.service)
-    base = public_base_url(settings)
-    hall_name = str(settings.get("hall_name") or "")
-    elderly_age = int(settings.get("elderly_age") or 0)
+    app, item = rec.app, rec.item
+    elderly_age = int(rec.settings.get("elderly_age") or 0)
     age = age_on(app.id_number, dt.date.fromisoformat(app.application_date))
     priority = "elderly" if elderly_age and age is not None and age >= elderly_age else None
 
-    def print_notice(conn: sqlite3.Connection, ticket: dict[str, Any] | None, progress: str) -> int | None:
-        doc = documents.notice(item, case=number, hall_name=hall_name, reasons=reasons, bring=bring,
-                               windows=windows, ticket=ticket, progress_url=progress,
-                               issued_at=_hall_time(settings, clk.now(clock)))
-        job = enqueue_document(conn, doc.as_dict(), app.printer) if app.print_documents else None
-        conn.execute("UPDATE approval_cases SET print_job = ? WHERE case_number = ?", (job, number))
-        return job
-
-    def link(conn: sqlite3.Connection, ticket_id: int) -> int | None:
-        link_ticket(conn, number, ticket_id)
-        conn.execute("UPDATE approval_cases SET ticket_id = ? WHERE case_number = ?", (ticket_id, number))
+    def in_ticket_tx(conn: sqlite3.Connection, ticket_id: int) -> str:
+        number = rec.write(conn, ticket_id)
         row = conn.execute("SELECT number, progress_code FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
-        return print_notice(conn, {"number": row[0]}, f"{base}/t/{row[1]}" if base else "")
+        rec.print_notice(conn, (str(row[0]), str(row[1])))
+        return number
 
     try:
         ticket = issue_ticket(db, item.service, priority=priority,
-                              referral_reason=referral_reason(item, number, reasons), issued_by=kiosk,
-                              source=source, clock=clock, in_tx=link)
+                              referral_reason=referral_reason(item, rec.decision.reasons(item)),
+                              issued_by=rec.kiosk, source=source, clock=clock, in_tx=in_ticket_tx,
+                              idempotency_key=f"approval:{rec.key}" if rec.key is not None else None)
     except QueueError as exc:  # e.g. hall_closed: the case stays referred; the notice says where to go
         with write_tx(db) as conn:
-            print_notice(conn, None, "")
-        return {"ticket_error": exc.as_dict()["error"]}
-    if ticket.get("in_tx_error"):  # the link failed inside the ticket's transaction: do it now
+            rec.write(conn)
+            rec.print_notice(conn, None)
+        return case_response(db, rec.number, extra={"ticket_error": exc.as_dict()["error"]})
+    if ticket.get("replayed") and rec.key is not None and _replayed_case(db, rec.key):
+        return {**case_response(db, _replayed_case(db, rec.key)), "replayed": True}
+    if ticket.get("in_tx_error") or not rec.number:
+        # the hook's writes were rolled back (the ticket stands): record the case and link it now
+        rec.number = ""
         with write_tx(db) as conn:
-            link(conn, int(ticket["id"]))
-    return {"ticket": {k: v for k, v in ticket.items() if k not in ("in_tx_result", "in_tx_error")}}
+            rec.write(conn, int(ticket["id"]))
+            rec.print_notice(conn, (str(ticket["number"]), str(ticket["progress_code"])))
+    public = {k: v for k, v in ticket.items() if k not in ("in_tx_result", "in_tx_error")}
+    return case_response(db, rec.number, extra={"ticket": public})
 
 
 # -- reading a case ---------------------------------------------------------------------------
