@@ -138,7 +138,7 @@ def normalize_key(kind: str, value: str) -> str:
 
 def check_value(f: Field, value: Any) -> tuple[Any, str | None]:
     """``(normalised value, None)`` or ``(None, what is wrong)`` for one field value."""
-    if value is None:
+    if value is None or (value == "" and not f.required):  # an optional field left empty: absent
         return (None, None) if not f.required else (None, "required")
     k = f.kind
     if k == "text":
