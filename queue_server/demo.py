@@ -155,6 +155,7 @@ def make_hall(
     enforce_hours: bool = False,
     clock: clk.Clock | None = None,
     approvals_data: bool = True,
+    licences: bool = False,
 ) -> dict[str, Any]:
     """Seed an empty hall database and return what was made.
 
@@ -163,7 +164,9 @@ def make_hall(
     once. ``tokens`` also creates one token per role. Appointment slots: half spread over
     the working day, half around the current time so check-in works whenever the demo
     runs. ``approvals_data`` loads the synthetic people and companies of 秒批
-    (:mod:`queue_server.approvals.demo`) into the embedded data source.
+    (:mod:`queue_server.approvals.demo`) into the embedded data source. ``licences`` loads the demo e-licences (``queue_server/licences/demo_licences.json``:
+    居民身份证电子信息, 驾驶证, 社会保障卡, 营业执照 … of the demo's card holders, see
+    :data:`DEMO_CITIZENS`).
     """
     if db.conn.execute("SELECT COUNT(*) FROM categories").fetchone()[0]:
         raise Conflict("hall_not_empty")
@@ -226,9 +229,31 @@ def make_hall(
     if tokens:
         result["tokens"] = {
             role: create_token(db, role, f"demo-{role}")
-            for role in ("kiosk", "display", "clerk", "admin", "technician")
+            for role in ("kiosk", "display", "clerk", "admin", "technician", "verifier")
         }
+    if licences:
+        from queue_server.licences.register import load
+
+        result["licences"] = load(db, demo_licences(), actor="system")
     return result
+
+
+#: The demo's card holders who hold e-licences: the identity demo card (whose photo matches
+#: the demo camera clip), the swipe step's demo senior card, the simulated reader's default card.
+DEMO_CITIZENS = {
+    "110101198001160019": "林曼努",
+    "370181195003121239": "王秀兰",
+    "370102198001011237": "张三",
+}
+
+
+def demo_licences() -> dict[str, Any]:
+    """The demo e-licence file (``{"licences": [...]}``)."""
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent / "licences" / "demo_licences.json"
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
 
 
 def _make_appointments(db: Database, rng: random.Random, count: int, now: float) -> list[dict[str, Any]]:

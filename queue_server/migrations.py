@@ -26,6 +26,7 @@ from queue_server.audit import schema as audit_schema
 from queue_server.cases import schema as cases_schema
 from queue_server.db import connect, db_path, file_lock
 from queue_server.evaluations import schema as evaluations_schema
+from queue_server.licences import schema as licences_schema
 from queue_server.printing import schema as printing_schema
 from queue_server.queue import schema as queue_schema
 from queue_server.uplink import schema as uplink_schema
@@ -40,6 +41,7 @@ SCHEMA_MODULES: tuple[ModuleType, ...] = (
     uplink_schema,
     evaluations_schema,
     approvals_schema,
+    licences_schema,
 )
 
 #: Migrations recorded before the sets were split, all under the core's set: the set

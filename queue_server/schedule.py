@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from queue_server import clock as clk
+from queue_server.background import BackgroundThread
 from queue_server.db import connect, write_tx
 from queue_server.settings import all_settings
 
@@ -112,34 +112,25 @@ def history(db: Database, limit: int = 50) -> list[dict[str, Any]]:
              "result": json.loads(r[4]) if r[4] else None, "error": r[5]} for r in rows]
 
 
-class Scheduler:
+class Scheduler(BackgroundThread):
     """Checks every ``interval`` seconds for due jobs (one thread per server process)."""
 
+    name = "daily-jobs"
+
     def __init__(self, db_path: str, interval: float = 30.0, clock: clk.Clock | None = None) -> None:
+        super().__init__()
         self.db_path = db_path
         self.interval = interval
         self.clock = clock
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> Scheduler:
-        self._thread = threading.Thread(target=self._loop, name="daily-jobs", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-
-    def _loop(self) -> None:
+    def run(self) -> None:
         db = connect(self.db_path)
         try:
-            while not self._stop.is_set():
+            while not self.stopping.is_set():
                 try:
                     run_due(db, clk.now(self.clock))
                 except Exception:  # storage trouble: try again next round
                     log.exception("daily jobs: check failed")
-                self._stop.wait(self.interval)
+                self.stopping.wait(self.interval)
         finally:
             db.conn.close()

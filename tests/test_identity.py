@@ -26,7 +26,7 @@ def test_card_consent_face_match_gives_a_face_verified_identity():
         assert flow.step == "result"
         ident = flow.identity
         assert ident is not None and ident.method == "face" and ident.face_verified
-        assert ident.face_distance is not None and ident.face_distance <= 0.55
+        assert ident.face_score is not None and ident.face_score >= 0.363
         assert ident.id_masked == "1101**********0019" and ident.name_masked == "林*努"
         assert ident.age_on(TODAY) == 46
         assert flow.card.photo is None  # the ID photo is dropped as soon as it is not needed
@@ -299,7 +299,7 @@ def test_identity_checks_posted_by_a_kiosk_land_in_the_audit_table(tmp_path):
 
 def test_a_face_result_with_a_score_and_a_model_sends_them():
     """The face model reports a cosine ``score`` (higher = more alike) and names itself: both
-    go into the audit record; a dlib ``distance`` alone is not sent as a score."""
+    go into the audit record, with the liveness challenge's state as pass or fail."""
     from types import SimpleNamespace
 
     audit: list[dict] = []
@@ -310,7 +310,7 @@ def test_a_face_result_with_a_score_and_a_model_sends_them():
         flow.agree_face()
         scored = SimpleNamespace(match=True, reason="match", score=0.71, threshold=0.363, distance=None,
                                  model="sface-int8", model_digest="sha256:ab12",
-                                 liveness=SimpleNamespace(passed=True, challenge="turn_left"))
+                                 liveness=SimpleNamespace(state="passed", challenge="turn_left"))
         with flow._lock:
             flow._attempt_done(scored)
     finally:

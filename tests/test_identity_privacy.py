@@ -2,7 +2,7 @@
 
 The verification runs in a child process with its own empty working, temp and home
 directories. Where ``strace`` exists, every file the child opens for writing (or creates,
-renames, links) is recorded at the system-call level — so C++ writes from OpenCV or dlib count
+renames, links) is recorded at the system-call level — so C++ writes from OpenCV count
 too — and only the simulated reader's pseudo-terminal is allowed.
 """
 

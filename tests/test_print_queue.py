@@ -449,13 +449,6 @@ def test_remove_refuses_with_unfinished_jobs_unless_forced(db_path, hall, printe
     db.conn.close()
 
 
-def test_every_printer_command_is_documented() -> None:
-    from queue_server.printing.cli import printer
-
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "printing.md").read_text()
-    for name in printer.commands:
-        assert f"queue-server printer {name} " in doc, name
-
 
 @pytest.mark.slow
 def test_real_server_survives_paper_out_and_a_restart_without_losing_tickets(db_path, hall, printer_sim):

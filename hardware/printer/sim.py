@@ -253,7 +253,24 @@ class SimulatedPrinterState:
             self._buf.clear()
 
 
-class SimulatedPrinter(escpos_printer.Dummy):
+class _StateConveniences:
+    """What every simulator offers over its :class:`SimulatedPrinterState`, so tests read
+    naturally (``sim.receipts``, ``sim.set_state(paper="out")``, ``sim.wait_for_receipts(2)``)."""
+
+    state: SimulatedPrinterState
+
+    @property
+    def receipts(self) -> list[Receipt]:
+        return self.state.receipts
+
+    def set_state(self, **changes: Any) -> None:
+        self.state.set_state(**changes)
+
+    def wait_for_receipts(self, count: int, timeout: float = 10.0) -> list[Receipt]:
+        return self.state.wait_for_receipts(count, timeout)
+
+
+class SimulatedPrinter(_StateConveniences, escpos_printer.Dummy):
     """In-process printer for ``sim://NAME``: python-escpos ``Dummy`` plus a paper model."""
 
     def __init__(self, name: str = "default", state: SimulatedPrinterState | None = None,
@@ -271,16 +288,6 @@ class SimulatedPrinter(escpos_printer.Dummy):
         out, self._replies = bytes(self._replies[:1]), self._replies[1:]
         return out
 
-    # conveniences so tests read naturally
-    @property
-    def receipts(self) -> list[Receipt]:
-        return self.state.receipts
-
-    def set_state(self, **changes: Any) -> None:
-        self.state.set_state(**changes)
-
-    def wait_for_receipts(self, count: int, timeout: float = 10.0) -> list[Receipt]:
-        return self.state.wait_for_receipts(count, timeout)
 
 
 _simulators: dict[str, SimulatedPrinter] = {}
@@ -296,7 +303,7 @@ def get_simulator(name: str = "default") -> SimulatedPrinter:
         return sim
 
 
-class SimulatedNetworkPrinter:
+class SimulatedNetworkPrinter(_StateConveniences):
     """A loopback TCP ESC/POS printer (see the module docstring). Use as a context manager
     or call :meth:`start` / :meth:`stop`. ``url`` is ``tcp://127.0.0.1:<port>``."""
 
@@ -312,23 +319,12 @@ class SimulatedNetworkPrinter:
     def url(self) -> str:
         return f"tcp://{self.host}:{self.port}"
 
-    # state passthrough
-    @property
-    def receipts(self) -> list[Receipt]:
-        return self.state.receipts
-
     @property
     def discarded(self) -> list[bytes]:
         return self.state.discarded
 
-    def set_state(self, **changes: Any) -> None:
-        self.state.set_state(**changes)
-
     def run_out_after(self, receipts: int) -> None:
         self.state.run_out_after(receipts)
-
-    def wait_for_receipts(self, count: int, timeout: float = 10.0) -> list[Receipt]:
-        return self.state.wait_for_receipts(count, timeout)
 
     # lifecycle
     def start(self) -> SimulatedNetworkPrinter:
@@ -407,7 +403,7 @@ class SimulatedNetworkPrinter:
                 conn.close()
 
 
-class SimulatedSerialPrinter(PtySimulator):
+class SimulatedSerialPrinter(_StateConveniences, PtySimulator):
     """A serial ESC/POS printer on a pseudo-terminal (:class:`hardware.ptysim.PtySimulator`):
     the real ``serial://`` driver (pyserial, python-escpos ``Serial``) talks to it, DLE EOT
     included::
@@ -429,15 +425,6 @@ class SimulatedSerialPrinter(PtySimulator):
     def url(self) -> str:
         return f"serial://{self.path}?baudrate={self.baudrate}"
 
-    @property
-    def receipts(self) -> list[Receipt]:
-        return self.state.receipts
-
-    def set_state(self, **changes: Any) -> None:
-        self.state.set_state(**changes)
-
-    def wait_for_receipts(self, count: int, timeout: float = 10.0) -> list[Receipt]:
-        return self.state.wait_for_receipts(count, timeout)
 
     def stop(self) -> None:
         self.close()

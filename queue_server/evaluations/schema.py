@@ -158,16 +158,31 @@ def m0001_evaluations(db: Database) -> None:
                         (data["version"], r["code"], r["name"], r["name_en"], i))
 
 
-def archive(conn: sqlite3.Connection, day: str, cutoff: float) -> dict[str, int]:
+@migrations(name="m0002_served_upto")
+def m0002_served_upto(db: Database) -> None:
+    """The last business day whose served counts were kept before archiving (one row)."""
+    db.execute("CREATE TABLE evaluation_served_upto (id INTEGER PRIMARY KEY CHECK (id = 1), day TEXT NOT NULL)")
+
+
+def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
     """Before the queue moves the tickets of days before ``day`` away: keep how many were
-    served per day, 事项, window and clerk (the figures' ``served``). Evaluations and
-    rectification cases are records the hall answers for and stay; old rate-limit rows go."""
+    served per day, 事项, window and clerk (the figures' ``served``) — one business day per
+    call, so each transaction stays short; ``evaluation_served_upto`` remembers how far it
+    got. Evaluations and rectification cases are records the hall answers for and stay;
+    old rate-limit rows go."""
+    row = conn.execute("SELECT day FROM evaluation_served_upto WHERE id = 1").fetchone()
+    upto = row[0] if row else ""
+    nxt = conn.execute("SELECT MIN(day) FROM main.tickets WHERE day > ? AND day < ?", (upto, day)).fetchone()[0]
+    if nxt is None:
+        conn.execute("DELETE FROM evaluation_rate_limits WHERE window_start < ?", (cutoff - 86400,))
+        return {"evaluation_served_rows": 0}
     n = conn.execute(
         "INSERT INTO evaluation_served (day, service, window, clerk_user_id, n) "
         "SELECT day, service_code, COALESCE(window, 0), COALESCE(clerk_user_id, 0), COUNT(*) FROM main.tickets "
-        "WHERE day < ? AND status = 'done' GROUP BY 1, 2, 3, 4 "
+        "WHERE day = ? AND status = 'done' GROUP BY 1, 2, 3, 4 "
         "ON CONFLICT (day, service, window, clerk_user_id) DO UPDATE SET n = n + excluded.n",
-        (day,),
+        (nxt,),
     ).rowcount
-    conn.execute("DELETE FROM evaluation_rate_limits WHERE window_start < ?", (cutoff - 86400,))
-    return {"evaluation_served_rows": n}
+    conn.execute("INSERT INTO evaluation_served_upto (id, day) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET "
+                 "day = excluded.day", (nxt,))
+    return {"evaluation_served_rows": max(n, 1)}  # a day was handled: call again

@@ -33,6 +33,7 @@ import requests
 from sqlite_utils import Database
 
 from queue_server.audit.chain import head
+from queue_server.background import BackgroundThread
 from queue_server.db import connect, write_tx
 from queue_server.errors import Conflict
 from queue_server.settings import get_setting
@@ -152,24 +153,15 @@ def pull_manifests(db: Database, session: requests.Session | None = None) -> dic
     return out
 
 
-class Uplink:
+class Uplink(BackgroundThread):
     """The thread (see the module doc)."""
 
+    name = "uplink"
+
     def __init__(self, db_path: str | os.PathLike[str]) -> None:
+        super().__init__()
         self.db_path = str(db_path)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._lock_fd: int | None = None
-
-    def start(self) -> Uplink:
-        self._thread = threading.Thread(target=self._run, name="uplink", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
 
     def _leader(self) -> bool:
         if self._lock_fd is not None:
@@ -183,18 +175,18 @@ class Uplink:
         self._lock_fd = fd
         return True
 
-    def _run(self) -> None:
+    def run(self) -> None:
         db = connect(self.db_path)
         session = requests.Session()
         next_push = 0.0
         next_manifests = 0.0
         failures = 0
         after_push: tuple[int, int] = (-1, -1)
-        while not self._stop.is_set():
+        while not self.stopping.is_set():
             try:
                 cfg = config(db)
                 if cfg is None or not cfg["enabled"] or not self._leader():
-                    self._stop.wait(2.0)
+                    self.stopping.wait(2.0)
                     continue
                 now = time.monotonic()
                 st = state(db)
@@ -222,8 +214,8 @@ class Uplink:
                 log.warning("uplink: %s (try %d, next in %.0f s)", exc, failures, wait)
             except Exception:  # never let the thread die: log and go on
                 log.exception("uplink: unexpected error")
-                self._stop.wait(5.0)
-            self._stop.wait(POLL)
+                self.stopping.wait(5.0)
+            self.stopping.wait(POLL)
         db.conn.close()
 
 
