@@ -244,7 +244,7 @@ class ApprovalFlow:
             return
         s.name, s.id_number = identity.name, identity.id_number
         s.method = "face" if identity.method == "face" else "card"
-        s.score = identity.face_distance if identity.method == "face" else None
+        s.score = identity.face_score if identity.method == "face" else None
         if identity.method == "manual" and identity.referral:
             s.referral_reason = identity.referral[1]
 
