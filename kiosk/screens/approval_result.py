@@ -10,6 +10,7 @@ from typing import Any
 from kivy.clock import Clock
 from kivy.properties import BooleanProperty, StringProperty
 
+from kiosk.client import Ticket
 from kiosk.screens import load_kv, register
 from kiosk.screens.base import KioskScreen
 
@@ -103,9 +104,8 @@ class ApprovalResultScreen(KioskScreen):
             self.hint_text = tr("approval.referred_hint")
             self.reasons_text = "\n".join(lines)
             self.number = str(ticket.get("number") or "")
-            code = ticket.get("progress_code")
-            self.qr_data = f"{self.kiosk.config.server_url}/t/{code}" if code else ""
-            self.qr_text = tr("ticket.scan_progress") if code else ""
+            self.qr_data = self.kiosk.progress_url(Ticket.from_json(ticket)) if ticket.get("number") else ""
+            self.qr_text = tr("ticket.scan_progress") if self.qr_data else ""
             self.kiosk.say("say.approval_referred")
         self.show_print(self._print_of(r))
         self._start_polling()

@@ -73,15 +73,21 @@ class Decision:
 
     def reasons(self, item: Item) -> list[dict[str, Any]]:
         """What did not pass, in the item's rule order, in plain Chinese (and English)."""
-        out = []
-        for r in self.rules:
-            if r.result == PASS:
-                continue
-            rule = item.rule(r.rule)
-            zh, en = reason_text(rule, r)
-            out.append({"rule": r.rule, "code": r.code, "message": zh, "message_en": en,
-                        "result": r.result, "text": rule.text})
-        return out
+        return reasons_of(item, [r.as_dict() for r in self.rules])
+
+
+def reasons_of(item: Item, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The reasons of rule results (``RuleResult.as_dict()``, as decisions store them): every
+    rule that did not pass, in order, with its code and plain-language message."""
+    out = []
+    for r in rules:
+        if r["result"] == PASS:
+            continue
+        rule = item.rule(r["rule"])
+        zh, en = reason_text(rule, RuleResult(r["rule"], r["result"], r["code"], r.get("facts", {})))
+        out.append({"rule": r["rule"], "code": r["code"], "message": zh, "message_en": en,
+                    "result": r["result"], "text": rule.text})
+    return out
 
 
 def reason_text(rule: Rule, result: RuleResult) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from queue_server import clock as clk
-from queue_server.api.common import actor, body, principal, roles
+from queue_server.api.common import actor, body, idempotency_key, principal, roles
 from queue_server.app import get_db, notify_change
 from queue_server.approvals import service
 from queue_server.errors import NotFound, ValidationError
@@ -34,15 +34,6 @@ def _today() -> str:
     return clk.business_day(clk.now(current_app.config.get("CLOCK")), tz)
 
 
-def _idempotency_key() -> str | None:
-    raw = request.headers.get("Idempotency-Key", "").strip()
-    if not raw:
-        return None
-    if len(raw) > 100:
-        raise ValidationError("bad_idempotency_key")
-    return f"{principal().token_id}:{raw}"
-
-
 @bp.get("/api/approvals/items")
 @roles("kiosk", "clerk")
 def items() -> Response:
@@ -56,7 +47,7 @@ def apply() -> Response:
     """Apply for an item; 201 with the decision, reasons, rule results, certificate or ticket."""
     p = principal()
     app = service.parse_application(body(), today=_today(), may_backdate=p.role == "admin")
-    key = _idempotency_key()
+    key = idempotency_key()
     source = {"kiosk": "kiosk", "clerk": "counter"}.get(p.role, "admin")
     result = service.apply(get_db(), app, kiosk=p.name, source=source, idempotency_key=key,
                            clock=current_app.config.get("CLOCK"))

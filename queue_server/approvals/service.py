@@ -47,7 +47,7 @@ from hardware.idnumber import (
 from queue_server import clock as clk
 from queue_server.approvals import documents
 from queue_server.approvals.datasets import COLLECTIONS, FACT_LABELS
-from queue_server.approvals.engine import DECIDED_BY, Decision, decide
+from queue_server.approvals.engine import DECIDED_BY, Decision, decide, reasons_of
 from queue_server.approvals.items import Item, get_item, item_from_ruleset, registry
 from queue_server.approvals.records import ApprovalDecided, ApprovalHumanDecided
 from queue_server.approvals.sources import (
@@ -308,16 +308,6 @@ def windows_for(conn: sqlite3.Connection, service: str) -> list[dict[str, Any]]:
     return special + universal
 
 
-def _bring(item: Item, decision: Decision) -> tuple[list[str], list[str]]:
-    zh, en = list(item.bring), list(item.bring_en)
-    for r in decision.rules:
-        if r.result != "pass":
-            rule = item.rule(r.rule)
-            zh += [b for b in rule.bring if b not in zh]
-            en += [b for b in rule.bring_en if b not in en]
-    return zh, en
-
-
 def _summary(item: Item, holder: dict[str, str], app_date: str, outputs: list[Any], staff: bool) -> dict[str, Any]:
     lines = [["申请人 Applicant", holder["name_masked"]], ["证件号码 ID", holder["id_masked"]],
              ["办理结果 Result", "已通过（工作人员审核）" if staff else "已通过（即时审批）"],
@@ -420,7 +410,7 @@ class _Record:
     def print_notice(self, conn: sqlite3.Connection, ticket: tuple[str, str] | None) -> None:
         """Queue the 一次性告知单 (with the queue number and its progress QR when there is a ticket)."""
         item, decision = self.item, self.decision
-        bring, _ = _bring(item, decision)
+        bring, _ = _bring_from_rules(item, [r.as_dict() for r in decision.rules])
         doc = documents.notice(item, case=self.number, hall_name=str(self.settings.get("hall_name") or ""),
                                reasons=decision.reasons(item), bring=bring, windows=windows_for(conn, item.service),
                                ticket={"number": ticket[0]} if ticket else None,
@@ -572,17 +562,9 @@ def case_response(db: Database, number: str, *, extra: dict[str, Any] | None = N
 
 
 def _reasons(item: Item, rules: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from queue_server.approvals.engine import RuleResult, reason_text
-
-    out = []
-    for r in rules:
-        if r["result"] == "pass":
-            continue
-        rule = item.rule(r["rule"])
-        zh, en = reason_text(rule, RuleResult(r["rule"], r["result"], r["code"], r.get("facts", {})))
-        out.append({"rule": r["rule"], "code": r["code"], "message": zh, "message_en": en, "text": rule.text,
-                    "text_en": rule.text_en, "basis": rule.basis, "result": r["result"]})
-    return out
+    """The reasons of stored rule results, with each rule's text and basis."""
+    return [{**r, "text_en": item.rule(r["rule"]).text_en, "basis": item.rule(r["rule"]).basis}
+            for r in reasons_of(item, rules)]
 
 
 def _bring_from_rules(item: Item, rules: list[dict[str, Any]]) -> tuple[list[str], list[str]]:

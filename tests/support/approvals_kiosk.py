@@ -32,12 +32,9 @@ def config(hall: HallServer) -> dict[str, Any]:
 
 def _shot(d: Driver, shots: str | None, name: str, mode: str) -> None:
     if shots:
-        from PIL import Image
+        from kiosk.screenshots import _compact  # 256 colours, as every kiosk screen is saved
 
-        path = d.screenshot(Path(shots) / f"approval-{name}-{mode}.png")
-        with Image.open(path) as im:  # 256 colours, as kiosk/screenshots.py saves screens
-            small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT)
-        small.save(path, optimize=True)
+        _compact(d.screenshot(Path(shots) / f"approval-{name}-{mode}.png"))
 
 
 def _start(d: Driver, mode: str) -> None:
