@@ -617,11 +617,12 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
 
 
 # Each capability's command group (its cli.py is the only click module it has).
+from queue_server.admin.cli import admin as _admin  # noqa: E402
 from queue_server.audit.cli import audit as _audit  # noqa: E402
 from queue_server.printing.cli import printer as _printer  # noqa: E402
 from queue_server.uplink.cli import uplink as _uplink  # noqa: E402
 
-for _group in (_printer, _audit, _uplink):
+for _group in (_printer, _audit, _uplink, _admin):
     main.add_command(_group)
 
 if __name__ == "__main__":

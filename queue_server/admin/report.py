@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import re
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -252,7 +253,7 @@ _SHORT = {"label": "名称", "wait_median_s": "等候中位", "wait_p90_s": "等
           "served_within_target": "按时率", "open_s": "开窗", "idle_s": "空闲"}
 
 
-def _table(pdf: Any, title: str, cols: list[tuple[str, str, str, str]], widths: list[float],
+def _table(pdf: Any, title: str, cols: list[tuple[str, str, str, str]], widths: Sequence[float],
            rows: list[dict[str, Any]], bold: str) -> None:
     pdf.ln(3)
     pdf.set_font("cjk", bold, 12)
