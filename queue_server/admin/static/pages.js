@@ -342,6 +342,17 @@
     const s = typeof v === "string" ? v : JSON.stringify(v);
     return s.length > 160 ? s.slice(0, 157) + "…" : s;
   }
+  /** Before/after cells; for two objects only the keys that changed. */
+  function diffCells(before, after) {
+    const isObj = (v) => v && typeof v === "object" && !Array.isArray(v);
+    if (isObj(before) && isObj(after)) {
+      const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])]
+        .filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+      const show = (o) => keys.map((k) => `${k}: ${brief(o[k])}`).join("\n") || "—";
+      return [el("td", { class: "help diff" }, show(before)), el("td", { class: "help diff" }, show(after))];
+    }
+    return [el("td", { class: "help diff" }, brief(before)), el("td", { class: "help diff" }, brief(after))];
+  }
   function subject(r) {
     const d = r.data;
     return d.setting || d.service || d.category || (d.window != null ? `${d.window} 号窗口` : "") || (d.user_id != null ? `user ${d.user_id}` : "")
@@ -354,7 +365,7 @@
     table("audit-table", ["#", t("时间", "Time"), t("类型", "Kind"), t("对象", "Item"), t("修改前", "Before"), t("修改后", "After"), t("操作人", "By"), ""],
       auditRows.map((x) => el("tr", { dataset: { record: x.id, kind: x.kind } }, el("td", {}, x.id), el("td", {}, Ad.when(x.ts)),
         el("td", {}, tr(KINDS[x.kind]) || x.kind), el("td", {}, subject(x)),
-        el("td", { class: "help" }, brief(x.data.before)), el("td", { class: "help" }, brief(x.data.after)),
+        ...diffCells(x.data.before, x.data.after),
         el("td", {}, x.actor + (x.data.undo_of ? t(`（撤销 #${x.data.undo_of}）`, ` (undo #${x.data.undo_of})`) : "")),
         el("td", {}, x.can_undo ? el("button", { type: "button", class: "undo", onclick: () => undo(x) }, t("撤销", "Undo")) : null))));
   }
