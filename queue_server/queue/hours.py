@@ -97,7 +97,8 @@ def set_hours(db: Database, *, opening_hours: Any = None, closed_days: Any = Non
         raise ValidationError("bad_hours", what=f"{'、'.join(both)} 不能既闭厅又延时服务",
                               what_en=f"{', '.join(both)}: both closed and extended")
     new["closed_days"] = dict(sorted(closed.items()))
-    new["extended_days"] = {d: new["extended_days"][d] for d in sorted(extended)} if extended else {}
+    raw_extended: dict[str, Any] = dict(new["extended_days"] or {})
+    new["extended_days"] = {d: raw_extended[d] for d in sorted(extended)}
     with write_tx(db) as conn:
         for name in ("opening_hours", "closed_days", "extended_days"):
             if new[name] != current.get(name):
