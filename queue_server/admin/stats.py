@@ -24,7 +24,7 @@ import json
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
@@ -113,9 +113,11 @@ def _check_group(group: Any) -> str:
     return str(group)
 
 
-@dataclass
+@dataclass(slots=True)
 class Ticket:
-    """One ticket's facts as the statistics use them (no personal field is read)."""
+    """One ticket's facts as the statistics use them (no personal field is read);
+    ``wait``, ``walk`` and ``service_s`` are computed once the calls are known
+    (:meth:`finish`)."""
 
     src: str
     id: int
@@ -135,24 +137,20 @@ class Ticket:
     first_call: float | None = None
     calls: int = 0
     recalls: int = 0
-    call_times: list[float] = field(default_factory=list)
+    call_times: list[float] | None = None
+    wait: float | None = None
+    walk: float | None = None
+    service_s: float | None = None
 
-    @property
-    def wait(self) -> float | None:
-        return None if self.first_call is None else max(0.0, self.first_call - self.issued_at)
-
-    @property
-    def walk(self) -> float | None:
-        if self.started_at is None:
-            return None
-        before = [t for t in self.call_times if t <= self.started_at]
-        return self.started_at - max(before) if before else None
-
-    @property
-    def service_s(self) -> float | None:
-        if self.status != "done" or self.started_at is None or self.finished_at is None:
-            return None
-        return max(0.0, self.finished_at - self.started_at)
+    def finish(self) -> None:
+        if self.first_call is not None:
+            self.wait = max(0.0, self.first_call - self.issued_at)
+        if self.started_at is not None and self.call_times:
+            before = [t for t in self.call_times if t <= self.started_at]
+            if before:
+                self.walk = self.started_at - max(before)
+        if self.status == "done" and self.started_at is not None and self.finished_at is not None:
+            self.service_s = max(0.0, self.finished_at - self.started_at)
 
 
 @dataclass
@@ -193,6 +191,8 @@ def load(db: Database, from_day: str, to_day: str, *, now: float | None = None) 
         missing = list(src.missing)
     for window, (_ts, status, clerk) in prior.items():
         window_log[window].insert(0, (start, status, clerk))
+    for tk in tickets:
+        tk.finish()
     for rows in calls.values():
         rows.sort(key=lambda r: (r[0], r[1]))
     for rows in window_log.values():  # type: ignore[assignment]
@@ -224,7 +224,10 @@ def _load_schema(src: StatsSource, schema: str, from_day: str, to_day: str, star
             if i not in seen_in_log:
                 seen_in_log.add(i)
                 t.first_call = ts
-            t.call_times.append(ts)
+            if t.call_times is None:
+                t.call_times = [ts]
+            else:
+                t.call_times.append(ts)
             if kind == "recall":
                 t.recalls += 1
             else:
@@ -300,32 +303,49 @@ def target_s(targets: dict[str, float], service: str) -> float:
 
 
 def _counts(ts: list[Ticket], targets: dict[str, float]) -> dict[str, Any]:
-    waits = [t.wait for t in ts if t.wait is not None]
-    walks = [t.walk for t in ts if t.walk is not None]
-    services = [t.service_s for t in ts if t.service_s is not None]
-    served = [t for t in ts if t.status == "done"]
-    judged = [t for t in served if t.wait is not None]
-    within = sum(1 for t in judged if (t.wait or 0.0) <= target_s(targets, t.service))
+    """The row's figures in one pass over its tickets (formulas: docs/admin.md)."""
+    waits: list[float] = []
+    walks: list[float] = []
+    services: list[float] = []
+    called = served = no_show = transferred = cancelled = expired = still_open = calls = recalls = 0
+    judged = within = 0
+    default_target = targets.get("*", 30 * 60.0)
+    for t in ts:
+        status = t.status
+        if t.first_call is not None:
+            called += 1
+        if t.wait is not None:
+            waits.append(t.wait)
+        if t.walk is not None:
+            walks.append(t.walk)
+        if t.service_s is not None:
+            services.append(t.service_s)
+        if status == "done":
+            served += 1
+            if t.wait is not None:
+                judged += 1
+                if t.wait <= targets.get(t.service, default_target):
+                    within += 1
+        elif status == "no_show":
+            no_show += 1
+        elif status == "cancelled":
+            cancelled += 1
+        elif status == "expired":
+            expired += 1
+        else:
+            still_open += 1
+        if t.transferred_at is not None:
+            transferred += 1
+        calls += t.calls
+        recalls += t.recalls
     return {
-        "issued": len(ts),
-        "called": sum(1 for t in ts if t.first_call is not None),
-        "served": len(served),
-        "no_show": sum(1 for t in ts if t.status == "no_show"),
-        "transferred": sum(1 for t in ts if t.transferred_at is not None),
-        "cancelled": sum(1 for t in ts if t.status == "cancelled"),
-        "expired": sum(1 for t in ts if t.status == "expired"),
-        "open": sum(1 for t in ts if t.status in ("waiting", "called", "serving")),
-        "calls": sum(t.calls for t in ts),
-        "recalls": sum(t.recalls for t in ts),
-        "wait_median_s": _round(median(waits)),
-        "wait_p90_s": _round(p90(waits)),
-        "walk_median_s": _round(median(walks)),
-        "walk_p90_s": _round(p90(walks)),
-        "service_median_s": _round(median(services)),
-        "service_p90_s": _round(p90(services)),
-        "served_within_target": round(within / len(judged), 4) if judged else None,
-        "served_within_target_n": within,
-        "served_judged_n": len(judged),
+        "issued": len(ts), "called": called, "served": served, "no_show": no_show, "transferred": transferred,
+        "cancelled": cancelled, "expired": expired, "open": still_open, "calls": calls, "recalls": recalls,
+        "wait_median_s": _round(median(waits)), "wait_p90_s": _round(p90(waits)),
+        "walk_median_s": _round(median(walks)), "walk_p90_s": _round(p90(walks)),
+        "service_median_s": _round(median(services)), "service_p90_s": _round(p90(services)),
+        "served_within_target": round(within / judged, 4) if judged else None,
+        "served_within_target_n": within, "served_judged_n": judged,
     }
 
 

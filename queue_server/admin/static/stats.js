@@ -33,11 +33,18 @@
     document.getElementById("live-dot").dataset.updated = String(L.now);
   }
   function liveSoon() { clearTimeout(liveTimer); liveTimer = setTimeout(() => live().catch(() => {}), 300); }
+  let linkUp = null;
+  function dot() {
+    const d = document.getElementById("live-dot");
+    if (linkUp === null) return;
+    d.textContent = linkUp ? t("已连接", "live") : t("重连中", "reconnecting");
+    d.className = "pill " + (linkUp ? "open" : "paused");
+  }
   function startStream() {
     if (stream) return;
     stream = Yc.stream({
       snapshot: liveSoon, state: liveSoon, event: liveSoon,
-      status: (up) => { const d = document.getElementById("live-dot"); d.textContent = up ? t("已连接", "live") : t("重连中", "reconnecting"); d.className = "pill " + (up ? "open" : "paused"); },
+      status: (up) => { linkUp = up; dot(); },
     }, { bearer: sessionStorage.getItem("yc.admin.token") });
   }
 
@@ -96,7 +103,9 @@
 
   // --- drill-down ---------------------------------------------------------------------------
   const STATUS = { waiting: "等候", called: "已叫号", serving: "办理中", done: "办结", no_show: "过号", cancelled: "取消", expired: "失效" };
+  let lastDrill = null;
   async function openDrill(row, figure, col) {
+    lastDrill = [row, figure, col];
     const key = row.group == null ? "null" : row.group;
     drill = `${query()}&key=${encodeURIComponent(key)}&figure=${figure}`;
     const r = await api("GET", `/api/stats/queue/tickets?${drill}`);
@@ -145,7 +154,13 @@
     });
   }
   bind();
-  Ad.onLang(() => { live().catch(() => {}); if (current) load().catch(Ad.fail); reports().catch(() => {}); });
+  Ad.onLang(() => {
+    dot();
+    live().catch(() => {});
+    if (current) load().catch(Ad.fail);
+    reports().catch(() => {});
+    if (lastDrill && !document.getElementById("drill").hidden) openDrill(...lastDrill).catch(Ad.fail);
+  });
   Ad.boot(async () => {
     await Promise.all([live(), load(), reports()]);
     startStream();
