@@ -21,6 +21,7 @@ from types import ModuleType
 from sqlite_utils import Database
 
 from queue_server import schema as core_schema
+from queue_server.admin import schema as admin_schema
 from queue_server.audit import schema as audit_schema
 from queue_server.cases import schema as cases_schema
 from queue_server.db import connect, db_path, file_lock
@@ -40,6 +41,7 @@ SCHEMA_MODULES: tuple[ModuleType, ...] = (
     uplink_schema,
     evaluations_schema,
     licences_schema,
+    admin_schema,
 )
 
 #: Migrations recorded before the sets were split, all under the core's set: the set
