@@ -9,6 +9,9 @@ Config keys (or env ``CITY_HUB_*``): ``DSN`` (required), ``KEY_FILE`` (the hub's
 made when missing), ``VIEW_TOKEN`` (when set, the page and ``/api/*`` need ``?token=`` or
 ``Authorization: Bearer``).
 
+After a batch whose licence keys or revocations changed, and once at start-up, the hub
+publishes the next licence trust list if its content changed (:mod:`city_hub.trust`).
+
 Routes: ``POST /ingest/<hall>``, ``GET /manifests``, ``GET /manifests/<content_hash>``,
 ``GET /hub-key``, ``GET /`` (the city page), ``GET /api/halls``, ``GET /api/stats``,
 ``GET /health``.
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import logging
 import threading
 from typing import Any
 
@@ -25,7 +29,7 @@ import psycopg
 from flask import Blueprint, Flask, Response, current_app, jsonify, render_template, request
 
 from city_hub import ingest as ingest_mod
-from city_hub import manifests, views
+from city_hub import manifests, trust, views
 from city_hub.store import DEFAULT_KEY_FILE, connect, load_or_create_key
 from yichuang import citylink
 from yichuang.errors import body_for
@@ -33,6 +37,9 @@ from yichuang.errors import body_for
 bp = Blueprint("city_hub", __name__, template_folder="templates", static_folder="static",
                static_url_path="/static")
 _local = threading.local()
+log = logging.getLogger("city_hub.app")
+#: Where ``create_app`` keeps the hub's signing key (in memory only; never in the database).
+KEY_EXTENSION = "city_hub.signing_key"
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -48,7 +55,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     connect(app.config["DSN"], migrate=True).close()  # the schema, at start-up
     private = load_or_create_key(app.config.get("KEY_FILE") or DEFAULT_KEY_FILE)
     app.config["HUB_PUBLIC_KEY"] = citylink.public_of(private)
+    app.extensions[KEY_EXTENSION] = private
     app.register_blueprint(bp)
+    with connect(app.config["DSN"]) as conn:  # a change missed by a hub that stopped mid-way
+        _publish_trust_list(conn, private)
 
     @app.after_request
     def _headers(resp: Response) -> Response:
@@ -69,6 +79,16 @@ def get_conn() -> psycopg.Connection:
     if conn is None or conn.closed or conn.broken:
         conn = conns[dsn] = connect(dsn)
     return conn
+
+
+def _publish_trust_list(conn: psycopg.Connection, private: str) -> None:
+    """Publish the licence trust list if it changed; a failure is logged, never the batch's
+    problem (the next change, a restart or ``city-hub manifest publish-trust-list`` retries)."""
+    try:
+        trust.publish_if_changed(conn, private)
+    except Exception:
+        conn.rollback()
+        log.exception("publishing the licence trust list failed")
 
 
 def hub_error(code: str, **params: Any) -> Response:
@@ -101,6 +121,8 @@ def ingest(hall: str) -> Response:
     except Exception:
         conn.rollback()
         raise
+    if result.licence_trust == "stored":
+        _publish_trust_list(conn, current_app.extensions[KEY_EXTENSION])
     return jsonify(result.as_dict())
 
 

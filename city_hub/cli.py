@@ -212,6 +212,31 @@ def manifest_publish(dsn: str, key_file: str, kind: str, file: Any, version: int
     click.echo(f"{m['kind']} v{m['version']} {m['content_hash']}")
 
 
+@manifest.command("publish-trust-list")
+@DSN_OPTION
+@KEY_OPTION
+def manifest_publish_trust_list(dsn: str, key_file: str) -> None:
+    """Assemble the licence trust list (every hall's e-licence keys and revocations, as the
+    halls last reported them) and publish it as the next version of licence_trust_list if
+    it changed. The hub does this by itself after each change; this is the by-hand way.
+
+    \b
+    Example:
+        city-hub manifest publish-trust-list --dsn 'dbname=cityhub'
+    """
+    from city_hub.store import load_or_create_key
+    from city_hub.trust import KIND, publish_if_changed
+
+    out = publish_if_changed(_conn(dsn), load_or_create_key(key_file))
+    counts = f"{out['halls']} halls, {out['keys']} keys, {out['revoked']} revoked"
+    if out["result"] == "empty":
+        click.echo(f"{KIND}: no hall has reported licence keys yet; nothing published")
+    elif out["result"] == "unchanged":
+        click.echo(f"{KIND} v{out['version']} {out['content_hash']} unchanged ({counts})")
+    else:
+        click.echo(f"{KIND} v{out['version']} {out['content_hash']} published ({counts})")
+
+
 @manifest.command("list")
 @DSN_OPTION
 def manifest_list(dsn: str) -> None:

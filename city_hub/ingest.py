@@ -15,7 +15,9 @@ signature header. In order:
    ``quarantine``; only rows inserted now update the aggregates, the live state and the
    province outbox, so a resent batch changes nothing; the cursor moves to ``upto`` when
    the batch starts at or before it (``after <= acked_to``); the audit head is checked and
-   stored.
+   stored; the batch's optional ``licence_trust`` part (a hall's e-licence keys and
+   revocations) is kept by :func:`city_hub.trust.store_report` — a malformed part is refused
+   on its own and logged, never the batch.
 
 The answer is ``{"acked": acked_to, "audit_anchor": {"id"}?, ...}``: the hall stores
 ``acked`` as its cursor and proves the anchor in its next batch (see :mod:`city_hub.audit`).
@@ -35,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from city_hub import audit, province
+from city_hub import audit, province, trust
 from yichuang import citylink
 from yichuang.errors import lookup
 
@@ -66,6 +68,8 @@ class Result:
     unknown_types: int = 0
     audit_anchor: int | None = None
     audit_flag: str | None = None
+    #: What became of the batch's ``licence_trust`` part (None: the batch had none).
+    licence_trust: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"acked": self.acked, "stored": self.stored, "duplicates": self.duplicates,
@@ -74,6 +78,8 @@ class Result:
             out["audit_anchor"] = {"id": self.audit_anchor}
         if self.audit_flag:
             out["audit_flag"] = self.audit_flag
+        if self.licence_trust is not None:
+            out["licence_trust"] = self.licence_trust
         return out
 
 
@@ -240,6 +246,8 @@ def _store(conn: psycopg.Connection, hall: str, b: dict[str, Any], now: float) -
         (acked_to, b["last_event_id"], now, tzname, json.dumps(state, ensure_ascii=False), lag, hall),
     )
     _reports(conn, hall, b.get("reports") or [])
+    if "licence_trust" in b:
+        res.licence_trust = trust.store_report(conn, hall, b["licence_trust"], sent_at)
     return res
 
 

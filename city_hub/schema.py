@@ -21,6 +21,9 @@ Tables (see ``docs/city-hub.md`` for every column):
 * ``manifests`` — what the hub publishes; ``manifest_reports`` — what halls said of them.
 * ``province_outbox`` — evaluations to push to the provincial platform, keyed by case
   number and evaluation count, with the acknowledgement/retry log.
+* ``hall_trust`` — each hall's last report of its e-licence keys and revocations (the batch
+  part ``licence_trust``), from which the ``licence_trust_list`` manifest is assembled
+  (:mod:`city_hub.trust`); a refused report is remembered so it is logged once.
 """
 
 from __future__ import annotations
@@ -188,6 +191,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         PRIMARY KEY (case_no, count)
     );
     CREATE INDEX province_outbox_due ON province_outbox (state, next_attempt_at);
+    """),
+    ("m0002_licence_trust", """
+    CREATE TABLE hall_trust (
+        hall text PRIMARY KEY REFERENCES halls (code),
+        content jsonb,                          -- {"keys": [...], "revoked": [...]} as checked
+        content_hash text,
+        sent_at double precision NOT NULL DEFAULT 0,  -- the batch that brought it
+        updated_at timestamptz NOT NULL DEFAULT now(),
+        refused_hash text,                      -- the last report refused (logged once)
+        refused_reason text
+    );
     """),
 ]
 

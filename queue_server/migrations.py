@@ -21,6 +21,7 @@ from types import ModuleType
 from sqlite_utils import Database
 
 from queue_server import schema as core_schema
+from queue_server.admin import schema as admin_schema
 from queue_server.approvals import schema as approvals_schema
 from queue_server.audit import schema as audit_schema
 from queue_server.cases import schema as cases_schema
@@ -42,6 +43,7 @@ SCHEMA_MODULES: tuple[ModuleType, ...] = (
     evaluations_schema,
     approvals_schema,
     licences_schema,
+    admin_schema,
 )
 
 #: Migrations recorded before the sets were split, all under the core's set: the set

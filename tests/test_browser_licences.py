@@ -1,7 +1,8 @@
 """The clerk console's 核验亮证 box in headless chromium against the real server: a scan shows
 the result big and plain, a second scan says replayed with when and by whom, a forged code
 is refused, and a scan never triggers the console's single-key shortcuts.
-``YICHUANG_SCREENSHOTS=1`` (re)writes ``docs/screenshots/counter-licence-*.png``."""
+``YICHUANG_SCREENSHOTS=1`` (re)writes ``docs/screenshots/counter-licence-*.png``; a code
+shown in another hall is checked with the city's trust list."""
 
 from __future__ import annotations
 
@@ -83,3 +84,39 @@ def test_the_console_checks_a_scanned_licence_and_a_second_scan_says_replayed(br
         SHOTS.mkdir(parents=True, exist_ok=True)
         shutil.copy(tmp_path / "ok.png", SHOTS / "counter-licence-ok.png")
         shutil.copy(tmp_path / "replayed.png", SHOTS / "counter-licence-replayed.png")
+
+
+def test_the_console_checks_a_code_shown_in_another_hall_with_the_trust_list(browser, server, db_path, tmp_path):
+    """A code from hall A (another database, its own key) scanned in this hall's console:
+    unknown before the city's trust list, then valid with the issuing hall and the list's date."""
+    import time
+
+    from queue_server.licences import showing, trust
+    from queue_server.migrations import open_db
+
+    other = tmp_path / "zhangqiu.db"
+    open_db(other).conn.close()
+    a = connect(other)
+    try:
+        make_hall(a, windows=2, tokens=True, appointments=0, licences=True)
+        lid = a.conn.execute("SELECT id FROM licences WHERE type_name = '机动车驾驶证' AND status = 'valid'").fetchone()[0]
+        qr = showing.present(a, lid, holder_id_number=LIN, method="face", score=0.8, purpose=1, kiosk="token:kiosk-1")
+        report = trust.report(a, time.time())
+    finally:
+        a.conn.close()
+    page = open_console(browser, server.url)
+    assert console_scan(page, qr["qr"]) == "unknown_key"
+    b = connect(db_path)
+    try:
+        trust.apply_trust_list(b, {"format": 1, "generated_at": int(time.time()),
+                                   "halls": [{"hall": "zhangqiu", "name": "章丘区政务服务中心", **report}]})
+    finally:
+        b.conn.close()
+    assert console_scan(page, qr["qr"], paste=True) == "ok"
+    details = page.text_content("#lic-details") or ""
+    assert "章丘区政务服务中心 (zhangqiu)" in details and "林*努" in details and "状态截至" in details
+    assert "null" not in details and "长期" not in details  # unknown is not "no end date"
+    page.screenshot(path=str(tmp_path / "other-hall.png"), full_page=True)
+    if os.environ.get("YICHUANG_SCREENSHOTS") == "1":
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        shutil.copy(tmp_path / "other-hall.png", SHOTS / "counter-licence-other-hall.png")

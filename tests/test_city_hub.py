@@ -25,7 +25,8 @@ from yichuang import citylink
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
-FAST = {"uplink.interval_s": 1, "uplink.backoff_max_s": 2, "uplink.manifest_interval_s": 1}
+FAST = {"uplink.interval_s": 1, "uplink.backoff_max_s": 2, "uplink.manifest_interval_s": 1,
+        "licences.token_seconds": 600}  # tokens outlive a hub restart on a loaded machine
 
 
 @pytest.fixture(scope="module")
@@ -274,6 +275,84 @@ def test_a_service_catalogue_manifest_is_applied_in_every_hall(city, tmp_path):
     for hall in city["halls"]:
         wait_until(lambda h=hall: has_service(h), 20, what=f"{hall.code} catalogue")
         assert _held(hall, "service_catalogue") == (1, "applied")
+
+
+def _hall_rows(hall: Hall, sql: str, *args) -> list[tuple]:
+    conn = sqlite3.connect(hall.db_path)
+    try:
+        return [tuple(r) for r in conn.execute(sql, args)]
+    finally:
+        conn.close()
+
+
+def _verify(hall: Hall, qr: str) -> dict:
+    r = hall.post("/api/licences/verify", {"qr": qr, "purpose": 1}, role="verifier")
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_a_licence_shown_in_one_hall_verifies_in_another_after_the_sync(city):
+    """Issue 17 "down to the halls" with issue 12: hall A's token is unknown in hall B until
+    the trust list (A's key, reported with A's batches, signed by the hub) reaches B; then B
+    verifies it, and a licence revoked in A answers revoked in B after the next sync."""
+    from queue_server.licences import token
+    from tests.support.city_hub import hall_cli
+    from tests.support.licences import LIN
+
+    a, b, c = city["halls"]
+    hall_cli("licences", "load", "--db", str(a.db_path), str(ROOT / "queue_server/licences/demo_licences.json"))
+    r = requests.get(f"{a.url}/api/licences?id_number={LIN}", timeout=10,
+                     headers={"Authorization": f"Bearer {a.tokens['kiosk']}"})
+    ids = {i["type_name"]: i["id"] for i in r.json()}
+
+    def present(name: str) -> dict:
+        r = a.post(f"/api/licences/{ids[name]}/present", {"holder_id_number": LIN, "purpose": 1,
+                                                          "verification": {"method": "face", "score": 0.8}}, "kiosk")
+        assert r.status_code == 201, r.text
+        return r.json()
+
+    city["hub"].stop()  # before the sync: A's first key is made now, and cannot reach B
+    try:
+        shown = present("机动车驾驶证")
+        to_revoke = present("社会保障卡")
+        before = _verify(b, shown["qr"])
+        assert before["valid"] is False and before["reason"] == "unknown_key"
+    finally:
+        city["hub"].start()
+    kid = token.decode(shown["qr"]).kid
+    for hall in (b, c):
+        wait_until(lambda h=hall: (kid,) in _hall_rows(h, "SELECT kid FROM licence_trusted_keys WHERE hall = ?",
+                                                       a.code), 40, what=f"hall A's key in {hall.code}'s trust list")
+    assert _verify(a, shown["qr"])["reason"] == "ok"
+    in_b = _verify(b, shown["qr"])
+    assert in_b["valid"] is True and in_b["reason"] == "ok"
+    lic = in_b["licence"]
+    assert lic["issuer_hall"] == a.code and lic["issuer_hall_name"] == a.name and lic["holder_masked"] == "林*努"
+    assert lic["status"] == "valid" and lic["type_name"] is None  # A's register stays in A
+    listed = q(city["dsn"], "SELECT body FROM manifests WHERE kind = 'licence_trust_list' ORDER BY version DESC")
+    assert in_b["status_as_of"] == listed[0][0]["content"]["generated_at"]
+    assert _verify(b, shown["qr"])["reason"] == "replayed"  # B's own acceptance log
+    assert _verify(c, shown["qr"])["reason"] == "ok"  # …which is B's only: the documented limit across halls
+    # No hall holds another's private key: B's trusted keys are public halves only.
+    assert _hall_rows(b, "SELECT COUNT(*) FROM licence_keys WHERE kid = ?", kid) == [(0,)]
+
+    hall_cli("licences", "revoke", "--db", str(a.db_path), str(ids["社会保障卡"]), "--reason", "吊销")
+    handle = token.decode(to_revoke["qr"]).claims.handle
+    wait_until(lambda: _hall_rows(b, "SELECT status FROM licence_trusted_revocations WHERE handle = ?", handle)
+               == [("revoked",)], 40, what="the revocation in hall B")
+    revoked = _verify(b, to_revoke["qr"])
+    assert revoked["valid"] is False and revoked["reason"] == "revoked" and revoked["licence"]["status"] == "revoked"
+    assert _verify(a, to_revoke["qr"])["reason"] == "revoked"
+    versions = [r[0] for r in q(city["dsn"], "SELECT version FROM manifests WHERE kind = 'licence_trust_list' "
+                                "ORDER BY version")]
+    assert len(versions) >= 2
+    out = hub_cli("manifest", "publish-trust-list", "--dsn", city["dsn"], "--key-file", str(city["key_file"]))
+    assert f"v{versions[-1]} " in out and "unchanged" in out  # nothing changed since: no new version
+    for hall in city["halls"]:
+        held = _held(hall, "licence_trust_list")
+        wait_until(lambda h=hall: _held(h, "licence_trust_list") == (versions[-1], "applied"), 20,
+                   what=f"{hall.code} holds the newest list")
+        assert held is not None
 
 
 def test_evaluations_devices_and_unreadable_events(city):

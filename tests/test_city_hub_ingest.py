@@ -32,7 +32,7 @@ def hub(postgres, tmp_path):
     app = create_app({"DSN": dsn, "KEY_FILE": str(tmp_path / "hub.key"), "VIEW_TOKEN": "look"})
     conn = connect(dsn)
     key = add_hall(conn, "a", "A 厅")["private_key"]
-    yield {"client": app.test_client(), "conn": conn, "key": key}
+    yield {"client": app.test_client(), "conn": conn, "key": key, "dsn": dsn, "key_file": str(tmp_path / "hub.key")}
     conn.close()
 
 
@@ -93,6 +93,84 @@ def test_the_page_and_api_need_the_view_token_and_refuse_a_bad_group(hub):
     assert c.get("/manifests/sha256:nothing").status_code == 404
     bad = c.post("/ingest/a", data=b"{}", headers={citylink.SIGNATURE_HEADER: "AAAA"})
     assert bad.status_code == 401 and bad.get_json()["error"]["message"]
+
+
+# --- the licence trust list ------------------------------------------------------------------
+
+
+def _report(seed: int, *handles: bytes) -> dict:
+    """A hall's licence_trust part: one Ed25519 key, and revoked handles."""
+    from queue_server.licences import token
+
+    signer = token.Ed25519Signer.from_seed(bytes([seed]) * 32)
+    return {"keys": [token.key_entry(token.Ed25519Key(signer.public))],
+            "revoked": [{"handle": token.b64u(h), "status": "revoked", "until": 2_000_000_000} for h in handles]}
+
+
+def send_part(hub, part, *, hall: str = "a", key: str | None = None, events=(), sent_at: float | None = None):
+    acked = hub["conn"].execute("SELECT acked_to FROM halls WHERE code = %s", (hall,)).fetchone()[0]
+    hub["conn"].rollback()
+    events = list(events)
+    upto = events[-1]["id"] if events else acked
+    body = citylink.make_batch(hall=hall, after=acked, upto=upto, events=events, audit_head={"id": 0, "hash": "0" * 64},
+                               audit_check=None, figures={}, last_event_id=upto, tz="Asia/Shanghai",
+                               sent_at=sent_at or time.time(), parts={"licence_trust": part})
+    r = hub["client"].post(f"/ingest/{hall}", data=body,
+                           headers={citylink.SIGNATURE_HEADER: citylink.sign(key or hub["key"], body)})
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def trust_list(hub) -> dict | None:
+    entry = next((m for m in hub["client"].get("/manifests").get_json()["manifests"]
+                  if m["kind"] == citylink.TRUST_LIST_KIND), None)
+    if entry is None:
+        return None
+    m = hub["client"].get(f"/manifests/{entry['content_hash']}").get_json()
+    return citylink.verify_manifest(hub["client"].get("/hub-key").get_json()["public_key"], m)
+
+
+def test_halls_licence_keys_become_one_signed_trust_list_versioned_only_on_change(hub):
+    from city_hub.store import add_hall
+
+    assert trust_list(hub) is None
+    a1 = _report(1)
+    assert send_part(hub, a1)["licence_trust"] == "stored"
+    m1 = trust_list(hub)
+    assert m1["version"] == 1 and citylink.check_trust_list(m1["content"]) == m1["content"]
+    assert m1["content"]["halls"] == [{"hall": "a", "name": "A 厅", "keys": a1["keys"], "revoked": []}]
+    assert send_part(hub, a1)["licence_trust"] == "unchanged"
+    reordered = _report(1, b"h2", b"h1")
+    assert send_part(hub, reordered)["licence_trust"] == "stored"
+    m2 = trust_list(hub)
+    assert m2["version"] == 2 and [r["handle"] for r in m2["content"]["halls"][0]["revoked"]] == ["aDE", "aDI"]
+    assert send_part(hub, {"keys": reordered["keys"], "revoked": reordered["revoked"][::-1]})["licence_trust"] \
+        == "unchanged"  # the same report in another order is the same content
+    assert trust_list(hub)["version"] == 2
+    out = CliRunner().invoke(hub_main, ["manifest", "publish-trust-list", "--dsn", hub["dsn"],
+                                        "--key-file", hub["key_file"]])
+    assert out.exit_code == 0 and out.output.startswith(f"licence_trust_list v2 {m2['content_hash']} unchanged")
+    b_key = add_hall(hub["conn"], "b", "B 厅")["private_key"]
+    assert send_part(hub, _report(2), hall="b", key=b_key)["licence_trust"] == "stored"
+    m3 = trust_list(hub)
+    assert m3["version"] == 3 and [h["hall"] for h in m3["content"]["halls"]] == ["a", "b"]
+    # A late batch carrying an older report does not undo a newer one.
+    assert send_part(hub, a1, sent_at=1.0)["licence_trust"] == "older"
+    assert trust_list(hub)["version"] == 3
+
+
+def test_a_malformed_trust_report_is_refused_alone_and_logged_once(hub):
+    bad = _report(3)
+    bad["keys"][0]["kid"] = "AAAAAA"  # not the key's id
+    one = send_part(hub, bad, events=[ev(1)])
+    assert one["licence_trust"] == "refused" and one["stored"] == 1 and one["acked"] == 1
+    assert send_part(hub, bad, events=[ev(2)])["licence_trust"] == "refused"
+    log = hub["conn"].execute("SELECT outcome, detail FROM ingest_log").fetchall()
+    assert len(log) == 1 and log[0][0] == "bad_licence_trust" and "kid" in log[0][1]
+    assert trust_list(hub) is None
+    assert send_part(hub, _report(3))["licence_trust"] == "stored" and trust_list(hub)["version"] == 1
+    # A hall without the part (an older hall) gets the answer it always had.
+    assert "licence_trust" not in send(hub, [ev(3)], after=2)
 
 
 def _commands(group: click.Group, prefix=()):

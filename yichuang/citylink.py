@@ -18,6 +18,10 @@ no Flask, no database and no network code, only the formats and the checks.
 * **Manifests** (:func:`sign_manifest`, :func:`verify_manifest`): kind, version, content,
   content hash (``sha256:<hex>`` of the canonical content), created_at, key id and the hub's
   signature over the canonical header (everything but ``content`` and ``signature``).
+* **Licence trust** (:func:`check_licence_trust`, :func:`check_trust_list`): what a hall
+  reports of its e-licence keys and revocations in the optional batch part
+  ``licence_trust``, and the ``licence_trust_list`` manifest the hub assembles from every
+  hall's report — what makes a licence shown in one hall verify in another.
 """
 
 from __future__ import annotations
@@ -188,16 +192,28 @@ def check_event(ev: Any) -> tuple[str, str]:
 
 
 # -- batches ------------------------------------------------------------------------------
+#: Optional parts a batch may carry beside its events and figures, each added by a hall
+#: capability (``queue_server.uplink.parts``). A hub that does not know a part ignores it,
+#: so halls and hubs of different versions keep working together.
+BATCH_PARTS = ("licence_trust",)
+
+
 def make_batch(*, hall: str, after: int, upto: int, events: list[dict[str, Any]], audit_head: dict[str, Any],
                audit_check: dict[str, Any] | None, figures: dict[str, Any], last_event_id: int,
-               tz: str, reports: list[dict[str, Any]] | None = None, sent_at: float) -> bytes:
-    """The body of one ``POST /ingest/<hall>``: canonical JSON bytes, to be signed as they are."""
-    return canonical({
+               tz: str, reports: list[dict[str, Any]] | None = None, sent_at: float,
+               parts: dict[str, Any] | None = None) -> bytes:
+    """The body of one ``POST /ingest/<hall>``: canonical JSON bytes, to be signed as they are.
+    ``parts`` adds optional parts named in :data:`BATCH_PARTS` (others are left out)."""
+    body: dict[str, Any] = {
         "format": BATCH_FORMAT, "hall": hall, "batch": uuid.uuid4().hex, "sent_at": sent_at,
         "after": after, "upto": upto, "last_event_id": last_event_id, "tz": tz,
         "events": events, "audit_head": audit_head, "audit_check": audit_check,
         "figures": figures, "reports": reports or [],
-    })
+    }
+    for name, value in (parts or {}).items():
+        if name in BATCH_PARTS and value is not None:
+            body[name] = value
+    return canonical(body)
 
 
 # -- manifests ----------------------------------------------------------------------------
@@ -248,3 +264,130 @@ def verify_manifest(public_text: str, m: Any) -> dict[str, Any]:
     if content_hash(m["content"]) != m.get("content_hash"):
         raise ManifestError("bad_hash", "content does not match content_hash")
     return m
+
+
+# -- licence trust: keys and revocations up, the trust list down ---------------------------
+#: The manifest kind of the city's licence trust list.
+TRUST_LIST_KIND = "licence_trust_list"
+TRUST_LIST_FORMAT = 1
+#: What a revocation entry may say of the licence behind a presentation handle.
+REVOKED_STATUSES = ("revoked", "superseded", "expired")
+MAX_TRUST_KEYS = 32
+MAX_REVOKED = 20000
+MAX_TRUST_HALLS = 5000
+#: alg → (crv, whether the key has ``y``), as in the licences keys document.
+TRUST_KEY_ALGS = {"EdDSA": ("Ed25519", False), "SM2-SM3": ("SM2", True)}
+_B64U = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def b64u_bytes(text: Any, what: str, lo: int, hi: int) -> bytes:
+    """Base64url without padding → bytes, ``lo`` to ``hi`` long; ValueError otherwise."""
+    if not isinstance(text, str) or not text or len(text) > 4 * hi or not set(text) <= _B64U:
+        raise ValueError(f"{what} must be base64url without padding")
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError as exc:
+        raise ValueError(f"{what} must be base64url without padding") from exc
+    if not lo <= len(raw) <= hi or base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii") != text:
+        raise ValueError(f"{what} must be {lo}-{hi} bytes in canonical base64url")
+    return raw
+
+
+def _unix(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 2**40:
+        raise ValueError(f"{what} must be Unix seconds")
+    return int(value)
+
+
+def check_trust_key(entry: Any) -> dict[str, Any]:
+    """One entry of a licences keys document (``GET /api/licences/keys``), checked: the key id
+    must be the first 4 bytes of SHA-256 of the public key (``x``, or ``x || y`` for SM2).
+    Returns the entry with only the fields that matter, in their canonical form."""
+    if not isinstance(entry, dict):
+        raise ValueError("a key must be an object")
+    alg = entry.get("alg")
+    if alg not in TRUST_KEY_ALGS:
+        raise ValueError(f"key alg must be one of {', '.join(TRUST_KEY_ALGS)}")
+    crv, has_y = TRUST_KEY_ALGS[alg]
+    if entry.get("crv") != crv:
+        raise ValueError(f"key crv must be {crv} for {alg}")
+    kid = b64u_bytes(entry.get("kid"), "key kid", 4, 4)
+    x = b64u_bytes(entry.get("x"), "key x", 32, 32)
+    public = x + (b64u_bytes(entry.get("y"), "key y", 32, 32) if has_y else b"")
+    if hashlib.sha256(public).digest()[:4] != kid:
+        raise ValueError("key kid is not the first 4 bytes of SHA-256 of the public key")
+    out: dict[str, Any] = {"kid": entry["kid"], "alg": alg, "crv": crv, "x": entry["x"]}
+    if has_y:
+        out["y"] = entry["y"]
+    if entry.get("not_after") is not None:
+        out["not_after"] = _unix(entry["not_after"], "key not_after")
+    return out
+
+
+def check_revocation(entry: Any) -> dict[str, Any]:
+    """One revocation entry: ``{"handle", "status", "until"}`` — the presentation handle a
+    token carries (claim -70001, base64url, at most 10 bytes), what became of its licence, and
+    the time after which no token of that handle can pass the time check any more."""
+    if not isinstance(entry, dict):
+        raise ValueError("a revocation must be an object")
+    b64u_bytes(entry.get("handle"), "revocation handle", 1, 10)
+    if entry.get("status") not in REVOKED_STATUSES:
+        raise ValueError(f"revocation status must be one of {', '.join(REVOKED_STATUSES)}")
+    return {"handle": entry["handle"], "status": entry["status"], "until": _unix(entry.get("until"), "revocation until")}
+
+
+def _keys_and_revoked(part: dict[str, Any], where: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    keys, revoked = part.get("keys"), part.get("revoked")
+    if not isinstance(keys, list) or len(keys) > MAX_TRUST_KEYS:
+        raise ValueError(f"{where}keys must be a list of at most {MAX_TRUST_KEYS}")
+    if not isinstance(revoked, list) or len(revoked) > MAX_REVOKED:
+        raise ValueError(f"{where}revoked must be a list of at most {MAX_REVOKED}")
+    clean_keys = sorted((check_trust_key(k) for k in keys), key=lambda k: (k["kid"], k["x"]))
+    if len({(k["kid"], k["x"]) for k in clean_keys}) != len(clean_keys):
+        raise ValueError(f"{where}a key is listed twice")
+    clean_revoked = sorted((check_revocation(r) for r in revoked), key=lambda r: r["handle"])
+    if len({r["handle"] for r in clean_revoked}) != len(clean_revoked):
+        raise ValueError(f"{where}a handle is listed twice")
+    return clean_keys, clean_revoked
+
+
+def check_licence_trust(part: Any) -> dict[str, Any]:
+    """The batch part ``licence_trust`` a hall sends: ``{"keys": [keys document entries],
+    "revoked": [{"handle", "status", "until"}]}``, checked and put in canonical order (so equal
+    reports hash equally). Raises ValueError."""
+    if not isinstance(part, dict):
+        raise ValueError("licence_trust must be an object")
+    keys, revoked = _keys_and_revoked(part, "licence_trust: ")
+    return {"keys": keys, "revoked": revoked}
+
+
+def _hall_code(code: Any) -> str:
+    if not isinstance(code, str) or not code or len(code) > 64 or not all(c.isalnum() or c in "-_" for c in code):
+        raise ValueError("hall code: letters, digits, - and _ (at most 64)")
+    return code
+
+
+def check_trust_list(content: Any) -> dict[str, Any]:
+    """The content of a ``licence_trust_list`` manifest: ``{"format": 1, "generated_at",
+    "halls": [{"hall", "name", "keys", "revoked"}]}``, checked (hall codes unique, every key
+    and revocation well formed). Raises ValueError; returns it in canonical order."""
+    if not isinstance(content, dict) or content.get("format") != TRUST_LIST_FORMAT:
+        raise ValueError(f"a trust list is an object with format {TRUST_LIST_FORMAT}")
+    generated_at = _unix(content.get("generated_at"), "generated_at")
+    halls = content.get("halls")
+    if not isinstance(halls, list) or len(halls) > MAX_TRUST_HALLS:
+        raise ValueError(f"halls must be a list of at most {MAX_TRUST_HALLS}")
+    out: list[dict[str, Any]] = []
+    for h in halls:
+        if not isinstance(h, dict):
+            raise ValueError("a hall entry must be an object")
+        code = _hall_code(h.get("hall"))
+        name = h.get("name", "")
+        if not isinstance(name, str) or len(name) > 200:
+            raise ValueError(f"hall {code}: name must be a short text")
+        keys, revoked = _keys_and_revoked(h, f"hall {code}: ")
+        out.append({"hall": code, "name": name, "keys": keys, "revoked": revoked})
+    out.sort(key=lambda h: str(h["hall"]))
+    if len({h["hall"] for h in out}) != len(out):
+        raise ValueError("a hall is listed twice")
+    return {"format": TRUST_LIST_FORMAT, "generated_at": generated_at, "halls": out}

@@ -156,3 +156,43 @@ def keys_export_cmd(db_path: str) -> None:
 
     json.dump(keys_document(open_db(db_path)), sys.stdout, indent=1)
     click.echo("")
+
+
+@licences.group("trust")
+def trust_group() -> None:
+    """The city's licence trust list: other halls' keys and revocations, from the city hub."""
+
+
+@trust_group.command("list")
+@DB_OPTION
+def trust_list_cmd(db_path: str) -> None:
+    """Show the trust list this hall applied last: its date and, per hall, how many keys
+    and revoked handles it lists (JSON).
+
+    \b
+    Example:
+        queue-server licences trust list --db var/hall.db
+    """
+    from queue_server.licences.trust import summary
+
+    click.echo(json.dumps(summary(open_db(db_path)), ensure_ascii=False, indent=1))
+
+
+@trust_group.command("export")
+@DB_OPTION
+def trust_export_cmd(db_path: str) -> None:
+    """Print the trust list as the hub signed it, for offline verifiers:
+    python -m queue_server.licences verify QR --keys trust.json [--hub-key KEY].
+
+    \b
+    Example:
+        queue-server licences trust export --db var/hall.db > trust.json
+    """
+    from queue_server.uplink.manifests import current_manifest
+    from yichuang.citylink import TRUST_LIST_KIND
+
+    m = current_manifest(open_db(db_path), TRUST_LIST_KIND)
+    if m is None:
+        raise click.ClickException("no licence trust list yet (the uplink brings it from the city hub)")
+    json.dump(m, sys.stdout, ensure_ascii=False, indent=1)
+    click.echo("")

@@ -56,7 +56,9 @@ class LicencePresented(AuditRecord):
 @dataclass(frozen=True)
 class LicenceVerified(AuditRecord):
     """A token was checked (the 用证 log): who checked (``verifier`` actor, ``role``, window),
-    for which purpose, with which result (a reason code of ``POST /api/licences/verify``)."""
+    for which purpose, with which result (a reason code of ``POST /api/licences/verify``).
+    ``issuer_hall`` is the hall (its code at the city hub) whose key signed a token of
+    another hall, found through the city's trust list."""
 
     kind: ClassVar[str] = "licence.verified"
     result: str
@@ -67,6 +69,7 @@ class LicenceVerified(AuditRecord):
     purpose: int | None = None
     purpose_asked: int | None = None
     window: int | None = None
+    issuer_hall: str | None = None
 
 
 @record_type
@@ -91,3 +94,17 @@ class LicenceKeyRotated(AuditRecord):
     alg: str
     retired_kid: str | None = None
     not_after: float | None = None
+
+
+@record_type
+@dataclass(frozen=True)
+class LicenceTrustApplied(AuditRecord):
+    """The city hub's licence trust list was applied: other halls' public keys are trusted for
+    verifying (never for signing) and their revocations known, as of ``generated_at``."""
+
+    kind: ClassVar[str] = "licence.trust_applied"
+    content_hash: str
+    generated_at: float
+    halls: int
+    keys: int
+    revoked: int

@@ -14,6 +14,12 @@ a token carries. ``licence_accepted``: token ids accepted once (replay), with wh
 ``licence_prints``: licence copies printed at a kiosk (自助打证), each with its case and the
 ``/v/<ref>`` online check printed on it.
 
+``licence_trusted_keys``, ``licence_trusted_revocations``, ``licence_trust_list``: the city's
+licence trust list as this hall last applied it (``m0002``): other halls' public token keys
+(verify only — there is no column for a private key), the presentation handles of theirs
+whose licence is no longer valid, and the list's date. ``licence_checks.issuer_hall`` names
+the hall that issued a token checked here on another hall's key.
+
 The ``verifier`` token role (licence checkpoints) needs no migration: roles are checked in
 code (:data:`queue_server.auth.TOKEN_ROLES`), not by a CHECK on ``tokens``.
 """
@@ -21,11 +27,32 @@ code (:data:`queue_server.auth.TOKEN_ROLES`), not by a CHECK on ``tokens``.
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from queue_server.uplink.manifests import manifest_kind
+from queue_server.uplink.parts import batch_part
+from yichuang.citylink import TRUST_LIST_KIND
+
 migrations = Migrations("licences")
+
+
+@manifest_kind(TRUST_LIST_KIND)
+def _apply_trust_list(db: Database, content: Any) -> Any:
+    """The city hub's licence trust list (``queue_server.licences.trust``)."""
+    from queue_server.licences.trust import apply_trust_list
+
+    return apply_trust_list(db, content)
+
+
+@batch_part("licence_trust")
+def _licence_trust(db: Database, now: float) -> Any:
+    """This hall's public token keys and revocations, sent to the hub with every batch."""
+    from queue_server.licences.trust import report
+
+    return report(db, now)
 
 
 @migrations(name="m0001_licences")
@@ -129,6 +156,39 @@ def m0001_licences(db: Database) -> None:
         );
         CREATE INDEX licence_prints_licence ON licence_prints(licence_id);
         CREATE INDEX licence_checks_ts ON licence_checks(ts);
+        """
+    )
+
+
+@migrations(name="m0002_licence_trust")
+def m0002_licence_trust(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE licence_trusted_keys (
+            hall TEXT NOT NULL,                   -- the hall's code at the city hub
+            kid BLOB NOT NULL,                    -- 4 bytes, as in the tokens
+            alg TEXT NOT NULL CHECK (alg IN ('EdDSA', 'SM2-SM3')),
+            public_key BLOB NOT NULL,             -- Ed25519: 32 bytes; SM2: x || y (public only)
+            not_after REAL,                       -- a retired key verifies until then
+            PRIMARY KEY (hall, kid, public_key)
+        );
+        CREATE INDEX licence_trusted_keys_kid ON licence_trusted_keys(kid);
+        CREATE TABLE licence_trusted_revocations (
+            hall TEXT NOT NULL,
+            handle BLOB NOT NULL,                 -- claim -70001 of that hall's tokens
+            status TEXT NOT NULL CHECK (status IN ('revoked', 'superseded', 'expired')),
+            until REAL NOT NULL,                  -- no token of the handle passes the time check after
+            PRIMARY KEY (hall, handle)
+        ) WITHOUT ROWID;
+        CREATE TABLE licence_trust_list (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            content_hash TEXT NOT NULL,
+            generated_at REAL NOT NULL,           -- the list's date: statuses are "as of" it
+            halls TEXT NOT NULL DEFAULT '{}',     -- JSON: code → name of the halls trusted
+            applied_at REAL NOT NULL
+        );
+        ALTER TABLE licence_checks ADD COLUMN issuer_hall TEXT;
+        CREATE INDEX licence_presentations_verified ON licence_presentations(verified_at);
         """
     )
 

@@ -9,6 +9,8 @@
 * :func:`verify` — prefix → base45 → CBOR → key → signature → time (:func:`token.check`),
   then status → replay → purpose here; each check is a ``licence_checks`` row and a
   ``licence.verified`` audit record in one transaction; an ``ok`` token is accepted once.
+  The key may be another hall's, from the city's trust list (:mod:`.trust`): the status is
+  then the list's, as of its date.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from queue_server.audit.chain import append
 from queue_server.cases import open_case, set_case_status
 from queue_server.db import write_tx
 from queue_server.errors import Conflict, Forbidden, NotFound, ValidationError
-from queue_server.licences import keys, token
+from queue_server.licences import keys, token, trust
 from queue_server.licences.records import LicencePresented, LicenceVerified
 from queue_server.licences.register import (
     STATUS_TEXT,
@@ -184,11 +186,16 @@ def verifier_for(db: Database, *, actor: str, role: str, token_name: str, user_i
 
 def verify(db: Database, qr: str, *, verifier: Verifier, purpose: int | None = None,
            now: float | None = None) -> dict[str, Any]:
-    """Check a scanned token: ``{"valid", "reason", "licence"?, "first_verified"?}``."""
+    """Check a scanned token: ``{"valid", "reason", "licence"?, "first_verified"?}``.
+
+    A token of another hall (its key is in the city's trust list, :mod:`.trust`) goes through
+    the same checks; its status comes from the trust list's revocations, as of the list's
+    date (``status_as_of``), and ``licence`` says what this hall can know of it."""
     t = time.time() if now is None else now
     if purpose is not None:
         check_purpose(purpose)
-    checked = token.check(qr, keys.public_keys(db), t)
+    key, foreign = trust.key_for(db, qr, t)
+    checked = token.check(qr, lambda _kid: key, t)
     reason = checked.reason
     claims = checked.claims
     authentic = reason in ("ok", "expired", "not_yet_valid")
@@ -197,17 +204,17 @@ def verify(db: Database, qr: str, *, verifier: Verifier, purpose: int | None = N
     pres_id: int | None = None
     licence_id: int | None = None
     with write_tx(db) as conn:
-        pres = None
-        if authentic and claims is not None:
+        if authentic and claims is not None and foreign is not None:
+            status = trust.revoked_status(conn, foreign.hall, claims.handle) or "valid"
+            licence = trust.foreign_summary(foreign, claims.holder_masked, status)
+        elif authentic and claims is not None:
             pres = conn.execute("SELECT id, licence_id FROM licence_presentations WHERE handle = ?",
                                 (claims.handle,)).fetchone()
-        lrow = None
-        if pres is not None:
-            pres_id, licence_id = int(pres[0]), int(pres[1])
-            lrow = get_row(conn, licence_id)
-            licence = face_summary(lrow, today(db, t))
+            if pres is not None:
+                pres_id, licence_id = int(pres[0]), int(pres[1])
+                licence = face_summary(get_row(conn, licence_id), today(db, t))
         if reason == "ok" and claims is not None:
-            if lrow is None or licence is None or licence["status"] != "valid":
+            if licence is None or licence["status"] != "valid":
                 reason = "revoked"
             else:
                 seen = conn.execute("SELECT accepted_at, by_label FROM licence_accepted WHERE cti = ?",
@@ -221,15 +228,17 @@ def verify(db: Database, qr: str, *, verifier: Verifier, purpose: int | None = N
                     conn.execute("INSERT INTO licence_accepted (cti, presentation_id, licence_id, accepted_at, "
                                  "by_actor, by_label, exp) VALUES (?, ?, ?, ?, ?, ?, ?)",
                                  (claims.cti, pres_id, licence_id, t, verifier.actor, verifier.label, claims.exp))
+        issuer_hall = foreign.hall if foreign is not None else None
         conn.execute(
             "INSERT INTO licence_checks (ts, reason, licence_id, presentation_id, kid, purpose, purpose_asked, "
-            "verifier, verifier_role, window) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "verifier, verifier_role, window, issuer_hall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (t, reason, licence_id, pres_id, checked.envelope.kid if checked.envelope else None,
-             claims.purpose if claims else None, purpose, verifier.actor, verifier.role, verifier.window))
+             claims.purpose if claims else None, purpose, verifier.actor, verifier.role, verifier.window,
+             issuer_hall))
         append(conn, LicenceVerified(result=reason, verifier=verifier.actor, role=verifier.role,
                                      licence_id=licence_id, presentation_id=pres_id,
                                      purpose=claims.purpose if claims else None, purpose_asked=purpose,
-                                     window=verifier.window), actor=verifier.actor, ts=t)
+                                     window=verifier.window, issuer_hall=issuer_hall), actor=verifier.actor, ts=t)
     out: dict[str, Any] = {"valid": reason == "ok", "reason": reason}
     if licence is not None:
         out["licence"] = licence
@@ -238,6 +247,8 @@ def verify(db: Database, qr: str, *, verifier: Verifier, purpose: int | None = N
         out["expires_at"] = claims.exp
     if first is not None:
         out["first_verified"] = first
+    if licence is not None and foreign is not None:
+        out["status_as_of"] = int(foreign.as_of)
     return out
 
 

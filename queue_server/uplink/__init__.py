@@ -8,5 +8,6 @@ hub, or a hub away for days, serves citizens as before.
 * :mod:`~queue_server.uplink.manifests` — verify, apply and keep signed manifests; the
   apply-hook registry (:func:`~queue_server.uplink.manifests.manifest_kind`);
 * :mod:`~queue_server.uplink.figures` — the day's figures sent with each batch;
+* :mod:`~queue_server.uplink.parts` — optional batch parts capabilities add (``licence_trust``);
 * ``cli.py`` — ``queue-server uplink configure|status|push|disable``.
 """

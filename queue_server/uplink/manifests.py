@@ -80,6 +80,13 @@ def current(db: Database, kind: str) -> Any | None:
     return json.loads(row[0])["content"] if row else None
 
 
+def current_manifest(db: Database, kind: str) -> dict[str, Any] | None:
+    """The last good manifest of ``kind`` as the hub signed it (None when there is none):
+    what a verifier elsewhere can check again with the hub's public key."""
+    row = db.conn.execute("SELECT body FROM uplink_manifests WHERE kind = ?", (kind,)).fetchone()
+    return dict(json.loads(row[0])) if row else None
+
+
 def held(db: Database) -> dict[str, dict[str, Any]]:
     return {r[0]: {"version": r[1], "content_hash": r[2], "result": r[3], "applied_at": r[4]}
             for r in db.conn.execute("SELECT kind, version, content_hash, result, applied_at FROM uplink_manifests")}

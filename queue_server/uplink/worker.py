@@ -3,7 +3,9 @@
 Loop: read the config; if events wait after the cursor (or ``uplink.interval_s`` passed),
 send one batch (:func:`push_once`): the events in ``(cursor, upto]`` (at most
 ``uplink.batch_size``), the audit head, the hash of the row the hub asked about, the day's
-figures and unreported manifest results, signed with the hall's key. The hub answers the
+figures, unreported manifest results and the capabilities' optional parts
+(:mod:`~queue_server.uplink.parts`: the licences' keys and revocations), signed with the
+hall's key. The hub answers the
 highest id it holds without a gap; that becomes the cursor (it only moves back if the hub
 says it holds less — a restored hub — and then the events are sent again, harmlessly).
 Every ``uplink.manifest_interval_s`` it pulls manifests.
@@ -37,7 +39,7 @@ from queue_server.background import BackgroundThread
 from queue_server.db import connect, write_tx
 from queue_server.errors import Conflict
 from queue_server.settings import get_setting
-from queue_server.uplink import figures, manifests
+from queue_server.uplink import figures, manifests, parts
 from yichuang import citylink
 
 log = logging.getLogger("queue_server.uplink")
@@ -99,7 +101,8 @@ def build_batch(db: Database, cfg: dict[str, Any], now: float) -> tuple[bytes, d
     body = citylink.make_batch(
         hall=cfg["hall"], after=cursor, upto=upto, events=events, audit_head=h.as_dict(), audit_check=check,
         figures=figures.day_figures(db, now), last_event_id=last_id, tz=str(get_setting(db, "timezone")),
-        reports=[{k: v for k, v in r.items() if k != "id"} for r in reports], sent_at=now)
+        reports=[{k: v for k, v in r.items() if k != "id"} for r in reports], sent_at=now,
+        parts=parts.collect(db, now))
     return body, {"events": len(events), "upto": upto, "last_id": last_id, "report_ids": [r["id"] for r in reports]}
 
 

@@ -1,7 +1,9 @@
 // Clerk console: the 核验亮证 box. A keyboard-wedge scanner types the QR's text (ZW1:…) and
 // Enter; a pasted code is checked at once. The answer (POST /api/licences/verify) shows big
 // and plain: 有效 with the licence's holder-safe details, or the reason it is not valid;
-// "replayed" says when and by whom the code was first accepted. docs/licences.md.
+// "replayed" says when and by whom the code was first accepted. A code from another hall
+// (checked with the city's trust list) shows the issuing hall, the masked holder and the
+// status as of the list's date: that hall's register is not here. docs/licences.md.
 "use strict";
 (() => {
   const REASONS = {
@@ -49,7 +51,17 @@
         `${Yc.timeOf(res.first_verified.at)} · ${res.first_verified.by}`, "first"));
     }
     const l = res.licence;
-    if (l) {
+    if (l && l.issuer_hall) {
+      rows.push(...row("亮证大厅 Issuing hall", `${l.issuer_hall_name || ""} (${l.issuer_hall})`.trim(), "hall"));
+      rows.push(...row("持证人 Holder", l.holder_masked || "—"));
+      rows.push(...row("证照状态 Status", STATUS[l.status] || l.status));
+      if (res.status_as_of) {
+        rows.push(...row("状态截至 Status as of",
+          `${new Date(res.status_as_of * 1000).toLocaleString("zh-CN", { hour12: false })}（信任列表 trust list）`));
+      }
+      rows.push(...row("证照详情 Details", "证照类型、编号和有效期由签发大厅保存，本厅看不到 / " +
+        "Type, number and validity stay with the issuing hall"));
+    } else if (l) {
       rows.push(...row("证照 Licence", l.type_name));
       rows.push(...row("证照编号 Number", l.number));
       rows.push(...row("持证人 Holder", l.holder_masked));
