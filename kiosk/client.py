@@ -200,6 +200,21 @@ class QueueClient:
             body["evaluator"] = evaluator
         return dict(self._request("POST", "/api/evaluations", json=body))
 
+    # -- 秒批 -----------------------------------------------------------------------------
+    def approval_items(self) -> list[dict[str, Any]]:
+        """The 秒批 items with their inputs (``GET /api/approvals/items``)."""
+        return list(self._request("GET", "/api/approvals/items"))
+
+    def apply_approval(self, body: dict[str, Any], idempotency_key: str) -> dict[str, Any]:
+        """Apply for an item (``POST /api/approvals``): the decision, with the certificate
+        or the referral ticket. The key makes a retry after a timeout return the same case."""
+        return dict(self._request("POST", "/api/approvals", json=body,
+                                  headers={"Idempotency-Key": idempotency_key}))
+
+    def print_job(self, job_id: int) -> dict[str, Any]:
+        """One server print job's state (``GET /api/print-jobs/<id>``)."""
+        return dict(self._request("GET", f"/api/print-jobs/{job_id}"))
+
     # -- device health (the device watcher, yichuang-kiosk doctor) -------------------------
     def me(self) -> dict[str, Any]:
         """Who the token is: ``{"role", "name", …}`` (``GET /api/me``)."""

@@ -118,6 +118,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("identity", "card_attempts", 3, "Failed card reads before 转人工."),
     Setting("identity", "max_attempts", 3, "Face attempts before 转人工 (a regular number for a "
             "window, with the reason)."),
+    # -- 秒批 (docs/approvals.md) ---------------------------------------------------------
+    Setting("approvals", "enabled", True, "Home offers 自助办理 (秒批 instant approval)."),
+    Setting("approvals", "printer", "", "This kiosk's receipt printer as the queue server names it "
+            "(`queue-server printer add`): certificates and 告知单 print there through the server's print "
+            "queue; empty = the server's default printer."),
     Setting("scanner", "mode", "keyboard",
             "QR scanner: `serial` (virtual serial port, one scan per line — preferred), "
             "`keyboard` (keyboard wedge, Enter-terminated) or `none`."),

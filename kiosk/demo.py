@@ -134,4 +134,6 @@ def demo_config(url: str, tokens: dict[str, str]) -> dict[str, Any]:
         # camera clip matches (docs/identity.md): priority tickets show the face check
         "idcard": {"driver": "sim", "sim_photo": str(DEMO_ID_PHOTO)},
         "identity": {"verify_face_for_priority": True},
+        # 秒批 documents print through the server's queue on its printer of this name
+        "approvals": {"printer": "demo-kiosk"},
     }

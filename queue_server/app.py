@@ -58,8 +58,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     # The blueprints import this module for get_db/notify_change: importing them here,
     # inside the factory, is the one import back into the core that the shape allows.
+    from queue_server.admin.routes import bp as admin_bp
     from queue_server.api import errors as api_errors
     from queue_server.api.routes import bp as api_bp
+    from queue_server.approvals.routes import bp as approvals_bp
     from queue_server.audit.routes import bp as audit_bp
     from queue_server.cases.routes import bp as cases_bp
     from queue_server.devices.routes import bp as devices_bp
@@ -70,7 +72,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from queue_server.web.displays import bp as displays_bp
 
     for bp in (api_bp, displays_bp, counter_bp, printing_bp, audit_bp, cases_bp, evaluations_bp, licences_bp,
-               devices_bp):
+               admin_bp, approvals_bp, devices_bp):
         app.register_blueprint(bp)
     api_errors.register(app)
     return app

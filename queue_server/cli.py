@@ -87,6 +87,12 @@ def _print_seed_summary(made: dict[str, Any]) -> None:
     click.echo("appointments (code, slot, service, synthetic ID number for check-in):")
     for a in made["appointments"][:6]:
         click.echo(f"  {a['code']}  {a['slot_start']}-{a['slot_end']}  {a['service']}  {a['id_number']}")
+    if made.get("approvals"):
+        ids, names = made["approvals"]["ids"], made["approvals"]["names"]
+        click.echo("秒批 demo (synthetic ID numbers in the embedded data source; README.md has the table):")
+        for item, who, shows in made["approvals"]["showcase"]:
+            person = f"{ids[who]} {names[who]}" if who in ids else who
+            click.echo(f"  {item:28} {person:28} {shows}")
     if made.get("licences"):
         from queue_server.demo import DEMO_CITIZENS
 
@@ -266,25 +272,59 @@ def hall_export(db_path: str) -> None:
 @hall.command("import")
 @DB_OPTION
 @click.argument("file", type=click.File("r", encoding="utf-8"))
-def hall_import(db_path: str, file: Any) -> None:
+@click.option("--dry-run", is_flag=True, help="Only show what would change (new, changed with old → new, "
+              "kept), write nothing.")
+def hall_import(db_path: str, file: Any, dry_run: bool) -> None:
     """Add or update categories, services and windows from a JSON file (never deletes).
+    Prints the changes (new, changed with old → new, kept) before applying them, as the
+    admin page's preview does; --dry-run prints them and writes nothing.
 
     \b
     Example:
+        queue-server hall import --db var/hall.db hall.json --dry-run
         queue-server hall import --db var/hall.db hall.json
     """
-    from queue_server.queue.hall_config import import_hall
+    from queue_server.queue.hall_config import diff_hall, import_hall
 
     try:
         data = json.load(file)
     except ValueError as exc:
         raise click.ClickException(f"not valid JSON: {exc}") from exc
+    db = open_db(db_path)
     try:
-        counts = import_hall(open_db(db_path), data)
+        diff = diff_hall(db, data)
+    except Exception as exc:
+        fail(exc)
+        return
+    _print_hall_diff(diff)
+    if dry_run:
+        return
+    if not diff["changes"]:
+        click.echo("nothing to change")
+        return
+    try:
+        counts = import_hall(db, data, actor="cli")
     except Exception as exc:
         fail(exc)
         return
     click.echo(f"{counts['categories']} categories, {counts['services']} services, {counts['windows']} windows written")
+
+
+def _print_hall_diff(diff: dict[str, Any]) -> None:
+    """The preview of an import: one line per new or changed item, a count of the rest."""
+    for kind in ("categories", "services", "windows"):
+        items = diff.get(kind, [])
+        for item in items:
+            if item["status"] == "new":
+                click.echo(f"+ {kind[:-1] if kind != 'categories' else 'category'} {item['key']}: new")
+            elif item["status"] == "changed":
+                parts = "; ".join(f"{f}: {json.dumps(a, ensure_ascii=False)} → {json.dumps(b, ensure_ascii=False)}"
+                                  for f, (a, b) in item["changes"].items())
+                click.echo(f"~ {kind[:-1] if kind != 'categories' else 'category'} {item['key']}: {parts}")
+        same = sum(1 for i in items if i["status"] == "same")
+        kept = sum(1 for i in items if i["status"] == "kept")
+        click.echo(f"  {kind}: {same} unchanged, {kept} not in the file (kept)")
+    click.echo(f"{diff['changes']} change(s)")
 
 
 @main.command()
@@ -562,6 +602,11 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
     if fresh or not tokens_file.exists():
         made = make_hall(db, tokens=True, licences=True)
         tokens = made["tokens"]
+        from queue_server.printing.jobs import add_printer
+
+        # the demo kiosk's receipt printer as the server knows it: 秒批 certificates and
+        # 告知单 go there through the print queue (a simulator inside this server process)
+        add_printer(db, "demo-kiosk", "sim://demo-kiosk", {"paper": 80})
         tokens_file.write_text(json.dumps(tokens, indent=1))
         _print_seed_summary(made)
     else:
@@ -589,6 +634,9 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
 
 
 # Each capability's command group (its cli.py is the only click module it has).
+from queue_server.admin.cli import admin as _admin  # noqa: E402
+from queue_server.approvals.cli import approvals as _approvals  # noqa: E402
+from queue_server.approvals.cli import data as _data  # noqa: E402
 from queue_server.audit.cli import audit as _audit  # noqa: E402
 from queue_server.devices.cli import devices as _devices  # noqa: E402
 from queue_server.evaluations.cli import evaluations as _evaluations  # noqa: E402
@@ -596,7 +644,7 @@ from queue_server.licences.cli import licences as _licences  # noqa: E402
 from queue_server.printing.cli import printer as _printer  # noqa: E402
 from queue_server.uplink.cli import uplink as _uplink  # noqa: E402
 
-for _group in (_printer, _audit, _uplink, _evaluations, _licences, _devices):
+for _group in (_printer, _audit, _uplink, _evaluations, _licences, _admin, _approvals, _data, _devices):
     main.add_command(_group)
 
 if __name__ == "__main__":

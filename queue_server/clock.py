@@ -111,3 +111,98 @@ def describe_hours(hours: Any) -> str:
         label = WEEKDAY_ZH[days[0]] if len(days) == 1 else f"{WEEKDAY_ZH[days[0]]}至{WEEKDAY_ZH[days[-1]]}"
         parts.append(f"{label} {'、'.join(spans)}")
     return ";".join(parts) or "暂无取号时间"
+
+
+# --- closed days and 延时服务 days ---------------------------------------------------------
+#
+# The weekly ``opening_hours`` are the rule; two settings make exceptions for single dates:
+# ``closed_days`` ({"2026-10-01": "国庆节放假"}: no tickets that date, with the reason the
+# kiosk shows) and ``extended_days`` ({"2026-11-28": ["09:00-12:00"]}: 延时服务, these
+# spans replace the weekday's for that date — a Saturday opened, an evening added).
+
+
+def _iso_date(text: Any) -> str:
+    if not isinstance(text, str):
+        raise TypeError("a date must be a string YYYY-MM-DD")
+    return dt.date.fromisoformat(text).isoformat()
+
+
+def parse_closed_days(value: Any) -> dict[str, str]:
+    """``{"YYYY-MM-DD": "reason"}`` → the same with normalised dates. Raises on a bad value."""
+    if not isinstance(value, dict):
+        raise TypeError("closed_days must be an object of date → reason")
+    out: dict[str, str] = {}
+    for day, reason in value.items():
+        if not isinstance(reason, str) or len(reason) > 100:
+            raise ValueError(f"closed day {day}: the reason must be a string of at most 100 characters")
+        out[_iso_date(day)] = reason.strip()
+    return out
+
+
+def parse_extended_days(value: Any) -> dict[str, list[tuple[int, int]]]:
+    """``{"YYYY-MM-DD": ["HH:MM-HH:MM", ...]}`` → minutes since midnight per date."""
+    if not isinstance(value, dict):
+        raise TypeError("extended_days must be an object of date → spans")
+    out: dict[str, list[tuple[int, int]]] = {}
+    for day, spans in value.items():
+        if not isinstance(spans, list) or not spans:
+            raise ValueError(f"extended day {day}: give at least one span HH:MM-HH:MM")
+        out[_iso_date(day)] = parse_opening_hours({"mon": spans})["mon"]
+    return out
+
+
+def spans_on(settings: dict[str, Any], day: str) -> list[tuple[int, int]]:
+    """The opening spans (minutes since midnight) of ``day`` under the hall's settings:
+    a closed day has none, a 延时服务 day its own, any other day its weekday's."""
+    closed = parse_closed_days(settings.get("closed_days") or {})
+    if day in closed:
+        return []
+    extended = parse_extended_days(settings.get("extended_days") or {})
+    if day in extended:
+        return extended[day]
+    weekly = parse_opening_hours(settings.get("opening_hours") or {})
+    return weekly[WEEKDAYS[dt.date.fromisoformat(day).weekday()]]
+
+
+def is_open_now(settings: dict[str, Any], ts: float, tz: str) -> bool:
+    """Like :func:`is_open`, with closed days and 延时服务 days."""
+    t = local(ts, tz)
+    minute = t.hour * 60 + t.minute
+    return any(a <= minute < b for a, b in spans_on(settings, t.date().isoformat()))
+
+
+def closed_reason(settings: dict[str, Any], day: str) -> str | None:
+    """The reason ``day`` is a closed day, or None when it is not one."""
+    closed = parse_closed_days(settings.get("closed_days") or {})
+    return closed.get(day)
+
+
+def next_opening_ts(settings: dict[str, Any], ts: float, tz: str, horizon_days: int = 366) -> float | None:
+    """The first moment at or after ``ts`` when the hall is open (``ts`` itself when open);
+    None when no opening lies within ``horizon_days``."""
+    start = local(ts, tz)
+    for offset in range(horizon_days + 1):
+        day = (start.date() + dt.timedelta(days=offset)).isoformat()
+        for a, b in sorted(spans_on(settings, day)):
+            begin = at_local(day, f"{a // 60:02d}:{a % 60:02d}", tz)
+            end = at_local(day, f"{b // 60:02d}:{b % 60:02d}", tz) if b < 24 * 60 else \
+                at_local((dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat(), "00:00", tz)
+            if end <= ts:
+                continue
+            return max(begin, ts)
+    return None
+
+
+def describe_moment(ts: float, tz: str, now: float) -> str:
+    """A moment in plain Chinese relative to ``now``: ``今天 13:00``, ``明天 08:30``,
+    ``12月5日（周六）09:00``."""
+    t, n = local(ts, tz), local(now, tz)
+    days = (t.date() - n.date()).days
+    hhmm = t.strftime("%H:%M")
+    if days == 0:
+        return f"今天 {hhmm}"
+    if days == 1:
+        return f"明天 {hhmm}"
+    if days == 2:
+        return f"后天 {hhmm}"
+    return f"{t.month}月{t.day}日（{WEEKDAY_ZH[WEEKDAYS[t.weekday()]]}）{hhmm}"

@@ -154,6 +154,7 @@ def make_hall(
     tokens: bool = False,
     enforce_hours: bool = False,
     clock: clk.Clock | None = None,
+    approvals_data: bool = True,
     licences: bool = False,
 ) -> dict[str, Any]:
     """Seed an empty hall database and return what was made.
@@ -162,7 +163,8 @@ def make_hall(
     green channel). ``open_windows`` opens them without a clerk so tests can call at
     once. ``tokens`` also creates one token per role. Appointment slots: half spread over
     the working day, half around the current time so check-in works whenever the demo
-    runs. ``licences`` loads the demo e-licences (``queue_server/licences/demo_licences.json``:
+    runs. ``approvals_data`` loads the synthetic people and companies of 秒批
+    (:mod:`queue_server.approvals.demo`) into the embedded data source. ``licences`` loads the demo e-licences (``queue_server/licences/demo_licences.json``:
     居民身份证电子信息, 驾驶证, 社会保障卡, 营业执照 … of the demo's card holders, see
     :data:`DEMO_CITIZENS`).
     """
@@ -207,6 +209,11 @@ def make_hall(
             "role": role,
         }
     made_appointments = _make_appointments(db, rng, appointments, now)
+    if approvals_data:
+        from queue_server.approvals.demo import load_demo
+
+        load_demo(db)
+        set_setting(db, "approvals.region", "370114")
     invalidate(db)
     result: dict[str, Any] = {
         "categories": [c[0] for c in CATEGORIES],
@@ -215,6 +222,10 @@ def make_hall(
         "users": users,
         "appointments": made_appointments,
     }
+    if approvals_data:
+        from queue_server.approvals.demo import IDS, NAMES, SHOWCASE
+
+        result["approvals"] = {"ids": IDS, "names": NAMES, "showcase": SHOWCASE}
     if tokens:
         result["tokens"] = {
             role: create_token(db, role, f"demo-{role}")

@@ -21,6 +21,8 @@ from types import ModuleType
 from sqlite_utils import Database
 
 from queue_server import schema as core_schema
+from queue_server.admin import schema as admin_schema
+from queue_server.approvals import schema as approvals_schema
 from queue_server.audit import schema as audit_schema
 from queue_server.cases import schema as cases_schema
 from queue_server.db import connect, db_path, file_lock
@@ -40,7 +42,9 @@ SCHEMA_MODULES: tuple[ModuleType, ...] = (
     cases_schema,
     uplink_schema,
     evaluations_schema,
+    approvals_schema,
     licences_schema,
+    admin_schema,
     devices_schema,
 )
 

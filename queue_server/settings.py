@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from queue_server.audit.chain import append
 from queue_server.audit.records import SettingChanged
-from queue_server.clock import parse_opening_hours
+from queue_server.clock import parse_closed_days, parse_extended_days, parse_opening_hours
 from queue_server.db import db_path, write_tx
 from queue_server.errors import ValidationError
 
@@ -57,6 +57,19 @@ SETTINGS: tuple[Setting, ...] = (
         "opening_hours",
         DEFAULT_OPENING_HOURS,
         "Ticket-issuing hours per weekday (mon..sun) as lists of 'HH:MM-HH:MM'; [] = closed.",
+    ),
+    Setting(
+        "closed_days",
+        {},
+        "Dates the hall is closed (holidays, maintenance) as {\"YYYY-MM-DD\": \"reason\"}; tickets are "
+        "refused that date with the reason and the next opening time, and 差评 deadlines do not count "
+        "it as a working day.",
+    ),
+    Setting(
+        "extended_days",
+        {},
+        "延时服务 dates as {\"YYYY-MM-DD\": [\"HH:MM-HH:MM\", ...]}: these spans replace the weekday's "
+        "opening_hours that date (open a Saturday, add an evening).",
     ),
     Setting(
         "enforce_opening_hours",
@@ -106,6 +119,18 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("id_salt", "", "Salt for the SHA-256 of ID numbers stored for limits and check-in."),
     Setting("session_hours", 12, "Lifetime of a clerk's login token, in hours."),
+    Setting(
+        "approvals.region",
+        "370114",
+        "6-digit region code of the hall's district for 秒批 rules (本区户籍, 本区参保); the demo's is "
+        "370114 (章丘区). '' = not set: every rule that needs it is unknown and goes to a person.",
+    ),
+    Setting(
+        "approvals.sources",
+        {},
+        "HTTP adapters replacing the embedded data source per collection, e.g. {\"persons\": {\"url\": "
+        "\"https://…\", \"timeout\": 2.0, \"token_env\": \"GA_TOKEN\"}}; {} = every collection local.",
+    ),
     # 好差评 and the 差评 rectification loop (queue_server/evaluations, docs/evaluations.md).
     Setting(
         "evaluations.deadline_working_days",
@@ -116,12 +141,6 @@ SETTINGS: tuple[Setting, ...] = (
         "evaluations.extension_working_days",
         5,
         "Working days the one extension of a rectification adds by default (1–15).",
-    ),
-    Setting(
-        "evaluations.closed_days",
-        [],
-        "The hall's own closed days (list of 'YYYY-MM-DD'): not working days for deadlines, "
-        "on top of the official holiday calendar.",
     ),
     Setting(
         "evaluations.phone_days",
@@ -157,6 +176,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backup_time", "22:30", "Time of day (HH:MM, hall time) of the daily backup; '' = no daily backup."),
     Setting("backup_dir", "", "Folder of the daily backups ('' = a backups folder beside the database)."),
     Setting("backup_keep", 14, "How many daily backups to keep (the oldest are deleted)."),
+    Setting("admin.report_time", "18:00", "Time of day (HH:MM, hall time) the end-of-day report (XLSX + PDF) is "
+            "written into admin.reports_dir; set it after the last closing time; '' = no daily report."),
+    Setting("admin.reports_dir", "", "Folder of the end-of-day reports ('' = a reports folder beside the database)."),
+    Setting("admin.wait_target_minutes", {"*": 30}, "Target wait (issued → first call) in minutes per service code, "
+            "\"*\" for every other service; the statistics' served_within_target is the share of served tickets "
+            "that waited no longer."),
     Setting("uplink.interval_s", 5, "Seconds between batches to the city hub when no event is waiting "
             "(each carries the audit head and the day's figures); new events go at once."),
     Setting("uplink.batch_size", 500, "Most events in one batch to the city hub."),
@@ -299,6 +324,8 @@ def _validate(name: str, value: Any) -> None:
             raise bad
         if name.endswith("_time") and value and not _HHMM.match(value):
             raise bad
+        if name == "approvals.region" and value and not (len(value) == 6 and value.isdigit()):
+            raise bad
         if name == "timezone":
             from zoneinfo import ZoneInfo
 
@@ -306,32 +333,55 @@ def _validate(name: str, value: Any) -> None:
                 ZoneInfo(value)
             except Exception as exc:
                 raise bad from exc
-    elif name == "evaluations.closed_days":
-        if not isinstance(value, list) or not all(isinstance(d, str) and _iso_date(d) for d in value):
-            raise bad
-    elif name == "evaluations.channel_codes":
-        if (not isinstance(value, dict) or set(value) != set(default)
-                or not all(isinstance(v, str) and 0 < len(v) <= 40 for v in value.values())):
-            raise bad
-    elif name == "devices.window_printers":
-        if not isinstance(value, dict) or not all(
-                isinstance(k, str) and k.isdigit() and (
-                    (isinstance(v, str) and 0 < len(v) <= 40)
-                    or (isinstance(v, list) and all(isinstance(x, str) and 0 < len(x) <= 40 for x in v)))
-                for k, v in value.items()):
-            raise bad
-    elif name == "opening_hours":
+    elif name in _CHECKS:
         try:
-            parse_opening_hours(value)
+            _CHECKS[name](value)
         except (TypeError, ValueError, AttributeError) as exc:
             raise bad from exc
 
 
-def _iso_date(text: str) -> bool:
-    import datetime as dt
+def _check_wait_targets(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise TypeError("an object of service code → minutes")
+    for code, minutes in value.items():
+        if not isinstance(code, str) or isinstance(minutes, bool) or not isinstance(minutes, int | float) \
+                or not 0 < minutes <= 24 * 60:
+            raise ValueError(f"{code}: minutes must be in (0, 1440]")
 
-    try:
-        dt.date.fromisoformat(text)
-    except ValueError:
-        return False
-    return len(text) == 10
+
+def _check_channel_codes(value: Any) -> None:
+    default = _BY_NAME["evaluations.channel_codes"].default
+    if not isinstance(value, dict) or set(value) != set(default):
+        raise ValueError(f"an object with exactly the channels {sorted(default)}")
+    if not all(isinstance(v, str) and 0 < len(v) <= 40 for v in value.values()):
+        raise ValueError("each province code: a string of 1 to 40 characters")
+
+
+def _check_approval_sources(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise TypeError("an object of collection → {url, timeout?, token_env?}")
+    for name, entry in value.items():
+        if not isinstance(entry, dict) or not str(entry.get("url", "")).startswith(("http://", "https://")):
+            raise ValueError(f"{name}: an object with an http(s) url")
+
+
+def _check_window_printers(value: Any) -> None:
+    if not isinstance(value, dict):
+        raise TypeError("an object of window number → printer name(s)")
+    for window, printers in value.items():
+        names = [printers] if isinstance(printers, str) else printers
+        if not (isinstance(window, str) and window.isdigit()) or not isinstance(names, list) or not all(
+                isinstance(n, str) and 0 < len(n) <= 40 for n in names):
+            raise ValueError(f"{window}: a window number and a printer name or a list of them")
+
+
+#: Settings whose value needs more than a type check (name → a check raising on a bad value).
+_CHECKS: dict[str, Any] = {
+    "opening_hours": parse_opening_hours,
+    "closed_days": parse_closed_days,
+    "extended_days": parse_extended_days,
+    "admin.wait_target_minutes": _check_wait_targets,
+    "evaluations.channel_codes": _check_channel_codes,
+    "approvals.sources": _check_approval_sources,
+    "devices.window_printers": _check_window_printers,
+}

@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 
 # System packages: a CJK font (kiosk, receipts, screenshots), espeak-ng + sox (voice clips),
 # chromium (browser tests, display kiosks), GL/EGL for Kivy offscreen and OpenCV, PostgreSQL
-# (the city hub; its tests start a throw-away cluster).
-APT_PACKAGES=(fonts-noto-cjk espeak-ng sox chromium libgl1 libegl1 libgl1-mesa-dri libmtdev1 postgresql)
+# (the city hub; its tests start a throw-away cluster), poppler-utils (tests render the end-of-day
+# report's PDF to an image with pdftoppm).
+APT_PACKAGES=(fonts-noto-cjk espeak-ng sox chromium libgl1 libegl1 libgl1-mesa-dri libmtdev1 postgresql poppler-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -127,12 +127,12 @@ def test_calendar_cli_add_list_remove_and_deadline(db_path, db):
     assert len(kinds) == 2
 
 
-def test_the_closed_days_setting_feeds_the_calendar_and_is_validated(db):
-    set_setting(db, "evaluations.closed_days", ["2026-12-01"])
+def test_the_halls_closed_days_feed_the_calendar_and_are_validated(db):
+    set_setting(db, "closed_days", {"2026-12-01": "系统升级"})
     assert not hall_calendar(db).is_working_day(D("2026-12-01"))
-    for bad in (["2026-13-01"], "2026-12-01", [1]):
+    for bad in ({"2026-13-01": "x"}, "2026-12-01", {"2026-12-01": 1}):
         with pytest.raises(Exception) as e:
-            set_setting(db, "evaluations.closed_days", bad)
+            set_setting(db, "closed_days", bad)
         assert getattr(e.value, "code", "") == "bad_setting_value"
     with pytest.raises(ValidationError):
         set_setting(db, "evaluations.deadline_working_days", 0)

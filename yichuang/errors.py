@@ -185,6 +185,35 @@ server(422, "bad_identity_check", "人证核验记录无效：{what}", "Invalid 
 server(422, "bad_case_number", "办件编号格式不正确", "Malformed case number")
 server(404, "case_not_found", "找不到该办件：{case}", "No such case: {case}")
 server(404, "verify_ref_not_found", "找不到该凭证，请核对二维码", "No document with this reference; check the QR code")
+# --- server: the hall manager's pages, statistics and reports (queue_server/admin/) ----------
+server(409, "hall_closed_day", "今天（{date}）{reason}，暂停取号。下次开放：{next_opening}",
+       "The hall is closed today ({date}): {reason}. Next opening: {next_opening}",
+       "请在开放时间再来，或通过网上办事大厅办理。", "Please come back when the hall is open, or use the online service hall.")
+server(404, "category_not_found", "没有业务类别 {category}", "No category {category}")
+server(404, "service_not_found", "没有事项 {service}", "No service {service}")
+server(409, "category_exists", "业务类别代码 {category} 已存在", "Category {category} already exists")
+server(409, "service_exists", "事项代码 {service} 已存在", "Service {service} already exists")
+server(409, "window_exists", "{window} 号窗口已存在", "Window {window} already exists")
+server(422, "prefix_taken", "号码前缀 {prefix} 已被业务类别「{other}」使用", "Prefix {prefix} is used by category {other}",
+       "每个业务类别的号码前缀须不同，请换一个字母。", "Each category needs its own prefix letter.")
+server(422, "bad_window_state", "窗口状态只能是 开启、暂停 或 关闭", "Window status must be open, paused or closed")
+server(422, "bad_hours", "办理时间有误：{what}", "Invalid opening hours: {what_en}",
+       "时间段的格式为 08:30-12:00，日期的格式为 2026-10-01。", "Spans look like 08:30-12:00, dates like 2026-10-01.")
+server(404, "user_not_found", "没有这个工作人员账号", "No such staff account")
+server(409, "cannot_change_self", "不能停用自己的账号或取消自己的管理员角色", "You cannot deactivate or demote your own account")
+server(409, "last_admin", "这是最后一个启用的管理员账号，不能停用或降级", "This is the last active admin account")
+server(404, "token_not_found", "没有这个设备令牌", "No such device token")
+server(422, "bad_appointment", "预约信息有误：{what}", "Invalid appointment: {what_en}")
+server(404, "audit_record_not_found", "没有第 {record} 条审计记录", "No audit record {record}")
+server(422, "undo_not_supported", "「{kind}」类记录不能撤销", "Records of kind {kind} cannot be undone")
+server(409, "undo_stale", "该项在这条记录之后又被修改过，不能直接撤销；请查看最新的记录",
+       "The item changed again after this record; undo the newer record first")
+server(422, "bad_stats_range", "统计日期有误：{what}", "Invalid statistics range: {what_en}",
+       "日期格式为 2026-11-25，开始日期不晚于结束日期，跨度不超过 400 天。",
+       "Dates look like 2026-11-25; from ≤ to, at most 400 days.")
+server(422, "bad_stats_figure", "无法打开这个数字：{figure}", "Unknown figure to open: {figure}")
+server(404, "report_not_found", "没有这份报表", "No such report")
+server(409, "password_change_required", "请先修改一次性密码", "Change your one-time password first")
 # --- the city hub and the hall's uplink (city_hub/, queue_server/uplink/) -------------------
 server(401, "unknown_hall", "城市中心没有登记这个大厅：{hall}", "No hall {hall} is registered at the city hub",
        "请在城市中心运行 city-hub hall add 登记该大厅。", "Register the hall at the hub with city-hub hall add.")
@@ -254,6 +283,24 @@ server(422, "licence_alg_unavailable", "签名算法 {alg} 不可用", "Signatur
 server(422, "bad_trust_list", "证照信任列表无效，未采用：{problem}", "Invalid licence trust list, not applied: {problem}",
        "本厅继续使用上一份有效的信任列表；请城市中心重新发布（city-hub manifest publish-trust-list）。",
        "The hall keeps the last good trust list; have the hub publish again (city-hub manifest publish-trust-list).")
+
+# --- server: 秒批 instant approvals ---------------------------------------------------------
+server(422, "unknown_approval_item", "没有这个秒批事项：{item}", "No instant-approval item {item}")
+server(422, "bad_applicant", "申请人信息有误：{what}", "Invalid applicant: {what_en}")
+server(422, "bad_verification", "身份核验方式无效（face、card 或 staff）",
+       "verification.method must be face, card or staff")
+server(422, "bad_approval_input", "申请内容有误：{input}（{what}）", "Invalid input {input}: {what_en}")
+server(422, "bad_application_date", "申请日期格式应为 YYYY-MM-DD", "application_date must be YYYY-MM-DD")
+server(403, "approval_date_admin_only", "只有管理员可以按其他日期重新审批",
+       "Only an admin token may give an application date other than today")
+server(409, "approval_not_referred", "该办件当前为「{status_zh}」，不能人工决定",
+       "Case {case} is {status}; only referred cases are decided by hand")
+server(422, "bad_staff_decision", "决定应为 approved（通过）或 rejected（不予通过）",
+       "decision must be approved or rejected")
+server(422, "approval_note_required", "不予通过时请写明理由", "A written reason is required to reject")
+server(422, "bad_data_file", "数据文件有误：第 {line} 行，{where}：{what}", "Bad data file: line {line}, {where}: {what}",
+       "请改正后重新导入，未写入任何数据。", "Fix the file and load it again; nothing was written.")
+server(404, "ruleset_not_found", "找不到规则集 {hash}", "No stored rule set {hash}")
 
 # --- server: device health for technicians (queue_server/devices) ---------------------------
 server(403, "device_name_mismatch", "心跳中的设备名 {name} 与令牌名称不一致",

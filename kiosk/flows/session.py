@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 from kiosk.client import QueueClient, Ticket
 from kiosk.config import KioskConfig
+from kiosk.flows.approval import ApprovalFlow
 from kiosk.flows.catalog import PAGE_SIZE, Catalog
 from kiosk.flows.checkin import CheckInFlow
 from kiosk.flows.devices import DeviceWatcher
@@ -64,6 +65,7 @@ class Kiosk:
         self.on_wipe: list[Callable[[], None]] = []
         #: 好差评 after a kiosk transaction (forgets its state on every wipe).
         self.rating = RatingFlow(self)
+        self.approval = ApprovalFlow(self)
         #: The identity check (``kiosk.flows.identity.IdentityFlow``) when this kiosk has
         #: one; built at start-up off the UI thread (``kiosk.flows.identity.attach_identity``:
         #: loading the face models takes seconds), sharing ``card_reader.device``.

@@ -14,6 +14,15 @@ class HomeScreen(KioskScreen):
         self.kiosk.take_number.choose_priority(None)
         self.go("priority" if priority else "category")
 
+    def refresh(self) -> None:
+        button = self.ids.get("approvals_button")
+        if button is not None and button.parent is not None and not self.kiosk.config.get("approvals", "enabled"):
+            button.parent.remove_widget(button)  # [approvals] enabled = false: no 自助办理
+
+    def approvals(self) -> None:
+        """自助办理 (秒批): the items by category."""
+        self.kiosk.approval.reset()
+        self.go("approval_items")
     def show_licence(self) -> None:
         """亮证: the identity check (card + face), then the citizen's licences."""
         from kiosk.flows.licence import licence_flow

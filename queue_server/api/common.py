@@ -108,6 +108,17 @@ def field(data: dict[str, Any], name: str, kind: type | tuple[type, ...], *, req
     return value
 
 
+def idempotency_key() -> str | None:
+    """``Idempotency-Key`` header, scoped to the caller's token (None when absent); 422
+    ``bad_idempotency_key`` over 100 characters."""
+    raw = request.headers.get("Idempotency-Key", "").strip()
+    if not raw:
+        return None
+    if len(raw) > 100:
+        raise ValidationError("bad_idempotency_key")
+    return f"{principal().token_id}:{raw}"
+
+
 def actor() -> str:
     """Who is acting, as the audit records it: ``user:<id>`` for a login, ``token:<name>``
     for a device token."""

@@ -18,6 +18,7 @@ from queue_server.api.common import (
     body,
     clerk_id,
     field,
+    idempotency_key,
     principal,
     roles,
 )
@@ -38,16 +39,6 @@ def _json(data: Any, status: int = 200) -> Response:
     resp = jsonify(data)
     resp.status_code = status
     return resp
-
-
-def _idempotency_key() -> str | None:
-    """``Idempotency-Key`` header, scoped to the caller's token (None when absent)."""
-    raw = request.headers.get("Idempotency-Key", "").strip()
-    if not raw:
-        return None
-    if len(raw) > 100:
-        raise ValidationError("bad_idempotency_key")
-    return f"{principal().token_id}:{raw}"
 
 
 def _public_ticket(t: dict[str, Any]) -> dict[str, Any]:
@@ -138,7 +129,7 @@ def issue() -> Response:
         source="counter" if p.role == "clerk" else ("admin" if p.role == "admin" else "kiosk"),
         clock=_clock(),
         in_tx=enqueue if want_print else None,
-        idempotency_key=_idempotency_key(),
+        idempotency_key=idempotency_key(),
     )
     notify_change()
     if want_print:
@@ -178,7 +169,7 @@ def appointment_check_in() -> Response:
     code = field(data, "code", str, max_len=64)
     id_number = field(data, "id_number", str, max_len=32)
     ticket = engine.check_in(get_db(), code=code, id_number=id_number, issued_by=principal().name, clock=_clock(),
-                             idempotency_key=_idempotency_key())
+                             idempotency_key=idempotency_key())
     notify_change()
     return _json(_public_ticket(ticket), 201)
 

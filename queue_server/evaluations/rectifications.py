@@ -45,7 +45,7 @@ COLUMNS = _COLS
 def hall_calendar(db: Database, conn: sqlite3.Connection | None = None) -> HallCalendar:
     """The calendar deadlines are counted on: official + the hall's closed days + admin entries."""
     c = conn if conn is not None else db.conn
-    closed = get_setting(db, "evaluations.closed_days") or []
+    closed = sorted(get_setting(db, "closed_days") or {})  # the hall's closed days (queue_server/queue/hours.py)
     entered = [(r[0], r[1]) for r in c.execute("SELECT day, kind FROM evaluation_calendar_days")]
     return HallCalendar.of(closed, entered)
 

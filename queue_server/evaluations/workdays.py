@@ -3,7 +3,7 @@
 A day is a working day when the State Council's schedule says so — public holidays are
 off, and the weekend days made working days (调休) are on — as the kept library
 ``chinesecalendar`` knows it, and the hall is not closed that day (its own closed days,
-setting ``evaluations.closed_days``).
+the core setting ``closed_days`` the hall manager keeps on the hours page).
 
 ``chinesecalendar`` only knows the years already published (1.11.0: 2004–2026; it raises
 ``NotImplementedError`` for 2027). For a year it does not know, a day is a working day when

@@ -45,7 +45,7 @@ from queue_server.events import declare, record_event
 declare("printer.status", ("printer", "status", "paused", "reason", "queue"),
         "A printer's status or pause changed (paper out, cover open, back to ok).")
 
-JOB_KINDS = ("ticket", "reprint", "test")
+JOB_KINDS = ("ticket", "reprint", "test", "document")
 JOB_STATES = ("queued", "printing", "done", "failed")
 
 #: Set by the printing blueprint for each request (``request.host_url``); the QR on a ticket
@@ -334,6 +334,17 @@ def enqueue_reprint(conn: Any, ticket_id: int, printer: str | None = None) -> in
     return _insert_job(conn, name, "reprint", ticket_id, ticket_payload(conn, ticket_id, reprint=True))
 
 
+def enqueue_document(conn: Any, document: dict[str, Any], printer: str | None = None) -> int | None:
+    """Queue a printed document (:class:`hardware.printer.document.DocumentData` as a dict:
+    an approval certificate, a 一次性告知单, a licence copy) in the caller's transaction;
+    the job id, or None when no printer is configured. The payload is what prints: keep
+    personal data in it masked."""
+    name = _pick_printer(conn, printer)
+    if name is None:
+        return None
+    return _insert_job(conn, name, "document", None, document)
+
+
 def enqueue_test_page(conn: Any, printer: str) -> int:
     """Queue a test page for ``printer`` (NotFound if there is no such printer)."""
     name = _pick_printer(conn, printer)
@@ -394,7 +405,7 @@ def claim_next(db: Database, printer: str, owner: str, lease_seconds: float = 60
             conn.execute(
                 "UPDATE print_jobs SET state = 'failed', finished_at = ?, "
                 "last_error = 'expired: not printed within ' || ? || ' s' "
-                "WHERE printer = ? AND state = 'queued' AND kind IN ('ticket', 'reprint') AND created_at < ?",
+                "WHERE printer = ? AND state = 'queued' AND kind IN ('ticket', 'reprint', 'document') AND created_at < ?",
                 (now, int(max_age), printer, now - max_age))
         row = conn.execute(
             "SELECT id, kind, ticket_id, payload, state, attempts, next_attempt_at, lease_until "

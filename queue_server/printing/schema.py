@@ -60,6 +60,59 @@ def m0002_print_queue(db: Database) -> None:
     )
 
 
+@migrations(name="m0003_document_jobs", transactional=False)
+def m0003_document_jobs(db: Database) -> None:
+    """Jobs of kind ``document`` (an approval certificate, a 一次性告知单, a licence copy:
+    :class:`hardware.printer.document.DocumentData` as the payload). SQLite cannot alter a
+    CHECK constraint, so ``print_jobs`` is rebuilt (SQLite's procedure: new table, copy,
+    drop, rename, indexes, ``foreign_key_check``) in one transaction. Safe to run again
+    after a crash before it was recorded: it only rebuilds a table without the new kind."""
+    conn = db.conn
+    sql = (conn.execute("SELECT sql FROM sqlite_master WHERE name = 'print_jobs'").fetchone() or [""])[0]
+    if "'document'" in sql:
+        return
+    statements = [
+        """CREATE TABLE print_jobs_new (
+            id INTEGER PRIMARY KEY,
+            printer TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('ticket', 'reprint', 'test', 'document')),
+            ticket_id INTEGER REFERENCES tickets(id),
+            payload TEXT NOT NULL,          -- JSON TicketData, or DocumentData for documents
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state IN ('queued', 'printing', 'done', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at REAL NOT NULL,
+            last_error TEXT,
+            lease_owner TEXT,
+            lease_until REAL,
+            created_at REAL NOT NULL,
+            started_at REAL,
+            finished_at REAL
+        )""",
+        "INSERT INTO print_jobs_new SELECT id, printer, kind, ticket_id, payload, state, attempts, next_attempt_at, "
+        "last_error, lease_owner, lease_until, created_at, started_at, finished_at FROM print_jobs",
+        "DROP TABLE print_jobs",
+        "ALTER TABLE print_jobs_new RENAME TO print_jobs",
+        "CREATE INDEX print_jobs_queue ON print_jobs(printer, state, id)",
+        "CREATE INDEX print_jobs_ticket ON print_jobs(ticket_id)",
+    ]
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in statements:
+                conn.execute(statement)
+            bad = conn.execute("PRAGMA foreign_key_check(print_jobs)").fetchall()
+            if bad:
+                raise RuntimeError(f"foreign key check failed after rebuilding print_jobs: {bad[:3]}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
 def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
     """Before the queue archives the tickets of days before ``day``: the print queue keeps
     its own history, so jobs let go of those tickets (the job rows stay), ``limit`` at a time."""

@@ -79,6 +79,10 @@ def render_job(job: jobs.Job, options: PrinterOptions, url: str) -> bytes:
     """The bytes of a job for this printer's options."""
     if job.kind == "test":
         return render_test_page(options, url=url, now=datetime.now().astimezone())
+    if job.kind == "document":
+        from hardware.printer.document import DocumentData, render_document
+
+        return render_document(DocumentData.from_dict(job.payload), options)
     return render_ticket(job.ticket(), options)
 
 

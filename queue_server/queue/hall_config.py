@@ -71,6 +71,12 @@ def _text(item: dict[str, Any], key: str, where: str, *, required: bool = True, 
 def import_hall(db: Database, data: Any, *, actor: str = "system") -> dict[str, int]:
     """Validate and upsert the catalogue; returns how many of each kind were written.
     The change is audited with the catalogue before and after."""
+    cats, svcs, wins, known_cats = validate_hall(db.conn, data)
+    return _write_hall(db, cats, svcs, wins, known_cats, actor)
+
+
+def validate_hall(conn: sqlite3.Connection, data: Any) -> tuple[list[Any], list[Any], list[Any], dict[str, str]]:
+    """Check a catalogue file against the rules and the hall; raises ``bad_hall_config``."""
     if not isinstance(data, dict):
         raise _bad("应为 JSON 对象", "the file must hold a JSON object")
     cats = data.get("categories", [])
@@ -78,7 +84,6 @@ def import_hall(db: Database, data: Any, *, actor: str = "system") -> dict[str, 
     wins = data.get("windows", [])
     if not all(isinstance(x, list) for x in (cats, svcs, wins)):
         raise _bad("categories/services/windows 应为列表", "categories, services and windows must be lists")
-    conn = db.conn
     known_cats = {r[0]: r[1] for r in conn.execute("SELECT code, prefix FROM categories")}
     for i, c in enumerate(cats):
         if not isinstance(c, dict):
@@ -125,7 +130,11 @@ def import_hall(db: Database, data: Any, *, actor: str = "system") -> dict[str, 
             raise _bad(f"{number} 号窗口的未知事项 {unknown}", f"window {number}: unknown services {unknown}")
         if w.get("kind", "normal") not in WINDOW_KINDS:
             raise _bad(f"{number} 号窗口的类型", f"window {number}: kind must be one of {WINDOW_KINDS}")
+    return cats, svcs, wins, known_cats
 
+
+def _write_hall(db: Database, cats: list[Any], svcs: list[Any], wins: list[Any], known_cats: dict[str, str],
+                actor: str) -> dict[str, int]:
     with write_tx(db) as c:
         before = export_hall(c)
         for i, cat in enumerate(cats):
@@ -158,3 +167,49 @@ def import_hall(db: Database, data: Any, *, actor: str = "system") -> dict[str, 
         record_event(c, "hall.configured", {"categories": len(cats), "services": len(svcs), "windows": len(wins)})
         append(c, HallImported(before=before, after=export_hall(c)), actor=actor)
     return {"categories": len(cats), "services": len(svcs), "windows": len(wins)}
+
+
+def _planned(data: dict[str, Any], known_cats: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    """What ``import_hall`` would write for each item of ``data`` (the fields it sets)."""
+    return {
+        "categories": [{"code": c["code"], "name": c["name"].strip(), "name_en": str(c.get("name_en") or "").strip(),
+                        "prefix": c["prefix"]} for c in data.get("categories", [])],
+        "services": [{"code": s["code"], "name": s["name"].strip(), "name_en": str(s.get("name_en") or ""),
+                      "category": s["category"], "prefix": str(s.get("prefix") or known_cats[s["category"]]),
+                      "self_service": bool(s.get("self_service")), "daily_limit_per_id": s.get("daily_limit_per_id"),
+                      "avg_minutes": float(s.get("avg_minutes", 8)), "active": s.get("active", True) is not False}
+                     for s in data.get("services", [])],
+        "windows": [{"number": w["number"], "name": w["name"].strip(), "services": w["services"],
+                     "kind": w.get("kind", "normal")} for w in data.get("windows", [])],
+    }
+
+
+def diff_hall(db: Database, data: Any) -> dict[str, Any]:
+    """Preview of ``import_hall(db, data)`` without writing: validates exactly as the import
+    does, then lists per kind what is ``new``, ``changed`` (with ``{field: [now, after]}``)
+    or ``same``, and what the hall has that the file leaves out (``kept``: import never
+    deletes). ``changes`` counts the items the import would write differently."""
+    conn = db.conn
+    _cats, _svcs, _wins, known_cats = validate_hall(conn, data)
+    current = export_hall(conn)
+    keys = {"categories": "code", "services": "code", "windows": "number"}
+    out: dict[str, Any] = {"changes": 0}
+    for kind, planned in _planned(data, known_cats).items():
+        key = keys[kind]
+        now = {item[key]: item for item in current[kind]}
+        items = []
+        for item in planned:
+            old = now.get(item[key])
+            if old is None:
+                items.append({"key": item[key], "status": "new", "after": item})
+                out["changes"] += 1
+                continue
+            changed = {f: [old.get(f), v] for f, v in item.items()
+                       if f != key and old.get(f) != v and not (isinstance(v, float) and old.get(f) == v)}
+            status = "changed" if changed else "same"
+            out["changes"] += bool(changed)
+            items.append({"key": item[key], "status": status, "changes": changed})
+        named = {item[key] for item in planned}
+        items += [{"key": k, "status": "kept"} for k in now if k not in named]
+        out[kind] = items
+    return out

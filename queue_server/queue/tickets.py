@@ -61,8 +61,15 @@ def check_open(h: Hall) -> None:
     if not h.settings.get("enforce_opening_hours", True):
         return
     hours = h.settings["opening_hours"]
-    if not clk.is_open(hours, h.now, h.tz):
-        raise Conflict("hall_closed", hours=clk.describe_hours(hours), opening_hours=hours)
+    if not clk.is_open_now(h.settings, h.now, h.tz):
+        nxt = clk.next_opening_ts(h.settings, h.now, h.tz)
+        next_text = clk.describe_moment(nxt, h.tz, h.now) if nxt is not None else "另行通知"
+        reason = clk.closed_reason(h.settings, h.day)
+        if reason is not None:  # a closed day: the hall's own reason and when it opens again
+            raise Conflict("hall_closed_day", date=h.day, reason=reason or "闭厅", next_opening=next_text,
+                           next_opening_at=nxt)
+        raise Conflict("hall_closed", hours=clk.describe_hours(hours), opening_hours=hours,
+                       next_opening=next_text, next_opening_at=nxt)
 
 
 def roll_day(conn: sqlite3.Connection, key: str, h: Hall) -> None:

@@ -217,6 +217,7 @@
     }
     dl.replaceChildren(...rows.flatMap(([k, v, cls]) => [Yc.make("dt", "", k), Yc.make("dd", cls || "", v)]));
     setButtons();
+    loadCase();
   }
 
   function renderQueue(tickets) {
@@ -336,6 +337,104 @@
       await api("POST", `/api/windows/${windowNo}/pause`, { reason });
       await refresh();
       say("已暂停服务 (Paused)", true);
+    });
+  });
+
+  // --- 秒批 referrals: the case a ticket carries, its rule trace, the clerk's decision -------
+  let caseFor = null;   // the ticket id whose case is loaded (or being loaded)
+  let caseData = null;  // GET /api/approvals?ticket=<id>
+  const RESULT_ZH = { pass: "✓ 通过", fail: "✗ 未通过", unknown: "? 无法判断" };
+  const METHOD_ZH = { face: "人脸比对", card: "仅读卡（未比对人脸）", staff: "工作人员核验" };
+
+  async function loadCase() {
+    const t = current;
+    if (!t || !t.referral_reason) { caseFor = null; caseData = null; renderCase(); return; }
+    if (caseFor === t.id) { renderCase(); return; }
+    caseFor = t.id;
+    caseData = null;
+    renderCase();
+    try {
+      const found = await api("GET", `/api/approvals?ticket=${t.id}`);
+      if (caseFor === t.id) caseData = found;
+    } catch (e) {
+      if (e.status !== 404) fail(e);  // 404: a referral that is not a 秒批 case
+    }
+    renderCase();
+  }
+
+  function shown(v) {
+    if (v === null || v === undefined) return "无";
+    if (Array.isArray(v)) {
+      if (!v.length) return "无记录";
+      return v.map((r) => (r && typeof r === "object") ? Object.values(r).filter((x) => x !== null).join(" ") : String(r)).join("；");
+    }
+    if (typeof v === "boolean") return v ? "是" : "否";
+    return String(v);
+  }
+
+  function renderCase() {
+    const panel = document.getElementById("case-panel");
+    const c = caseData;
+    panel.hidden = !c;
+    if (!c) return;
+    Yc.text("case-number", c.case);
+    Yc.text("case-status", c.status_text || c.status);
+    document.getElementById("case-status").className = "pill " + ({ approved: "open", rejected: "paused" }[c.status] || "");
+    const h = c.holder || {};
+    const v = c.verification || {};
+    Yc.text("case-head", `${c.item_name} · 申请人 ${h.name_masked || ""} ${h.id_masked || ""} · ` +
+      `${METHOD_ZH[v.method] || v.method}${v.score != null ? "（相似度 " + Number(v.score).toFixed(2) + "）" : ""} · ` +
+      `申请日期 ${c.application_date} · 规则集 ${c.ruleset.version}（${c.ruleset.hash.slice(0, 12)}）· ${c.decided_by}`);
+    document.getElementById("case-trace").replaceChildren(...c.trace.map((r) => {
+      const tr = Yc.make("tr", r.result);
+      tr.dataset.rule = r.rule;
+      const cond = Yc.make("td", "", r.text);
+      cond.appendChild(Yc.make("span", "basis", r.basis));
+      const res = Yc.make("td", "res", RESULT_ZH[r.result] || r.result);
+      if (r.code) res.appendChild(Yc.make("span", "basis", r.code));
+      const facts = Yc.make("td");
+      for (const [name, source] of Object.entries(r.facts || {})) {
+        const line = Yc.make("span", "fact");
+        const label = (r.labels && r.labels[name]) || name;
+        line.append(Yc.make("b", "", label + "："),
+          document.createTextNode(!(r.values && name in r.values) ? "未取得"
+            : name === "applicant.verification" ? (METHOD_ZH[r.values[name]] || r.values[name]) : shown(r.values[name])),
+          Yc.make("small", "", `（${source}）`));
+        facts.appendChild(line);
+      }
+      if (r.error) facts.appendChild(Yc.make("span", "basis", r.error));
+      tr.append(Yc.make("td", "rid", r.rule), cond, res, facts);
+      return tr;
+    }));
+    const staff = document.getElementById("case-staff");
+    staff.hidden = !c.staff;
+    if (c.staff) {
+      Yc.text(staff, `${c.staff.decision === "approved" ? "已人工审核通过" : "已决定不予通过"}` +
+        `${c.staff.note ? "：" + c.staff.note : ""}（${c.staff.by_name || c.staff.by}）`);
+    }
+    document.getElementById("case-actions").hidden = c.status !== "referred";
+  }
+
+  function openCaseDialog(decision) {
+    const dlg = document.getElementById("dlg-case");
+    dlg.dataset.decision = decision;
+    Yc.text("case-dlg-title", decision === "approved" ? "人工审核通过 Approve" : "不予通过 Reject");
+    Yc.text("case-dlg-hint", decision === "approved"
+      ? "核实材料后通过；可写明核实了什么（选填）。" : "不予通过须写明理由，理由会告知申请人并记入审计。");
+    document.getElementById("case-note").value = "";
+    dlg.showModal();
+  }
+  document.getElementById("btn-case-approve").addEventListener("click", () => caseData && openCaseDialog("approved"));
+  document.getElementById("btn-case-reject").addEventListener("click", () => caseData && openCaseDialog("rejected"));
+  document.getElementById("dlg-case").addEventListener("close", (ev) => {
+    const dlg = ev.target;
+    if (dlg.returnValue !== "ok" || !caseData) return;
+    const decision = dlg.dataset.decision;
+    const note = document.getElementById("case-note").value.trim();
+    act(async () => {
+      caseData = await api("POST", `/api/approvals/${caseData.case}/decide`, { decision, note });
+      renderCase();
+      say(decision === "approved" ? `${caseData.case} 已人工审核通过` : `${caseData.case} 已决定不予通过`, true);
     });
   });
 

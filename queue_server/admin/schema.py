@@ -1,0 +1,93 @@
+"""The admin capability's tables, and what archiving does with them.
+
+* ``admin_window_log`` — every window status change (open, paused, resumed, closed) with
+  the clerk signed in at that moment, written by a trigger on the window events, so the
+  statistics know when each clerk's window was open (idle time) without touching the
+  engine. Events carry no clerk; this table has only the user id.
+* ``admin_archives`` — the archive files that hold earlier days (recorded when archiving
+  runs), so statistics over a range read them too.
+* ``admin_password_resets`` — users whose password is a one-time password an admin set
+  (they are asked to change it at their next login on the admin pages).
+
+:func:`archive` moves old window-log rows to the archive with the tickets, and gives the
+archive file the indexes statistics need (by day, by call time), so a month in the
+archive answers as fast as a month in the live file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+from queue_server.db import move_rows
+
+migrations = Migrations("admin")
+
+WINDOW_EVENTS = ("window.opened", "window.paused", "window.resumed", "window.closed")
+
+
+@migrations(name="m0001_admin")
+def m0001_admin(db: Database) -> None:
+    kinds = ", ".join(f"'{k}'" for k in WINDOW_EVENTS)
+    db.executescript(
+        f"""
+        CREATE TABLE admin_window_log (
+            id INTEGER PRIMARY KEY,
+            ts REAL NOT NULL,
+            window INTEGER NOT NULL,
+            status TEXT NOT NULL,          -- open | paused | closed (after the change)
+            clerk_user_id INTEGER          -- the clerk signed in at the window then (NULL: none)
+        );
+        CREATE INDEX admin_window_log_ts ON admin_window_log(ts);
+        CREATE INDEX admin_window_log_window ON admin_window_log(window, ts);
+        CREATE TRIGGER admin_window_log_event AFTER INSERT ON events WHEN NEW.type IN ({kinds})
+        BEGIN
+            INSERT INTO admin_window_log (ts, window, status, clerk_user_id)
+            VALUES (NEW.ts, json_extract(NEW.data, '$.window'), json_extract(NEW.data, '$.status'),
+                    (SELECT clerk_user_id FROM windows WHERE number = json_extract(NEW.data, '$.window')));
+        END;
+        CREATE TABLE admin_archives (
+            path TEXT PRIMARY KEY,         -- archive file (absolute)
+            first_day TEXT NOT NULL,
+            last_day TEXT NOT NULL,
+            updated_at REAL NOT NULL
+        );
+        CREATE TABLE admin_password_resets (
+            user_id INTEGER PRIMARY KEY,
+            reset_at REAL NOT NULL
+        );
+        """
+    )
+
+
+#: Indexes every archive file gets (statistics read archived days by day and by call time).
+ARCHIVE_INDEXES = (
+    ("tickets", "admin_tickets_day", "day"),
+    ("call_log", "admin_call_log_ts", "ts"),
+    ("admin_window_log", "admin_window_log_ts", "ts"),
+)
+
+
+def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
+    """Move window-log rows older than ``cutoff``; then (once nothing is left to move)
+    index the archive for statistics and record which days it holds."""
+    moved = move_rows(conn, "admin_window_log",
+                      "id IN (SELECT id FROM main.admin_window_log WHERE ts < ? ORDER BY id LIMIT ?)",
+                      (cutoff, limit))
+    if moved:
+        return {"admin_window_log": moved}
+    for table, index, column in ARCHIVE_INDEXES:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS arch.{table} AS SELECT * FROM main.{table} WHERE 0")
+        conn.execute(f"CREATE INDEX IF NOT EXISTS arch.{index} ON {table}({column})")
+    path = next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "arch"), "")
+    first, last = conn.execute("SELECT MIN(day), MAX(day) FROM main.tickets WHERE day < ?", (day,)).fetchone()
+    if path and first:
+        conn.execute(
+            "INSERT INTO main.admin_archives (path, first_day, last_day, updated_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (path) DO UPDATE SET first_day = MIN(first_day, excluded.first_day), "
+            "last_day = MAX(last_day, excluded.last_day), updated_at = excluded.updated_at",
+            (path, first, last, time.time()))
+    return {"admin_window_log": 0}

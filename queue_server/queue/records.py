@@ -1,0 +1,54 @@
+"""Audit record kinds of the catalogue editing functions (:mod:`queue_server.queue.catalog`).
+
+Each carries the item's key and its state before and after the change, as the admin API
+shows it (``before`` is None for a new item), so a change can be undone from its record
+(``queue_server/admin/undo.py`` applies ``before`` through the same function, and the undo
+is itself a record whose ``undo_of`` names the record it undid). Catalogue items hold no
+personal data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from queue_server.audit.records import AuditRecord, record_type
+
+
+@record_type
+@dataclass(frozen=True)
+class CategoryChanged(AuditRecord):
+    """A business category (业务类别) was added or edited (code, name, English name, prefix, order)."""
+
+    kind: ClassVar[str] = "category.changed"
+    category: str
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    undo_of: int | None = None
+
+
+@record_type
+@dataclass(frozen=True)
+class ServiceChanged(AuditRecord):
+    """A service (事项) was added or edited (name, category, prefix, self-service, per-ID
+    daily limit, average minutes, active, order)."""
+
+    kind: ClassVar[str] = "service.changed"
+    service: str
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    undo_of: int | None = None
+
+
+@record_type
+@dataclass(frozen=True)
+class WindowChanged(AuditRecord):
+    """A window was added or reconfigured (name, services in priority order, kind — normal,
+    universal or green channel), or an admin opened, paused or closed it (``status``,
+    ``pause_reason``)."""
+
+    kind: ClassVar[str] = "window.changed"
+    window: int
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    undo_of: int | None = None
