@@ -290,3 +290,23 @@ def test_the_other_pages_render_their_data(browser, server, hall, name, tmp_path
         assert page.is_enabled("#import-apply")
     shot(page, name)
     page.close()
+
+
+def test_the_header_tells_the_manager_about_a_failing_device(browser, server, hall):
+    """Issue 15: the hall manager sees failures too, in the admin area's header (linked to /tech)."""
+    from queue_server.auth import create_token
+
+    db = connect(hall["path"])
+    token = create_token(db, "kiosk", "kiosk-07")
+    db.conn.close()
+    beat = requests.post(server.url + "/api/devices/heartbeat", headers={"Authorization": f"Bearer {token}"},
+                         json={"name": "kiosk-07", "kind": "kiosk", "version": "1", "uptime_s": 60, "disk_free_mb": 900,
+                               "components": [{"kind": "printer", "name": "receipt", "state": "error",
+                                               "detail": "paper_out"}]}, timeout=10)
+    assert beat.status_code == 200
+    page = admin_page(browser, server)
+    page.wait_for_selector("#device-alerts:not([hidden])")
+    alert = page.locator("#device-alerts")
+    assert "1 台设备故障" in alert.inner_text() and alert.get_attribute("href") == "/tech"
+    assert "kiosk-07" in (alert.get_attribute("title") or "")
+    page.close()

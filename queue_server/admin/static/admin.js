@@ -104,13 +104,21 @@ const Ad = (() => {
   }
 
   async function deviceAlerts() {
+    // The hall manager sees device failures before the citizens do (issue 15): the
+    // technicians' summary, linked to /tech.
     const el = document.getElementById("device-alerts");
     if (!el) return;
     try {
-      const data = await api("GET", "/api/devices");
-      const list = Array.isArray(data) ? data : (data.devices || []);
-      const bad = list.filter((d) => ["error", "fault", "offline", "down", "failed"].includes(d.status || d.state));
-      if (bad.length) { el.hidden = false; el.className = "pill warn"; el.textContent = t(`${bad.length} 台设备故障`, `${bad.length} device(s) failing`); }
+      const s = await api("GET", "/api/devices/summary");
+      const bad = (s.problems || []).filter((p) => p.state === "error" || p.state === "stale");
+      const warn = (s.problems || []).filter((p) => p.state === "warning");
+      if (!bad.length && !warn.length) { el.hidden = true; return; }
+      el.hidden = false;
+      el.className = "pill " + (bad.length ? "bad" : "warn");
+      el.textContent = bad.length
+        ? t(`${bad.length} 台设备故障`, `${bad.length} device(s) failing`)
+        : t(`${warn.length} 台设备需注意`, `${warn.length} device(s) need attention`);
+      el.title = (bad.length ? bad : warn).map((p) => `${p.name}: ${p.detail || p.state}`).join("\n");
     } catch (e) { /* the devices API is optional */ }
   }
 
