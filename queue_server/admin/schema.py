@@ -9,9 +9,10 @@
 * ``admin_password_resets`` — users whose password is a one-time password an admin set
   (they are asked to change it at their next login on the admin pages).
 
-:func:`archive` moves old window-log rows to the archive with the tickets, and gives the
-archive file the indexes statistics need (by day, by call time), so a month in the
-archive answers as fast as a month in the live file.
+:func:`archive` records the archive file and gives it the tables and indexes statistics
+need (by day, by call time, window log by time and by window), then moves old window-log
+rows to the archive with the tickets, so a month in the archive answers as fast as a month
+in the live file.
 """
 
 from __future__ import annotations
@@ -68,17 +69,15 @@ ARCHIVE_INDEXES = (
     ("tickets", "admin_tickets_day", "day"),
     ("call_log", "admin_call_log_ts", "ts"),
     ("admin_window_log", "admin_window_log_ts", "ts"),
+    ("admin_window_log", "admin_window_log_window", "window, ts"),
 )
 
 
 def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
-    """Move window-log rows older than ``cutoff``; then (once nothing is left to move)
-    index the archive for statistics and record which days it holds."""
-    moved = move_rows(conn, "admin_window_log",
-                      "id IN (SELECT id FROM main.admin_window_log WHERE ts < ? ORDER BY id LIMIT ?)",
-                      (cutoff, limit))
-    if moved:
-        return {"admin_window_log": moved}
+    """Record the archive file (which days it holds) and give it the tables and indexes
+    statistics read, then move window-log rows older than ``cutoff``. The record and the
+    tables come first, so statistics read the moved rows from the archive from the first
+    batch on (a reader meanwhile finds every window-log row in one file or the other)."""
     for table, index, column in ARCHIVE_INDEXES:
         conn.execute(f"CREATE TABLE IF NOT EXISTS arch.{table} AS SELECT * FROM main.{table} WHERE 0")
         conn.execute(f"CREATE INDEX IF NOT EXISTS arch.{index} ON {table}({column})")
@@ -90,4 +89,7 @@ def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> di
             "ON CONFLICT (path) DO UPDATE SET first_day = MIN(first_day, excluded.first_day), "
             "last_day = MAX(last_day, excluded.last_day), updated_at = excluded.updated_at",
             (path, first, last, time.time()))
-    return {"admin_window_log": 0}
+    moved = move_rows(conn, "admin_window_log",
+                      "id IN (SELECT id FROM main.admin_window_log WHERE ts < ? ORDER BY id LIMIT ?)",
+                      (cutoff, limit))
+    return {"admin_window_log": moved}
