@@ -522,7 +522,7 @@ def facts_for(db: Database, from_day: str, to_day: str, *, now: float, labels: _
     if store and fresh:
         try:
             rollups.store(db, fresh, basis)
-        except sqlite3.Error:  # a read-only or busy file: the figures are right all the same
+        except (sqlite3.Error, OSError):  # a read-only, full or busy file: the figures are right all the same
             log.warning("statistics: could not store per-day facts", exc_info=True)
     return [facts[d] for d in days], missing
 
