@@ -124,27 +124,41 @@ def storable(facts: DayFacts, today: str) -> bool:
     return facts.day < today and facts.settled and len(facts.sources) <= 1
 
 
+#: Most tickets' facts written in one transaction (~0.5 MB), so the hall's writers wait little.
+STORE_BATCH = 10_000
+
+
 def store(db: Database, facts: Iterable[DayFacts], basis_: str) -> int:
-    """Write the days (replacing older rows of them) in one transaction. A day whose
-    tickets in the hall file changed since they were read (archiving moved some) is
-    skipped: it is made again next time. Returns how many were written."""
-    rows = [(f, [np.ascontiguousarray(f.cols[k], dtype=dt).tobytes() for k, dt in COLUMNS.items()]) for f in facts]
-    if not rows:
-        return 0
+    """Write the days (replacing older rows of them), a few days per short transaction. A
+    day whose tickets in the hall file changed since they were read (archiving moved some)
+    is skipped: it is made again next time. Returns how many were written."""
+    batches: list[list[DayFacts]] = [[]]
+    size = 0
+    for f in facts:
+        if batches[-1] and size + f.n > STORE_BATCH:
+            batches.append([])
+            size = 0
+        batches[-1].append(f)
+        size += f.n
     written = 0
-    made_at = time.time()
-    with write_tx(db) as conn:
-        for f, cols in rows:
-            now_main = conn.execute("SELECT COUNT(*) FROM main.tickets WHERE day = ?", (f.day,)).fetchone()[0]
-            if now_main != f.from_main:
-                continue
-            conn.execute(
-                "INSERT OR REPLACE INTO admin_stats_days (day, basis, made_at, tickets, services, categories, "
-                "windows, clerks, " + ", ".join(f"c_{k}" for k in COLUMNS) + ") VALUES ("
-                + ", ".join("?" * (8 + len(COLUMNS))) + ")",
-                (f.day, basis_, made_at, f.n, json.dumps(f.services), json.dumps(f.categories),
-                 json.dumps(f.windows), json.dumps(f.clerks), *cols))
-            written += 1
+    for batch in batches:
+        rows = [(f, [np.ascontiguousarray(f.cols[k], dtype=dt).tobytes() for k, dt in COLUMNS.items()])
+                for f in batch]
+        if not rows:
+            continue
+        made_at = time.time()
+        with write_tx(db) as conn:
+            for f, cols in rows:
+                now_main = conn.execute("SELECT COUNT(*) FROM main.tickets WHERE day = ?", (f.day,)).fetchone()[0]
+                if now_main != f.from_main:
+                    continue
+                conn.execute(
+                    "INSERT OR REPLACE INTO admin_stats_days (day, basis, made_at, tickets, services, categories, "
+                    "windows, clerks, " + ", ".join(f"c_{k}" for k in COLUMNS) + ") VALUES ("
+                    + ", ".join("?" * (8 + len(COLUMNS))) + ")",
+                    (f.day, basis_, made_at, f.n, json.dumps(f.services), json.dumps(f.categories),
+                     json.dumps(f.windows), json.dumps(f.clerks), *cols))
+                written += 1
     return written
 
 
