@@ -762,8 +762,9 @@ def window_time_by_day(data: Dataset, services_of: dict[int, tuple[list[str], st
     """:func:`window_time` of each business day of the range on its own: ``day →
     ({window: (open, idle)}, {clerk user id: (open, idle)})``. Open spans are cut at
     midnight; since a ticket waits and is handled within its own day, each day needs only
-    its own tickets, and the days add up to the range exactly (the lengths are differences
-    of timestamps of one magnitude, which floating point adds without rounding)."""
+    its own tickets, and the days add up to the range exactly (Unix times after 2004 are
+    multiples of 2⁻²² s as doubles, and so are their differences and sums below 2³¹ s: no
+    rounding)."""
     day_end = _day_ends(data)
     waiting: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
     priority: dict[str, list[tuple[float, float]]] = defaultdict(list)
