@@ -1,11 +1,22 @@
 """The admin's statistics with a year of a busy centre's tickets (~440,000, 泰安's yearly
-count) in the hall, half of them archived: a month's ``GET /api/stats/queue`` (each
+count) in the hall, half of them archived: a month's ``GET /api/stats/queue`` (every
 grouping), its drill-down and the live figures, median and p99 over many runs.
 
-Builds the year as bench/bench_year.py does (finished tickets with their calls, progress
-counts on stderr), archives the first half into an archive file (so the month read spans
-the archive and the live file when ``--month`` straddles the cut), then measures through
-the Flask app.
+Builds the year as bench/bench_year.py does (tickets with their calls and each window's
+open/pause/close log, a few tickets left open each evening and expired the next morning,
+today's morning so far; progress on stderr), archives the first half into an archive file,
+then measures through the Flask app:
+
+* **cold**: the first request for a month when no day of it has its per-day facts yet
+  (they are made and stored by that request — what a hall sees once after an upgrade, or
+  after a change of the time zone or of a window's services);
+* the **daily job** (``stats_rollups``) making the facts of every closed day of the year,
+  as a running hall has them (each evening it makes the day before);
+* **steady state**: a month per grouping with the facts made (today read from the rows);
+* a drill-down, and the live figures.
+
+It also checks that the fast path gives exactly the figures of a full recomputation from
+the rows for the month across the archive cut.
 
     .venv/bin/python bench/bench_admin.py                  # 440,000 tickets
     .venv/bin/python bench/bench_admin.py --tickets 60000  # quicker
@@ -22,12 +33,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from queue_server import create_app
+from queue_server import create_app, schedule
+from queue_server.admin import stats
 from queue_server.archive import archive_days
 from queue_server.auth import create_token
 from queue_server.demo import SERVICES, make_hall
 from queue_server.migrations import open_db
 from queue_server.settings import set_setting
+
+GROUPS = ("day", "hour", "service", "category", "window", "clerk")
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -43,9 +57,12 @@ class Clock:
         return self.t
 
 
-def build_year(db, tickets: int, today: dt.date) -> None:
-    """Tickets of 365 days before ``today`` over every service and the 15 windows: most
-    served, some no-shows and cancellations, each called once (a few recalled)."""
+def build_year(db, tickets: int, today: dt.date, now: float) -> None:
+    """Tickets of the 365 days before ``today`` and of today until ``now`` over every
+    service and the 15 windows: most served, some no-shows and cancellations, each called
+    once (a few recalled), a few priority tickets, a few left waiting at closing time
+    (expired by the next day's first ticket); each window opened at 08:25 by its clerk,
+    paused for lunch, closed at 17:30."""
     rng = random.Random(7)
     per_day = max(1, tickets // 365)
     services = [(s[0], s[1]) for s in SERVICES]
@@ -54,37 +71,58 @@ def build_year(db, tickets: int, today: dt.date) -> None:
     tid = 10_000_000
     done = 0
     t0 = time.monotonic()
-    for d in range(365, 0, -1):
+    for d in range(365, -1, -1):
         day = today - dt.timedelta(days=d)
         base = dt.datetime(day.year, day.month, day.day, 0, 30).timestamp()  # 08:30 Asia/Shanghai
-        rows, calls = [], []
+        next_morning = base + 86400 + 60
+        rows, calls, log = [], [], []
         seq: dict[str, int] = {}
+        for w in range(1, 16):
+            clerk = 3 + w % 6
+            for at, status in ((-300, "open"), (3.5 * 3600, "paused"), (4.5 * 3600, "open"), (9 * 3600, "closed")):
+                if base + at < now:
+                    log.append((base + at, w, status, clerk))
         for n in range(per_day):
+            issued = base + n * (8 * 3600 / per_day)
+            if issued >= now:
+                break
             tid += 1
             code, cat = services[rng.randrange(len(services))]
             prefix = prefixes[cat]
             seq[prefix] = seq.get(prefix, 0) + 1
             number = f"{prefix}{seq[prefix]:03d}"
-            issued = base + n * (8 * 3600 / per_day)
             called = issued + rng.uniform(60, 2400)
             window = rng.randint(1, 15)
+            clerk = 3 + window % 6
             r = rng.random()
-            status = "done" if r < 0.9 else ("no_show" if r < 0.96 else "cancelled")
+            priority = "elderly" if rng.random() < 0.03 else None
+            status = "done" if r < 0.9 else ("no_show" if r < 0.96 else "cancelled" if r < 0.99 else "expired")
+            if called >= now:  # today: not called yet
+                rows.append((tid, day.isoformat(), number, prefix, seq[prefix], code, cat, "waiting", f"y{tid}",
+                             issued, None, None, None, None, None, None, priority))
+                continue
+            if status == "expired":  # left waiting; the next day's first ticket expires it
+                rows.append((tid, day.isoformat(), number, prefix, seq[prefix], code, cat, status, f"y{tid}",
+                             issued, None, None, None, next_morning, None, None, priority))
+                continue
             started = called + rng.uniform(20, 180) if status == "done" else None
             finished = started + rng.uniform(120, 1500) if started else None
             closed = called + 300 if status != "done" else None
+            if finished is not None and finished >= now:
+                status, finished = "serving", None
             rows.append((tid, day.isoformat(), number, prefix, seq[prefix], code, cat, status, f"y{tid}", issued,
-                         called, started, finished, closed, window, 3 + window % 6))
-            calls.append((tid, number, window, "call", 3 + window % 6, called))
-            if r > 0.97:
-                calls.append((tid, number, window, "recall", 3 + window % 6, called + 60))
+                         called, started, finished, closed, window, clerk, priority))
+            calls.append((tid, number, window, "call", clerk, called))
+            if r > 0.97 and called + 60 < now:
+                calls.append((tid, number, window, "recall", clerk, called + 60))
         conn.execute("BEGIN")
         conn.executemany(
             "INSERT INTO tickets (id, day, number, prefix, seq, service_code, category, status, progress_code, "
-            "issued_at, called_at, started_at, finished_at, closed_at, window, clerk_user_id) "
-            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+            "issued_at, called_at, started_at, finished_at, closed_at, window, clerk_user_id, priority) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         conn.executemany("INSERT INTO call_log (ticket_id, number, window, kind, clerk_user_id, ts) "
                          "VALUES (?,?,?,?,?,?)", calls)
+        conn.executemany("INSERT INTO admin_window_log (ts, window, status, clerk_user_id) VALUES (?,?,?,?)", log)
         conn.execute("COMMIT")
         done += len(rows)
         if d % 30 == 0 or d == 1:
@@ -109,27 +147,55 @@ def main() -> None:
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-admin-"))
     today = dt.date(2026, 12, 2)
+    now = dt.datetime(today.year, today.month, today.day, 2, 0).timestamp()  # 10:00 Asia/Shanghai
     path = tmp / "hall.db"
     db = open_db(path)
     make_hall(db, appointments=0, clock=Clock(dt.datetime(2026, 11, 1, 9).timestamp()))
     set_setting(db, "enforce_opening_hours", False)
-    build_year(db, args.tickets, today)
+    build_year(db, args.tickets, today, now)
     cut = (today - dt.timedelta(days=183)).isoformat()
     t0 = time.perf_counter()
     moved = archive_days(db, str(path) + ".archive.db", before=cut)["moved"].get("tickets", 0)
     print(f"  archived {moved:,} tickets before {cut} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
-    live_month = ((today - dt.timedelta(days=30)).isoformat(), (today - dt.timedelta(days=1)).isoformat())
+    this_month = ((today - dt.timedelta(days=29)).isoformat(), today.isoformat())
     a = dt.date.fromisoformat(cut)
     span_month = ((a - dt.timedelta(days=15)).isoformat(), (a + dt.timedelta(days=14)).isoformat())
     arch_month = ((a - dt.timedelta(days=60)).isoformat(), (a - dt.timedelta(days=31)).isoformat())
-    clock = Clock(dt.datetime(today.year, today.month, today.day, 10, 0).timestamp())
+    months = (("30 days to today", this_month), ("month across the archive cut", span_month),
+              ("archived month", arch_month))
+    clock = Clock(now)
     app = create_app({"DB_PATH": str(path), "TESTING": True, "CLOCK": clock})
     client = app.test_client()
     h = {"Authorization": f"Bearer {create_token(db, 'admin', 'bench-admin')}"}
     rows = []
-    for label, (f, t) in (("live month", live_month), ("month across the archive cut", span_month),
-                          ("archived month", arch_month)):
-        for group in ("day", "service", "window", "clerk"):
+
+    # cold: no per-day facts yet (each request makes and stores its month's)
+    for label, (f, t) in months:
+        for group in ("day", "window"):
+            db.conn.execute("DELETE FROM admin_stats_days")
+            lat = timed(client, f"/api/stats/queue?from={f}&to={t}&group={group}", h, 1)
+            rows.append((f"{label} {f}…{t}", f"cold: first request, group={group}", lat))
+    db.conn.execute("DELETE FROM admin_stats_days")
+
+    # the daily job, as a hall runs it each evening (here: the whole year at once)
+    t0 = time.perf_counter()
+    ran = schedule.run_now(db, schedule.JOBS["stats_rollups"], today.isoformat())
+    job_s = time.perf_counter() - t0
+    assert ran["error"] is None, ran["error"]
+    facts = db.conn.execute("SELECT COUNT(*), SUM(tickets), SUM(length(c_svc) + length(c_cat) + length(c_win) + "
+                            "length(c_clerk) + length(c_hour) + length(c_status) + length(c_transferred) + "
+                            "length(c_calls) + length(c_recalls) + length(c_wait) + length(c_walk) + "
+                            "length(c_service) + length(windows) + length(clerks)) FROM admin_stats_days").fetchone()
+
+    # the fast path gives the figures of a full recomputation from the rows
+    f, t = span_month
+    for group in GROUPS:
+        fast = stats.queue_stats(db, f, t, group, now=now)
+        full = stats.queue_stats(db, f, t, group, now=now, rollups=False)
+        assert fast == full, f"fast path and recomputation differ for group={group}"
+
+    for label, (f, t) in months:
+        for group in GROUPS:
             lat = timed(client, f"/api/stats/queue?from={f}&to={t}&group={group}", h, args.runs)
             rows.append((f"{label} {f}…{t}", f"group={group}", lat))
         lat = timed(client, f"/api/stats/queue/tickets?from={f}&to={t}&group=service&key=QY01&figure=served",
@@ -143,8 +209,11 @@ def main() -> None:
     for i in range(3_000_000):
         x += i
     speed = time.perf_counter() - t0
-    print(f"\n{args.tickets:,} tickets in a year ({n:,} live, {moved:,} archived); {args.runs} runs each; "
-          f"machine: a 3,000,000-step Python loop took {speed:.2f} s (~0.15 s on a quiet core)\n")
+    print(f"\n{args.tickets:,} tickets in a year ({n:,} live, {moved:,} archived); {args.runs} runs each "
+          f"(cold: 1); machine: a 3,000,000-step Python loop took {speed:.2f} s (~0.15 s on a quiet core)")
+    print(f"daily job stats_rollups: {facts[0]} days ({facts[1]:,} tickets) made in {job_s:.1f} s; "
+          f"{facts[2] / 1e6:.1f} MB of facts ({facts[2] / max(1, facts[1]):.0f} bytes a ticket); "
+          f"fast path = full recomputation for every grouping of the month across the cut\n")
     print("| range | request | median (ms) | p99 (ms) |")
     print("|---|---|---|---|")
     for label, what, lat in rows:

@@ -178,6 +178,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("backup_keep", 14, "How many daily backups to keep (the oldest are deleted)."),
     Setting("admin.report_time", "18:00", "Time of day (HH:MM, hall time) the end-of-day report (XLSX + PDF) is "
             "written into admin.reports_dir; set it after the last closing time; '' = no daily report."),
+    Setting("admin.rollup_time", "18:30", "Time of day (HH:MM, hall time) the statistics' per-day facts of closed "
+            "days are made (a month's statistics then read them instead of every ticket; a day still missing "
+            "is made on its first request); '' = only on request."),
     Setting("admin.reports_dir", "", "Folder of the end-of-day reports ('' = a reports folder beside the database)."),
     Setting("admin.wait_target_minutes", {"*": 30}, "Target wait (issued → first call) in minutes per service code, "
             "\"*\" for every other service; the statistics' served_within_target is the share of served tickets "

@@ -7,7 +7,8 @@ and the end-of-day report (docs/admin.md).
 * :mod:`~queue_server.admin.appointments` — the admin's appointment list, booking, cancel;
 * :mod:`~queue_server.admin.undo` — undo a change from its audit record;
 * :mod:`~queue_server.admin.stats` — queue statistics from tickets and the call log
-  (archive included), drill-down; :mod:`~queue_server.admin.providers` — the registry
+  (archive included), drill-down; :mod:`~queue_server.admin.rollups` — the per-day facts
+  of closed days a range is read from (made on request and by a daily job); :mod:`~queue_server.admin.providers` — the registry
   other capabilities (好差评, 秒批) add their figures to;
 * :mod:`~queue_server.admin.exports` — CSV (UTF-8 BOM) and XLSX;
   :mod:`~queue_server.admin.report` — the end-of-day report (XLSX + PDF), a daily job;

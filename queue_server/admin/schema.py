@@ -8,10 +8,13 @@
   runs), so statistics over a range read them too.
 * ``admin_password_resets`` — users whose password is a one-time password an admin set
   (they are asked to change it at their next login on the admin pages).
+* ``admin_stats_days`` — the statistics' per-day facts of closed days
+  (:mod:`queue_server.admin.rollups`); they stay in the hall file when days are archived.
 
-:func:`archive` moves old window-log rows to the archive with the tickets, and gives the
-archive file the indexes statistics need (by day, by call time), so a month in the
-archive answers as fast as a month in the live file.
+:func:`archive` records the archive file and gives it the tables and indexes statistics
+need (by day, by call time, window log by time and by window), then moves old window-log
+rows to the archive with the tickets, so a month in the archive answers as fast as a month
+in the live file.
 """
 
 from __future__ import annotations
@@ -63,22 +66,53 @@ def m0001_admin(db: Database) -> None:
     )
 
 
+#: The per-ticket columns of ``admin_stats_days`` (``c_<name>``): name → numpy dtype, packed
+#: little-endian (``queue_server/admin/rollups.py`` reads and writes them).
+STATS_COLUMNS: dict[str, str] = {
+    "svc": "<u2", "cat": "<u2", "win": "<i4", "clerk": "<i8", "hour": "u1", "status": "u1",
+    "transferred": "u1", "calls": "<i4", "recalls": "<i4", "wait": "<f8", "walk": "<f8", "service": "<f8",
+}
+
+
+@migrations(name="m0002_admin_stats_days")
+def m0002_admin_stats_days(db: Database) -> None:
+    """Per-day facts of closed days for the statistics (``queue_server/admin/rollups.py``):
+    one row per business day, kept in the hall file (archiving leaves them here)."""
+    db.executescript(
+        """
+        CREATE TABLE admin_stats_days (
+            day TEXT PRIMARY KEY,          -- business day (hall time)
+            basis TEXT NOT NULL,           -- digest of what the figures depend on (rollups.basis)
+            made_at REAL NOT NULL,
+            tickets INTEGER NOT NULL,      -- entries in each c_* column (one per ticket)
+            services TEXT NOT NULL,        -- JSON list of service codes: c_svc indexes into it
+            categories TEXT NOT NULL,      -- JSON list of category codes: c_cat indexes into it
+            windows TEXT NOT NULL,         -- JSON {window: [open s, idle s]}
+            clerks TEXT NOT NULL,          -- JSON {clerk user id or "": [open s, idle s]}
+            c_svc BLOB NOT NULL, c_cat BLOB NOT NULL, c_win BLOB NOT NULL, c_clerk BLOB NOT NULL,
+            c_hour BLOB NOT NULL, c_status BLOB NOT NULL, c_transferred BLOB NOT NULL,
+            c_calls BLOB NOT NULL, c_recalls BLOB NOT NULL,
+            c_wait BLOB NOT NULL, c_walk BLOB NOT NULL, c_service BLOB NOT NULL
+        );
+        """
+    )
+
+
 #: Indexes every archive file gets (statistics read archived days by day and by call time).
 ARCHIVE_INDEXES = (
     ("tickets", "admin_tickets_day", "day"),
     ("call_log", "admin_call_log_ts", "ts"),
     ("admin_window_log", "admin_window_log_ts", "ts"),
+    ("admin_window_log", "admin_window_log_window", "window, ts"),
 )
 
 
 def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
-    """Move window-log rows older than ``cutoff``; then (once nothing is left to move)
-    index the archive for statistics and record which days it holds."""
-    moved = move_rows(conn, "admin_window_log",
-                      "id IN (SELECT id FROM main.admin_window_log WHERE ts < ? ORDER BY id LIMIT ?)",
-                      (cutoff, limit))
-    if moved:
-        return {"admin_window_log": moved}
+    """Record the archive file (which days it holds) and give it the tables and indexes
+    statistics read, then move window-log rows older than ``cutoff``. The record and the
+    tables come first, so statistics read the moved rows from the archive from the first
+    batch on (a reader meanwhile finds every window-log row in one file or the other).
+    ``admin_stats_days`` stays in the hall file."""
     for table, index, column in ARCHIVE_INDEXES:
         conn.execute(f"CREATE TABLE IF NOT EXISTS arch.{table} AS SELECT * FROM main.{table} WHERE 0")
         conn.execute(f"CREATE INDEX IF NOT EXISTS arch.{index} ON {table}({column})")
@@ -90,4 +124,7 @@ def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> di
             "ON CONFLICT (path) DO UPDATE SET first_day = MIN(first_day, excluded.first_day), "
             "last_day = MAX(last_day, excluded.last_day), updated_at = excluded.updated_at",
             (path, first, last, time.time()))
-    return {"admin_window_log": 0}
+    moved = move_rows(conn, "admin_window_log",
+                      "id IN (SELECT id FROM main.admin_window_log WHERE ts < ? ORDER BY id LIMIT ?)",
+                      (cutoff, limit))
+    return {"admin_window_log": moved}

@@ -9,9 +9,14 @@ every figure traceable to the tickets behind it. ``docs/admin.md`` gives each fo
   times, service, window; no personal data.
 * :func:`live` — today as it is now (waiting per category, longest current wait, windows
   open and paused, served so far), cheap enough for every SSE update.
+* :func:`make_rollups` — the daily job ``stats_rollups``: keeps the per-day facts of closed
+  days (:mod:`queue_server.admin.rollups`), which :func:`queue_stats` reads instead of
+  their rows (today and open days always come from the rows); the same figures.
 
 Each ticket belongs to exactly one group of each grouping, so a column of counts adds up
-to the total. Times: ``wait`` = first call − issue, ``walk`` = start − the call before it,
+to the total. A ticket waits, and is handled, within its own business day (window idle
+time; the engine only calls today's tickets), which is what lets a range be added up day
+by day. Times: ``wait`` = first call − issue, ``walk`` = start − the call before it,
 ``service`` = finish − start (served tickets that were started). Medians are the middle
 value (the mean of the two middle ones for an even count); the 90th percentile is the
 nearest-rank one: the ⌈0.9·n⌉-th smallest value.
@@ -19,20 +24,28 @@ nearest-rank one: the ⌈0.9·n⌉-th smallest value.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
+import logging
 import math
+import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 from sqlite_utils import Database
 
 from queue_server import clock as clk
+from queue_server.admin import rollups
 from queue_server.admin.source import StatsSource, open_source
 from queue_server.errors import ValidationError
+from queue_server.schedule import daily
 from queue_server.settings import all_settings
+
+log = logging.getLogger(__name__)
 
 GROUPS = ("hour", "day", "service", "category", "window", "clerk")
 MAX_DAYS = 400
@@ -173,40 +186,65 @@ _TICKET_COLS = ("id, day, number, service_code, category, status, priority, issu
                 "closed_at, window, clerk_user_id, transferred_at, called_at")
 
 
-def load(db: Database, from_day: str, to_day: str, *, now: float | None = None) -> Dataset:
-    """Read the range's tickets, calls and window log from the hall file and its archives."""
-    settings = all_settings(db)
-    tz = str(settings["timezone"])
+def bounds(from_day: str, to_day: str, tz: str, now: float | None) -> tuple[float, float]:
+    """The range's start and end (Unix time): ``to_day``'s end, or ``now`` if earlier."""
     start = clk.day_start(from_day, tz)
-    end = clk.day_start((dt.date.fromisoformat(to_day) + dt.timedelta(days=1)).isoformat(), tz)
+    end = clk.day_start(next_day(to_day), tz)
     if now is not None:
         end = min(end, max(start, now))
+    return start, end
+
+
+def next_day(day: str) -> str:
+    return (dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat()
+
+
+def days_of(from_day: str, to_day: str) -> list[str]:
+    d, last = dt.date.fromisoformat(from_day), dt.date.fromisoformat(to_day)
+    out = []
+    while d <= last:
+        out.append(d.isoformat())
+        d += dt.timedelta(days=1)
+    return out
+
+
+def load(db: Database, from_day: str, to_day: str, *, now: float | None = None,
+         only: tuple[str, tuple[Any, ...]] | None = None, window_log: bool = True) -> Dataset:
+    """Read the range's tickets, calls and window log from the hall file and its archives.
+
+    ``only``: an SQL condition on the ticket columns and its parameters (a drill-down reads
+    just the tickets of one row); ``window_log=False`` skips the window log (no idle time)."""
+    settings = all_settings(db)
+    tz = str(settings["timezone"])
+    start, end = bounds(from_day, to_day, tz, now)
     tickets: list[Ticket] = []
     calls: dict[int, list[tuple[float, int, int, str]]] = defaultdict(list)
-    window_log: dict[int, list[tuple[float, str, int | None]]] = defaultdict(list)
+    log: dict[int, list[tuple[float, str, int | None]]] = defaultdict(list)
     prior: dict[int, tuple[float, str, int | None]] = {}
     with open_source(db, from_day, to_day) as src:
         for schema in src.schemas:
-            _load_schema(src, schema, from_day, to_day, start, end, tickets, calls, window_log, prior)
+            _load_schema(src, schema, from_day, to_day, start, end, tickets, calls, log, prior, only, window_log)
         missing = list(src.missing)
     for window, (_ts, status, clerk) in prior.items():
-        window_log[window].insert(0, (start, status, clerk))
+        log[window].insert(0, (start, status, clerk))
     for tk in tickets:
         tk.finish()
     for rows in calls.values():
         rows.sort(key=lambda r: (r[0], r[1]))
-    for rows in window_log.values():  # type: ignore[assignment]
-        rows.sort(key=lambda r: r[0])
-    return Dataset(from_day, to_day, tz, start, end, tickets, dict(calls), dict(window_log), missing, settings)
+    for entries in log.values():
+        entries.sort(key=lambda r: r[0])
+    return Dataset(from_day, to_day, tz, start, end, tickets, dict(calls), dict(log), missing, settings)
 
 
 def _load_schema(src: StatsSource, schema: str, from_day: str, to_day: str, start: float, end: float,
                  tickets: list[Ticket], calls: dict[int, list[tuple[float, int, int, str]]],
                  window_log: dict[int, list[tuple[float, str, int | None]]],
-                 prior: dict[int, tuple[float, str, int | None]]) -> None:
+                 prior: dict[int, tuple[float, str, int | None]], only: tuple[str, tuple[Any, ...]] | None,
+                 with_window_log: bool) -> None:
     index: dict[int, int] = {}
-    for r in src.execute(f"SELECT {_TICKET_COLS} FROM {schema}.tickets WHERE day >= ? AND day <= ?",
-                         (from_day, to_day)):
+    cond, params = only if only is not None else ("1", ())
+    for r in src.execute(f"SELECT {_TICKET_COLS} FROM {schema}.tickets WHERE day >= ? AND day <= ? AND ({cond})",
+                         (from_day, to_day, *params)):
         index[r[0]] = len(tickets)
         t = Ticket(schema, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], r[11], r[12], r[13])
         if r[14] is not None:
@@ -214,9 +252,14 @@ def _load_schema(src: StatsSource, schema: str, from_day: str, to_day: str, star
         tickets.append(t)
     seen_in_log: set[int] = set()
     if src.has_table(schema, "call_log"):
-        for tid, window, kind, clerk, ts in src.execute(
-                f"SELECT ticket_id, window, kind, clerk_user_id, ts FROM {schema}.call_log "
-                f"WHERE ts >= ? AND ts < ? ORDER BY ts, id", (start - 86400, end + 86400)):
+        sql = f"SELECT ticket_id, window, kind, clerk_user_id, ts FROM {schema}.call_log WHERE ts >= ? AND ts < ?"
+        # a ticket is called on its own day, after its issue: the range's own calls, with an
+        # hour's margin for a clock stepped back, a day's after (``end`` may be now)
+        args: tuple[Any, ...] = (start - 3600, end + 86400)
+        if only is not None:  # just the calls of the tickets read (matched in SQL, not in Python)
+            sql += f" AND ticket_id IN (SELECT id FROM {schema}.tickets WHERE day >= ? AND day <= ? AND ({cond}))"
+            args += (from_day, to_day, *params)
+        for tid, window, kind, clerk, ts in src.execute(sql + " ORDER BY ts, id", args):
             i = index.get(tid)
             if i is None:
                 continue
@@ -233,15 +276,18 @@ def _load_schema(src: StatsSource, schema: str, from_day: str, to_day: str, star
             else:
                 t.calls += 1
             calls[int(window)].append((ts, i, clerk, kind))
-    if src.has_table(schema, "admin_window_log"):
+    if with_window_log and src.has_table(schema, "admin_window_log"):
         for ts, window, status, clerk in src.execute(
                 f"SELECT ts, window, status, clerk_user_id FROM {schema}.admin_window_log WHERE ts >= ? AND ts < ?",
                 (start, end)):
             window_log[int(window)].append((ts, status, clerk))
-        # each window's state when the range starts (the newest change before it, in any file)
+        # each window's state when the range starts (the newest change before it, in any
+        # file): one index lookup per window (index on window, ts)
         for window, status, clerk, ts in src.execute(
-                f"SELECT window, status, clerk_user_id, MAX(ts) FROM {schema}.admin_window_log WHERE ts < ? "
-                f"GROUP BY window", (start,)):
+                f"SELECT a.window, a.status, a.clerk_user_id, a.ts FROM (SELECT DISTINCT window FROM "
+                f"{schema}.admin_window_log) AS w JOIN {schema}.admin_window_log AS a ON a.rowid = ("
+                f"SELECT x.rowid FROM {schema}.admin_window_log AS x WHERE x.window = w.window AND x.ts < ? "
+                f"ORDER BY x.ts DESC, x.rowid DESC LIMIT 1)", (start,)):
             if int(window) not in prior or prior[int(window)][0] < ts:
                 prior[int(window)] = (ts, status, clerk)
 
@@ -371,37 +417,55 @@ def _label(group: str, key: str | None, labels: _Labels) -> tuple[str, str, Any]
 
 
 def queue_stats(db: Database, from_day: Any, to_day: Any, group: Any = "day", *,
-                now: float | None = None, data: Dataset | None = None) -> dict[str, Any]:
+                now: float | None = None, data: Dataset | None = None, rollups: bool = True) -> dict[str, Any]:
     """Rows of the range grouped by ``group`` and a ``total`` row (fields: :data:`COLUMNS`;
-    formulas: docs/admin.md)."""
+    formulas: docs/admin.md).
+
+    Closed days come from their stored per-day facts (:mod:`queue_server.admin.rollups`;
+    made here on first use, and by the daily job), today and other open days from the rows.
+    ``rollups=False`` (or a ``data`` set already read) computes everything from the rows:
+    the same figures, slower (tests compare the two)."""
     f, t = parse_range(from_day, to_day)
     g = _check_group(group)
-    data = data or load(db, f, t, now=clk.now(None) if now is None else now)
+    now = clk.now(None) if now is None else now
+    if data is None and rollups:
+        return _queue_stats_fast(db, f, t, g, now)
+    data = data or load(db, f, t, now=now)
     labels = _Labels(db)
     targets = _targets(data.settings)
     key = _key_fn(g, data, labels)
     groups: dict[str | None, list[Ticket]] = defaultdict(list)
     for tk in data.tickets:
         groups[key(tk)].append(tk)
-    if g == "day":  # every day of the range, also the quiet ones
-        d = dt.date.fromisoformat(f)
-        last = min(dt.date.fromisoformat(t), dt.date.fromisoformat(clk.business_day(data.end - 1, data.tz)))
-        while d <= last:
-            groups.setdefault(d.isoformat(), [])
-            d += dt.timedelta(days=1)
-    elif g == "hour" and groups:
-        hours = [int(str(k)[:2]) for k in groups if k is not None]
-        for h in range(min(hours), max(hours) + 1):
-            groups.setdefault(f"{h:02d}:00", [])
     sessions = window_time(data, labels.window_services, labels.clerk_key) if g in ("window", "clerk") else None
+    figs = {k: _counts(members, targets) for k, members in groups.items()}
+    return _assemble(g, f, t, data.tz, data.end, figs, _counts(data.tickets, targets), sessions, labels, targets,
+                     data.missing_archives)
+
+
+def _assemble(g: str, f: str, t: str, tz: str, end: float, figs: dict[str | None, dict[str, Any]],
+              total_figs: dict[str, Any], sessions: dict[str, dict[str | None, tuple[float, float]]] | None,
+              labels: _Labels, targets: dict[str, float], missing: list[str]) -> dict[str, Any]:
+    """The answer from each group's figures: quiet days and hours listed, window time,
+    labels, table order, the total."""
+    figs = dict(figs)
+    if g == "day":  # every day of the range, also the quiet ones
+        last = min(t, clk.business_day(end - 1, tz))
+        for d in days_of(f, last) if last >= f else []:
+            figs.setdefault(d, {})
+    elif g == "hour" and figs:
+        hours = [int(str(k)[:2]) for k in figs if k is not None]
+        for h in range(min(hours), max(hours) + 1):
+            figs.setdefault(f"{h:02d}:00", {})
     if sessions is not None:
         for k in sessions[g]:
-            groups.setdefault(k, [])
+            figs.setdefault(k, {})
+    empty = _counts([], targets)
     rows = []
-    for k, members in groups.items():
+    for k, fig in figs.items():
         zh, en, sort = _label(g, k, labels)
-        row: dict[str, Any] = {"group": k, "label": zh, "label_en": en, **_counts(members, targets),
-                               "open_s": None, "idle_s": None}
+        row: dict[str, Any] = {"group": k, "label": zh, "label_en": en, **(fig or empty), "open_s": None,
+                               "idle_s": None}
         if sessions is not None and k is not None:
             open_s, idle_s = sessions[g].get(k, (0.0, 0.0))
             row["open_s"], row["idle_s"] = round(open_s, 1), round(idle_s, 1)
@@ -411,13 +475,185 @@ def queue_stats(db: Database, from_day: Any, to_day: Any, group: Any = "day", *,
             row["hour"] = int(k[:2])
         rows.append((sort, row))
     rows.sort(key=lambda r: r[0])
-    total = {"group": "total", "label": "合计", "label_en": "Total", **_counts(data.tickets, targets),
-             "open_s": None, "idle_s": None}
+    total = {"group": "total", "label": "合计", "label_en": "Total", **total_figs, "open_s": None, "idle_s": None}
     if sessions is not None:
         total["open_s"] = round(sum(v[0] for v in sessions["window"].values()), 1)
         total["idle_s"] = round(sum(v[1] for v in sessions["window"].values()), 1)
     return {"from": f, "to": t, "group": g, "rows": [r for _s, r in rows], "total": total,
-            "missing_archives": data.missing_archives}
+            "missing_archives": missing}
+
+
+# --- the fast path: per-day facts ------------------------------------------------------------
+
+
+def _runs(days: list[str]) -> list[tuple[str, str]]:
+    """Consecutive days as ``(first, last)`` runs."""
+    out: list[tuple[str, str]] = []
+    for d in days:
+        if out and next_day(out[-1][1]) == d:
+            out[-1] = (out[-1][0], d)
+        else:
+            out.append((d, d))
+    return out
+
+
+def facts_for(db: Database, from_day: str, to_day: str, *, now: float, labels: _Labels | None = None,
+              store: bool = True) -> tuple[list[rollups.DayFacts], list[str]]:
+    """Every day of the range as :class:`rollups.DayFacts`: stored ones as they are, the
+    others built from the rows (one read per run of consecutive days) and, when closed and
+    read completely, stored. Returns the days in order and the archive files that could
+    not be read."""
+    labels = labels or _Labels(db)
+    settings = all_settings(db)
+    tz = str(settings["timezone"])
+    basis = rollups.basis(tz, labels.window_services)
+    today = clk.business_day(now, tz)
+    days = days_of(from_day, to_day)
+    facts = rollups.read(db.conn, from_day, to_day, basis)
+    missing: list[str] = []
+    fresh: list[rollups.DayFacts] = []
+    for a, b in _runs([d for d in days if d not in facts]):
+        data = load(db, a, b, now=now)
+        built = day_facts(data, labels.window_services)
+        facts.update(built)
+        missing += [m for m in data.missing_archives if m not in missing]
+        if not data.missing_archives:
+            fresh += [x for x in built.values() if rollups.storable(x, today)]
+    if store and fresh:
+        try:
+            rollups.store(db, fresh, basis)
+        except (sqlite3.Error, OSError):  # a read-only, full or busy file: the figures are right all the same
+            log.warning("statistics: could not store per-day facts", exc_info=True)
+    return [facts[d] for d in days], missing
+
+
+def _queue_stats_fast(db: Database, f: str, t: str, g: str, now: float) -> dict[str, Any]:
+    settings = all_settings(db)
+    tz = str(settings["timezone"])
+    labels = _Labels(db)
+    targets = _targets(settings)
+    days, missing = facts_for(db, f, t, now=now, labels=labels)
+    comb = rollups.combine(days)
+    target = np.array([target_s(targets, code) for code in comb.services] or [0.0], dtype=np.float64)
+    target = target[comb.cols["svc"]] if comb.n else np.zeros(0)
+    keys, gid = _group_keys(g, comb, labels)
+    per_group = rollups.figures(comb, gid, len(keys), target)
+    figs: dict[str | None, dict[str, Any]] = dict(zip(keys, per_group, strict=True))
+    total_figs = rollups.figures(comb, np.zeros(comb.n, dtype=np.int64), 1, target)[0]
+    sessions = None
+    if g in ("window", "clerk"):
+        by_window: dict[str | None, tuple[float, float]] = {}
+        by_clerk: dict[str | None, tuple[float, float]] = {}
+        for day in days:
+            for w, (o, i) in day.windows.items():
+                po, pi = by_window.get(w, (0.0, 0.0))
+                by_window[w] = (po + o, pi + i)
+            for uid, (o, i) in day.clerks.items():
+                ck = labels.clerk_key(int(uid)) if uid else None
+                po, pi = by_clerk.get(ck, (0.0, 0.0))
+                by_clerk[ck] = (po + o, pi + i)
+        sessions = {"window": by_window, "clerk": by_clerk}
+    _start, end = bounds(f, t, tz, now)
+    return _assemble(g, f, t, tz, end, figs, total_figs, sessions, labels, targets, missing)
+
+
+def _group_keys(g: str, comb: rollups.Combined, labels: _Labels) -> tuple[list[str | None], np.ndarray]:
+    """The group keys present and each ticket's index among them (two values that name the
+    same key — two user ids with one 工号 — are one group)."""
+    if g == "day":
+        values, inv = rollups.group_ids(comb.day_index)
+        names: list[str | None] = [comb.days[int(v)] for v in values]
+    else:
+        col = {"hour": "hour", "service": "svc", "category": "cat", "window": "win", "clerk": "clerk"}[g]
+        values, inv = rollups.group_ids(comb.cols[col])
+        if g == "hour":
+            names = [f"{int(v):02d}:00" for v in values]
+        elif g == "service":
+            names = [comb.services[int(v)] for v in values]
+        elif g == "category":
+            names = [comb.categories[int(v)] for v in values]
+        elif g == "window":
+            names = [None if int(v) == rollups.NONE else str(int(v)) for v in values]
+        else:
+            names = [None if int(v) == rollups.NONE else labels.clerk_key(int(v)) for v in values]
+    keys: dict[str | None, int] = {}
+    remap = np.array([keys.setdefault(k, len(keys)) for k in names] or [0], dtype=np.int64)
+    return list(keys), remap[inv] if len(inv) else inv
+
+
+def day_facts(data: Dataset, services_of: dict[int, tuple[list[str], str]]) -> dict[str, rollups.DayFacts]:
+    """Each day of ``data``'s range as :class:`rollups.DayFacts` (a quiet day: no tickets)."""
+    wt = window_time_by_day(data, services_of)
+    by_day: dict[str, list[Ticket]] = defaultdict(list)
+    for tk in data.tickets:
+        by_day[tk.day].append(tk)
+    out = {}
+    nan = math.nan
+    for day in days_of(data.from_day, data.to_day):
+        ts = by_day.get(day, [])
+        services: dict[str, int] = {}
+        categories: dict[str, int] = {}
+        off = clk.day_start(day, data.tz)
+        cols = {
+            "svc": [services.setdefault(tk.service, len(services)) for tk in ts],
+            "cat": [categories.setdefault(tk.category, len(categories)) for tk in ts],
+            "win": [rollups.NONE if tk.window is None else tk.window for tk in ts],
+            "clerk": [rollups.NONE if tk.clerk is None else tk.clerk for tk in ts],
+            "hour": [min(max(int((tk.issued_at - off) // 3600), 0), 23) for tk in ts],
+            "status": [rollups.STATUS_CODES.get(tk.status, rollups.OPEN) for tk in ts],
+            "transferred": [tk.transferred_at is not None for tk in ts],
+            "calls": [tk.calls for tk in ts],
+            "recalls": [tk.recalls for tk in ts],
+            "wait": [nan if tk.wait is None else tk.wait for tk in ts],
+            "walk": [nan if tk.walk is None else tk.walk for tk in ts],
+            "service": [nan if tk.service_s is None else tk.service_s for tk in ts],
+        }
+        windows, clerks = wt.get(day, ({}, {}))
+        out[day] = rollups.DayFacts(
+            day, list(services), list(categories),
+            {k: np.array(v, dtype=rollups.COLUMNS[k]) for k, v in cols.items()},
+            {str(w): v for w, v in windows.items()},
+            {("" if uid is None else str(uid)): v for uid, v in clerks.items()},
+            sources=frozenset(tk.src for tk in ts), from_main=sum(1 for tk in ts if tk.src == "main"),
+            settled=all(tk.status in rollups.STATUS_CODES for tk in ts))
+    return out
+
+
+def make_rollups(db: Database, today: str | None = None, *, days: int = MAX_DAYS, chunk: int = 31) -> dict[str, Any]:
+    """Store the per-day facts of every closed day of the ``days`` days before ``today``
+    (default: the business day now) that has none, or one made on another basis; ``chunk``
+    days per read. The daily job: a range of past days then reads them from the first time
+    it is asked for."""
+    tz = str(all_settings(db)["timezone"])
+    today = today or clk.business_day(clk.now(None), tz)
+    now = clk.day_start(today, tz)
+    first = (dt.date.fromisoformat(today) - dt.timedelta(days=days)).isoformat()
+    last = (dt.date.fromisoformat(today) - dt.timedelta(days=1)).isoformat()
+    labels = _Labels(db)
+    basis = rollups.basis(tz, labels.window_services)
+    have = rollups.stored_days(db.conn, first, last, basis)
+    made = left = 0
+    missing: list[str] = []
+    for a, b in _runs([d for d in days_of(first, last) if d not in have]):
+        run = days_of(a, b)
+        for part in range(0, len(run), chunk):
+            piece = run[part:part + chunk]
+            data = load(db, piece[0], piece[-1], now=now)
+            if data.missing_archives:  # never keep a day read without one of its files
+                missing += [m for m in data.missing_archives if m not in missing]
+                left += len(piece)
+                continue
+            built = [x for x in day_facts(data, labels.window_services).values() if rollups.storable(x, today)]
+            kept = rollups.store(db, built, basis)
+            made += kept
+            left += len(piece) - kept
+    return {"days_made": made, "days_left": left, "days_kept": len(have), "missing_archives": missing}
+
+
+@daily("stats_rollups", "admin.rollup_time",
+       "Per-day statistics facts of closed days (a month's statistics read them instead of every ticket).")
+def _daily_rollups(db: Database, day: str) -> dict[str, Any]:
+    return make_rollups(db, day)
 
 
 # --- window time: open and idle -------------------------------------------------------------
@@ -481,14 +717,18 @@ def window_time(data: Dataset, services_of: dict[int, tuple[list[str], str]],
     window until that ticket finished, was marked no-show, cancelled or transferred, or
     the window's next call), while at least one ticket of a service the window serves
     (every service for a universal window; also priority tickets for the green channel)
-    was waiting (issued and not yet called). A clerk's time is that of the windows while
-    they were signed in there."""
+    was waiting (issued and not yet called). A ticket waits and is handled within its own
+    business day at most: the engine calls and handles only today's tickets, so what a day
+    left open (expired at the next day's first ticket) is nobody's work overnight. A
+    clerk's time is that of the windows while they were signed in there.
+
+    This is the whole range in one sweep; :func:`window_time_by_day` gives the same sums
+    day by day (for the per-day facts)."""
+    day_end = _day_ends(data)
     waiting_by_service: dict[str, list[tuple[float, float]]] = defaultdict(list)
     waiting_priority: list[tuple[float, float]] = []
     for t in data.tickets:
-        ends = [x for x in (t.first_call, t.closed_at, t.finished_at) if x is not None and x >= t.issued_at]
-        end = min(ends) if ends else data.end
-        span = (max(t.issued_at, data.start), min(end, data.end))
+        span = _waiting_span(t, data, day_end(t.day))
         waiting_by_service[t.service].append(span)
         if t.priority:
             waiting_priority.append(span)
@@ -502,14 +742,8 @@ def window_time(data: Dataset, services_of: dict[int, tuple[list[str], str]],
         segments = _open_segments(data.window_log.get(w, []), data.end)
         if not segments:
             continue
-        cfg = services_of.get(w)
-        if cfg is None or "*" in cfg[0]:
-            waiting = all_waiting
-        else:
-            waiting = _union(x for s in cfg[0] for x in per_service.get(s, []))
-            if cfg[1] == "green":
-                waiting = _union(waiting + priority_union)
-        busy = _busy(data, w)
+        waiting = _waiting_for(w, services_of, per_service, all_waiting, priority_union)
+        busy = _busy([(ts, data.tickets[i]) for ts, i, _c, _k in data.calls.get(w, [])], data.end, day_end)
         open_total = idle_total = 0.0
         for a, b, clerk in segments:
             seg = [(a, b)]
@@ -521,6 +755,103 @@ def window_time(data: Dataset, services_of: dict[int, tuple[list[str], str]],
             by_clerk[key] = (o + (b - a), i + idle)
         by_window[str(w)] = (open_total, idle_total)
     return {"window": by_window, "clerk": dict(by_clerk)}
+
+
+def window_time_by_day(data: Dataset, services_of: dict[int, tuple[list[str], str]]
+                       ) -> dict[str, tuple[dict[int, tuple[float, float]], dict[int | None, tuple[float, float]]]]:
+    """:func:`window_time` of each business day of the range on its own: ``day →
+    ({window: (open, idle)}, {clerk user id: (open, idle)})``. Open spans are cut at
+    midnight; since a ticket waits and is handled within its own day, each day needs only
+    its own tickets, and the days add up to the range exactly (Unix times after 2004 are
+    multiples of 2⁻²² s as doubles, and so are their differences and sums below 2³¹ s: no
+    rounding)."""
+    day_end = _day_ends(data)
+    waiting: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
+    priority: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    ends: dict[str, float] = {}
+    for t in data.tickets:
+        e = ends.get(t.day)
+        if e is None:
+            e = ends[t.day] = day_end(t.day)
+        span = _waiting_span(t, data, e)
+        waiting[t.day][t.service].append(span)
+        if t.priority:
+            priority[t.day].append(span)
+    starts = [(clk.day_start(d, data.tz), d) for d in days_of(data.from_day, data.to_day)]
+    out: dict[str, tuple[dict[int, tuple[float, float]], dict[int | None, tuple[float, float]]]] = {}
+    unions: dict[str, tuple[dict[str, Intervals], Intervals, Intervals]] = {}
+    for w in sorted(set(data.window_log) | set(data.calls)):
+        pieces: dict[str, list[tuple[float, float, int | None]]] = defaultdict(list)
+        for a, b, clerk in _open_segments(data.window_log.get(w, []), data.end):
+            for day, x, y in _split_by_day(a, b, starts, data.end):
+                pieces[day].append((x, y, clerk))
+        if not pieces:
+            continue
+        calls_by_day: dict[str, list[tuple[float, Ticket]]] = defaultdict(list)
+        for ts, i, _c, _k in data.calls.get(w, []):
+            calls_by_day[data.tickets[i].day].append((ts, data.tickets[i]))
+        for day, segs in pieces.items():
+            if day not in unions:
+                per_service = {s: _union(v) for s, v in waiting[day].items()}
+                unions[day] = (per_service, _union(x for v in per_service.values() for x in v),
+                               _union(priority[day]))
+            wait_w = _waiting_for(w, services_of, *unions[day])
+            busy = _busy(calls_by_day.get(day, []), min(day_end(day), data.end), None)
+            by_window, by_clerk = out.setdefault(day, ({}, {}))
+            for a, b, clerk in segs:
+                idle = _length(_subtract(_intersect([(a, b)], wait_w), busy))
+                po, pi = by_window.get(w, (0.0, 0.0))
+                by_window[w] = (po + (b - a), pi + idle)
+                po, pi = by_clerk.get(clerk, (0.0, 0.0))
+                by_clerk[clerk] = (po + (b - a), pi + idle)
+    return out
+
+
+def _day_ends(data: Dataset) -> Callable[[str], float]:
+    cache: dict[str, float] = {}
+
+    def end(day: str) -> float:
+        e = cache.get(day)
+        if e is None:
+            e = cache[day] = clk.day_start(next_day(day), data.tz)
+        return e
+    return end
+
+
+def _waiting_span(t: Ticket, data: Dataset, day_end: float) -> tuple[float, float]:
+    """Issue → first call, cancellation or finish; at most to the end of its day (or now)."""
+    issued = t.issued_at
+    end = day_end if day_end < data.end else data.end
+    for x in (t.first_call, t.closed_at, t.finished_at):
+        if x is not None and issued <= x < end:
+            end = x
+    return (issued if issued > data.start else data.start, end)
+
+
+def _waiting_for(w: int, services_of: dict[int, tuple[list[str], str]], per_service: dict[str, Intervals],
+                 all_waiting: Intervals, priority_union: Intervals) -> Intervals:
+    """When a ticket window ``w`` may call was waiting (its current service list)."""
+    cfg = services_of.get(w)
+    if cfg is None or "*" in cfg[0]:
+        return all_waiting
+    waiting = _union(x for s in cfg[0] for x in per_service.get(s, []))
+    if cfg[1] == "green":
+        waiting = _union(waiting + priority_union)
+    return waiting
+
+
+def _split_by_day(a: float, b: float, starts: list[tuple[float, str]], end: float) -> list[tuple[str, float, float]]:
+    """``(a, b)`` cut at the midnights of the range (``starts``: each day's start, in order)."""
+    out = []
+    n = max(0, bisect.bisect_right(starts, (a, "\uffff")) - 1)
+    while n < len(starts) and starts[n][0] < b:
+        s0, day = starts[n]
+        s1 = starts[n + 1][0] if n + 1 < len(starts) else end
+        x, y = max(a, s0), min(b, s1)
+        if x < y:
+            out.append((day, x, y))
+        n += 1
+    return out
 
 
 def _open_segments(log: list[tuple[float, str, int | None]], end: float) -> list[tuple[float, float, int | None]]:
@@ -542,14 +873,23 @@ def _open_segments(log: list[tuple[float, str, int | None]], end: float) -> list
     return [(a, min(b, end), c) for a, b, c in out if min(b, end) > a]
 
 
-def _busy(data: Dataset, window: int) -> Intervals:
-    rows = data.calls.get(window, [])
+def _busy(calls: list[tuple[float, Ticket]], end: float, day_end: Callable[[str], float] | None) -> Intervals:
+    """A window's own-ticket time from its calls ``(ts, ticket)`` in time order: from each
+    call until the ticket finished, was closed or transferred, the window's next call, or
+    its day ended (``end``: the range's end, for the last call; ``day_end`` None: the calls
+    are of one day and ``end`` is not after its end)."""
     out: Intervals = []
-    for n, (ts, i, _clerk, _kind) in enumerate(rows):
-        t = data.tickets[i]
-        nxt = rows[n + 1][0] if n + 1 < len(rows) else data.end
-        ends = [x for x in (t.finished_at, t.closed_at, t.transferred_at) if x is not None and x >= ts]
-        out.append((ts, min([nxt, *ends])))
+    last = len(calls) - 1
+    for n, (ts, t) in enumerate(calls):
+        stop = calls[n + 1][0] if n < last else end
+        if day_end is not None:
+            e = day_end(t.day)
+            if e < stop:
+                stop = e
+        for x in (t.finished_at, t.closed_at, t.transferred_at):
+            if x is not None and ts <= x < stop:
+                stop = x
+        out.append((ts, stop))
     return _union(out)
 
 
@@ -588,17 +928,17 @@ def tickets_behind(db: Database, from_day: Any, to_day: Any, group: Any, key: An
     g = _check_group(group)
     if figure not in FIGURES:
         raise ValidationError("bad_stats_figure", figure=figure)
-    data = data or load(db, f, t, now=clk.now(None) if now is None else now)
     labels = _Labels(db)
+    data = data or load(db, f, t, now=clk.now(None) if now is None else now, only=_row_filter(g, key, labels),
+                        window_log=False)
     targets = _targets(data.settings)
     keyf = _key_fn(g, data, labels)
     want = None if key in ("", "null", None) else str(key)
     picked = [tk for tk in data.tickets if (key == "total" or keyf(tk) == want) and _matches(figure, tk, targets)]
-    if figure in TIMES:
+    picked.sort(key=lambda tk: (tk.issued_at, tk.day, tk.number))
+    if figure in TIMES:  # longest first; equal times in issue order
         attr = {"wait": "wait", "walk": "walk", "service": "service_s"}[figure]
         picked.sort(key=lambda tk: getattr(tk, attr) or 0.0, reverse=True)
-    else:
-        picked.sort(key=lambda tk: (tk.issued_at, tk.number))
     names = {code: v[0] for code, v in labels.services.items()}
     out = [{
         "day": tk.day, "number": tk.number, "service": tk.service, "service_name": names.get(tk.service, tk.service),
@@ -610,6 +950,27 @@ def tickets_behind(db: Database, from_day: Any, to_day: Any, group: Any, key: An
     } for tk in picked[:limit]]
     return {"from": f, "to": t, "group": g, "key": key, "figure": figure, "count": len(picked),
             "tickets": out, "truncated": len(picked) > limit}
+
+
+def _row_filter(g: str, key: Any, labels: _Labels) -> tuple[str, tuple[Any, ...]] | None:
+    """An SQL condition that keeps (at least) the tickets of the row ``key`` of grouping
+    ``g``, so a drill-down reads only them (the exact match is made in Python after)."""
+    if key == "total" or g == "hour":
+        return None
+    want = None if key in ("", "null", None) else str(key)
+    if g == "day":
+        return ("day = ?", (want,))
+    if g in ("service", "category"):
+        return (f"{'service_code' if g == 'service' else 'category'} = ?", (want,))
+    column = "window" if g == "window" else "clerk_user_id"
+    if want is None:
+        return (f"{column} IS NULL", ())
+    if g == "window":
+        return ("window = ?", (int(want),)) if want.lstrip("-").isdigit() else ("0", ())
+    ids = [u for u in labels.users if labels.clerk_key(u) == want]
+    if want.startswith("user:") and want[5:].isdigit() and int(want[5:]) not in labels.users:
+        ids.append(int(want[5:]))  # a user id no longer in the staff list
+    return (f"clerk_user_id IN ({', '.join('?' * len(ids))})", tuple(ids)) if ids else ("0", ())
 
 
 #: Drill-down columns (exports): (key, zh, en, kind).
