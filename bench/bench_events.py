@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 CALLED = re.compile(rb'event: ticket\.called\ndata: \{[^\n]*?"number":"([A-Z0-9]+)"')
 

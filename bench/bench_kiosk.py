@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 
 def pct(values: list[float], p: float) -> float:
@@ -104,9 +103,9 @@ def _taps(d: Any, n: int) -> dict[str, Any]:
 
 def tap_to_number(n: int) -> tuple[list[float], list[float], list[float], str, int]:
     from hardware.printer.sim import SimulatedNetworkPrinter
-    from tests.conftest import free_port
-    from tests.kiosk_harness import run_scenario
-    from tests.kiosk_server import start_hall
+    from tests.support.common import free_port
+    from tests.support.kiosk_harness import run_scenario
+    from tests.support.kiosk_server import start_hall
 
     with tempfile.TemporaryDirectory() as tmp, SimulatedNetworkPrinter() as printer:
         hall = start_hall(Path(tmp), free_port())
@@ -145,4 +144,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if __package__ in (None, ""):
+        # The harness lives in tests/support (a package of the checkout, not of the install):
+        # run again as ``python -m bench.bench_kiosk`` from the checkout so it is importable.
+        os.chdir(ROOT)
+        os.execv(sys.executable, [sys.executable, "-m", "bench.bench_kiosk", *sys.argv[1:]])
     sys.exit(main())

@@ -29,7 +29,6 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from hardware.printer.sim import SimulatedNetworkPrinter  # noqa: E402
 from queue_server.migrations import open_db  # noqa: E402

@@ -20,10 +20,11 @@ receipt printer (``hardware.printer.sim.SimulatedSerialPrinter``: ESC/POS and DL
 from __future__ import annotations
 
 import os
-import select
 import threading
 import tty
 from typing import Self
+
+from hardware.waitio import readable, writable
 
 
 class PtySimulator:
@@ -54,7 +55,7 @@ class PtySimulator:
                 try:
                     n = os.write(self.master, view)
                 except BlockingIOError:
-                    select.select([], [self.master], [], 0.05)
+                    writable(self.master, 0.05)
                     continue
                 except OSError:  # closed underneath us
                     return
@@ -73,7 +74,7 @@ class PtySimulator:
     def _serve(self) -> None:
         while not self._stop.is_set():
             try:
-                ready, _, _ = select.select([self.master], [], [], 0.05)
+                ready = readable(self.master, 0.05)
             except (OSError, ValueError):
                 return
             if not ready:

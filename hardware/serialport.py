@@ -9,12 +9,12 @@ raises (``unavailable``), so a missing scanner does not say "card reader".
 from __future__ import annotations
 
 import os
-import select
 import termios
 import time
 import tty
 
 from hardware.errors import DeviceError
+from hardware.waitio import readable, writable
 
 BAUD_RATES = {
     9600: termios.B9600,
@@ -60,13 +60,13 @@ class SerialPort:
             try:
                 n = os.write(self.fd, view)
             except BlockingIOError:
-                select.select([], [self.fd], [], 0.05)
+                writable(self.fd, 0.05)
                 continue
             view = view[n:]
 
     def read(self, max_bytes: int, timeout: float) -> bytes:
         """Up to ``max_bytes`` bytes, waiting at most ``timeout`` s for the first one."""
-        ready, _, _ = select.select([self.fd], [], [], max(0.0, timeout))
+        ready = readable(self.fd, max(0.0, timeout))
         if not ready:
             return b""
         try:

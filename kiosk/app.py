@@ -6,7 +6,7 @@ embedded=True)``). Screens find the shared UI state (language, elder-mode scale,
 translations) on the app: ``app.tr('home.take_number', app.lang)`` and
 ``font_size: 40 * app.scale`` in .kv files re-evaluate when the language or the mode
 changes. Import this module only after Kivy's environment is set (``run_kiosk.py``,
-``tests/kiosk_harness.py``).
+``tests/support/kiosk_harness.py``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 
 import pytest
-from queue_helpers import FakeClock, hall_time
 
 from queue_server import create_app
 from queue_server import queue as engine
@@ -17,6 +16,7 @@ from queue_server.errors import Conflict, ValidationError
 from queue_server.queue import hours
 from queue_server.queue.hall_config import export_hall
 from queue_server.settings import invalidate, set_setting
+from tests.support.queue import FakeClock, hall_time
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
-from queue_helpers import FakeClock, hall_time
 from support.admin import DAY, synthetic_day
 
 from queue_server import create_app, schedule
 from queue_server.admin import report
 from queue_server.auth import create_token
 from queue_server.settings import set_setting
+from tests.support.common import ROOT
+from tests.support.queue import FakeClock, hall_time
 
 
 @pytest.mark.slow

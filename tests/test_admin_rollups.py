@@ -12,7 +12,6 @@ import shutil
 from dataclasses import replace
 
 import pytest
-from queue_helpers import FakeClock, hall_time
 from support.admin import DAYS, synthetic_days
 
 from queue_server import queue as engine
@@ -22,6 +21,7 @@ from queue_server.archive import archive_days
 from queue_server.db import connect
 from queue_server.demo import make_hall
 from queue_server.settings import set_setting
+from tests.support.queue import FakeClock, hall_time
 
 FIRST, LAST = DAYS[0], DAYS[-1]
 NOW = hall_time(LAST, "10:30")  # the last day is today, its morning still going

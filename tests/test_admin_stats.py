@@ -9,7 +9,6 @@ import io
 import sqlite3
 
 import pytest
-from queue_helpers import FakeClock, hall_time
 from support.admin import DAY, synthetic_day
 
 from queue_server import create_app
@@ -17,6 +16,7 @@ from queue_server.admin import stats
 from queue_server.admin.exports import to_csv, to_xlsx
 from queue_server.archive import archive_days
 from queue_server.auth import create_token
+from tests.support.queue import FakeClock, hall_time
 
 CONTRACT_FIELDS = ("group", "issued", "called", "served", "no_show", "transferred", "cancelled", "wait_median_s",
                    "wait_p90_s", "walk_median_s", "service_median_s", "service_p90_s", "served_within_target")

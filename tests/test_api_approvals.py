@@ -13,8 +13,8 @@ from queue_server.approvals.demo import COMPANY_OK, IDS, PROJECT_ENERGY, PROJECT
 from queue_server.audit.chain import verify
 from queue_server.auth import create_token
 from queue_server.demo import make_hall
-from tests.queue_helpers import FakeClock, wrong_check_digit
 from tests.support.approvals import Api, application, counts
+from tests.support.queue import FakeClock, wrong_check_digit
 
 
 @pytest.fixture
@@ -328,7 +328,7 @@ def test_the_printed_certificate_and_notice_say_what_the_case_says(api, db):
     from hardware.printer import PrinterOptions
     from hardware.printer.document import DocumentData, render_document
     from queue_server.printing.jobs import add_printer
-    from tests.escpos_decode import QR, decode, render_png, text_lines
+    from tests.support.escpos_decode import QR, decode, render_png, text_lines
 
     add_printer(db, "kiosk-01", "sim://kiosk-01", {"paper": 80})
     ok = api.apply("elderly_allowance", "elder_ok", printer="kiosk-01").json

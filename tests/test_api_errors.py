@@ -6,7 +6,7 @@ import pytest
 
 from queue_server import create_app
 from queue_server.demo import make_hall
-from tests.queue_helpers import wrong_check_digit
+from tests.support.queue import wrong_check_digit
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 
 from queue_server import create_app
 from queue_server.demo import make_hall
-from tests.queue_helpers import FakeClock, valid_id
+from tests.support.queue import FakeClock, valid_id
 
 
 @pytest.fixture
@@ -128,7 +128,7 @@ def test_clerk_login_binds_the_window_to_the_clerk(api):
 
 
 def test_appointment_check_in_over_http(api, db, clock):
-    from tests.test_queue_order import add_appointment
+    from tests.support.queue import add_appointment
 
     idn = valid_id("37011219800101123")
     add_appointment(db, "YY900001", "GJ01", "10:00", "10:30", id_number=idn)

@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from queue_server import create_app
 from queue_server.cli import main
 from queue_server.demo import make_hall
-from tests.queue_helpers import FakeClock
 from tests.support.approvals import Api
+from tests.support.queue import FakeClock
 
 
 @pytest.fixture

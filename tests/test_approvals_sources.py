@@ -19,7 +19,7 @@ from queue_server.approvals.sources import HttpSource, LocalSource, answer_facts
 from queue_server.cli import main
 from queue_server.errors import ValidationError
 from queue_server.idkey import forget, rotate
-from tests.queue_helpers import valid_id
+from tests.support.queue import valid_id
 
 ELDER = valid_id("37011419440302124")
 OTHER = valid_id("37011419500815131")

@@ -18,8 +18,8 @@ from queue_server.db import connect
 from queue_server.demo import make_hall
 from queue_server.migrations import open_db
 from queue_server.settings import set_setting
-from tests.conftest import free_port
-from tests.queue_helpers import ROOT, FakeClock, Server, hall_time, request
+from tests.support.common import free_port
+from tests.support.queue import ROOT, FakeClock, Server, hall_time, request
 
 
 @pytest.fixture

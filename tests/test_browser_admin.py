@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import ROOT, free_port, needs_chromium
-from web_support import Server, seeded_hall
 
 from queue_server import clock as clk
 from queue_server import queue as engine
 from queue_server.db import connect
 from queue_server.queue.catalog import window_row
+from tests.support.common import ROOT, free_port, needs_chromium
+from tests.support.web import Server, seeded_hall
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 

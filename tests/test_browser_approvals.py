@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import free_port, needs_chromium
-from web_support import Server, press
 
 from queue_server.db import connect
 from queue_server.demo import make_hall
 from tests.support.approvals import application
+from tests.support.common import free_port, needs_chromium
+from tests.support.web import Server, press
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"

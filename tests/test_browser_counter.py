@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import free_port, needs_chromium
-from web_support import Server, press, seeded_hall
 
 from queue_server import queue as engine
 from queue_server.db import connect
+from tests.support.common import free_port, needs_chromium
+from tests.support.web import Server, press, seeded_hall
 
 pytestmark = [
     pytest.mark.slow,

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import free_port, needs_chromium
-from web_support import ROOT, Server, press, seeded_hall
 
 from queue_server import queue as engine
 from queue_server.db import connect
+from tests.support.common import free_port, needs_chromium
+from tests.support.web import ROOT, Server, press, seeded_hall
 
 pytestmark = [
     pytest.mark.slow,

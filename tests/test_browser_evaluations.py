@@ -19,8 +19,8 @@ from queue_server import queue as engine
 from queue_server.auth import create_user
 from queue_server.db import connect
 from queue_server.settings import set_setting
-from tests.conftest import free_port, needs_chromium
-from tests.web_support import ROOT, Server, press, seeded_hall
+from tests.support.common import free_port, needs_chromium
+from tests.support.web import ROOT, Server, press, seeded_hall
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 

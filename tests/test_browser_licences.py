@@ -16,9 +16,9 @@ import requests
 from queue_server import queue as engine
 from queue_server.db import connect
 from queue_server.demo import make_hall
-from tests.conftest import free_port, needs_chromium
+from tests.support.common import free_port, needs_chromium
 from tests.support.licences import LIN, console_scan, open_console, tamper
-from tests.web_support import Server
+from tests.support.web import Server
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 

@@ -16,10 +16,10 @@ import psycopg
 import pytest
 import requests
 
-from tests.conftest import free_port, needs_chromium
-from tests.queue_helpers import Server
 from tests.support.city_hub import Hall, HubProcess, hub_cli, make_hall, wait_until
+from tests.support.common import free_port, needs_chromium
 from tests.support.postgres import PostgresCluster
+from tests.support.queue import Server
 from yichuang import citylink
 
 pytestmark = pytest.mark.slow

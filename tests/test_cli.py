@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from queue_server.cli import main
-from tests.conftest import free_port
-from tests.queue_helpers import ROOT, request
+from tests.support.common import free_port
+from tests.support.queue import ROOT, request
 
 
 def all_commands(group: click.Group, prefix: tuple[str, ...] = ()):

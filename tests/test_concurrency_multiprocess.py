@@ -12,8 +12,8 @@ import pytest
 
 from queue_server.demo import make_hall
 from queue_server.migrations import open_db
-from tests.conftest import free_port
-from tests.queue_helpers import Server, request
+from tests.support.common import free_port
+from tests.support.queue import Server, request
 
 SERVERS = 4
 ISSUERS = 20

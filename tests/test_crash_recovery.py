@@ -13,8 +13,8 @@ import pytest
 from queue_server.db import connect
 from queue_server.demo import make_hall
 from queue_server.migrations import open_db
-from tests.conftest import free_port
-from tests.queue_helpers import Server, request
+from tests.support.common import free_port
+from tests.support.queue import Server, request
 
 CLIENTS = 10
 SERVICES = ["QY01", "SB01", "GJ01"]

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from queue_server import create_app
 from queue_server.auth import create_token
 from queue_server.demo import make_hall
-from tests.queue_helpers import FakeClock
+from tests.support.queue import FakeClock
 
 
 @pytest.fixture

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from web_support import seeded_hall
 
 from queue_server import create_app
 from queue_server import queue as engine
 from queue_server.db import connect
+from tests.support.web import seeded_hall
 
 STATIC = Path(__file__).resolve().parent.parent / "queue_server" / "web" / "static"
 

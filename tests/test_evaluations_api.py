@@ -12,8 +12,8 @@ from queue_server import queue as engine
 from queue_server.auth import create_token, create_user
 from queue_server.errors import ValidationError
 from queue_server.settings import set_setting
-from tests.queue_helpers import FakeClock, hall_time, valid_id
 from tests.support.evaluations import Api, assert_error, counts, finished_ticket, kiosk_case, seed
+from tests.support.queue import FakeClock, hall_time, valid_id
 
 
 @pytest.fixture

@@ -21,8 +21,8 @@ import pytest
 
 from queue_server import queue as engine
 from queue_server.archive import archive_days
-from tests.queue_helpers import FakeClock
 from tests.support.evaluations import Api, assert_error, finished_ticket, kiosk_case, seed
+from tests.support.queue import FakeClock
 
 DAY = "2026-11-25"
 

@@ -10,8 +10,8 @@ import json
 import pytest
 
 from queue_server import queue as engine
-from tests.queue_helpers import FakeClock, hall_time, valid_id
 from tests.support.evaluations import Api, assert_error, counts, finished_ticket, seed
+from tests.support.queue import FakeClock, hall_time, valid_id
 
 
 @pytest.fixture

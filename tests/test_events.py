@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import free_port
-from web_support import Server, SSEReader, close_stream, seeded_hall
 
 from queue_server import create_app
 from queue_server import queue as engine
 from queue_server.db import connect, write_tx
 from queue_server.events import EventBus, last_event_id, record_event
 from queue_server.web.stream import event_stream, parse_last_event_id
+from tests.support.common import free_port
+from tests.support.web import Server, SSEReader, close_stream, seeded_hall
 
 
 @pytest.fixture

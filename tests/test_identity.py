@@ -6,7 +6,7 @@ import json
 
 from hardware.idcard import SimCard
 from kiosk.flows.identity import IdentityConfig, VerifiedIdentity
-from tests.identity_helpers import TODAY, attack_frames, live_frames, make_flow, run_face
+from tests.support.identity import TODAY, attack_frames, live_frames, make_flow, run_face
 
 
 def test_card_consent_face_match_gives_a_face_verified_identity():
@@ -198,7 +198,7 @@ def test_demo_flow_reads_the_simulated_card_and_verifies_the_replayed_clip():
 def test_flow_shares_an_already_open_reader():
     from hardware.idcard import SimulatedReader
     from kiosk.flows.identity import make_identity_flow
-    from tests.identity_helpers import ID_PHOTO, miranda_card
+    from tests.support.identity import ID_PHOTO, miranda_card
 
     shared = SimulatedReader(None, str(ID_PHOTO))
     try:
@@ -254,8 +254,8 @@ def test_identity_checks_posted_by_a_kiosk_land_in_the_audit_table(tmp_path):
     from kiosk.flows.session import Kiosk
     from queue_server.audit import chain
     from queue_server.db import connect
-    from tests.conftest import free_port
-    from tests.kiosk_server import start_hall
+    from tests.support.common import free_port
+    from tests.support.kiosk_server import start_hall
 
     hall = start_hall(tmp_path, free_port())
     try:

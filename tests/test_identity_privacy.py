@@ -18,9 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = """
-import sys
-sys.path.insert(0, {root!r})
-from tests.identity_helpers import make_flow, run_face, live_frames, attack_frames
+from tests.support.identity import make_flow, run_face, live_frames, attack_frames
 flow, reader = make_flow()
 flow.begin(); flow.poll_card(); flow.agree_face(); run_face(flow, live_frames("turn_left"))
 assert flow.identity.method == "face", flow.identity
@@ -41,8 +39,9 @@ def _run(tmp_path: Path, prefix: list[str]) -> subprocess.CompletedProcess[str]:
     dirs = {name: tmp_path / name for name in ("cwd", "tmp", "home")}
     for d in dirs.values():
         d.mkdir()
-    env = dict(os.environ, TMPDIR=str(dirs["tmp"]), HOME=str(dirs["home"]), PYTHONDONTWRITEBYTECODE="1")
-    proc = subprocess.run([*prefix, sys.executable, "-B", "-c", SCRIPT.format(root=str(ROOT))],
+    env = dict(os.environ, TMPDIR=str(dirs["tmp"]), HOME=str(dirs["home"]), PYTHONDONTWRITEBYTECODE="1",
+               PYTHONPATH=str(ROOT))
+    proc = subprocess.run([*prefix, sys.executable, "-B", "-c", SCRIPT],
                           cwd=dirs["cwd"], env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "ok"

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.kiosk_harness import run_scenario
+from tests.support.kiosk_harness import run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -40,7 +40,7 @@ def _attach(driver: Any, frames: list[Any], challenge: str) -> Any:
     from hardware.idcard import SimulatedReader
     from kiosk.face import FaceConfig, FaceVerifier
     from kiosk.flows.identity import IdentityConfig, IdentityFlow
-    from tests.identity_helpers import ID_PHOTO, TODAY
+    from tests.support.identity import ID_PHOTO, TODAY
 
     if not _verifier:  # a 40-frame budget: the photo attack ends by frames, not by wall time
         _verifier.append(FaceVerifier(FaceConfig(challenges=(challenge,), challenge_frames=40,
@@ -53,7 +53,7 @@ def _attach(driver: Any, frames: list[Any], challenge: str) -> Any:
 
 
 def _identity_scenario(driver: Any, shots: str) -> dict[str, Any]:
-    from tests.identity_helpers import attack_frames, live_frames, miranda_card
+    from tests.support.identity import attack_frames, live_frames, miranda_card
 
     out: dict[str, Any] = {}
     shots_dir = Path(shots)

@@ -19,11 +19,11 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import free_port, needs_chromium
-from tests.escpos_decode import QR, decode, text_lines
-from tests.kiosk_harness import run_scenario
-from tests.kiosk_server import start_hall
 from tests.support.approvals_kiosk import config
+from tests.support.common import free_port, needs_chromium
+from tests.support.escpos_decode import QR, decode, text_lines
+from tests.support.kiosk_harness import run_scenario
+from tests.support.kiosk_server import start_hall
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "docs" / "screens"

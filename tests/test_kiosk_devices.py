@@ -14,8 +14,8 @@ from kiosk.flows.devices import CAMERA_MISSES, CameraTap
 from kiosk.flows.printer import KioskPrinter
 from kiosk.flows.session import Kiosk
 from kiosk.voice import SilentSpeaker
-from tests.conftest import free_port
-from tests.kiosk_server import HallServer, start_hall
+from tests.support.common import free_port
+from tests.support.kiosk_server import HallServer, start_hall
 from tests.support.tech import kiosk_token, toml_text
 
 

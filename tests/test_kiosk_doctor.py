@@ -15,8 +15,8 @@ from kiosk.config import from_dict
 from kiosk.tech import checks
 from kiosk.tech.configcheck import check_config
 from kiosk.tech.doctor import render, run_doctor
-from tests.conftest import free_port
-from tests.kiosk_server import HallServer, start_hall
+from tests.support.common import free_port
+from tests.support.kiosk_server import HallServer, start_hall
 from tests.support.tech import face_video, kiosk_command, kiosk_token, write_toml
 
 

@@ -1,6 +1,6 @@
 """The kiosk end to end: real touches on the real widget tree (headless SDL), a real
 queue server on loopback, the loopback TCP printer simulator. Each scenario runs in its
-own process (tests/kiosk_harness.py); the test then checks the server and the paper."""
+own process (tests/support/kiosk_harness.py); the test then checks the server and the paper."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
-from tests.escpos_decode import text_lines
-from tests.kiosk_harness import Driver, run_scenario
-from tests.kiosk_server import HallServer, start_hall
+from tests.support.common import free_port
+from tests.support.escpos_decode import text_lines
+from tests.support.kiosk_harness import Driver, run_scenario
+from tests.support.kiosk_server import HallServer, start_hall
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def _server_down_then_up(d: Driver, db_path: str, port: int) -> dict[str, Any]:
     d.pump(0.1)
     d.screenshot(Path(db_path).with_name("server-down.png"))
     shown = {"error": d.screen.error_text, "texts": d.texts(), "retry_in": d.screen.retry_in}
-    from tests.kiosk_server import serve
+    from tests.support.kiosk_server import serve
 
     server, _thread = serve(Path(db_path), port)
     d.wait_for(lambda: d.screen.ids.grid.children, timeout=15, what="automatic retry")
@@ -145,7 +145,7 @@ def test_printer_out_of_paper_keeps_the_number_on_screen(hall: HallServer, print
 
 def test_server_down_shows_a_message_and_retries_until_it_is_back(
         tmp_path: Path) -> None:
-    from tests.kiosk_server import seed_hall
+    from tests.support.kiosk_server import seed_hall
 
     made = seed_hall(tmp_path / "hall.db")
     port = free_port()

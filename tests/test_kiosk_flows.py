@@ -24,9 +24,9 @@ from kiosk.flows.session import Kiosk
 from kiosk.flows.swipe import CardData
 from kiosk.i18n import STRINGS, tr
 from kiosk.voice import SilentSpeaker
-from tests.conftest import ROOT, free_port
-from tests.escpos_decode import text_lines
-from tests.kiosk_server import HallServer, start_hall
+from tests.support.common import ROOT, free_port
+from tests.support.escpos_decode import text_lines
+from tests.support.kiosk_server import HallServer, start_hall
 
 
 @pytest.fixture(scope="module")

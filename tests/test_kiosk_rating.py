@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port
-from tests.kiosk_harness import Driver, run_scenario
-from tests.kiosk_server import HallServer, start_hall
+from tests.support.common import free_port
+from tests.support.kiosk_harness import Driver, run_scenario
+from tests.support.kiosk_server import HallServer, start_hall
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,8 +16,8 @@ import pytest
 from click.testing import CliRunner
 
 from kiosk.tech import discover
-from tests.conftest import free_port
-from tests.kiosk_server import HallServer, start_hall
+from tests.support.common import free_port
+from tests.support.kiosk_server import HallServer, start_hall
 from tests.support.tech import face_video, kiosk_command, kiosk_token
 
 

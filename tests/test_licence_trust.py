@@ -21,8 +21,8 @@ from queue_server.licences.__main__ import main as offline_main
 from queue_server.migrations import open_db
 from queue_server.uplink import manifests
 from queue_server.uplink.setup import configure
-from tests.queue_helpers import FakeClock
 from tests.support.licences import Api, licence_file, licence_ids, licence_row
+from tests.support.queue import FakeClock
 from yichuang import citylink
 
 HUB = citylink.new_private_key()

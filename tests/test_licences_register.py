@@ -14,8 +14,8 @@ from queue_server.cli import main
 from queue_server.db import write_tx
 from queue_server.errors import ValidationError
 from queue_server.licences import identifier, register
-from tests.queue_helpers import ROOT
 from tests.support.licences import ISSUER, LIN, ZHANG, licence_file, licence_row, uscc
+from tests.support.queue import ROOT
 
 TODAY = "2026-11-25"
 

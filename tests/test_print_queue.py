@@ -13,7 +13,7 @@ from hardware.printer.sim import SimulatedNetworkPrinter
 from queue_server.db import connect, write_tx
 from queue_server.printing import jobs
 from queue_server.printing.worker import WorkerConfig, start_workers, stop_workers
-from tests.escpos_decode import QR, decode, text_lines
+from tests.support.escpos_decode import QR, decode, text_lines
 
 FAST = WorkerConfig(idle_poll=0.05, pause_poll=0.05, status_interval=0.5, backoff_base=0.05,
                     backoff_cap=0.2, rescan=0.1, max_attempts=4)
@@ -454,8 +454,8 @@ def test_remove_refuses_with_unfinished_jobs_unless_forced(db_path, hall, printe
 def test_real_server_survives_paper_out_and_a_restart_without_losing_tickets(db_path, hall, printer_sim):
     """`queue-server serve` in a subprocess: paper out mid-queue, refill, then the server is
     killed (-9) with jobs queued; after the restart every ticket is printed once, in order."""
-    from tests.conftest import free_port
-    from tests.queue_helpers import Server, request
+    from tests.support.common import free_port
+    from tests.support.queue import Server, request
 
     add_printer(db_path, printer_sim.url)
     token = hall["tokens"]["kiosk"]

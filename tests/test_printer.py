@@ -21,7 +21,7 @@ from hardware.printer import (
     render_ticket,
 )
 from hardware.printer.sim import SimulatedNetworkPrinter, get_simulator
-from tests.escpos_decode import QR, Cut, Raster, Text, decode, render_png, text_lines
+from tests.support.escpos_decode import QR, Cut, Raster, Text, decode, render_png, text_lines
 
 TICKET = TicketData(
     number="A012", hall_name="章丘区政务服务中心", service_name="企业开办",
@@ -244,7 +244,7 @@ def test_print_over_tcp_arrives_whole_and_paper_out_raises(tcp_printer) -> None:
 
 
 def test_unreachable_printer_is_offline() -> None:
-    from tests.conftest import free_port
+    from tests.support.common import free_port
 
     p = open_printer(f"tcp://127.0.0.1:{free_port()}", timeout=1)
     assert p.status().state == "offline"

@@ -16,7 +16,7 @@ from queue_server.db import connect, write_tx
 from queue_server.printing import jobs
 from queue_server.printing.schema import m0003_document_jobs
 from queue_server.printing.worker import WorkerConfig, start_workers, stop_workers
-from tests.escpos_decode import QR, Cut, Raster, Text, decode, text_lines
+from tests.support.escpos_decode import QR, Cut, Raster, Text, decode, text_lines
 
 DOC = DocumentData(
     title="高龄津贴核准通知", title_en="Old-age allowance approval notice", hall_name="济南市章丘区政务服务中心",

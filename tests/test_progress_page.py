@@ -7,10 +7,10 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import launch_chromium, needs_chromium
 
 from queue_server import queue as engine
 from queue_server.db import connect
+from tests.support.common import launch_chromium, needs_chromium
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def test_page_escapes_what_it_shows(app, db_path):
 
 
 def test_page_carries_no_personal_data(app, db_path):
-    from tests.queue_helpers import valid_id
+    from tests.support.queue import valid_id
 
     id_number = valid_id()
     [t] = issue(db_path, "QY01", id_number=id_number)

@@ -12,7 +12,7 @@ import pytest
 from queue_server import queue as q
 from queue_server.demo import make_hall
 from queue_server.settings import set_setting
-from tests.queue_helpers import FakeClock
+from tests.support.queue import FakeClock
 
 BIG_TABLES = ("tickets", "call_log", "appointments", "events", "print_jobs", "audit")
 

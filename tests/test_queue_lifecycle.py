@@ -11,7 +11,7 @@ from queue_server import queue as q
 from queue_server.demo import make_hall
 from queue_server.errors import Conflict, Forbidden, NotFound, ValidationError
 from queue_server.settings import set_setting
-from tests.queue_helpers import FakeClock
+from tests.support.queue import FakeClock
 
 
 @pytest.fixture

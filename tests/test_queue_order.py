@@ -3,14 +3,12 @@ groups → the window's service order → oldest; green-channel and universal wi
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from queue_server import queue as q
 from queue_server.demo import make_hall
 from queue_server.settings import set_setting
-from tests.queue_helpers import FakeClock, valid_id
+from tests.support.queue import FakeClock, add_appointment, valid_id
 
 
 @pytest.fixture
@@ -23,19 +21,6 @@ def hall(db, clock):
     made = make_hall(db, clock=clock, appointments=0)
     set_setting(db, "elderly_age", 0)  # keep synthetic IDs from adding priority by age
     return made
-
-
-def add_appointment(db, code: str, service: str, slot_start: str, slot_end: str, *, day: str = "2026-11-25",
-                    id_number: str | None = None) -> None:
-    from hardware.idnumber import hash_id_number, mask_id_number
-
-    db.conn.execute(
-        "INSERT INTO appointments (code, service_code, day, slot_start, slot_end, name_masked, id_hash, id_masked, "
-        "created_at) VALUES (?, ?, ?, ?, ?, '张*', ?, ?, ?)",
-        (code, service, day, slot_start, slot_end,
-         hash_id_number(id_number) if id_number else None, mask_id_number(id_number) if id_number else None,
-         time.time()),
-    )
 
 
 def drain(db, window: int, clock) -> list[str]:

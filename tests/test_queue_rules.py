@@ -11,8 +11,7 @@ from queue_server.demo import make_hall
 from queue_server.errors import Conflict, NotFound, ValidationError
 from queue_server.queue.estimate import clear_cache
 from queue_server.settings import get_setting, set_setting
-from tests.queue_helpers import FakeClock, valid_id, wrong_check_digit
-from tests.test_queue_order import add_appointment
+from tests.support.queue import FakeClock, add_appointment, valid_id, wrong_check_digit
 
 
 @pytest.fixture

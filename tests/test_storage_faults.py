@@ -17,8 +17,8 @@ import pytest
 
 from queue_server.db import connect
 from queue_server.demo import make_hall
-from tests.conftest import free_port
-from tests.queue_helpers import ROOT, request
+from tests.support.common import free_port
+from tests.support.queue import ROOT, request
 
 pytestmark = pytest.mark.slow
 

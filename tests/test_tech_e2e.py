@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port, needs_chromium
-from tests.escpos_decode import text_lines
-from tests.kiosk_harness import Driver
-from tests.kiosk_server import HallServer, start_hall
+from tests.support.common import free_port, needs_chromium
+from tests.support.escpos_decode import text_lines
+from tests.support.kiosk_harness import Driver
+from tests.support.kiosk_server import HallServer, start_hall
 from tests.support.tech import KioskProcess, kiosk_token, scenario_commands, wait_until
 
 pytestmark = [pytest.mark.slow, needs_chromium]

@@ -18,7 +18,6 @@ long as the kiosk. Not thread-safe: one thread per printer.
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 from typing import Any
@@ -30,6 +29,7 @@ from hardware.printer.options import PrinterOptions, PrinterURL
 from hardware.printer.sim import get_simulator
 from hardware.printer.status import DLE_EOT, PrinterStatus, parse_status
 from hardware.printer.ticket import TicketData, render_test_page, render_ticket
+from hardware.waitio import readable
 
 #: DLE EOT functions asked for a status: printer, offline cause, paper sensor.
 STATUS_QUERIES = (1, 2, 4)
@@ -238,7 +238,7 @@ class ReceiptPrinter:
         """All :data:`STATUS_QUERIES` in one write; the printer answers them in order, so a
         network status costs one round trip. Missing answers (silence) are None."""
         try:
-            while select.select([sock], [], [], 0)[0]:  # drop stale bytes (late answers, ASB)
+            while readable(sock, 0):  # drop stale bytes (late answers, ASB)
                 if not sock.recv(64):
                     raise Offline(f"{self.url}: connection closed by printer")
             sock.sendall(b"".join(DLE_EOT + bytes([n]) for n in STATUS_QUERIES))
@@ -252,7 +252,7 @@ class ReceiptPrinter:
         deadline = time.monotonic() + self.options.status_timeout
         while len(got) < len(STATUS_QUERIES):
             left = deadline - time.monotonic()
-            if left <= 0 or not select.select([sock], [], [], left)[0]:
+            if left <= 0 or not readable(sock, left):
                 break
             try:
                 chunk = sock.recv(len(STATUS_QUERIES) - len(got))

@@ -1,5 +1,5 @@
 """Kiosk scenarios of 自助办理 (秒批), run inside a headless kiosk process by
-``tests/kiosk_harness.run_scenario`` (tests/test_kiosk_approvals.py), and the kiosk part of
+``tests/support/kiosk_harness.run_scenario`` (tests/test_kiosk_approvals.py), and the kiosk part of
 ``bench/bench_approvals.py`` (:func:`bench_taps`)."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.kiosk_harness import Driver, run_scenario
-from tests.kiosk_server import HallServer, start_hall
+from tests.support.kiosk_harness import Driver, run_scenario
+from tests.support.kiosk_server import HallServer, start_hall
 
 ROOT = Path(__file__).resolve().parents[2]
 ID_PHOTO = ROOT / "assets" / "demo" / "lin-manuel-miranda.png"
@@ -182,7 +182,7 @@ def _pct(values: list[float], p: float) -> float:
 
 def bench_taps(n: int) -> dict[str, Any]:
     """Tap → decision on screen at a headless kiosk against a demo hall served in this process."""
-    from tests.conftest import free_port
+    from tests.support.common import free_port
 
     hall = start_hall(Path(tempfile.mkdtemp(prefix="bench-approvals-")), free_port())
     try:

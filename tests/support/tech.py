@@ -83,7 +83,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float, what: str, step: fl
 
 
 class KioskProcess:
-    """A headless kiosk (tests/kiosk_harness.py's child) running ``target`` in its own
+    """A headless kiosk (tests/support/kiosk_harness.py's child) running ``target`` in its own
     process, which the test can talk to through files in ``control`` and kill::
 
         k = KioskProcess("tests.test_x:_scenario", config=cfg).start()
@@ -106,7 +106,7 @@ class KioskProcess:
         env.pop("DISPLAY", None)
         env.pop("WAYLAND_DISPLAY", None)
         self.log = open(Path(self.tmp.name) / "kiosk.log", "w")  # noqa: SIM115 - closed in stop()
-        cmd = [sys.executable, str(ROOT / "tests" / "kiosk_harness.py"), self.target, json.dumps(self.args),
+        cmd = [sys.executable, "-m", "tests.support.kiosk_harness", self.target, json.dumps(self.args),
                str(Path(self.tmp.name) / "result.json"), str(self.size[0]), str(self.size[1])]
         self.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      text=True)

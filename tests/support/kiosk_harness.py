@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_scenario(target: str, timeout: float = 90.0, width: int = 1080, height: int = 1920,
@@ -36,7 +36,7 @@ def run_scenario(target: str, timeout: float = 90.0, width: int = 1080, height: 
     with tempfile.TemporaryDirectory(prefix="kiosk-scenario-") as tmp:
         env["KIVY_HOME"] = str(Path(tmp) / "kivy-home")  # removed with the directory
         out = Path(tmp) / "result.json"
-        cmd = [sys.executable, str(Path(__file__).resolve()), target, json.dumps(args),
+        cmd = [sys.executable, "-m", "tests.support.kiosk_harness", target, json.dumps(args),
                str(out), str(width), str(height)]
         proc = subprocess.run(cmd, env=env, cwd=str(ROOT), capture_output=True, text=True,
                               timeout=timeout)
@@ -199,7 +199,6 @@ def make_kiosk(args: dict[str, Any]) -> Any:
 
 
 def _child(target: str, args: dict[str, Any], out: Path, width: int, height: int) -> None:
-    sys.path.insert(0, str(ROOT))
     from kiosk.runtime import configure_kivy
 
     configure_kivy(width, height, offscreen=True)

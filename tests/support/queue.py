@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TZ = ZoneInfo("Asia/Shanghai")
 
 
@@ -114,3 +114,17 @@ def request(method: str, port: int, path: str, body: Any = None, token: str | No
     finally:
         if own:
             c.close()
+
+
+def add_appointment(db, code: str, service: str, slot_start: str, slot_end: str, *, day: str = "2026-11-25",
+                    id_number: str | None = None) -> None:
+    """An appointment row as the booking platform would have left it."""
+    from hardware.idnumber import hash_id_number, mask_id_number
+
+    db.conn.execute(
+        "INSERT INTO appointments (code, service_code, day, slot_start, slot_end, name_masked, id_hash, id_masked, "
+        "created_at) VALUES (?, ?, ?, ?, ?, '张*', ?, ?, ?)",
+        (code, service, day, slot_start, slot_end,
+         hash_id_number(id_number) if id_number else None, mask_id_number(id_number) if id_number else None,
+         time.time()),
+    )

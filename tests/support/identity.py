@@ -13,7 +13,7 @@ from kiosk.face import FaceConfig, FaceVerifier
 from kiosk.face.testvideo import kiosk_view, photo_attack, read_clip, real_turn
 from kiosk.flows.identity import IdentityConfig, IdentityFlow
 
-FACES = Path(__file__).parent / "data" / "faces"
+FACES = Path(__file__).resolve().parents[1] / "data" / "faces"
 ID_PHOTO = FACES / "lin-manuel-miranda.png"
 TODAY = dt.date(2026, 11, 23)
 

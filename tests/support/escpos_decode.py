@@ -10,12 +10,11 @@ commands raise, so a renderer bug cannot hide behind them.
 the QR from its payload, rasters as sent), so the committed previews show what the bytes
 say — not what the renderer meant::
 
-    python tests/escpos_decode.py preview --paper 58 --out docs/ticket-preview-58mm.png
+    python -m tests.support.escpos_decode preview --paper 58 --out docs/ticket-preview-58mm.png
 """
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -287,7 +286,6 @@ def sample_ticket(paper: int, chinese: bool = True) -> bytes:
 if __name__ == "__main__":
     import argparse
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("command", choices=["preview", "dump"])
     ap.add_argument("--paper", type=int, default=58)
