@@ -23,11 +23,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from hardware.idnumber import hash_id_number, id_check_digit, mask_id_number, mask_name
+from hardware.idnumber import id_check_digit, mask_id_number, mask_name
 from queue_server import clock as clk
 from queue_server.auth import create_token, create_user, hash_password
 from queue_server.db import write_tx
 from queue_server.errors import Conflict
+from queue_server.idkey import id_digest
 from queue_server.settings import DEFAULT_OPENING_HOURS, get_setting, invalidate, set_setting
 
 # (code, name, name_en, prefix)
@@ -266,7 +267,6 @@ def _make_appointments(db: Database, rng: random.Random, count: int, now: float)
     around = [max(0, min(23 * 60, (minute_now // 30) * 30 + 30 * k)) for k in (0, 0, 1, 1, 2, 3)]
     starts = (around + fixed)[:count]
     out = []
-    salt = str(get_setting(db, "id_salt") or "")
     with write_tx(db) as conn:
         for i, start in enumerate(starts):
             svc = bookable[rng.randrange(len(bookable))]
@@ -279,7 +279,7 @@ def _make_appointments(db: Database, rng: random.Random, count: int, now: float)
             conn.execute(
                 "INSERT INTO appointments (code, service_code, day, slot_start, slot_end, name_masked, id_hash, "
                 "id_masked, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (code, svc[0], day, slot_start, slot_end, mask_name(name), hash_id_number(id_number, salt),
+                (code, svc[0], day, slot_start, slot_end, mask_name(name), id_digest(db, id_number),
                  mask_id_number(id_number), time.time()),
             )
             out.append({"code": code, "service": svc[0], "day": day, "slot_start": slot_start,

@@ -22,11 +22,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from hardware.idnumber import age_on, hash_id_number, is_valid_id_number, mask_id_number
+from hardware.idnumber import age_on, is_valid_id_number, mask_id_number
 from queue_server import clock as clk
 from queue_server.db import db_path, write_tx
 from queue_server.errors import Conflict, NotFound, ValidationError, unknown_service
 from queue_server.events import record_event
+from queue_server.idkey import id_digest, id_digests
 from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
 from queue_server.queue.common import (
     APPOINTMENT,
@@ -212,7 +213,8 @@ def _issue_tx(
     if id_number is not None:
         if not isinstance(id_number, str) or not is_valid_id_number(id_number):
             raise ValidationError("bad_id_number")
-        id_hash = hash_id_number(id_number, str(h.settings.get("id_salt") or ""))
+        id_hash = id_digest(db, id_number)
+        id_keys = id_digests(db, id_number)
         id_masked = mask_id_number(id_number)
         elderly_age = int(h.settings.get("elderly_age") or 0)
         if priority is None and elderly_age:
@@ -243,10 +245,11 @@ def _issue_tx(
         if limit is not None and appointment_row is None:
             if id_hash is None:
                 raise ValidationError("id_required")
+            keys = id_keys if id_number is not None else [id_hash]
             taken = conn.execute(
-                "SELECT COUNT(*) FROM tickets WHERE day = ? AND id_hash = ? AND service_code = ? "
-                "AND status != 'cancelled'",
-                (h.day, id_hash, service),
+                f"SELECT COUNT(*) FROM tickets WHERE day = ? AND service_code = ? AND status != 'cancelled' "
+                f"AND id_hash IN ({','.join('?' * len(keys))})",
+                (h.day, service, *keys),
             ).fetchone()[0]
             if taken >= limit:
                 raise Conflict("daily_limit", limit=limit)
@@ -379,11 +382,11 @@ def _check_in(
     elif id_number is not None:
         if not isinstance(id_number, str) or not is_valid_id_number(id_number):
             raise ValidationError("bad_id_number")
-        id_hash = hash_id_number(id_number, str(h.settings.get("id_salt") or ""))
+        keys = id_digests(db, id_number)
         row = conn.execute(
-            "SELECT * FROM appointments WHERE day = ? AND id_hash = ? "
+            f"SELECT * FROM appointments WHERE day = ? AND id_hash IN ({','.join('?' * len(keys))}) "
             "ORDER BY status = 'booked' DESC, slot_start LIMIT 1",
-            (h.day, id_hash),
+            (h.day, *keys),
         ).fetchone()
     else:
         raise ValidationError("code_or_id_required")

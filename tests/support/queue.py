@@ -119,12 +119,13 @@ def request(method: str, port: int, path: str, body: Any = None, token: str | No
 def add_appointment(db, code: str, service: str, slot_start: str, slot_end: str, *, day: str = "2026-11-25",
                     id_number: str | None = None) -> None:
     """An appointment row as the booking platform would have left it."""
-    from hardware.idnumber import hash_id_number, mask_id_number
+    from hardware.idnumber import mask_id_number
+    from queue_server.idkey import id_digest
 
     db.conn.execute(
         "INSERT INTO appointments (code, service_code, day, slot_start, slot_end, name_masked, id_hash, id_masked, "
         "created_at) VALUES (?, ?, ?, ?, ?, '张*', ?, ?, ?)",
         (code, service, day, slot_start, slot_end,
-         hash_id_number(id_number) if id_number else None, mask_id_number(id_number) if id_number else None,
+         id_digest(db, id_number) if id_number else None, mask_id_number(id_number) if id_number else None,
          time.time()),
     )
