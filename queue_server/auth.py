@@ -18,18 +18,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from sqlite_utils import Database
 
 from queue_server.audit.chain import append
-from queue_server.audit.records import TokenCreated, TokenRevoked, UserCreated
+from queue_server.audit.records import LoginUnlocked, TokenCreated, TokenRevoked, UserCreated
 from queue_server.db import db_path, write_tx
-from queue_server.errors import Unauthorized, ValidationError
+from queue_server.errors import NotFound, QueueError, Unauthorized, Unavailable, ValidationError
 from queue_server.settings import get_setting
 
 TOKEN_ROLES = ("kiosk", "display", "clerk", "admin", "technician", "supervisor", "verifier")
@@ -53,6 +55,8 @@ class Principal:
     user_name: str | None = None
     staff_no: str | None = None
     expires_at: float | None = None
+    #: The one window a clerk device token acts at (``token create --window N``).
+    window: int | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -74,19 +78,27 @@ def create_token(
     *,
     user_id: int | None = None,
     expires_at: float | None = None,
+    window: int | None = None,
     actor: str = "system",
 ) -> str:
     """Store a new token (hashed) and return the plain token, which is never stored.
-    Device tokens are audited; login sessions are not (they are not a change to the hall)."""
+    Device tokens are audited; login sessions are not (they are not a change to the hall).
+    ``window`` binds a clerk device token to that one window (docs/security.md)."""
     if role not in TOKEN_ROLES:
         raise ValidationError("bad_role", role=role)
     if not name or len(name) > 100:
         raise ValidationError("bad_name")
+    if window is not None:
+        if role != "clerk" or user_id is not None:
+            raise ValidationError("bad_field", field="window")
+        if not db.conn.execute("SELECT 1 FROM windows WHERE number = ?", (window,)).fetchone():
+            raise NotFound("window_not_found", window=window)
     token = new_token()
     with write_tx(db) as conn:
         cur = conn.execute(
-            "INSERT INTO tokens (name, role, token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?, ?)",
-            (name, role, hash_token(token), user_id, time.time(), expires_at),
+            "INSERT INTO tokens (name, role, token_hash, user_id, created_at, expires_at, window) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (name, role, hash_token(token), user_id, time.time(), expires_at, window),
         )
         if user_id is None:
             append(conn, TokenCreated(token_id=int(cur.lastrowid or 0), token_name=name, role=role), actor=actor)
@@ -120,11 +132,11 @@ def revoke_tokens_named(db: Database, name: str, *, actor: str = "system") -> in
 def list_tokens(db: Database) -> list[dict[str, Any]]:
     """Every token's metadata (never the token itself, which is not stored)."""
     rows = db.conn.execute(
-        "SELECT id, name, role, user_id, created_at, expires_at, revoked_at FROM tokens ORDER BY id"
+        "SELECT id, name, role, user_id, created_at, expires_at, revoked_at, window FROM tokens ORDER BY id"
     ).fetchall()
     return [
         {"id": r[0], "name": r[1], "role": r[2], "user_id": r[3], "created_at": r[4], "expires_at": r[5],
-         "revoked_at": r[6]}
+         "revoked_at": r[6], "window": r[7]}
         for r in rows
     ]
 
@@ -160,7 +172,8 @@ def verify_token(db: Database, token: str, *, now: float | None = None) -> Princ
             raise Unauthorized("token_expired")
         return p
     row = db.conn.execute(
-        "SELECT t.id, t.role, t.name, t.user_id, t.expires_at, t.revoked_at, u.display_name, u.staff_no, u.active "
+        "SELECT t.id, t.role, t.name, t.user_id, t.expires_at, t.revoked_at, u.display_name, u.staff_no, u.active, "
+        "t.window "
         "FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
         (th,),
     ).fetchone()
@@ -169,7 +182,7 @@ def verify_token(db: Database, token: str, *, now: float | None = None) -> Princ
     if row[4] is not None and t >= row[4]:
         raise Unauthorized("token_expired")
     p = Principal(token_id=row[0], role=row[1], name=row[2], user_id=row[3], user_name=row[6],
-                  staff_no=row[7], expires_at=row[4])
+                  staff_no=row[7], expires_at=row[4], window=row[9])
     with _cache_lock:
         if len(_cache) > 10000:
             _cache.clear()
@@ -179,10 +192,35 @@ def verify_token(db: Database, token: str, *, now: float | None = None) -> Princ
 
 # --- passwords and users -----------------------------------------------------------------
 
+#: Password hashes computed at once per process. scrypt with n=2**14, r=8 takes 16 MiB of
+#: memory per hash: unbounded, 60 concurrent logins took the process from 408 MB to 1.1 GB
+#: (each waitress thread's malloc arena kept its 16–32 MiB). Hashes therefore run only on
+#: :data:`HASH_SLOTS` dedicated threads, so at most that many arenas ever hold scrypt memory.
+HASH_SLOTS = 2
+#: How long a login waits for a free hash slot before it is answered 503 ``login_busy``
+#: (a hash takes ~50 ms; this lets a few clerks logging in at 08:30 through at once).
+HASH_WAIT_SECONDS = 0.25
+
+_hash_pool = ThreadPoolExecutor(max_workers=HASH_SLOTS, thread_name_prefix="pwhash")
+_hash_slots = threading.BoundedSemaphore(HASH_SLOTS)
+
+
+def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    """scrypt on one of the hash threads; :class:`Unavailable` ``login_busy`` (503) when
+    every slot stays taken for :data:`HASH_WAIT_SECONDS`."""
+    if n > 2**17 or r > 16 or p > 4 or dklen > 64:  # never let a stored parameter take more memory
+        raise ValueError("scrypt parameters over the work limit")
+    if not _hash_slots.acquire(timeout=HASH_WAIT_SECONDS):
+        raise Unavailable("login_busy", retry_after=1)
+    try:
+        return _hash_pool.submit(hashlib.scrypt, password, salt=salt, n=n, r=r, p=p, dklen=dklen).result()
+    finally:
+        _hash_slots.release()
+
 
 def hash_password(password: str) -> str:
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_SCRYPT_N, r=_SCRYPT_R, p=_SCRYPT_P, dklen=32)
+    digest = _scrypt(password.encode("utf-8"), salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P, 32)
     return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
 
 
@@ -191,13 +229,23 @@ def check_password(password: str, stored: str) -> bool:
         scheme, n, r, p, salt_hex, hash_hex = stored.split("$")
         if scheme != "scrypt":
             return False
-        digest = hashlib.scrypt(
-            password.encode("utf-8"), salt=bytes.fromhex(salt_hex), n=int(n), r=int(r), p=int(p),
-            dklen=len(hash_hex) // 2,
-        )
+        digest = _scrypt(password.encode("utf-8"), bytes.fromhex(salt_hex), int(n), int(r), int(p),
+                         len(hash_hex) // 2)
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(digest.hex(), hash_hex)
+
+
+#: A hash of no one's password, checked for an unknown or inactive user so that a login
+#: takes the same time whether or not the account exists (made once, on first use).
+_dummy_hash: str | None = None
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = hash_password(secrets.token_urlsafe(16))
+    return _dummy_hash
 
 
 def create_user(
@@ -230,21 +278,130 @@ def create_user(
     return user_id
 
 
-def login(db: Database, username: str, password: str, *, now: float | None = None) -> dict[str, Any]:
-    """Check the password and create a session token with the user's role."""
+# --- login throttling ---------------------------------------------------------------------
+#
+# Every failed login counts against the account (``user:<username>``, whether or not it
+# exists) and the client address (``addr:<keyed digest>``). Past ``free`` failures each one
+# makes the next try wait 1, 2, 4 … seconds (at most LOGIN_MAX_WAIT); at ``lock_after``
+# failures the key is locked for LOGIN_LOCK_SECONDS, until then or until an admin unlocks
+# it (``queue-server user unlock``, ``POST /api/admin/users/<id>/unlock``). A refused try
+# is answered at once (429 with Retry-After) before any hashing, and does not count.
+# Failures are forgotten LOGIN_FORGET_SECONDS after the last one; a good login clears the
+# account's count (not the address's).
+
+#: kind → (failures allowed without a wait, failures that lock).
+LOGIN_LIMITS = {"user": (3, 10), "addr": (10, 30)}
+LOGIN_MAX_WAIT = 60
+LOGIN_LOCK_SECONDS = 15 * 60
+LOGIN_FORGET_SECONDS = 3600
+
+
+def address_key(db: Database, address: str) -> str:
+    """The stored key of a client address: a keyed digest (the address is not stored)."""
+    from queue_server.idkey import key_ring
+
+    ring = key_ring(db_path(db))
+    mac = hmac.new(ring.keys[ring.current], b"login|" + address.encode("utf-8"), hashlib.sha256)
+    return "addr:" + mac.hexdigest()[:32]
+
+
+def _login_keys(db: Database, username: str, address: str | None) -> list[str]:
+    keys = [f"user:{username}"]
+    if address:
+        keys.append(address_key(db, address))
+    return keys
+
+
+def _check_throttle(db: Database, keys: list[str], now: float) -> None:
+    marks = ",".join("?" * len(keys))
+    rows = db.conn.execute(
+        f"SELECT key, blocked_until, locked FROM login_attempts WHERE key IN ({marks}) AND blocked_until > ?",
+        (*keys, now),
+    ).fetchall()
+    if not rows:
+        return
+    until = max(float(r[1]) for r in rows)
+    retry = max(1, math.ceil(until - now))
+    if any(r[2] for r in rows):
+        raise QueueError("login_locked", retry_after=retry, minutes=max(1, math.ceil(retry / 60)))
+    raise QueueError("login_throttled", retry_after=retry)
+
+
+def _record_failure(db: Database, keys: list[str], now: float) -> None:
+    with write_tx(db) as conn:
+        conn.execute("DELETE FROM login_attempts WHERE last_failure < ? AND blocked_until < ?",
+                     (now - LOGIN_FORGET_SECONDS, now))
+        for key in keys:
+            free, lock_after = LOGIN_LIMITS[key.split(":", 1)[0]]
+            row = conn.execute("SELECT failures FROM login_attempts WHERE key = ?", (key,)).fetchone()
+            failures = (int(row[0]) if row else 0) + 1
+            locked = failures >= lock_after
+            if locked:
+                blocked = now + LOGIN_LOCK_SECONDS
+            elif failures > free:
+                blocked = now + min(2 ** (failures - free - 1), LOGIN_MAX_WAIT)
+            else:
+                blocked = 0.0
+            conn.execute(
+                "INSERT INTO login_attempts (key, failures, last_failure, blocked_until, locked) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, "
+                "last_failure = excluded.last_failure, blocked_until = excluded.blocked_until, "
+                "locked = excluded.locked",
+                (key, failures, now, blocked, int(locked)),
+            )
+
+
+def unlock_login(db: Database, username: str | None = None, *, address: str | None = None,
+                 actor: str = "system") -> int:
+    """Lift the waits and locks of an account and/or an address; how many were lifted
+    (audited ``login.unlocked``)."""
+    keys = ([f"user:{username}"] if username else []) + ([address_key(db, address)] if address else [])
+    if not keys:
+        raise ValidationError("missing_field", field="username")
+    marks = ",".join("?" * len(keys))
+    with write_tx(db) as conn:
+        n = conn.execute(f"DELETE FROM login_attempts WHERE key IN ({marks})", keys).rowcount
+        append(conn, LoginUnlocked(username=username or "", address_given=bool(address), cleared=n), actor=actor)
+    return int(n)
+
+
+def login_locks(db: Database, *, now: float | None = None) -> list[dict[str, Any]]:
+    """Accounts that must wait or are locked now (addresses show only as a digest)."""
+    t = time.time() if now is None else now
+    rows = db.conn.execute(
+        "SELECT key, failures, blocked_until, locked FROM login_attempts WHERE blocked_until > ? ORDER BY key",
+        (t,),
+    ).fetchall()
+    return [{"key": r[0], "failures": r[1], "until": r[2], "locked": bool(r[3])} for r in rows]
+
+
+def login(db: Database, username: str, password: str, *, now: float | None = None,
+          address: str | None = None, throttle_now: float | None = None) -> dict[str, Any]:
+    """Check the password and create a session token with the user's role.
+
+    Throttled per account and per ``address`` (see above): 429 ``login_throttled`` /
+    ``login_locked`` before any hashing; 503 ``login_busy`` when every hash slot is taken.
+    An unknown or inactive user costs the same one hash as a known one. ``throttle_now``:
+    the time the waits are measured in (default ``now``)."""
     bad = Unauthorized("bad_login")
-    if not isinstance(username, str) or not isinstance(password, str) or len(password) > 200:
+    if not isinstance(username, str) or not isinstance(password, str) or len(password) > 200 \
+            or not username or len(username) > 64:
         raise bad
+    t = time.time() if now is None else now
+    tt = t if throttle_now is None else throttle_now  # the hall's clock (tests move it)
+    keys = _login_keys(db, username, address)
+    _check_throttle(db, keys, tt)
     row = db.conn.execute(
         "SELECT id, display_name, staff_no, role, password_hash, active FROM users WHERE username = ?",
         (username,),
     ).fetchone()
-    if row is None:
-        check_password(password, hash_password("timing-equaliser"))
+    ok = check_password(password, row[4] if row is not None else _dummy())
+    if row is None or not row[5] or not ok:
+        _record_failure(db, keys, tt)
         raise bad
-    if not row[5] or not check_password(password, row[4]):
-        raise bad
-    t = time.time() if now is None else now
+    if db.conn.execute("SELECT 1 FROM login_attempts WHERE key = ?", (keys[0],)).fetchone():
+        with write_tx(db) as conn:
+            conn.execute("DELETE FROM login_attempts WHERE key = ?", (keys[0],))
     hours = float(get_setting(db, "session_hours") or 12)
     token = create_token(db, row[3], f"login:{username}", user_id=row[0], expires_at=t + hours * 3600)
     return {

@@ -109,18 +109,21 @@ def token() -> None:
 @DB_OPTION
 @click.option("--role", type=click.Choice(list(TOKEN_ROLES)), required=True)
 @click.option("--name", required=True, help="Who uses it, e.g. kiosk-01 or hall-display.")
-def token_create(db_path: str, role: str, name: str) -> None:
+@click.option("--window", type=int, default=None,
+              help="Clerk tokens only: the one window this device acts at (docs/security.md).")
+def token_create(db_path: str, role: str, name: str, window: int | None) -> None:
     """Create a token and print it on stdout (only its SHA-256 is stored).
 
     \b
     Example:
         queue-server token create --db var/hall.db --role kiosk --name kiosk-01
+        queue-server token create --db var/hall.db --role clerk --name counter-3 --window 3
     """
     from queue_server.auth import create_token
 
     db = open_db(db_path)
     try:
-        click.echo(create_token(db, role, name))
+        click.echo(create_token(db, role, name, window=window))
     except Exception as exc:
         fail(exc)
 
@@ -169,6 +172,30 @@ def token_revoke(db_path: str, name: str) -> None:
 @main.group()
 def user() -> None:
     """Staff accounts that log in (admin, clerk, technician)."""
+
+
+@user.command("unlock")
+@DB_OPTION
+@click.argument("username", required=False)
+@click.option("--address", default=None, help="Also (or only) lift the lock of this client address.")
+def user_unlock(db_path: str, username: str | None, address: str | None) -> None:
+    """Lift the login wait or lock of an account (and/or a client address) after too many
+    failed logins (audited).
+
+    \b
+    Example:
+        queue-server user unlock --db var/hall.db clerk7
+    """
+    from queue_server.auth import unlock_login
+
+    if not username and not address:
+        raise click.UsageError("give a USERNAME and/or --address")
+    try:
+        n = unlock_login(open_db(db_path), username, address=address, actor="cli")
+    except Exception as exc:
+        fail(exc)
+        return
+    click.echo(f"{n} login lock(s) lifted")
 
 
 @user.command("create")

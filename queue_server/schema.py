@@ -278,3 +278,25 @@ def m0004_scheduled_runs(db: Database) -> None:
             PRIMARY KEY (job, day)
         )"""
     )
+
+
+@migrations(name="m0005_access")
+def m0005_access(db: Database) -> None:
+    """Console logins that resist guessing and window-bound device tokens (docs/security.md).
+
+    ``login_attempts``: failed logins per account (``user:<username>``) and per client
+    address (``addr:<keyed digest>``), the time before which the next try is refused and
+    whether that is a lock (which an admin lifts). ``tokens.window``: the one window a clerk
+    device token acts at (``queue-server token create --role clerk --window N``)."""
+    db.executescript(
+        """
+        CREATE TABLE login_attempts (
+            key TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            last_failure REAL NOT NULL,
+            blocked_until REAL NOT NULL DEFAULT 0,
+            locked INTEGER NOT NULL DEFAULT 0
+        );
+        ALTER TABLE tokens ADD COLUMN window INTEGER;
+        """
+    )

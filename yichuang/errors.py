@@ -76,6 +76,11 @@ server(401, "invalid_token", "令牌无效或已注销", "Invalid or revoked tok
 server(401, "token_expired", "登录已过期，请重新登录", "Token expired; log in again")
 server(401, "query_token_not_allowed", "该角色的令牌不能放在网址中", "Only read-only roles may pass ?token=")
 server(401, "bad_login", "用户名或密码错误", "Wrong username or password")
+server(429, "login_throttled", "登录失败次数过多，请 {retry_after} 秒后再试",
+       "Too many failed logins; try again in {retry_after} s")
+server(429, "login_locked", "登录失败次数过多，已临时锁定，请 {minutes} 分钟后再试或请管理员解锁",
+       "Locked after too many failed logins; try again in {minutes} min or ask an admin to unlock it")
+server(503, "login_busy", "登录请求过多，请稍后再试", "Too many logins at once; try again in a moment")
 server(403, "forbidden", "当前角色没有此权限", "Your role may not do this")
 server(404, "not_found", "没有这个接口或资源", "Not found")
 server(405, "method_not_allowed", "不支持该请求方法", "Method not allowed")
@@ -95,6 +100,8 @@ server(422, "weak_password", "密码至少 6 位", "Password: at least 6 charact
 server(422, "user_exists", "用户名 {username} 已存在", "User {username} exists")
 server(422, "unknown_setting", "未知的设置项：{name}", "Unknown setting: {name}")
 server(422, "bad_setting_value", "设置项 {name} 的值无效", "Invalid value for setting {name}")
+server(422, "setting_out_of_range", "设置项 {name} 应在 {low} 到 {high} 之间", "Setting {name} must be from {low} to {high}")
+server(422, "bad_public_url", "对外地址只能是 http:// 或 https:// 开头的网址", "public_url must be an http:// or https:// address")
 server(422, "bad_notice", "公告内容无效（500 字以内）", "Notice: a string of at most 500 characters")
 server(422, "bad_hall_config", "大厅配置有误：{what}", "Invalid hall configuration: {what_en}")
 server(409, "hall_not_empty", "大厅已有数据，未重复初始化", "The hall is already seeded")
@@ -131,6 +138,12 @@ server(422, "reason_required", "请填写暂停原因（100 字以内）", "A pa
 # --- server: windows ------------------------------------------------------------------------
 server(404, "window_not_found", "没有 {window} 号窗口", "No window {window}")
 server(403, "not_your_window", "{window} 号窗口由其他工作人员使用中", "Window {window} is signed in by another clerk")
+server(403, "window_not_signed_in", "您未开启 {window} 号窗口，只能办理自己窗口的号",
+       "You have not opened window {window}; clerks act only at their own windows",
+       "请先在叫号台选择并开启您的窗口。", "Open your window on the clerk console first.")
+server(403, "token_window_bound", "该设备令牌只能用于 {bound} 号窗口", "This device token acts only at window {bound}")
+server(422, "cancel_reason_required", "取消其他窗口的号需填写原因（100 字以内）",
+       "Cancelling a ticket that is not at your window needs a reason (at most 100 characters)")
 server(409, "window_taken", "{window} 号窗口已由其他工作人员开启", "Window {window} is open for another clerk")
 server(409, "window_paused", "{window} 号窗口已暂停服务，请先恢复", "Window {window} is paused")
 server(409, "window_closed", "{window} 号窗口未开启", "Window {window} is closed")

@@ -243,6 +243,13 @@ def reset_password(user_id: int) -> Response:
     return _json(staff.reset_password(get_db(), user_id, actor=actor()))
 
 
+@bp.post("/api/admin/users/<int:user_id>/unlock")
+@admin_api
+def unlock_user(user_id: int) -> Response:
+    """Lift the account's login wait or lock (after too many failed logins)."""
+    return _json(staff.unlock_user(get_db(), user_id, actor=actor()))
+
+
 @bp.get("/api/admin/tokens")
 @admin_api
 def tokens() -> Response:
@@ -254,7 +261,8 @@ def tokens() -> Response:
 def create_token() -> Response:
     data = body()
     return _json(staff.create_device_token(get_db(), field(data, "role", str, required=True, max_len=20),
-                                           field(data, "name", str, required=True, max_len=100), actor=actor()), 201)
+                                           field(data, "name", str, required=True, max_len=100),
+                                           window=field(data, "window", int), actor=actor()), 201)
 
 
 @bp.post("/api/admin/tokens/<int:token_id>/revoke")

@@ -26,6 +26,7 @@ from queue_server.auth import (
     create_token,
     create_user,
     hash_password,
+    unlock_login,
 )
 from queue_server.db import write_tx
 from queue_server.errors import Conflict, NotFound, Unauthorized, ValidationError
@@ -50,8 +51,18 @@ def _user(conn: Any, user_id: int) -> dict[str, Any]:
         (time.time(), user_id)).fetchone()
     if r is None:
         raise NotFound("user_not_found")
+    lock = conn.execute("SELECT blocked_until, locked FROM login_attempts WHERE key = ? AND blocked_until > ?",
+                        (f"user:{r[1]}", time.time())).fetchone()
     return {"id": r[0], "username": r[1], "display_name": r[2], "staff_no": r[3], "role": r[4],
-            "active": bool(r[5]), "created_at": r[6], "one_time_password": bool(r[7]), "sessions": int(r[8])}
+            "active": bool(r[5]), "created_at": r[6], "one_time_password": bool(r[7]), "sessions": int(r[8]),
+            "login_locked": bool(lock and lock[1]), "login_blocked_until": lock[0] if lock else None}
+
+
+def unlock_user(db: Database, user_id: int, *, actor: str = "system") -> dict[str, Any]:
+    """Lift the login wait or lock of an account (audited ``login.unlocked``)."""
+    user = _user(db.conn, user_id)
+    unlock_login(db, user["username"], actor=actor)
+    return get_user(db, user_id)
 
 
 def list_users(db: Database) -> list[dict[str, Any]]:
@@ -181,26 +192,28 @@ def list_device_tokens(db: Database, *, include_revoked: bool = True) -> list[di
     """Device tokens (not login sessions): id, name, role, created, revoked, state."""
     now = time.time()
     out = []
-    for r in db.conn.execute("SELECT id, name, role, created_at, expires_at, revoked_at FROM tokens "
+    for r in db.conn.execute("SELECT id, name, role, created_at, expires_at, revoked_at, window FROM tokens "
                              "WHERE user_id IS NULL ORDER BY revoked_at IS NOT NULL, name, id"):
         state = "revoked" if r[5] else ("expired" if r[4] and r[4] <= now else "active")
         if state != "active" and not include_revoked:
             continue
         out.append({"id": r[0], "name": r[1], "role": r[2], "created_at": r[3], "expires_at": r[4],
-                    "revoked_at": r[5], "state": state})
+                    "revoked_at": r[5], "state": state, "window": r[6]})
     return out
 
 
-def create_device_token(db: Database, role: str, name: str, *, actor: str = "system") -> dict[str, Any]:
-    """A new device token (audited ``token.created``); the token is in the answer only."""
+def create_device_token(db: Database, role: str, name: str, *, window: int | None = None,
+                        actor: str = "system") -> dict[str, Any]:
+    """A new device token (audited ``token.created``); the token is in the answer only.
+    ``window``: a clerk token that acts at that one window only."""
     if role not in TOKEN_ROLES:
         raise ValidationError("bad_role", role=role)
     if not isinstance(name, str) or not name.strip():
         raise ValidationError("bad_name")
-    token = create_token(db, role, name.strip(), actor=actor)
+    token = create_token(db, role, name.strip(), window=window, actor=actor)
     row = db.conn.execute("SELECT id FROM tokens WHERE user_id IS NULL AND name = ? ORDER BY id DESC LIMIT 1",
                           (name.strip(),)).fetchone()
-    return {"id": row[0], "name": name.strip(), "role": role, "token": token}
+    return {"id": row[0], "name": name.strip(), "role": role, "window": window, "token": token}
 
 
 def revoke_device_token(db: Database, token_id: int, *, actor: str = "system") -> dict[str, Any]:

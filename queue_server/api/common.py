@@ -13,6 +13,7 @@ from flask import current_app, g, request
 from queue_server.app import get_db
 from queue_server.auth import READ_ONLY_ROLES, TOKEN_ROLES, Principal, verify_token
 from queue_server.errors import BadRequest, Forbidden, Unauthorized, ValidationError
+from queue_server.queue.access import ANYWHERE, Acting
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -126,10 +127,18 @@ def actor() -> str:
     return f"user:{p.user_id}" if p.user_id is not None else f"token:{p.name}"
 
 
-def clerk_id() -> int | None:
-    """The user to check window ownership against: the logged-in clerk; None for admins
-    and for device tokens of role clerk (not bound to a person)."""
+def acting() -> Acting:
+    """Who acts at a window, for the window rule (:mod:`queue_server.queue.access`): admins
+    anywhere; a logged-in clerk at the windows they have open; a clerk device token at its
+    bound window (or, unbound, where no clerk is signed in). Every window action hands this
+    to the engine as ``clerk_user_id``."""
     p = principal()
     if p.role == "admin":
-        return None
-    return p.user_id
+        return ANYWHERE
+    if p.user_id is not None:
+        return Acting(user_id=p.user_id)
+    return Acting(bound_window=p.window)
+
+
+#: The name window routes have always used; it now carries the whole rule, not a user id.
+clerk_id = acting

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
 
+from queue_server import clock as clk
 from queue_server import queue as engine
 from queue_server.api import openapi
 from queue_server.api.common import (
@@ -215,7 +216,8 @@ def no_show(ticket_id: int) -> Response:
 @bp.post("/tickets/<int:ticket_id>/cancel")
 @roles(*STAFF)
 def cancel(ticket_id: int) -> Response:
-    return _ticket_action("cancel", ticket_id)
+    """Cancel; a waiting ticket not for one of the caller's windows needs ``reason`` (audited)."""
+    return _ticket_action("cancel", ticket_id, reason=field(body(), "reason", str, max_len=100))
 
 
 @bp.post("/tickets/<int:ticket_id>/transfer")
@@ -252,8 +254,7 @@ def window_queue(number: int) -> Response:
 @bp.post("/windows/<int:number>/open")
 @roles(*STAFF)
 def open_window(number: int) -> Response:
-    p = principal()
-    w = engine.open_window(get_db(), number, p.user_id if p.role == "clerk" else None, clock=_clock())
+    w = engine.open_window(get_db(), number, clerk_id(), clock=_clock())
     notify_change()
     return _json(w)
 
@@ -322,7 +323,8 @@ def do_login() -> Response:
     data = body()
     username = field(data, "username", str, required=True, max_len=64)
     password = field(data, "password", str, required=True, max_len=200)
-    return _json(login(get_db(), username, password))
+    return _json(login(get_db(), username, password, address=request.remote_addr or "",
+                       throttle_now=clk.now(_clock())))
 
 
 @bp.post("/logout")

@@ -123,3 +123,15 @@ class HallImported(AuditRecord):
     kind: ClassVar[str] = "hall.imported"
     before: dict[str, Any]
     after: dict[str, Any]
+
+
+@record_type
+@dataclass(frozen=True)
+class LoginUnlocked(AuditRecord):
+    """An admin lifted the login waits and lock of an account (``username``) and/or a client
+    address (``address_given``; the address itself is not recorded); ``cleared`` rows."""
+
+    kind: ClassVar[str] = "login.unlocked"
+    username: str
+    address_given: bool
+    cleared: int

@@ -23,10 +23,12 @@ from typing import Any
 from sqlite_utils import Database
 
 from queue_server import clock as clk
+from queue_server.audit.chain import append
 from queue_server.db import db_path, write_tx
 from queue_server.errors import Conflict, Forbidden, NotFound, ValidationError, unknown_service
 from queue_server.events import record_event
 from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
+from queue_server.queue.access import Acting, as_acting, check_ticket, check_window, ticket_refusal
 from queue_server.queue.common import (
     Hall,
     Window,
@@ -36,6 +38,7 @@ from queue_server.queue.common import (
     ticket_dict,
 )
 from queue_server.queue.estimate import estimate_minutes, people_ahead
+from queue_server.queue.records import TicketCancelledElsewhere
 from queue_server.queue.order import next_for
 
 _STATUS_ZH = {
@@ -50,9 +53,12 @@ def _bad_state(row: sqlite3.Row, action_zh: str, action: str) -> Conflict:
                     status_zh=_STATUS_ZH.get(status, status), action=action, action_zh=action_zh)
 
 
-def _check_clerk(window: Window, clerk_user_id: int | None) -> None:
-    if clerk_user_id is not None and window.clerk_user_id not in (None, clerk_user_id):
-        raise Forbidden("not_your_window", window=window.number)
+#: The window rule (:mod:`queue_server.queue.access`); every window action calls it.
+_check_clerk = check_window
+
+#: Who acts: an :class:`~queue_server.queue.access.Acting`, a signed-in clerk's user id, or
+#: None for anyone (admins, the engine's own callers).
+Who = int | Acting | None
 
 
 def _called_event(conn: sqlite3.Connection, kind: str, row: sqlite3.Row, window: Window,
@@ -71,7 +77,7 @@ def _called_event(conn: sqlite3.Connection, kind: str, row: sqlite3.Row, window:
 
 
 def call_next(
-    db: Database, window: int, *, clerk_user_id: int | None = None, clock: clk.Clock | None = None
+    db: Database, window: int, *, clerk_user_id: Who = None, clock: clk.Clock | None = None
 ) -> dict[str, Any] | None:
     """Call the next ticket for ``window`` (order: :mod:`queue_server.queue.order`).
 
@@ -79,9 +85,10 @@ def call_next(
     (recallable). Returns the called ticket, or None when nobody waits for this window.
     """
     h = hall(db, clock)
+    uid = as_acting(clerk_user_id).user_id
     with write_tx(db) as conn:
         w = load_window(conn, window)
-        _check_clerk(w, clerk_user_id)
+        check_window(w, clerk_user_id)
         if w.status != "open":
             if w.status == "paused":
                 raise Conflict("window_paused", window=w.number, reason=w.pause_reason)
@@ -93,12 +100,12 @@ def call_next(
         cur = conn.execute(
             "UPDATE tickets SET status = 'called', called_at = ?, window = ?, clerk_user_id = ?, "
             "call_count = call_count + 1, transfer_window = NULL WHERE id = ? AND status = 'waiting'",
-            (h.now, w.number, clerk_user_id, ticket_id),
+            (h.now, w.number, uid, ticket_id),
         )
         if cur.rowcount != 1:  # cannot happen under write_tx; never call a ticket twice
             raise Conflict("call_race")
         row = fetch_ticket_row(conn, ticket_id)
-        _called_event(conn, "call", row, w, clerk_user_id, h.now)
+        _called_event(conn, "call", row, w, uid, h.now)
     return ticket_dict(row)
 
 
@@ -121,16 +128,8 @@ def _load_ticket_for(conn: sqlite3.Connection, ticket_id: int) -> sqlite3.Row:
     return fetch_ticket_row(conn, ticket_id)
 
 
-def _own_window(conn: sqlite3.Connection, row: sqlite3.Row, clerk_user_id: int | None) -> Window | None:
-    if row["window"] is None:
-        return None
-    w = load_window(conn, int(row["window"]))
-    _check_clerk(w, clerk_user_id)
-    return w
-
-
 def recall(
-    db: Database, ticket_id: int, *, window: int | None = None, clerk_user_id: int | None = None,
+    db: Database, ticket_id: int, *, window: int | None = None, clerk_user_id: Who = None,
     clock: clk.Clock | None = None,
 ) -> dict[str, Any]:
     """重呼: call a ``called`` ticket again, or bring back a recent no-show.
@@ -143,8 +142,9 @@ def recall(
         row = _load_ticket_for(conn, ticket_id)
         if row["status"] not in ("called", "no_show") or row["day"] != h.day:
             raise _bad_state(row, "重呼", "recall")
+        check_ticket(conn, row, clerk_user_id)  # the ticket is at one of the caller's windows
         w = load_window(conn, window if window is not None else int(row["window"]))
-        _check_clerk(w, clerk_user_id)
+        check_window(w, clerk_user_id)  # and so is the window it is recalled to
         if w.status != "open":
             raise Conflict("window_not_open", window=w.number)
         if row["status"] == "no_show":
@@ -156,7 +156,7 @@ def recall(
             (h.now, w.number, ticket_id),
         )
         row = _load_ticket_for(conn, ticket_id)
-        _called_event(conn, "recall", row, w, clerk_user_id, h.now)
+        _called_event(conn, "recall", row, w, as_acting(clerk_user_id).user_id, h.now)
     return ticket_dict(row)
 
 
@@ -177,14 +177,28 @@ def _check_recallable(conn: sqlite3.Connection, row: sqlite3.Row, h: Hall) -> No
 
 def _simple_transition(
     db: Database, ticket_id: int, *, allowed: tuple[str, ...], new_status: str, time_col: str,
-    event: str, action_zh: str, action: str, clerk_user_id: int | None, clock: clk.Clock | None,
+    event: str, action_zh: str, action: str, clerk_user_id: Who, clock: clk.Clock | None,
+    reason: str | None = None,
 ) -> dict[str, Any]:
     h = hall(db, clock)
     with write_tx(db) as conn:
         row = _load_ticket_for(conn, ticket_id)
         if row["status"] not in allowed or row["day"] != h.day:
             raise _bad_state(row, action_zh, action)
-        _own_window(conn, row, clerk_user_id)
+        elsewhere = False
+        refusal = ticket_refusal(conn, row, clerk_user_id)
+        if refusal is not None:
+            # Only cancelling a waiting ticket may happen away from one's own window: with a reason, audited.
+            if action != "cancel" or row["status"] != "waiting":
+                raise refusal
+            if not isinstance(reason, str) or not reason.strip() or len(reason) > 100:
+                raise ValidationError("cancel_reason_required")
+            elsewhere = True
+        if action == "cancel" and (elsewhere or reason):
+            append(conn, TicketCancelledElsewhere(
+                ticket_id=ticket_id, number=row["number"], day=row["day"],
+                window=row["transfer_window"] or row["window"], reason=str(reason or "").strip()[:100],
+                own_window=not elsewhere), actor=_actor(clerk_user_id), ts=h.now)
         cur = conn.execute(
             f"UPDATE tickets SET status = ?, {time_col} = ? WHERE id = ? AND status = ?",
             (new_status, h.now, ticket_id, row["status"]),
@@ -197,7 +211,7 @@ def _simple_transition(
     return ticket_dict(row)
 
 
-def start(db: Database, ticket_id: int, *, clerk_user_id: int | None = None,
+def start(db: Database, ticket_id: int, *, clerk_user_id: Who = None,
           clock: clk.Clock | None = None) -> dict[str, Any]:
     """The citizen arrived at the window: called → serving."""
     return _simple_transition(db, ticket_id, allowed=("called",), new_status="serving", time_col="started_at",
@@ -205,7 +219,7 @@ def start(db: Database, ticket_id: int, *, clerk_user_id: int | None = None,
                               clerk_user_id=clerk_user_id, clock=clock)
 
 
-def finish(db: Database, ticket_id: int, *, clerk_user_id: int | None = None,
+def finish(db: Database, ticket_id: int, *, clerk_user_id: Who = None,
            clock: clk.Clock | None = None) -> dict[str, Any]:
     """办结: serving (or called, when the clerk skips start) → done."""
     return _simple_transition(db, ticket_id, allowed=("serving", "called"), new_status="done",
@@ -213,7 +227,7 @@ def finish(db: Database, ticket_id: int, *, clerk_user_id: int | None = None,
                               action="finish", clerk_user_id=clerk_user_id, clock=clock)
 
 
-def no_show(db: Database, ticket_id: int, *, clerk_user_id: int | None = None,
+def no_show(db: Database, ticket_id: int, *, clerk_user_id: Who = None,
             clock: clk.Clock | None = None) -> dict[str, Any]:
     """过号: called → no_show (recallable for a while)."""
     return _simple_transition(db, ticket_id, allowed=("called",), new_status="no_show", time_col="closed_at",
@@ -221,17 +235,29 @@ def no_show(db: Database, ticket_id: int, *, clerk_user_id: int | None = None,
                               clerk_user_id=clerk_user_id, clock=clock)
 
 
-def cancel(db: Database, ticket_id: int, *, clerk_user_id: int | None = None,
+def cancel(db: Database, ticket_id: int, *, clerk_user_id: Who = None, reason: str | None = None,
            clock: clk.Clock | None = None) -> dict[str, Any]:
-    """Cancel a waiting, called or no-show ticket."""
+    """Cancel a waiting, called or no-show ticket at one's own window. A waiting ticket that
+    is not for one's own window may be cancelled with a ``reason`` (422
+    ``cancel_reason_required`` without), audited ``ticket.cancelled_elsewhere``; so is any
+    cancel given a reason."""
     return _simple_transition(db, ticket_id, allowed=("waiting", "called", "no_show"), new_status="cancelled",
                               time_col="closed_at", event="ticket.cancelled", action_zh="取消",
-                              action="cancel", clerk_user_id=clerk_user_id, clock=clock)
+                              action="cancel", clerk_user_id=clerk_user_id, clock=clock, reason=reason)
+
+
+def _actor(who: Who) -> str:
+    a = as_acting(who)
+    if a.user_id is not None:
+        return f"user:{a.user_id}"
+    if a.bound_window is not None:
+        return f"window-token:{a.bound_window}"
+    return "staff" if not a.anywhere else "system"
 
 
 def transfer(
     db: Database, ticket_id: int, *, window: int | None = None, service: str | None = None,
-    note: str | None = None, clerk_user_id: int | None = None, clock: clk.Clock | None = None,
+    note: str | None = None, clerk_user_id: Who = None, clock: clk.Clock | None = None,
 ) -> dict[str, Any]:
     """转窗/转办: back to waiting for another window and/or service.
 
@@ -248,7 +274,7 @@ def transfer(
         row = _load_ticket_for(conn, ticket_id)
         if row["status"] not in ("waiting", "called", "serving") or row["day"] != h.day:
             raise _bad_state(row, "转窗", "transfer")
-        _own_window(conn, row, clerk_user_id)
+        check_ticket(conn, row, clerk_user_id)
         to_window = load_window(conn, window).number if window is not None else None
         category = row["category"]
         to_service = row["service_code"]
@@ -282,24 +308,29 @@ def _window_event(conn: sqlite3.Connection, type_: str, w: int, status: str, rea
     record_event(conn, type_, {"window": w, "status": status, "reason": reason}, ts=now)
 
 
-def open_window(db: Database, window: int, clerk_user_id: int | None = None, *,
+def open_window(db: Database, window: int, clerk_user_id: Who = None, *,
                 clock: clk.Clock | None = None) -> dict[str, Any]:
-    """A clerk signs in at the window: it opens (from closed or paused)."""
+    """A clerk signs in at the window: it opens (from closed or paused) and is theirs until
+    they close it (:mod:`queue_server.queue.access`). A window-bound device token opens
+    only its window; nobody opens a window another clerk has open (409 ``window_taken``)."""
     now = clk.now(clock)
+    who = as_acting(clerk_user_id)
     with write_tx(db) as conn:
         w = load_window(conn, window)
-        if clerk_user_id is not None and w.status != "closed" and w.clerk_user_id not in (None, clerk_user_id):
+        if who.bound_window is not None and who.bound_window != w.number:
+            raise Forbidden("token_window_bound", bound=who.bound_window, window=w.number)
+        if not who.anywhere and w.status != "closed" and w.clerk_user_id not in (None, who.user_id):
             raise Conflict("window_taken", window=w.number)
         conn.execute(
             "UPDATE windows SET status = 'open', pause_reason = NULL, clerk_user_id = ? WHERE number = ?",
-            (clerk_user_id, window),
+            (who.user_id, window),
         )
         _window_event(conn, "window.opened", window, "open", None, now)
         w = load_window(conn, window)
     return window_dict(w)
 
 
-def pause_window(db: Database, window: int, reason: str, *, clerk_user_id: int | None = None,
+def pause_window(db: Database, window: int, reason: str, *, clerk_user_id: Who = None,
                  clock: clk.Clock | None = None) -> dict[str, Any]:
     """暂停服务 with a reason shown on the displays."""
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 100:
@@ -307,7 +338,7 @@ def pause_window(db: Database, window: int, reason: str, *, clerk_user_id: int |
     now = clk.now(clock)
     with write_tx(db) as conn:
         w = load_window(conn, window)
-        _check_clerk(w, clerk_user_id)
+        check_window(w, clerk_user_id)
         if w.status != "open":
             raise Conflict("window_not_open", window=w.number)
         conn.execute("UPDATE windows SET status = 'paused', pause_reason = ? WHERE number = ?",
@@ -317,12 +348,12 @@ def pause_window(db: Database, window: int, reason: str, *, clerk_user_id: int |
     return window_dict(w)
 
 
-def resume_window(db: Database, window: int, *, clerk_user_id: int | None = None,
+def resume_window(db: Database, window: int, *, clerk_user_id: Who = None,
                   clock: clk.Clock | None = None) -> dict[str, Any]:
     now = clk.now(clock)
     with write_tx(db) as conn:
         w = load_window(conn, window)
-        _check_clerk(w, clerk_user_id)
+        check_window(w, clerk_user_id)
         if w.status != "paused":
             raise Conflict("window_not_paused", window=w.number)
         conn.execute("UPDATE windows SET status = 'open', pause_reason = NULL WHERE number = ?", (window,))
@@ -331,13 +362,13 @@ def resume_window(db: Database, window: int, *, clerk_user_id: int | None = None
     return window_dict(w)
 
 
-def close_window(db: Database, window: int, *, clerk_user_id: int | None = None,
+def close_window(db: Database, window: int, *, clerk_user_id: Who = None,
                  clock: clk.Clock | None = None) -> dict[str, Any]:
     """The clerk signs out; waiting tickets stay for the other windows."""
     now = clk.now(clock)
     with write_tx(db) as conn:
         w = load_window(conn, window)
-        _check_clerk(w, clerk_user_id)
+        check_window(w, clerk_user_id)
         conn.execute(
             "UPDATE windows SET status = 'closed', pause_reason = NULL, clerk_user_id = NULL WHERE number = ?",
             (window,),

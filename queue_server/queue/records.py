@@ -1,4 +1,5 @@
-"""Audit record kinds of the catalogue editing functions (:mod:`queue_server.queue.catalog`).
+"""Audit record kinds of the queue: the catalogue editing functions (:mod:`queue_server.queue.catalog`)
+and cancelling a ticket away from one's own window (:mod:`queue_server.queue.lifecycle`).
 
 Each carries the item's key and its state before and after the change, as the admin API
 shows it (``before`` is None for a new item), so a change can be undone from its record
@@ -52,3 +53,19 @@ class WindowChanged(AuditRecord):
     before: dict[str, Any] | None
     after: dict[str, Any]
     undo_of: int | None = None
+
+
+@record_type
+@dataclass(frozen=True)
+class TicketCancelledElsewhere(AuditRecord):
+    """A member of staff cancelled a ticket with a reason: a waiting ticket that was not for
+    a window they have open (``own_window`` false; the reason is required then), or their
+    own with a reason given. ``window`` is the window the ticket was at or for, if any."""
+
+    kind: ClassVar[str] = "ticket.cancelled_elsewhere"
+    ticket_id: int
+    number: str
+    day: str
+    window: int | None
+    reason: str
+    own_window: bool

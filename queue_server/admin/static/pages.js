@@ -178,8 +178,10 @@
     table("user-table", [t("用户名", "Username"), t("姓名", "Name"), t("工号", "Staff no."), t("角色", "Role"), t("状态", "State"), ""],
       u.users.map((x) => el("tr", { class: x.active ? "" : "off", dataset: { user: x.username } }, el("td", {}, x.username),
         el("td", {}, x.display_name), el("td", {}, x.staff_no || "—"), el("td", {}, tr(ROLE[x.role])),
-        el("td", {}, x.active ? (x.one_time_password ? t("待改密码", "one-time password") : t("启用", "active")) : t("停用", "inactive")),
+        el("td", {}, x.active ? (x.one_time_password ? t("待改密码", "one-time password") : t("启用", "active")) : t("停用", "inactive"),
+          x.login_blocked_until ? el("span", { class: "locked" }, " · ", x.login_locked ? t("登录已锁定", "login locked") : t("登录受限", "login throttled")) : null),
         el("td", {}, el("button", { type: "button", class: "reset", onclick: () => resetPw(x) }, t("重置密码", "Reset password")), " ",
+          x.login_blocked_until ? el("button", { type: "button", class: "unlock", onclick: () => unlockUser(x) }, t("解锁登录", "Unlock login")) : null, x.login_blocked_until ? " " : null,
           el("button", { type: "button", class: "toggle", onclick: () => toggleUser(x) }, x.active ? t("停用", "Deactivate") : t("启用", "Activate"))))));
     table("token-table", [t("名称", "Name"), t("角色", "Role"), t("创建", "Created"), t("状态", "State"), ""],
       tk.tokens.map((x) => el("tr", { class: x.state === "active" ? "" : "off", dataset: { token: x.id } }, el("td", {}, x.name),
@@ -191,6 +193,10 @@
     if (!confirm(t(`为 ${x.username} 重置密码？其登录将失效。`, `Reset ${x.username}'s password? Their sessions end.`))) return;
     const r = await Ad.act(() => api("POST", `/api/admin/users/${x.id}/reset-password`));
     if (r) { secret(t(`${x.username} 的一次性密码`, `One-time password of ${x.username}`), r.password); await staffPage(); }
+  }
+  async function unlockUser(x) {
+    const r = await Ad.act(() => api("POST", `/api/admin/users/${x.id}/unlock`), t("已解锁", "Unlocked"));
+    if (r) await staffPage();
   }
   async function toggleUser(x) {
     const r = await Ad.act(() => api("PUT", `/api/admin/users/${x.id}`, { active: !x.active }), t("已保存", "Saved"));
