@@ -199,7 +199,7 @@ def verify_token(db: Database, token: str, *, now: float | None = None) -> Princ
 HASH_SLOTS = 2
 #: How long a login waits for a free hash slot before it is answered 503 ``login_busy``
 #: (a hash takes ~50 ms; this lets a few clerks logging in at 08:30 through at once).
-HASH_WAIT_SECONDS = 0.25
+HASH_WAIT_SECONDS = 0.5
 
 _hash_pool = ThreadPoolExecutor(max_workers=HASH_SLOTS, thread_name_prefix="pwhash")
 _hash_slots = threading.BoundedSemaphore(HASH_SLOTS)
@@ -213,9 +213,30 @@ def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) ->
     if not _hash_slots.acquire(timeout=HASH_WAIT_SECONDS):
         raise Unavailable("login_busy", retry_after=1)
     try:
-        return _hash_pool.submit(hashlib.scrypt, password, salt=salt, n=n, r=r, p=p, dklen=dklen).result()
+        return _hash_pool.submit(_scrypt_and_trim, password, salt, n, r, p, dklen).result()
     finally:
         _hash_slots.release()
+
+
+def _libc_trim() -> Any:
+    try:
+        import ctypes
+
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_malloc_trim = _libc_trim()
+
+
+def _scrypt_and_trim(password: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+    """scrypt, then hand its 16 MiB back to the system (glibc keeps a freed block of that
+    size in the thread's arena otherwise)."""
+    digest = hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, dklen=dklen)
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+    return digest
 
 
 def hash_password(password: str) -> str:
@@ -236,46 +257,10 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest.hex(), hash_hex)
 
 
-#: A hash of no one's password, checked for an unknown or inactive user so that a login
-#: takes the same time whether or not the account exists (made once, on first use).
-_dummy_hash: str | None = None
-
-
-def _dummy() -> str:
-    global _dummy_hash
-    if _dummy_hash is None:
-        _dummy_hash = hash_password(secrets.token_urlsafe(16))
-    return _dummy_hash
-
-
-def create_user(
-    db: Database, username: str, password: str, *, display_name: str, staff_no: str = "", role: str = "clerk",
-    password_hash: str | None = None, actor: str = "system",
-) -> int:
-    """Add a user (admin, clerk or technician); returns the user id.
-
-    ``password_hash`` (from :func:`hash_password` of ``password``) skips hashing again;
-    the demo hall uses it to seed its well-known demo passwords quickly.
-    """
-    if role not in USER_ROLES:
-        raise ValidationError("bad_role", role=role)
-    if not username or len(username) > 64 or not display_name:
-        raise ValidationError("bad_user")
-    if len(password) < 6:
-        raise ValidationError("weak_password")
-    pw = password_hash if password_hash is not None else hash_password(password)
-    with write_tx(db) as conn:
-        exists = conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
-        if exists:
-            raise ValidationError("user_exists", username=username)
-        cur = conn.execute(
-            "INSERT INTO users (username, display_name, staff_no, role, password_hash, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (username, display_name, staff_no, role, pw, time.time()),
-        )
-        user_id = int(cur.lastrowid or 0)
-        append(conn, UserCreated(user_id=user_id, role=role), actor=actor)
-    return user_id
+#: A hash of no one's password (of a random one, thrown away), checked for an unknown or
+#: inactive user so that a login costs the same one hash whether or not the account exists.
+_DUMMY_HASH = ("scrypt$16384$8$1$69fa44602e8f59133856bf52c16f08cf$"
+               "72216e212d665c37f83b37be87cdd48ad2f2b4bf82d8d91dcaa7a9461aead83f")
 
 
 # --- login throttling ---------------------------------------------------------------------
@@ -395,7 +380,7 @@ def login(db: Database, username: str, password: str, *, now: float | None = Non
         "SELECT id, display_name, staff_no, role, password_hash, active FROM users WHERE username = ?",
         (username,),
     ).fetchone()
-    ok = check_password(password, row[4] if row is not None else _dummy())
+    ok = check_password(password, row[4] if row is not None else _DUMMY_HASH)
     if row is None or not row[5] or not ok:
         _record_failure(db, keys, tt)
         raise bad

@@ -215,7 +215,7 @@ def hall_import() -> Response:
 @bp.get("/api/admin/users")
 @admin_api
 def users() -> Response:
-    return _json({"users": staff.list_users(get_db())})
+    return _json({"users": staff.list_users(get_db(), now=_now())})
 
 
 @bp.post("/api/admin/users")
@@ -247,7 +247,7 @@ def reset_password(user_id: int) -> Response:
 @admin_api
 def unlock_user(user_id: int) -> Response:
     """Lift the account's login wait or lock (after too many failed logins)."""
-    return _json(staff.unlock_user(get_db(), user_id, actor=actor()))
+    return _json(staff.unlock_user(get_db(), user_id, actor=actor(), now=_now()))
 
 
 @bp.get("/api/admin/tokens")

@@ -42,7 +42,7 @@ def one_time_password() -> str:
     return "".join(secrets.choice(_ALPHABET) for _ in range(10))
 
 
-def _user(conn: Any, user_id: int) -> dict[str, Any]:
+def _user(conn: Any, user_id: int, now: float | None = None) -> dict[str, Any]:
     r = conn.execute(
         "SELECT u.id, u.username, u.display_name, u.staff_no, u.role, u.active, u.created_at, "
         "p.user_id IS NOT NULL, (SELECT COUNT(*) FROM tokens t WHERE t.user_id = u.id AND t.revoked_at IS NULL "
@@ -52,26 +52,26 @@ def _user(conn: Any, user_id: int) -> dict[str, Any]:
     if r is None:
         raise NotFound("user_not_found")
     lock = conn.execute("SELECT blocked_until, locked FROM login_attempts WHERE key = ? AND blocked_until > ?",
-                        (f"user:{r[1]}", time.time())).fetchone()
+                        (f"user:{r[1]}", time.time() if now is None else now)).fetchone()
     return {"id": r[0], "username": r[1], "display_name": r[2], "staff_no": r[3], "role": r[4],
             "active": bool(r[5]), "created_at": r[6], "one_time_password": bool(r[7]), "sessions": int(r[8]),
             "login_locked": bool(lock and lock[1]), "login_blocked_until": lock[0] if lock else None}
 
 
-def unlock_user(db: Database, user_id: int, *, actor: str = "system") -> dict[str, Any]:
+def unlock_user(db: Database, user_id: int, *, actor: str = "system", now: float | None = None) -> dict[str, Any]:
     """Lift the login wait or lock of an account (audited ``login.unlocked``)."""
     user = _user(db.conn, user_id)
     unlock_login(db, user["username"], actor=actor)
-    return get_user(db, user_id)
+    return get_user(db, user_id, now=now)
 
 
-def list_users(db: Database) -> list[dict[str, Any]]:
-    """Every staff account (never a password hash)."""
-    return [_user(db.conn, r[0]) for r in db.conn.execute("SELECT id FROM users ORDER BY role, username")]
+def list_users(db: Database, *, now: float | None = None) -> list[dict[str, Any]]:
+    """Every staff account (never a password hash), with its login wait or lock at ``now``."""
+    return [_user(db.conn, r[0], now) for r in db.conn.execute("SELECT id FROM users ORDER BY role, username")]
 
 
-def get_user(db: Database, user_id: int) -> dict[str, Any]:
-    return _user(db.conn, user_id)
+def get_user(db: Database, user_id: int, *, now: float | None = None) -> dict[str, Any]:
+    return _user(db.conn, user_id, now)
 
 
 def create_staff(db: Database, *, username: str, display_name: str, staff_no: str = "", role: str = "clerk",

@@ -38,8 +38,8 @@ from queue_server.queue.common import (
     ticket_dict,
 )
 from queue_server.queue.estimate import estimate_minutes, people_ahead
-from queue_server.queue.records import TicketCancelledElsewhere
 from queue_server.queue.order import next_for
+from queue_server.queue.records import TicketCancelledElsewhere
 
 _STATUS_ZH = {
     "waiting": "等待中", "called": "已叫号", "serving": "办理中", "done": "已办结",
