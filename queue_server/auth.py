@@ -263,6 +263,38 @@ _DUMMY_HASH = ("scrypt$16384$8$1$69fa44602e8f59133856bf52c16f08cf$"
                "72216e212d665c37f83b37be87cdd48ad2f2b4bf82d8d91dcaa7a9461aead83f")
 
 
+
+
+def create_user(
+    db: Database, username: str, password: str, *, display_name: str, staff_no: str = "", role: str = "clerk",
+    password_hash: str | None = None, actor: str = "system",
+) -> int:
+    """Add a user (admin, clerk or technician); returns the user id.
+
+    ``password_hash`` (from :func:`hash_password` of ``password``) skips hashing again;
+    the demo hall uses it to seed its well-known demo passwords quickly.
+    """
+    if role not in USER_ROLES:
+        raise ValidationError("bad_role", role=role)
+    if not username or len(username) > 64 or not display_name:
+        raise ValidationError("bad_user")
+    if len(password) < 6:
+        raise ValidationError("weak_password")
+    pw = password_hash if password_hash is not None else hash_password(password)
+    with write_tx(db) as conn:
+        exists = conn.execute("SELECT 1 FROM users WHERE username = ?", (username,)).fetchone()
+        if exists:
+            raise ValidationError("user_exists", username=username)
+        cur = conn.execute(
+            "INSERT INTO users (username, display_name, staff_no, role, password_hash, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (username, display_name, staff_no, role, pw, time.time()),
+        )
+        user_id = int(cur.lastrowid or 0)
+        append(conn, UserCreated(user_id=user_id, role=role), actor=actor)
+    return user_id
+
+
 # --- login throttling ---------------------------------------------------------------------
 #
 # Every failed login counts against the account (``user:<username>``, whether or not it

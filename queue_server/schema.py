@@ -287,7 +287,8 @@ def m0005_access(db: Database) -> None:
     ``login_attempts``: failed logins per account (``user:<username>``) and per client
     address (``addr:<keyed digest>``), the time before which the next try is refused and
     whether that is a lock (which an admin lifts). ``tokens.window``: the one window a clerk
-    device token acts at (``queue-server token create --role clerk --window N``)."""
+    device token acts at (``queue-server token create --role clerk --window N``). The old
+    ``id_salt`` setting goes: IDs are matched by the keyed digest of queue_server/idkey.py."""
     db.executescript(
         """
         CREATE TABLE login_attempts (
@@ -298,5 +299,6 @@ def m0005_access(db: Database) -> None:
             locked INTEGER NOT NULL DEFAULT 0
         );
         ALTER TABLE tokens ADD COLUMN window INTEGER;
+        DELETE FROM settings WHERE key = 'id_salt';
         """
     )

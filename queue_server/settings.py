@@ -117,7 +117,6 @@ SETTINGS: tuple[Setting, ...] = (
         "Address phones use to reach this server (http://hall.example:8000); the ticket QR links "
         "to <public_url>/t/<code>. Empty = env YICHUANG_PUBLIC_URL, else the address the kiosk used.",
     ),
-    Setting("id_salt", "", "Salt for the SHA-256 of ID numbers stored for limits and check-in."),
     Setting("session_hours", 12, "Lifetime of a clerk's login token, in hours."),
     Setting(
         "approvals.region",
@@ -255,22 +254,45 @@ def parse_value(raw: str) -> Any:
         return raw
 
 
-#: Integer settings with a narrower range than "not negative" (inclusive bounds).
-_INT_RANGES: dict[str, tuple[int, int | None]] = {
+#: Every integer setting's bounds (inclusive). A setting with an int default must be here:
+#: an unbounded one once made every call-next fail hall-wide (max_wait_minutes × 60 past
+#: SQLite's 64-bit integers). tests/test_settings_bounds.py keeps the two lists equal.
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "max_wait_minutes": (0, 1440),
+    "no_show_recall_minutes": (0, 480),
+    "no_show_recall_last": (0, 100),
+    "appointment_early_minutes": (0, 720),
+    "appointment_late_minutes": (0, 720),
+    "elderly_age": (0, 120),
+    "session_hours": (1, 24),
     "evaluations.deadline_working_days": (1, 60),
     "evaluations.extension_working_days": (1, 15),
     "evaluations.phone_days": (0, 90),
     "evaluations.onsite_hours": (1, 168),
-    "evaluations.phone_limit_per_code": (1, None),
-    "evaluations.phone_limit_per_address": (1, None),
+    "evaluations.phone_limit_per_code": (1, 1000),
+    "evaluations.phone_limit_per_address": (1, 10000),
     "evaluations.pad_timeout_seconds": (10, 600),
+    "backup_keep": (1, 365),
+    "uplink.interval_s": (1, 3600),
+    "uplink.batch_size": (1, 10000),
+    "uplink.backoff_max_s": (1, 86400),
+    "uplink.manifest_interval_s": (10, 86400),
+    "uplink.timeout_s": (1, 300),
+    "licences.token_seconds": (10, 3600),
+    "licences.refresh_seconds": (5, 3600),
+    "licences.reverify_minutes": (1, 1440),
     "devices.stale_after_s": (1, 3600),
     "devices.heartbeat_s": (1, 300),
     "devices.action_timeout_s": (10, 86400),
 }
 
-#: Settings whose values never appear in the audit (recorded as "***").
-SECRET_SETTINGS = frozenset({"id_salt"})
+#: Longest text of a string setting (characters); paths and the address get more room.
+STR_MAX = 200
+_STR_MAX_BY_NAME = {"notice": 500, "ticket_tip": 200, "backup_dir": 500, "admin.reports_dir": 500}
+
+#: Settings whose values never appear in the audit (recorded as "***"). The ID-hash key is
+#: not a setting at all (queue_server/idkey.py keeps it outside the database).
+SECRET_SETTINGS: frozenset[str] = frozenset()
 
 
 def set_setting(db: Database, name: str, value: Any, *, conn: Any = None, actor: str = "system") -> None:
@@ -317,14 +339,16 @@ def _validate(name: str, value: Any) -> None:
         if not isinstance(value, bool):
             raise bad
     elif isinstance(default, int):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        if isinstance(value, bool) or not isinstance(value, int):
             raise bad
-        low, high = _INT_RANGES.get(name, (0, None))
-        if value < low or (high is not None and value > high):
-            raise bad
+        low, high = INT_RANGES[name]
+        if not low <= value <= high:
+            raise ValidationError("setting_out_of_range", name=name, low=low, high=high)
     elif isinstance(default, str):
-        if not isinstance(value, str):
+        if not isinstance(value, str) or len(value) > _STR_MAX_BY_NAME.get(name, STR_MAX) or "\x00" in value:
             raise bad
+        if name == "public_url" and value:
+            _check_public_url(value)
         if name.endswith("_time") and value and not _HHMM.match(value):
             raise bad
         if name == "approvals.region" and value and not (len(value) == 6 and value.isdigit()):
@@ -341,6 +365,22 @@ def _validate(name: str, value: Any) -> None:
             _CHECKS[name](value)
         except (TypeError, ValueError, AttributeError) as exc:
             raise bad from exc
+
+
+def _check_public_url(value: str) -> None:
+    """``public_url``: an absolute http(s) address with a host, nothing a browser would run."""
+    from urllib.parse import urlsplit
+
+    bad = ValidationError("bad_public_url")
+    if value != value.strip() or any(c in value for c in " \t\r\n\"'<>\\`"):
+        raise bad
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises on a bad port)
+    except ValueError as exc:
+        raise bad from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        raise bad
 
 
 def _check_wait_targets(value: Any) -> None:

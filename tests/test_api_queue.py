@@ -165,6 +165,8 @@ def test_settings_api(api):
     listed = api.call("GET", "/api/settings", "admin").json
     assert {"max_wait_minutes", "opening_hours"} <= {s["name"] for s in listed}
     assert "id_salt" not in {s["name"] for s in listed}
+    assert api.call("PUT", "/api/settings/id_salt", "admin", json={"value": "x"}).json["error"]["code"] \
+        == "unknown_setting"
     assert api.call("PUT", "/api/settings/max_wait_minutes", "admin", json={"value": 20}).status_code == 200
     assert api.call("PUT", "/api/settings/max_wait_minutes", "admin", json={"value": "x"}).status_code == 422
 

@@ -42,9 +42,13 @@ def test_an_unchanged_setting_writes_no_record(db):
     assert kinds(db) == ["setting.changed"]
 
 
-def test_secret_settings_are_recorded_masked(db):
-    set_setting(db, "id_salt", "s3cret-salt")
-    assert "s3cret" not in db.conn.execute("SELECT data FROM audit").fetchone()[0]
+def test_the_id_hash_key_is_not_a_setting(db):
+    from queue_server.errors import ValidationError
+
+    with pytest.raises(ValidationError) as exc:
+        set_setting(db, "id_salt", "s3cret-salt")
+    assert exc.value.code == "unknown_setting"
+    assert db.conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0] == 0
 
 
 def test_the_audit_table_refuses_update_and_delete(db):

@@ -301,7 +301,7 @@ def put_notice() -> Response:
 def get_settings() -> Response:
     values = all_settings(get_db(), fresh=True)
     return _json([{"name": s.name, "value": values.get(s.name), "default": s.default, "help": s.help}
-                  for s in SETTINGS if s.name != "id_salt"])
+                  for s in SETTINGS])
 
 
 @bp.put("/settings/<name>")

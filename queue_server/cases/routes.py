@@ -57,7 +57,6 @@ def verify_page(ref: str) -> Response:
     html = render_template("verify.html", hall=hall, found=found, state=state, issued=issued)
     resp = Response(html, status=200 if found else 404, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
-    resp.headers["Referrer-Policy"] = "no-referrer"
     return resp
 
 

@@ -127,5 +127,4 @@ def progress_page(code: str) -> Response:
                                                           PROGRESS_REFRESH_SECONDS))
     resp = Response(html, status=error.status if error else 200, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
-    resp.headers["Referrer-Policy"] = "no-referrer"
     return resp

@@ -61,7 +61,7 @@ def next_for(conn: sqlite3.Connection, window: Window, h: Hall) -> int | None:
     tickets in every tier, so the minimum over these candidates is the overall minimum.
     """
     special = ordered(conn, window, h, limit=1, special_only=True)
-    max_wait = int(h.settings.get("max_wait_minutes") or 0) * 60
+    max_wait = _max_wait_seconds(h)
     service_list = "" if window.universal else "," + ",".join(window.services) + ","
     best: tuple[Any, ...] | None = None
     best_id: int | None = None
@@ -104,7 +104,7 @@ def ordered(conn: sqlite3.Connection, window: Window, h: Hall, limit: int | None
         "day": h.day,
         "now": h.now,
         "hhmm": clk.local(h.now, h.tz).strftime("%H:%M"),
-        "max_wait": int(h.settings.get("max_wait_minutes") or 0) * 60,
+        "max_wait": _max_wait_seconds(h),
         "service_list": "" if window.universal else "," + ",".join(window.services) + ",",
     }
     eligible = []
@@ -128,3 +128,13 @@ def ordered(conn: sqlite3.Connection, window: Window, h: Hall, limit: int | None
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return conn.execute(sql, params).fetchall()
+
+
+def _max_wait_seconds(h: Hall) -> int:
+    """``max_wait_minutes`` in seconds, within its bounds even if a bad value was stored before
+    settings were validated (it once overflowed SQLite's integers and stopped every call)."""
+    try:
+        minutes = int(h.settings.get("max_wait_minutes") or 0)
+    except (TypeError, ValueError):
+        minutes = 0
+    return max(0, min(minutes, 1440)) * 60
