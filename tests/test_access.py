@@ -272,3 +272,89 @@ def test_a_window_bound_clerk_token_stays_on_its_window(client, db_path, db, des
     r = CliRunner().invoke(cli, ["token", "create", "--db", str(db_path), "--role", "kiosk", "--name", "k9",
                                  "--window", "6"])
     assert r.exit_code != 0  # only clerk tokens are bound to a window
+
+
+# --- what each token reads -------------------------------------------------------------------
+
+
+def test_each_role_reads_only_what_it_needs_of_a_ticket(client, db_path, hall, desks):
+    from queue_server.auth import create_token
+    from queue_server.migrations import open_db
+    from tests.support.queue import valid_id
+
+    db = open_db(db_path)
+    try:
+        other_kiosk = _bearer(create_token(db, "kiosk", "kiosk-99"))
+        tech = _bearer(create_token(db, "technician", "tech-1"))
+    finally:
+        db.conn.close()
+    display = _bearer(hall["tokens"]["display"])
+    issued = client.post("/api/tickets", headers=desks["kiosk"],
+                         json={"service": "QY01", "id_number": valid_id("11010519491231002")})
+    assert issued.status_code == 201
+    t = issued.json
+    assert t["id_masked"] and t["progress_code"]  # the kiosk that issued it reads it whole
+    called = client.post("/api/windows/4/call-next", headers=desks["clerk1"]).json
+    assert called["id"] == t["id"]
+    client.post(f"/api/tickets/{t['id']}/transfer", headers=desks["clerk1"],
+                json={"window": 5, "note": "材料不全，请补交营业执照"})
+    private = {"id_masked", "appointment", "progress_code", "transfer_note", "referral_reason", "issued_by",
+               "priority", "source"}
+    for who, h in (("display", display), ("other kiosk", other_kiosk), ("technician", tech)):
+        for path in (f"/api/tickets/{t['id']}", f"/api/tickets?number={t['number']}"):
+            r = client.get(path, headers=h)
+            assert r.status_code == 200, (who, path)
+            assert not private & set(r.json), (who, path, private & set(r.json))
+            assert r.json["number"] == t["number"] and r.json["window"] == 4
+    own = client.get(f"/api/tickets/{t['id']}", headers=desks["kiosk"]).json
+    assert own["id_masked"] == t["id_masked"] and "transfer_note" not in own  # notes are for staff only
+    staff = client.get(f"/api/tickets/{t['id']}", headers=desks["clerk2"]).json
+    assert staff["transfer_note"] == "材料不全，请补交营业执照" and staff["id_masked"]
+    # the note never reaches a display: not in the hall state nor in the events
+    state = client.get("/api/state", headers=display).get_data(as_text=True)
+    assert "材料不全" not in state and t["id_masked"] not in state
+
+
+def test_public_pages_take_codes_not_ticket_ids(client):
+    """No route without a token takes a sequential ticket id: public pages use progress codes."""
+    app = client.application
+    for rule in app.url_map.iter_rules():
+        if "ticket_id" not in rule.arguments or "GET" not in (rule.methods or ()):
+            continue
+        path = rule.rule.replace("<int:ticket_id>", "1")
+        if "<" in path:
+            continue
+        r = client.get(path)
+        assert r.status_code == 401, (rule.rule, r.status_code)
+
+
+def test_every_answer_carries_the_security_headers(client, hall):
+    admin = _bearer(hall["tokens"]["admin"])
+    for path, headers in (("/admin/staff", {}), ("/counter", {}), ("/display", {}), ("/tech", {}),
+                          ("/admin/evaluations", {}), ("/t/doesnotexist", {}), ("/api/state", admin),
+                          ("/api/nowhere", {}), ("/api/health", {}), ("/rate/window/4", {})):
+        r = client.get(path, headers=headers)
+        csp = r.headers.get("Content-Security-Policy", "")
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
+        assert "unsafe-inline" not in csp, path
+        assert r.headers.get("X-Content-Type-Options") == "nosniff", path
+        assert r.headers.get("Referrer-Policy") == "no-referrer", path
+    # a page with one inline block gets a nonce for it, fresh on every answer
+    from queue_server.migrations import open_db
+
+    db = open_db(client.application.config["DB_PATH"])
+    try:
+        code = db.conn.execute("SELECT progress_code FROM tickets LIMIT 1").fetchone()
+    finally:
+        db.conn.close()
+    if code is None:
+        client.post("/api/tickets", headers=_bearer(hall["tokens"]["kiosk"]), json={"service": "QY01"})
+        db = open_db(client.application.config["DB_PATH"])
+        try:
+            code = db.conn.execute("SELECT progress_code FROM tickets LIMIT 1").fetchone()
+        finally:
+            db.conn.close()
+    a, b = client.get(f"/t/{code[0]}"), client.get(f"/t/{code[0]}")
+    nonce = a.headers["Content-Security-Policy"].split("'nonce-")[1].split("'")[0]
+    assert f'nonce="{nonce}"' in a.get_data(as_text=True)
+    assert nonce not in b.headers["Content-Security-Policy"]

@@ -59,7 +59,7 @@ def test_calling_a_referral_shows_the_rule_trace_and_the_clerk_decides(browser, 
     number = case["ticket"]["number"]
     page = console(browser, server.url, "clerk1", 14)
     press(page, "F1")
-    page.wait_for_function(f"document.getElementById('cur-number').textContent === '{number}'", timeout=10000)
+    page.wait_for_function(f"() => document.getElementById('cur-number').textContent === '{number}'", timeout=10000)
     page.wait_for_selector("#case-panel:not([hidden])", timeout=10000)
     assert page.text_content("#case-number") == case["case"]
     assert "转人工审核中" in page.text_content("#case-status")
@@ -83,7 +83,7 @@ def test_calling_a_referral_shows_the_rule_trace_and_the_clerk_decides(browser, 
     page.click("#btn-case-reject")
     page.fill("#case-note", "户籍在历下区，请到户籍地民政部门申请")
     page.click("#case-ok")
-    page.wait_for_function("document.getElementById('case-status').textContent.includes('未通过')", timeout=10000)
+    page.wait_for_function("() => document.getElementById('case-status').textContent.includes('未通过')", timeout=10000)
     assert "户籍在历下区" in page.text_content("#case-staff")
     assert page.is_hidden("#case-actions")
     page.screenshot(path=str(SHOTS / "counter-approval-decided.png"), full_page=True)
@@ -102,6 +102,6 @@ def test_an_ordinary_ticket_shows_no_case_panel(browser, server, hall):
                   headers={"Authorization": f"Bearer {hall['tokens']['kiosk']}"}, timeout=10)
     page = console(browser, server.url, "clerk2", 14)
     press(page, "F1")
-    page.wait_for_function("document.getElementById('cur-number').textContent.startsWith('J')", timeout=10000)
+    page.wait_for_function("() => document.getElementById('cur-number').textContent.startsWith('J')", timeout=10000)
     page.wait_for_timeout(500)
     assert page.is_hidden("#case-panel")

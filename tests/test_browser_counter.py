@@ -52,7 +52,7 @@ def current(page) -> str:
 
 
 def wait_number(page, expected: str) -> None:
-    page.wait_for_function(f"document.getElementById('cur-number').textContent === '{expected}'", timeout=10000)
+    page.wait_for_function(f"() => document.getElementById('cur-number').textContent === '{expected}'", timeout=10000)
 
 
 def test_wrong_password_is_a_plain_chinese_message(browser, server, hall):
@@ -78,7 +78,7 @@ def test_recall_transfer_and_no_show_from_the_keyboard(browser, server, hall, db
     wait_number(one, a["number"])
     press(one, "r")
     wait_msg(one, f"已重呼 {a['number']}")
-    one.wait_for_function("document.getElementById('cur-details').textContent.includes('呼叫次数 Calls2')")
+    one.wait_for_function("() => document.getElementById('cur-details').textContent.includes('呼叫次数 Calls2')")
 
     # Transfer to window 2 with a note: window 2 sees it first, tagged, and calls it next.
     press(one, "t")
@@ -111,7 +111,7 @@ def test_an_action_the_hall_no_longer_allows_shows_the_servers_reason(browser, s
     press(page, "F1")
     wait_number(page, t["number"])
     press(page, "s")
-    page.wait_for_function("document.getElementById('cur-status').textContent.startsWith('办理中')")
+    page.wait_for_function("() => document.getElementById('cur-status').textContent.startsWith('办理中')")
     # An admin finishes that ticket from elsewhere just before the clerk presses F: the
     # server refuses and the console shows its reason in Chinese.
     page.evaluate(
@@ -133,10 +133,10 @@ def test_pause_with_reason_then_resume(browser, server, hall, db_path):
     press(page, "p")
     page.fill("#pause-text", "系统维护，请到 2 号窗口")
     page.click("#pause-ok")
-    page.wait_for_function("document.getElementById('desk-status').textContent.includes('系统维护')")
+    page.wait_for_function("() => document.getElementById('desk-status').textContent.includes('系统维护')")
     assert page.is_disabled("#btn-call")
     press(page, "p")
-    page.wait_for_function("document.getElementById('desk-status').textContent.startsWith('服务中')")
+    page.wait_for_function("() => document.getElementById('desk-status').textContent.startsWith('服务中')")
     assert page.is_enabled("#btn-call")
 
 

@@ -77,31 +77,31 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
     voice_requests: list[str] = []
     hall_page.on("request", lambda r: voice_requests.append(r.url) if "/api/voice/" in r.url else None)
     hall_page.goto(f"{server.url}/display?token={token}")
-    hall_page.wait_for_function("document.body.dataset.lastEventId !== undefined")
+    hall_page.wait_for_function("() => document.body.dataset.lastEventId !== undefined")
     assert hall_page.evaluate("document.body.classList.contains('landscape')")
 
     win_page = browser.new_page(viewport={"width": 1280, "height": 720})
     win_page.goto(f"{server.url}/display/window/1?token={token}")
-    win_page.wait_for_function("document.body.dataset.lastEventId !== undefined")
+    win_page.wait_for_function("() => document.body.dataset.lastEventId !== undefined")
 
     console = browser.new_page(viewport={"width": 1366, "height": 768})
     login(console, server.url, "clerk1", hall["users"]["clerk1"]["password"], 1)
     console.wait_for_selector("#queue-body tr")
     assert console.locator("#queue-body tr").count() == 4
     press(console, "F1")
-    console.wait_for_function("document.getElementById('cur-number').textContent !== '—'")
+    console.wait_for_function("() => document.getElementById('cur-number').textContent !== '—'")
     number = console.text_content("#cur-number")
     assert re.fullmatch(r"[A-Z]\d{3}", number or "")
     assert number == referred["number"]
     assert console.text_content("#cur-details dd.referral") == "人脸比对未通过，请人工核验身份"
     assert "3701**********" in (console.text_content("#cur-details") or "")
 
-    hall_page.wait_for_function(f"document.getElementById('now-number').textContent === '{number}'", timeout=8000)
+    hall_page.wait_for_function(f"() => document.getElementById('now-number').textContent === '{number}'", timeout=8000)
     assert hall_page.text_content("#now-window-text") == "请到 1 号窗口"
     assert hall_page.locator("#recent li").first.text_content().startswith(number)
-    win_page.wait_for_function(f"document.getElementById('current').textContent === '{number}'", timeout=8000)
+    win_page.wait_for_function(f"() => document.getElementById('current').textContent === '{number}'", timeout=8000)
     # The clerk's name arrives with the state message that follows the call event.
-    win_page.wait_for_function("document.getElementById('clerk-name').textContent === '王*明'", timeout=8000)
+    win_page.wait_for_function("() => document.getElementById('clerk-name').textContent === '王*明'", timeout=8000)
     assert win_page.text_content("#clerk-name") == "王*明"  # masked on public screens
     assert win_page.text_content("#clerk-no") == "0101"
     # The hall display asked for the announcement of exactly this call.
@@ -112,19 +112,19 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
 
     # Start, then the details panel and the waiting list follow the console's actions.
     press(console, "s")
-    console.wait_for_function("document.getElementById('cur-status').textContent.startsWith('办理中')")
-    win_page.wait_for_function("document.getElementById('status').textContent.startsWith('正在办理')", timeout=8000)
-    console.wait_for_function("document.querySelectorAll('#queue-body tr').length === 3")
+    console.wait_for_function("() => document.getElementById('cur-status').textContent.startsWith('办理中')")
+    win_page.wait_for_function("() => document.getElementById('status').textContent.startsWith('正在办理')", timeout=8000)
+    console.wait_for_function("() => document.querySelectorAll('#queue-body tr').length === 3")
 
     console.wait_for_timeout(2600)  # the green "called" toast fades
     console.screenshot(path=str(shots / "counter.png"))
-    win_page.wait_for_function("document.getElementById('current').getAnimations().length === 0", timeout=10000)
+    win_page.wait_for_function("() => document.getElementById('current').getAnimations().length === 0", timeout=10000)
     win_page.screenshot(path=str(shots / "window-display.png"))
 
     # Pausing shows 暂停服务 with the reason on the window screen.
     press(console, "f")
-    console.wait_for_function("document.getElementById('cur-number').textContent === '—'")
-    win_page.wait_for_function("document.getElementById('current').textContent === '—'", timeout=8000)
+    console.wait_for_function("() => document.getElementById('cur-number').textContent === '—'")
+    win_page.wait_for_function("() => document.getElementById('current').textContent === '—'", timeout=8000)
     press(console, "p")
     console.select_option("#pause-reason", label="午间休息")
     console.click("#pause-ok")
@@ -166,7 +166,7 @@ def test_busy_hall_in_both_layouts_with_an_escaped_notice(browser, server, hall,
     for layout, size in (("portrait", (1080, 1920)), ("landscape", (1920, 1080))):
         page = browser.new_page(viewport={"width": size[0], "height": size[1]})
         page.goto(f"{server.url}/display?token={token}")
-        page.wait_for_function("document.body.dataset.lastEventId !== undefined")
+        page.wait_for_function("() => document.body.dataset.lastEventId !== undefined")
         assert page.evaluate(f"document.body.classList.contains('{layout}')")
         assert page.locator("#recent li").count() == 8
         # Data is text, never markup.
@@ -187,7 +187,7 @@ def test_busy_hall_in_both_layouts_with_an_escaped_notice(browser, server, hall,
     engine.call_next(db, 4)
     db.conn.close()
     for page in pages.values():
-        page.wait_for_function("document.getElementById('notice').textContent.startsWith('周六')", timeout=8000)
+        page.wait_for_function("() => document.getElementById('notice').textContent.startsWith('周六')", timeout=8000)
     pages["landscape"].wait_for_timeout(9000)  # the highlight ends and the notice scrolls in
     shots = shots_dir(tmp_path)
     pages["landscape"].screenshot(path=str(shots / "display-landscape.png"))
@@ -198,7 +198,7 @@ def test_a_display_reconnects_after_a_server_restart_and_shows_the_right_state(b
     issue(db_path, "QY01", "QY02")
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.goto(f"{server.url}/display?token={hall['tokens']['display']}")
-    page.wait_for_function("document.body.dataset.lastEventId !== undefined")
+    page.wait_for_function("() => document.body.dataset.lastEventId !== undefined")
     server.stop()
     page.wait_for_selector("#link.down", timeout=10000)
     # While the server is down another process calls a ticket (same database file).
@@ -208,7 +208,7 @@ def test_a_display_reconnects_after_a_server_restart_and_shows_the_right_state(b
     assert called is not None
     server.start()
     page.wait_for_function(
-        f"document.getElementById('now-number').textContent === '{called['number']}'", timeout=15000)
+        f"() => document.getElementById('now-number').textContent === '{called['number']}'", timeout=15000)
     assert page.text_content("#now-window-text") == "请到 3 号窗口"
     assert page.locator("#link.down").count() == 0
 
@@ -234,12 +234,12 @@ def test_announcements_queue_in_order_and_never_overlap(browser, server, hall, d
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.add_init_script(FAKE_AUDIO)  # a stand-in <audio> that "plays" for 0.4 s
     page.goto(f"{server.url}/display?token={hall['tokens']['display']}")
-    page.wait_for_function("document.body.dataset.lastEventId !== undefined")
+    page.wait_for_function("() => document.body.dataset.lastEventId !== undefined")
     db = connect(db_path)
     called = [engine.call_next(db, w) for w in (1, 2, 3)]
     engine.recall(db, called[0]["id"], window=1)
     db.conn.close()
-    page.wait_for_function("window.__plays.length === 4 && window.__plays[3].end !== null", timeout=10000)
+    page.wait_for_function("() => window.__plays.length === 4 && window.__plays[3].end !== null", timeout=10000)
     plays = page.evaluate("window.__plays")
     heard = [(re.search(r"number=(\w+)", p["src"]).group(1), re.search(r"kind=(\w+)", p["src"]).group(1))
              for p in plays]
@@ -256,11 +256,11 @@ def test_a_screen_with_voice_off_shows_the_call_but_fetches_no_audio(browser, se
     fetched: list[str] = []
     page.on("request", lambda r: fetched.append(r.url) if "/api/voice/" in r.url else None)
     page.goto(f"{server.url}/display?voice=off&token={hall['tokens']['display']}")
-    page.wait_for_function("document.body.dataset.lastEventId !== undefined")
+    page.wait_for_function("() => document.body.dataset.lastEventId !== undefined")
     db = connect(db_path)
     called = engine.call_next(db, 1)
     db.conn.close()
-    page.wait_for_function(f"document.getElementById('now-number').textContent === '{called['number']}'",
+    page.wait_for_function(f"() => document.getElementById('now-number').textContent === '{called['number']}'",
                            timeout=8000)
     page.wait_for_timeout(500)
     assert fetched == []

@@ -75,9 +75,9 @@ def test_pad_lights_up_on_finish_and_the_差评_reaches_the_supervisor(browser, 
 
     desk = console(browser, server.url, hall, "clerk1", 1)
     press(desk, "F1")
-    desk.wait_for_function(f"document.getElementById('cur-number').textContent === '{t['number']}'")
+    desk.wait_for_function(f"() => document.getElementById('cur-number').textContent === '{t['number']}'")
     press(desk, "s")
-    desk.wait_for_function("document.getElementById('cur-status').textContent.startsWith('办理中')")
+    desk.wait_for_function("() => document.getElementById('cur-status').textContent.startsWith('办理中')")
     assert pad.get_attribute("body", "data-state") == "dark"     # calling and serving do not light it
     press(desk, "f")
 

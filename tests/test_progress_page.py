@@ -115,7 +115,7 @@ def test_phone_sees_the_call_without_reloading(app, db_path, tmp_path):
             engine.call_next(db, 1)  # the first ticket: ours moves up
             engine.call_next(db, 2)  # ours is called at window 2
             db.conn.close()
-            page.wait_for_function("document.getElementById('status').textContent === '轮到您了'",
+            page.wait_for_function("() => document.getElementById('status').textContent === '轮到您了'",
                                    timeout=5000)
             assert page.inner_text("#window-no") == "2 号窗口"
             assert page.is_visible("#window") and not page.is_visible("#waiting")

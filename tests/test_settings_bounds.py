@@ -95,5 +95,7 @@ def test_strings_are_bounded_and_the_id_key_is_not_a_setting(api, db):
     assert put("notice", "x" * 501).status_code == 422
     r = put("id_salt", "anything")
     assert r.status_code == 422 and r.json["error"]["code"] == "unknown_setting"
-    with pytest.raises(Exception):
+    from queue_server.errors import ValidationError
+
+    with pytest.raises(ValidationError):
         set_setting(db, "id_salt", "x")

@@ -58,7 +58,7 @@ TICKET_ID = [_path_param("ticket_id", I)]
 IDEMPOTENCY = [{"name": "Idempotency-Key", "in": "header", "required": False, "schema": S,
                 "description": "Retry key (≤100 chars, per token): a repeat returns the first ticket"}]
 WINDOW_NO = [_path_param("number", I)]
-STAFF = "clerk (own window), admin"
+STAFF = "clerk (at the windows they have open; docs/security.md), admin"
 
 PATHS: dict[str, dict[str, Any]] = {
     "/api/health": {"get": _op("Liveness check", "none", ok=_obj({"ok": B}), public=True, errors=())},
@@ -94,8 +94,10 @@ PATHS: dict[str, dict[str, Any]] = {
                                                     params=TICKET_ID, errors=(401, 403, 404, 409))},
     "/api/tickets/{ticket_id}/no-show": {"post": _op("No-show (过号): called → no_show", STAFF, ok=_TICKET,
                                                      params=TICKET_ID, errors=(401, 403, 404, 409))},
-    "/api/tickets/{ticket_id}/cancel": {"post": _op("Cancel a waiting, called or no-show ticket", STAFF,
-                                                    ok=_TICKET, params=TICKET_ID, errors=(401, 403, 404, 409))},
+    "/api/tickets/{ticket_id}/cancel": {"post": _op(
+        "Cancel a waiting, called or no-show ticket; a waiting ticket not for one of the caller's windows needs "
+        "a reason (audited)", STAFF, ok=_TICKET, params=TICKET_ID, req=_obj({"reason": S}),
+        errors=(401, 403, 404, 409, 422))},
     "/api/tickets/{ticket_id}/transfer": {"post": _op(
         "Transfer (转窗/转办) to a window and/or service; keeps number and issue time", STAFF, ok=_TICKET,
         params=TICKET_ID, req=_obj({"window": I, "service": S, "note": S}),
@@ -133,7 +135,7 @@ PATHS: dict[str, dict[str, Any]] = {
                                         params=[_path_param("name", S)], errors=(400, 401, 403, 422))},
     "/api/login": {"post": _op(
         "Log in with username + password → session token", "none", public=True,
-        req=_obj({"username": S, "password": S}, ["username", "password"]), errors=(400, 401, 422),
+        req=_obj({"username": S, "password": S}, ["username", "password"]), errors=(400, 401, 422, 429, 503),
         ok=_obj({"token": S, "expires_at": N, "user": _obj({"id": I, "username": S, "name": S,
                                                             "staff_no": S, "role": S})}))},
     "/api/logout": {"post": _op("Revoke the session token", "any", ok=_obj({"ok": B}), errors=(401,))},

@@ -26,6 +26,7 @@ from queue_server.api.common import (
 from queue_server.app import get_db, notify_change
 from queue_server.auth import login, revoke_token
 from queue_server.errors import ValidationError
+from queue_server.queue.access import ticket_view
 from queue_server.settings import SETTINGS, all_settings, set_setting
 from queue_server.storage import check, fault_code
 
@@ -52,6 +53,12 @@ def _public_ticket(t: dict[str, Any]) -> dict[str, Any]:
     t.pop("in_tx_error", None)
     t["receipt"] = receipt(t, all_settings(get_db()))
     return t
+
+
+def _seen(t: dict[str, Any]) -> dict[str, Any]:
+    """The ticket as the caller's role may read it (:func:`queue_server.queue.access.ticket_view`)."""
+    p = principal()
+    return ticket_view(t, p.role, p.name)
 
 
 @bp.get("/openapi.json")
@@ -142,7 +149,7 @@ def issue() -> Response:
             print_state = {"status": "not_configured", "message": "未配置打印机"}
         else:
             print_state = {"status": "queued", "job_id": ticket["in_tx_result"]}
-    out = _public_ticket(ticket)
+    out = _seen(_public_ticket(ticket))
     if want_print:
         out["print"] = print_state
     return _json(out, 201)
@@ -154,13 +161,13 @@ def find_ticket() -> Response:
     number = request.args.get("number")
     if not number:
         raise ValidationError("missing_field", field="number")
-    return _json(engine.find_ticket(get_db(), number, clock=_clock()))
+    return _json(_seen(engine.find_ticket(get_db(), number, clock=_clock())))
 
 
 @bp.get("/tickets/<int:ticket_id>")
 @roles(*ALL_ROLES)
 def get_ticket(ticket_id: int) -> Response:
-    return _json(engine.get_ticket(get_db(), ticket_id, clock=_clock()))
+    return _json(_seen(engine.get_ticket(get_db(), ticket_id, clock=_clock())))
 
 
 @bp.post("/appointments/check-in")
@@ -172,7 +179,7 @@ def appointment_check_in() -> Response:
     ticket = engine.check_in(get_db(), code=code, id_number=id_number, issued_by=principal().name, clock=_clock(),
                              idempotency_key=idempotency_key())
     notify_change()
-    return _json(_public_ticket(ticket), 201)
+    return _json(_seen(_public_ticket(ticket)), 201)
 
 
 @bp.get("/progress/<code>")

@@ -112,3 +112,29 @@ def check_ticket(conn: sqlite3.Connection, row: sqlite3.Row | dict[str, Any], wh
     refusal = ticket_refusal(conn, row, who)
     if refusal is not None:
         raise refusal
+
+
+# --- what each token role reads of a ticket ----------------------------------------------------
+
+#: Roles that read a whole ticket (masked ID, appointment, notes clerks typed).
+STAFF_READERS = ("clerk", "admin", "supervisor")
+
+#: What anyone with a token reads of any ticket: its number and where it stands.
+PUBLIC_TICKET_FIELDS = ("id", "day", "number", "service", "service_name", "service_name_en", "category", "status",
+                        "waiting_ahead", "estimated_wait_minutes", "issued_at", "called_at", "window",
+                        "window_name", "call_count")
+
+#: Fields only staff read, even of a kiosk's own ticket: the notes clerks type.
+STAFF_ONLY_FIELDS = ("transfer_note",)
+
+
+def ticket_view(ticket: dict[str, Any], role: str, token_name: str) -> dict[str, Any]:
+    """``ticket`` as a caller of ``role`` may read it: staff everything; a kiosk its own
+    tickets (issued under its token name) without staff notes; everyone else — displays,
+    technicians, other kiosks — the number, service, status and window only (no masked ID,
+    appointment code, progress code or note)."""
+    if role in STAFF_READERS:
+        return ticket
+    if role == "kiosk" and ticket.get("issued_by") == token_name:
+        return {k: v for k, v in ticket.items() if k not in STAFF_ONLY_FIELDS}
+    return {k: ticket[k] for k in PUBLIC_TICKET_FIELDS if k in ticket}
