@@ -185,7 +185,7 @@
           el("button", { type: "button", class: "toggle", onclick: () => toggleUser(x) }, x.active ? t("停用", "Deactivate") : t("启用", "Activate"))))));
     table("token-table", [t("名称", "Name"), t("角色", "Role"), t("创建", "Created"), t("状态", "State"), ""],
       tk.tokens.map((x) => el("tr", { class: x.state === "active" ? "" : "off", dataset: { token: x.id } }, el("td", {}, x.name),
-        el("td", {}, tr(ROLE[x.role])), el("td", {}, Ad.when(x.created_at)),
+        el("td", {}, tr(ROLE[x.role]), x.window ? ` · ${x.window} ${t("号窗口", "window")}` : null), el("td", {}, Ad.when(x.created_at)),
         el("td", {}, { active: t("有效", "active"), revoked: t("已注销", "revoked"), expired: t("已过期", "expired") }[x.state]),
         el("td", {}, x.state === "active" ? el("button", { type: "button", class: "revoke", onclick: () => revoke(x) }, t("注销", "Revoke")) : null))));
   }
@@ -220,7 +220,9 @@
     });
     document.getElementById("token-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
-      const r = await Ad.act(() => api("POST", "/api/admin/tokens", Ad.form("token-form")));
+      const d = Ad.form("token-form");
+      if (d.window) d.window = Number(d.window); else delete d.window;
+      const r = await Ad.act(() => api("POST", "/api/admin/tokens", d));
       if (r) { ev.target.reset(); secret(t(`设备令牌 ${r.name}`, `Device token ${r.name}`), r.token); await staffPage(); }
     });
   }
