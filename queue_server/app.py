@@ -94,6 +94,19 @@ def get_db() -> Database:
     return db
 
 
+def close_thread_connections() -> None:
+    """Close the connections :func:`get_db` keeps for this thread; the next use opens anew.
+
+    A server thread keeps its connection for its life (the thread's end frees it); a
+    process that runs many short-lived apps in one thread — tests, scripts — calls this
+    when an app is done with, or its database files stay open.
+    """
+    conns: dict[str, Database] = getattr(_local, "conns", None) or {}
+    while conns:
+        _, db = conns.popitem()
+        db.conn.close()
+
+
 def notify_change() -> None:
     """Wake the event bus after a committed write, so local subscribers get it at once."""
     bus: EventBus | None = current_app.extensions.get("yichuang.bus")
