@@ -13,6 +13,7 @@ queue printing on a loopback TCP printer registered as the kiosk's printer.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,13 @@ import pytest
 import requests
 
 from tests.support.approvals_kiosk import config
-from tests.support.common import free_port, needs_chromium
+from tests.support.common import free_port, needs_chromium, screenshot_dir
 from tests.support.escpos_decode import QR, decode, text_lines
 from tests.support.kiosk_harness import run_scenario
 from tests.support.kiosk_server import start_hall
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screens"
+SHOTS = screenshot_dir("screens", Path(tempfile.gettempdir()) / "yichuang-screens")
 
 pytestmark = pytest.mark.slow
 
@@ -114,7 +115,7 @@ def test_a_referral_prints_the_notice_and_the_console_shows_the_reasons_when_cal
     assert page.text_content("#case-number") == r["case"]
     row = page.text_content("#case-trace tr[data-rule='R1']") or ""
     assert "未通过" in row and "NOT_LOCAL_HUKOU" in row and "370102" in row
-    page.screenshot(path=str(ROOT / "docs" / "screenshots" / "counter-kiosk-referral.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir("screenshots", SHOTS) / "counter-kiosk-referral.png"), full_page=True)
     page.close()
 
 
