@@ -295,6 +295,8 @@ server(403, "approval_date_admin_only", "只有管理员可以按其他日期重
        "Only an admin token may give an application date other than today")
 server(409, "approval_not_referred", "该办件当前为「{status_zh}」，不能人工决定",
        "Case {case} is {status}; only referred cases are decided by hand")
+server(409, "approval_licence_no_applicant", "该办件没有记录申请人证件摘要，无法发放电子证照，请在窗口办理发证",
+       "Case {case} has no record of the applicant's keyed ID digest; the e-licence cannot be issued here")
 server(422, "bad_staff_decision", "决定应为 approved（通过）或 rejected（不予通过）",
        "decision must be approved or rejected")
 server(422, "approval_note_required", "不予通过时请写明理由", "A written reason is required to reject")
