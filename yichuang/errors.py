@@ -212,6 +212,7 @@ server(422, "bad_stats_range", "统计日期有误：{what}", "Invalid statistic
        "日期格式为 2026-11-25，开始日期不晚于结束日期，跨度不超过 400 天。",
        "Dates look like 2026-11-25; from ≤ to, at most 400 days.")
 server(422, "bad_stats_figure", "无法打开这个数字：{figure}", "Unknown figure to open: {figure}")
+server(404, "stats_provider_not_found", "没有这一组统计：{name}", "No statistics part named {name}")
 server(404, "report_not_found", "没有这份报表", "No such report")
 server(409, "password_change_required", "请先修改一次性密码", "Change your one-time password first")
 # --- the city hub and the hall's uplink (city_hub/, queue_server/uplink/) -------------------

@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +49,13 @@ from queue_server import clock as clk
 from queue_server.approvals import documents
 from queue_server.approvals.datasets import COLLECTIONS, FACT_LABELS
 from queue_server.approvals.engine import DECIDED_BY, Decision, decide, reasons_of
-from queue_server.approvals.items import _TEMPLATE_FIELD, Item, get_item, item_from_ruleset, registry
+from queue_server.approvals.items import (
+    _TEMPLATE_FIELD,
+    Item,
+    get_item,
+    item_from_ruleset,
+    registry,
+)
 from queue_server.approvals.records import ApprovalDecided, ApprovalHumanDecided
 from queue_server.approvals.sources import (
     Answer,
@@ -393,12 +400,14 @@ def apply(db: Database, app: Application, *, kiosk: str, source: str = "kiosk",
         seen = _replayed_case(db, idempotency_key)
         if seen:
             return {**case_response(db, seen), "replayed": True}
+    started = time.perf_counter()
     settings = all_settings(db)
     item = app.item
     facts, refs = gather_facts(db, app, settings)
     decision = decide(item, facts, app.application_date)
     rec = _Record(item, app, decision, facts, refs, kiosk, clk.now(clock), settings, idempotency_key,
                   id_digest(db, app.id_number))
+    rec.decision_ms = round((time.perf_counter() - started) * 1000, 3)
     try:
         if decision.approved:
             with write_tx(db) as conn:
@@ -420,6 +429,7 @@ class _Record:
                  idempotency_key: str | None, applicant_key: str) -> None:
         self.item, self.app, self.decision, self.facts, self.refs = item, app, decision, facts, refs
         self.applicant_key = applicant_key
+        self.decision_ms: float | None = None
         self.kiosk, self.now, self.settings, self.key = kiosk, now, settings, idempotency_key
         self.holder = {"name_masked": mask_name(app.name) if app.name else "",
                        "id_masked": mask_id_number(app.id_number)}
@@ -450,12 +460,12 @@ class _Record:
         conn.execute(
             "INSERT INTO approval_cases (case_number, item, ruleset_hash, ruleset_version, application_date, "
             "decision, rules, parameters, facts, sources, inputs, outputs, holder, verification_method, "
-            "verification_score, kiosk, decided_by, decided_at, ticket_id, applicant_key, licence_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "verification_score, kiosk, decided_by, decided_at, ticket_id, applicant_key, licence_id, decision_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (number, item.code, item.hash, item.version, app.application_date, decision.decision,
              _j(rules), _j(decision.parameters), _j(self.facts), _j(self.refs), _j(stored_inputs),
              _j([list(o) for o in decision.outputs]), _j(self.holder), app.method, app.score, self.kiosk,
-             DECIDED_BY, now, ticket_id, self.applicant_key, licence["id"] if licence else None))
+             DECIDED_BY, now, ticket_id, self.applicant_key, licence["id"] if licence else None, self.decision_ms))
         if ticket_id is not None:
             link_ticket(conn, number, ticket_id)
         if self.key is not None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import secrets
 import json
 import re
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass, field
