@@ -200,6 +200,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "approval.deciding": ("正在审批，请稍候…", "Deciding, please wait…"),
     "approval.approved": ("已通过", "Approved"),
     "approval.approved_hint": ("{item}：已出具{result}", "{item}: your {result} is issued"),
+    "approval.licence_issued": ("{licence}已发放到您的电子证照，可在首页「亮证」出示（证照编号 {number}）",
+                                "Your {licence} is now in your e-licences: show it with \"Show a licence\" on the home screen (number {number})"),
     "approval.referred": ("需工作人员审核", "A member of staff will decide"),
     "approval.referred_hint": ("以下事项未能自动核验通过，请凭排队号到窗口办理（一次性告知）：", "These could not be confirmed automatically. Please take your number to the window (one-time notice):"),
     "approval.bring": ("请携带：{items}", "Please bring: {items}"),

@@ -212,6 +212,7 @@ server(422, "bad_stats_range", "统计日期有误：{what}", "Invalid statistic
        "日期格式为 2026-11-25，开始日期不晚于结束日期，跨度不超过 400 天。",
        "Dates look like 2026-11-25; from ≤ to, at most 400 days.")
 server(422, "bad_stats_figure", "无法打开这个数字：{figure}", "Unknown figure to open: {figure}")
+server(404, "stats_provider_not_found", "没有这一组统计：{name}", "No statistics part named {name}")
 server(404, "report_not_found", "没有这份报表", "No such report")
 server(409, "password_change_required", "请先修改一次性密码", "Change your one-time password first")
 # --- the city hub and the hall's uplink (city_hub/, queue_server/uplink/) -------------------
@@ -295,6 +296,8 @@ server(403, "approval_date_admin_only", "只有管理员可以按其他日期重
        "Only an admin token may give an application date other than today")
 server(409, "approval_not_referred", "该办件当前为「{status_zh}」，不能人工决定",
        "Case {case} is {status}; only referred cases are decided by hand")
+server(409, "approval_licence_no_applicant", "该办件没有记录申请人证件摘要，无法发放电子证照，请在窗口办理发证",
+       "Case {case} has no record of the applicant's keyed ID digest; the e-licence cannot be issued here")
 server(422, "bad_staff_decision", "决定应为 approved（通过）或 rejected（不予通过）",
        "decision must be approved or rejected")
 server(422, "approval_note_required", "不予通过时请写明理由", "A written reason is required to reject")

@@ -39,10 +39,15 @@ class ApprovalDecided(AuditRecord):
     kiosk: str
     verification_method: str
     verification_score: float | None = None
+    licence: str | None = None
+    """Approved, for an item whose result is a licence: the GB/T 36904 identifier issued."""
 
     def data(self) -> dict[str, Any]:
         # the fields are plain JSON values already: no deep copy (asdict) needed on the hot path
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["licence"] is None:
+            del out["licence"]  # records of items without a licence read as before
+        return out
 
 
 @record_type
@@ -58,3 +63,11 @@ class ApprovalHumanDecided(AuditRecord):
     note: str
     engine_decision: str
     ruleset_hash: str
+    licence: str | None = None
+    """Approved, for an item whose result is a licence: the identifier issued."""
+
+    def data(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["licence"] is None:
+            del out["licence"]
+        return out

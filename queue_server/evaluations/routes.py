@@ -27,6 +27,7 @@ from queue_server.api.common import ALL_ROLES, actor, body, principal, roles
 from queue_server.app import get_db, notify_change
 from queue_server.errors import Forbidden, ValidationError
 from queue_server.evaluations import figures, limits, loop, store
+from queue_server.evaluations import stats as _stats  # noqa: F401  (registers the 好差评 statistics provider)
 from queue_server.evaluations.reasons import reason_list
 from queue_server.settings import get_setting
 
