@@ -79,7 +79,10 @@ def _links() -> dict[str, bool]:
 
 
 def _page(name: str) -> Response:
-    html = render_template(f"admin/{name}.html", page=name, links=_links())
+    # The hall's business day, so the page's "today" is the hall's, not the browser's clock's
+    # (a browser in another time zone, or a PC whose clock is off, would pick the wrong day).
+    day = clk.business_day(_now(), str(all_settings(get_db())["timezone"]))
+    html = render_template(f"admin/{name}.html", page=name, links=_links(), day=day)
     resp = Response(html, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = CSP
     resp.headers["X-Content-Type-Options"] = "nosniff"

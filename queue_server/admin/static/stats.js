@@ -187,8 +187,8 @@
   function bind() {
     const f = document.getElementById("stats-form");
     const today = Ad.today();
-    const monthAgo = new Date(Date.now() - 6 * 86400000);
-    f.elements.from.value = `${monthAgo.getFullYear()}-${String(monthAgo.getMonth() + 1).padStart(2, "0")}-${String(monthAgo.getDate()).padStart(2, "0")}`;
+    const monthAgo = new Date(Date.parse(`${today}T12:00:00Z`) - 6 * 86400000);
+    f.elements.from.value = monthAgo.toISOString().slice(0, 10);
     f.elements.to.value = today;
     document.getElementById("report-day").value = today;
     f.addEventListener("submit", (ev) => { ev.preventDefault(); load().catch(Ad.fail); });
