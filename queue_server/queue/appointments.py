@@ -352,3 +352,137 @@ def new_code(db: Database) -> str:
         if db.conn.execute("SELECT 1 FROM appointments WHERE code = ?", (code,)).fetchone() is None:
             return code
     return f"YY{secrets.randbelow(10**10):010d}"
+
+
+# --- import files (queue-server appointments import) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """A data row of an import file: ``row`` counts data rows from 1, ``line`` is the file's
+    line (CSV) or sheet row (XLSX) it starts on."""
+
+    row: int
+    line: int
+    data: dict[str, Any]
+
+
+class FileError(Exception):
+    """The file cannot be read as a bookings table (encoding, header, format); ``line``."""
+
+    def __init__(self, line: int, zh: str, en: str) -> None:
+        super().__init__(f"line {line}: {en}")
+        self.line = line
+        self.zh = zh
+        self.en = en
+
+
+def _cell(value: Any) -> Any:
+    """An XLSX cell as the text a CSV would carry (dates, times, whole numbers)."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if (value.hour, value.minute, value.second) == (0, 0, 0) \
+            else value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.time):
+        return value.strftime("%H:%M")
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    return str(value)
+
+
+_EXCEL_DATE = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})$")
+_EXCEL_TIME = re.compile(r"^(\d{1,2}):(\d{2})(?::00)?$")
+
+
+def _excel_text(name: str, value: Any) -> Any:
+    """What Excel makes of a date or time in a CSV (``2026/11/25``, ``9:00``, ``09:00:00``)
+    back in the API's form; anything else unchanged (the validation says what is wrong)."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    m = _EXCEL_DATE.match(text) if name == "date" else _EXCEL_TIME.match(text)
+    if m is None:
+        return value
+    if name == "date":
+        return f"{int(m[1]):04d}-{int(m[2]):02d}-{int(m[3]):02d}"
+    return f"{int(m[1]):02d}:{m[2]}"
+
+
+def _header(cells: list[Any], line: int) -> list[str | None]:
+    names: list[str | None] = []
+    for c in cells:
+        name = str(c).strip().lstrip("\ufeff").lower() if c is not None else ""
+        names.append(name if name in FIELDS else None)
+    missing = [f for f in FIELDS[:5] if f not in names]
+    if missing:
+        raise FileError(line, f"表头缺少列：{', '.join(missing)}（应有 {', '.join(FIELDS)}）",
+                        f"the header lacks column(s) {', '.join(missing)} (expected {', '.join(FIELDS)})")
+    return names
+
+
+def _rows(header: list[str | None], records: Iterable[tuple[int, list[Any]]]) -> list[FileRow]:
+    out = []
+    for n, (line, cells) in enumerate(records, start=1):
+        values = [_cell(c) for c in cells]
+        if all(v is None or not str(v).strip() for v in values):
+            continue  # a blank row (Excel leaves some at the end)
+        data = {name: (values[i] if i < len(values) else None) for i, name in enumerate(header) if name}
+        for name in ("date", "slot_start", "slot_end"):
+            data[name] = _excel_text(name, data.get(name))
+        out.append(FileRow(n, line, {k: (v if v is None or str(v).strip() else None) for k, v in data.items()}))
+    return out
+
+
+def read_file(path: str) -> list[FileRow]:
+    """The rows of a bookings file: CSV (UTF-8, with or without the BOM Excel writes) or
+    XLSX (first sheet), columns :data:`FIELDS` by their header (any order; ``id_number`` and
+    ``name`` may be missing). Raises :class:`FileError` naming the line."""
+    import csv
+    import io
+
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    if raw[:4] == b"PK\x03\x04":  # a zip: XLSX
+        import openpyxl
+
+        try:
+            wb = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        except Exception as exc:  # openpyxl raises many kinds for a damaged file
+            raise FileError(1, f"无法读取 XLSX 文件：{exc}", f"cannot read the XLSX file: {exc}") from exc
+        try:
+            sheet = wb.worksheets[0]
+            it = sheet.iter_rows(values_only=True)
+            first = next(it, None)
+            if first is None:
+                raise FileError(1, "文件是空的", "the file is empty")
+            header = _header(list(first), 1)
+            return _rows(header, ((i, list(r)) for i, r in enumerate(it, start=2)))
+        finally:
+            wb.close()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise FileError(line, "不是 UTF-8 编码（在 Excel 中另存为“CSV UTF-8”）",
+                        "not UTF-8 (in Excel: save as \"CSV UTF-8\")") from exc
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        first = next(reader, None)
+        if first is None:
+            raise FileError(1, "文件是空的", "the file is empty")
+        header = _header(list(first), 1)
+        records: list[tuple[int, list[Any]]] = []
+        line = reader.line_num + 1
+        for cells in reader:
+            records.append((line, list(cells)))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise FileError(reader.line_num, f"CSV 格式错误：{exc}", f"malformed CSV: {exc}") from exc
+    return _rows(header, records)
