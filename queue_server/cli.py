@@ -646,11 +646,16 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
     Example:
         queue-server demo --port 8000
     """
+    from queue_server.backup import server_running
     from queue_server.demo import make_hall
 
     path = Path(db_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = not (keep and path.exists())
+    if fresh and server_running(os.path.abspath(path)):
+        raise click.ClickException(
+            f"{os.path.abspath(path)} is in use by a running queue server (see {path}.server.pid): "
+            "not deleting it. Stop that server, or give another --db for the demo.")
     if fresh:
         for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
             p.unlink(missing_ok=True)
@@ -686,6 +691,7 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
     sys.stdout.flush()
     if no_serve:
         return
+    _write_pid_file(str(path))  # another demo must not delete this database under it
     time.sleep(0.1)
     _serve_one(str(path), host, port, 64, reuse_port=False)
 

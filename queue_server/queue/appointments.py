@@ -116,10 +116,10 @@ def validate(db: Database, data: Mapping[str, Any], *, services: Mapping[str, bo
             raise ValueError(date)
     except ValueError as exc:
         raise _bad_slot("date", "日期格式应为 2026-11-25", "date must be YYYY-MM-DD") from exc
-    times = {}
+    times: dict[str, str] = {}
     for name in ("slot_start", "slot_end"):
-        value = _text(data, name, required=True)
-        if not _HHMM.match(value or ""):
+        value = _text(data, name, required=True) or ""
+        if not _HHMM.match(value):
             raise _bad_slot(name, "时间格式应为 09:00", f"{name} must be HH:MM")
         times[name] = value
     if times["slot_end"] <= times["slot_start"]:

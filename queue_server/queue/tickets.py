@@ -426,8 +426,11 @@ def _check_in(
                        opens_at_ts=slot_start - early)
     on_time = h.now <= slot_start + late
     if not on_time and not accept_ordinary:
+        names = conn.execute("SELECT name, name_en FROM services WHERE code = ?", (row["service_code"],)).fetchone()
         raise Conflict("appointment_late", slot=slot, minutes_late=int((h.now - slot_start) // 60),
-                       service=row["service_code"], appointment=row["code"])
+                       service=row["service_code"], service_name=names[0] if names else row["service_code"],
+                       service_name_en=(names[1] or names[0]) if names else row["service_code"],
+                       appointment=row["code"])
     return _issue(
         db,
         h,
