@@ -59,8 +59,8 @@ def card(n: int) -> dict[str, str]:
 
 def book(hall: HallServer, code: str, id_number: str, start_offset: int, length: int = 60) -> dict[str, str]:
     """Today's appointment whose slot starts ``start_offset`` minutes from now (hall time)."""
-    from tests.support.queue import add_appointment
     from queue_server.db import connect
+    from tests.support.queue import add_appointment
 
     now = dt.datetime.now(TZ)
     start = now + dt.timedelta(minutes=start_offset)
@@ -285,3 +285,20 @@ def test_elder_page_sizes_never_add_a_page_turn() -> None:
 
     for what, (normal, elder) in PAGE_SIZE.items():
         assert elder >= normal, what
+
+
+def test_the_demo_never_deletes_a_database_a_running_server_uses(tmp_path: Path, capsys: Any) -> None:
+    from click.testing import CliRunner
+
+    from kiosk.demo import demo_database
+    from queue_server.cli import main
+
+    db = tmp_path / "demo.db"
+    db.write_bytes(b"a running hall's data")
+    assert demo_database(db) == db  # nobody uses it: the demo may recreate it
+    (tmp_path / "demo.db.server.pid").write_text(f"{os.getpid()}\n")  # a live process holds it
+    fresh = demo_database(db)
+    assert fresh != db and not fresh.exists() and "in use by a running queue server" in capsys.readouterr().out
+    r = CliRunner().invoke(main, ["demo", "--db", str(db), "--no-serve"])
+    assert r.exit_code == 1 and "in use by a running queue server" in r.output and "not deleting it" in r.output
+    assert db.read_bytes() == b"a running hall's data"
