@@ -310,6 +310,63 @@ def hall_import(db_path: str, file: Any, dry_run: bool) -> None:
     click.echo(f"{counts['categories']} categories, {counts['services']} services, {counts['windows']} windows written")
 
 
+@main.group()
+def appointments() -> None:
+    """Appointments booked on the provincial platform (爱山东, 政务服务网): import a file."""
+
+
+@appointments.command("import")
+@DB_OPTION
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+def appointments_import(db_path: str, file: str, quiet: bool) -> None:
+    """Book every row of FILE: CSV (UTF-8, with or without a BOM, as Excel saves it) or XLSX,
+    columns code, service, date, slot_start, slot_end, id_number, name (a header row;
+    id_number and name may be empty). All or nothing: the first bad row refuses the whole
+    file (exit status 1, nothing imported, the row — "row N", the first data row is 1 —
+    its line, the column and why). Otherwise prints how many were created, unchanged (the
+    same code with the same body) and conflicting (the same code with another body: left
+    as it is). Big files show their progress on stderr.
+
+    \b
+    Example:
+        queue-server appointments import --db var/hall.db bookings-2026-11-25.csv
+        queue-server appointments import --db var/hall.db bookings.xlsx
+    """
+    from queue_server.queue.appointments import FileError, RowError, book_many, read_file
+
+    started = time.monotonic()
+    try:
+        rows = read_file(file)
+    except FileError as exc:
+        raise click.ClickException(f"line {exc.line}: {exc.zh} / {exc.en}; nothing imported") from exc
+    show = not quiet and len(rows) >= 1000
+
+    def progress(stage: str, n: int) -> None:
+        if show:
+            click.echo(f"{stage} {n} of {len(rows)} rows", err=True)
+
+    if show:
+        click.echo(f"read {len(rows)} rows from {file}", err=True)
+    db = open_db(db_path)
+    try:
+        result = book_many(db, [r.data for r in rows], actor="cli:appointments-import", progress=progress)
+    except RowError as exc:
+        row = rows[exc.row - 1]
+        column = f", column {exc.field}" if exc.field else ""
+        raise click.ClickException(
+            f"row {row.row} (line {row.line}){column}: {exc.error.zh} / {exc.error.en} ({exc.error.code}); "
+            "nothing imported") from exc
+    finally:
+        db.conn.close()
+    click.echo(f"created {result.created}, unchanged {result.unchanged}, conflicting {result.conflicting}"
+               + (f" ({time.monotonic() - started:.1f} s)" if show else ""))
+    for code in (result.conflicts or [])[:20]:
+        click.echo(f"  conflicting: {code} (already booked with other details; left as it is)")
+    if result.conflicting > 20:
+        click.echo(f"  … and {result.conflicting - 20} more")
+
+
 def _print_hall_diff(diff: dict[str, Any]) -> None:
     """The preview of an import: one line per new or changed item, a count of the rest."""
     for kind in ("categories", "services", "windows"):
@@ -589,11 +646,16 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
     Example:
         queue-server demo --port 8000
     """
+    from queue_server.backup import server_running
     from queue_server.demo import make_hall
 
     path = Path(db_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = not (keep and path.exists())
+    if fresh and server_running(os.path.abspath(path)):
+        raise click.ClickException(
+            f"{os.path.abspath(path)} is in use by a running queue server (see {path}.server.pid): "
+            "not deleting it. Stop that server, or give another --db for the demo.")
     if fresh:
         for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
             p.unlink(missing_ok=True)
@@ -629,6 +691,7 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
     sys.stdout.flush()
     if no_serve:
         return
+    _write_pid_file(str(path))  # another demo must not delete this database under it
     time.sleep(0.1)
     _serve_one(str(path), host, port, 64, reuse_port=False)
 

@@ -234,9 +234,16 @@ def _durability_for(db: Database) -> Durability | None:
 
 def move_rows(conn: sqlite3.Connection, table: str, where: str, params: tuple[object, ...] = ()) -> int:
     """Archive helper: copy ``main.<table>`` rows matching ``where`` into ``arch.<table>``
-    (created as a plain copy without constraints) and delete them; returns how many moved."""
+    (created as a plain copy without constraints) and delete them; returns how many moved.
+    A column the live table gained since the archive file was made is added to it first."""
     conn.execute(f"CREATE TABLE IF NOT EXISTS arch.{table} AS SELECT * FROM main.{table} WHERE 0")
-    conn.execute(f"INSERT INTO arch.{table} SELECT * FROM main.{table} WHERE {where}", params)
+    cols = [str(r[1]) for r in conn.execute(f"PRAGMA main.table_info({table})")]
+    have = {str(r[1]) for r in conn.execute(f"PRAGMA arch.table_info({table})")}
+    for col in cols:
+        if col not in have:
+            conn.execute(f'ALTER TABLE arch.{table} ADD COLUMN "{col}"')
+    names = ", ".join(f'"{c}"' for c in cols)
+    conn.execute(f"INSERT INTO arch.{table} ({names}) SELECT {names} FROM main.{table} WHERE {where}", params)
     return int(conn.execute(f"DELETE FROM main.{table} WHERE {where}", params).rowcount)
 
 

@@ -147,8 +147,25 @@ server(409, "appointment_not_today", "该预约日期为 {day}，不是今天", 
 server(422, "appointment_service_mismatch", "预约的事项与所选事项不一致", "The appointment is for another service")
 server(409, "already_checked_in", "该预约已签到{number_note}", "This appointment has already checked in")
 server(409, "appointment_not_active", "该预约已取消或失效", "The appointment is cancelled or expired")
-server(409, "appointment_too_early", "预约时段为 {slot}，请在时段开始前 {early} 分钟内签到",
-       "Too early: check in at most {early} minutes before your slot ({slot})")
+server(409, "appointment_too_early", "预约时段为 {slot}，{opens_at} 起可以签到",
+       "Too early: your slot is {slot}; check-in opens at {opens_at}",
+       "请在 {opens_at} 以后再来签到（时段开始前 {early} 分钟起）。",
+       "Please come back to check in from {opens_at} ({early} minutes before the slot).")
+server(409, "appointment_cancelled", "该预约已取消，不能签到",
+       "This appointment was cancelled and cannot be checked in",
+       "如需办理，可以取普通号，或在爱山东、政务服务网重新预约。",
+       "You can take an ordinary number, or book again on the booking platform.")
+server(409, "appointment_late", "预约时段 {slot} 已过（迟到 {minutes_late} 分钟），可改取同一事项的普通号",
+       "You missed your slot {slot} by {minutes_late} minutes; you may take an ordinary number of the same service",
+       "确认取普通号时请求中带上 accept_ordinary: true。",
+       "Send accept_ordinary: true to take the ordinary number.")
+server(409, "appointment_conflict", "预约码 {appointment} 已存在，且内容不同",
+       "Appointment code {appointment} already exists with different details",
+       "同一预约码的重复提交必须内容完全相同；如需修改，请先取消再重新预约。",
+       "A retry must repeat the same details; to change a booking, cancel it and book again.")
+server(422, "bad_slot", "预约时段无效：{why}", "Invalid appointment slot: {why_en}",
+       "时段须在办理时间内、尚未结束，日期格式为 2026-11-25，时间格式为 09:00。",
+       "A slot lies within opening hours and has not ended; dates look like 2026-11-25, times like 09:00.")
 
 # --- server: printing -----------------------------------------------------------------------
 server(422, "bad_printer_name", "打印机名称只能包含小写字母、数字和 - _ .", "Printer name: 1-40 of a-z 0-9 - _ .")

@@ -14,6 +14,7 @@ from flask import Flask
 
 _ERR = {"$ref": "#/components/responses/Error"}
 _TICKET = {"$ref": "#/components/schemas/Ticket"}
+_APPOINTMENT = {"$ref": "#/components/schemas/Appointment"}
 
 
 def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -77,7 +78,7 @@ PATHS: dict[str, dict[str, Any]] = {
             "Issue a ticket (取号)", "kiosk, clerk, admin", status="201", ok=_TICKET,
             req=_obj({"service": S, "id_number": S, "priority": {"type": "string",
                       "enum": ["elderly", "disabled", "military", "green"]}, "appointment": S,
-                      "referral_reason": S, "print": B, "printer": S}, ["service"]),
+                      "referral_reason": S, "print": B, "printer": S, "accept_ordinary": B}, ["service"]),
             errors=(400, 401, 403, 409, 413, 422), params=IDEMPOTENCY,
         ),
         "get": _op("Today's ticket by number (?number=A012)", "any", ok=_TICKET, errors=(401, 404, 422),
@@ -119,8 +120,27 @@ PATHS: dict[str, dict[str, Any]] = {
                                                 ok={"$ref": "#/components/schemas/Window"}, params=WINDOW_NO)},
     "/api/appointments/check-in": {"post": _op(
         "Appointment check-in (预约签到) by code or ID number → ticket", "kiosk, clerk, admin", status="201",
-        ok=_TICKET, req=_obj({"code": S, "id_number": S}), errors=(400, 401, 403, 404, 409, 422),
+        ok=_TICKET, req=_obj({"code": S, "id_number": S, "accept_ordinary": B}), errors=(400, 401, 403, 404, 409, 422),
         params=IDEMPOTENCY)},
+    "/api/appointments": {
+        "post": _op(
+            "Book an appointment from the booking platform (201; the same body again 200, another 409)",
+            "booking, admin", status="201", ok=_APPOINTMENT,
+            req=_obj({"code": S, "service": S, "date": S, "slot_start": S, "slot_end": S,
+                      "id_number": {"type": "string", "nullable": True}, "name": {"type": "string", "nullable": True}},
+                     ["code", "service", "date", "slot_start", "slot_end"]),
+            errors=(400, 401, 403, 409, 422), extra={"200": {"description": "The same body was booked before", "content": {
+                "application/json": {"schema": _APPOINTMENT}}}}),
+        "get": _op("Every appointment of a day (?date=YYYY-MM-DD, default today), cancelled ones included",
+                   "booking, clerk, admin", errors=(401, 403, 422),
+                   ok=_obj({"date": S, "appointments": {"type": "array", "items": _APPOINTMENT}}),
+                   params=[{"name": "date", "in": "query", "required": False, "schema": S}]),
+    },
+    "/api/appointments/{code}": {"delete": _op(
+        "Cancel an appointment (a later check-in: 409 appointment_cancelled)", "booking, admin", ok=_APPOINTMENT,
+        params=[_path_param("code", S)], errors=(401, 403, 404, 409))},
+    "/api/prefixes": {"get": _op("Every letter a ticket number can start with (the kiosk's progress keypad)", "any",
+                                 ok=_obj({"prefixes": {"type": "array", "items": S}}))},
     "/api/progress/{code}": {"get": _op(
         "Public ticket progress (the ticket's QR); no personal data", "none", public=True,
         params=[_path_param("code", S)], errors=(404, 422),
@@ -162,6 +182,12 @@ SCHEMAS: dict[str, Any] = {
                     "ticket says (number, hall_name, service_name, people_ahead, wait_minutes, issued_at, "
                     "tip, progress_url, …); a kiosk prints exactly this"},
     }, ["id", "number", "service", "status", "waiting_ahead", "estimated_wait_minutes", "issued_at"]),
+    "Appointment": _obj({
+        "code": S, "service": S, "service_name": S, "date": S, "slot_start": S, "slot_end": S,
+        "status": {"type": "string", "enum": ["booked", "checked_in", "cancelled", "expired"]},
+        "id_masked": {"type": "string", "nullable": True}, "name_masked": {"type": "string", "nullable": True},
+        "ticket_number": {"type": "string", "nullable": True}, "created_at": N,
+    }, ["code", "service", "date", "slot_start", "slot_end", "status"]),
     "State": _obj({"hall": {"type": "object"}, "windows": {"type": "array", "items": {"type": "object"}},
                    "recent_calls": {"type": "array", "items": {"type": "object"}},
                    "waiting": {"type": "array", "items": {"type": "object"}}, "last_event_id": I}),

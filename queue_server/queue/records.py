@@ -52,3 +52,18 @@ class WindowChanged(AuditRecord):
     before: dict[str, Any] | None
     after: dict[str, Any]
     undo_of: int | None = None
+
+
+@record_type
+@dataclass(frozen=True)
+class AppointmentChanged(AuditRecord):
+    """An appointment was booked (``before`` None) — by staff on the admin page, by the booking
+    platform (``POST /api/appointments``) or by ``queue-server appointments import`` — or cancelled:
+    the appointment's id, code, service, day, slot and status — no name, no ID."""
+
+    kind: ClassVar[str] = "appointment.changed"
+    appointment_id: int
+    code: str
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
