@@ -62,7 +62,7 @@ from queue_server.audit.chain import append
 from queue_server.cases import get_case, link_ticket, new_verify_ref, open_case, set_case_status
 from queue_server.db import write_tx
 from queue_server.errors import Conflict, Forbidden, NotFound, QueueError, ValidationError
-from queue_server.idkey import id_digests
+from queue_server.idkey import id_digests, text_digest
 from queue_server.printing.jobs import enqueue_document, public_base_url
 from queue_server.settings import all_settings
 
@@ -675,7 +675,8 @@ def decide_by_staff(db: Database, number: str, decision: Any, note: Any, *, acto
         conn.execute("UPDATE approval_cases SET staff_decision = ?, staff_note = ?, staff_by = ?, staff_at = ? "
                      "WHERE case_number = ?", (decision, note, actor, now, number))
         set_case_status(conn, number, decision, now=now)
-        append(conn, ApprovalHumanDecided(case=number, item=item.code, decision=decision, note=note,
+        append(conn, ApprovalHumanDecided(case=number, item=item.code, decision=decision,
+                                          note_digest=text_digest(db, note) if note else None,
                                           engine_decision=d["decision"], ruleset_hash=d["ruleset_hash"]),
                actor=actor, ts=now)
         if decision == "approved":
