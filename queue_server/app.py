@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask, current_app
 from sqlite_utils import Database
+from werkzeug.routing import IntegerConverter
 
 from queue_server.db import connect
 from queue_server.events import EventBus
@@ -27,6 +28,19 @@ from queue_server.migrations import open_db
 MAX_CONTENT_LENGTH = 64 * 1024
 
 _local = threading.local()
+
+#: SQLite's INTEGER is a signed 64-bit number: the largest id any table can hold.
+INT64_MAX = 2**63 - 1
+
+
+class Int64Converter(IntegerConverter):
+    """``<int:x>`` in every route: digits up to SQLite's int64, anything larger does not
+    match (404 like any id that does not exist) instead of reaching a query as a Python
+    int SQLite cannot bind (a 500 with a traceback)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -39,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     :class:`~queue_server.db.Checkpointer` thread; ``serve`` turns it on).
     """
     app = Flask(__name__)
+    app.url_map.converters["int"] = Int64Converter
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]

@@ -415,6 +415,37 @@ def archive(db_path: str, out_path: str | None, before: str | None) -> None:
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
+@main.command("purge")
+@DB_OPTION
+@click.option("--archive", "archives", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="Archive file to purge too (repeatable; default: every <db stem>*.archive.db beside the database).")
+def purge_cmd(db_path: str, archives: tuple[str, ...]) -> None:
+    """Clear personal fields (ID digests, masked IDs and names, notes) whose retention is over
+    (settings retention.queue_days, retention.record_days; docs/privacy.md), in the database
+    and its archive files, in small batches while the hall keeps working; counts go to stderr
+    as it runs, the result (JSON) to stdout. The server also does this daily at purge_time.
+
+    \b
+    Example:
+        queue-server purge --db var/hall.db
+    """
+    from queue_server.purge import purge
+
+    last = [0.0]
+
+    def progress(what: str, n: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.5:
+            last[0] = now
+            click.echo(f"purging: {what} {n:,} rows cleared", err=True)
+
+    db = open_db(db_path)
+    result = purge(db, archives=list(archives) or None, progress=progress)
+    for what, n in result["cleared"].items():
+        click.echo(f"purged: {what} {n:,} rows cleared", err=True)
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
 @main.command("backup")
 @DB_OPTION
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
@@ -509,6 +540,7 @@ def schedule_run(db_path: str, job: str) -> None:
 def _load_daily_jobs() -> None:
     """Import the modules that register daily jobs (the app factory imports the capabilities')."""
     import queue_server.backup  # noqa: F401
+    import queue_server.purge  # noqa: F401
 
 
 def _write_pid_file(db_path: str) -> None:

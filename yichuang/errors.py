@@ -84,6 +84,8 @@ server(415, "unsupported_media_type", "不支持的内容类型", "Unsupported m
 server(500, "internal_error", "服务器内部错误，请稍后重试", "Internal server error; try again later")
 server(422, "missing_field", "缺少字段 {field}", "Missing field: {field}")
 server(422, "bad_field", "字段 {field} 类型错误", "Wrong type for {field}")
+server(422, "number_out_of_range", "数字超出范围", "A number is out of range (integers: at most 19 digits, "
+       "within SQLite's 64-bit range; no Infinity or NaN)")
 server(422, "field_too_long", "字段 {field} 过长（最多 {max_len} 字）", "{field}: at most {max_len} characters")
 server(422, "bad_idempotency_key", "Idempotency-Key 过长", "Idempotency-Key: at most 100 characters")
 

@@ -3,6 +3,19 @@
 The queue API's operations are described here in detail. Any other ``/api`` route in the
 app (the display stream, printers, …) is added from the URL map with its view's
 docstring as summary, so the document always lists every path the server answers.
+
+Every status the server can answer is documented (``tests/test_api_fuzz.py`` fuzzes the
+document with schemathesis and fails on any status or body it does not describe):
+
+* the rules that hold for every route are added in one place, :func:`_common_responses`:
+  401 without a valid token (not on public operations), 413 for an oversized body (every
+  operation that takes one), 503 for a storage fault (full disk, read-only database, lock
+  held elsewhere — ``queue_server/api/errors.py`` answers it for every route);
+* a route added from the URL map gets its path parameters from the URL converters
+  (``<int:x>`` → an integer, bounded to SQLite's int64 by :mod:`queue_server.api.common`,
+  so a larger one is a 404 like any id that does not exist), the error statuses any
+  capability route answers (:data:`AUTO_ERRORS`) and its success status from
+  :data:`AUTO_SUCCESS` (default 200).
 """
 
 from __future__ import annotations
@@ -51,6 +64,26 @@ def _op(summary: str, roles: str, *, ok: Any = None, status: str = "200", req: A
     return op
 
 
+#: Error statuses a capability route added from the URL map may answer: bad JSON (400),
+#: role (403), unknown id (404), state conflict (409), invalid field (422).
+AUTO_ERRORS = (400, 403, 404, 409, 422)
+
+#: Success status of the capability routes that do not answer 200 (endpoint → status).
+AUTO_SUCCESS: dict[str, str] = {
+    "admin.create_category": "201", "admin.create_service": "201", "admin.create_window": "201",
+    "admin.create_user": "201", "admin.create_token": "201", "admin.book_appointment": "201",
+    "admin.make_report": "201", "audit.identity_check": "201", "approvals.apply": "201",
+    "licences.present": "201", "licences.next_token": "201", "licences.print_copy": "201",
+    "evaluations.create_evaluation": "201", "printing.reprint": "202", "printing.test_print": "202",
+    "devices.queue_action": "202",
+}
+
+#: Responses that are not JSON (endpoint → media type).
+AUTO_MEDIA: dict[str, str] = {
+    "displays.events": "text/event-stream",
+}
+
+
 def _path_param(name: str, kind: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": kind}
 
@@ -62,7 +95,11 @@ WINDOW_NO = [_path_param("number", I)]
 STAFF = "clerk (own window), admin"
 
 PATHS: dict[str, dict[str, Any]] = {
-    "/api/health": {"get": _op("Liveness check", "none", ok=_obj({"ok": B}), public=True, errors=())},
+    "/api/health": {"get": _op("Liveness check", "none", ok=_obj({"ok": B, "storage": {"type": "object"}}),
+                               public=True, errors=(), extra={"503": {
+                                   "description": "A storage fault (ok false, storage says which)",
+                                   "content": {"application/json": {"schema": _obj({"ok": B, "storage": {
+                                       "type": "object"}})}}}})},
     "/api/openapi.json": {"get": _op("This document", "none", public=True, errors=())},
     "/api/categories": {"get": _op("Service categories (业务类别)", "any",
                                    ok={"type": "array", "items": _obj({"code": S, "name": S, "name_en": S,
@@ -79,7 +116,7 @@ PATHS: dict[str, dict[str, Any]] = {
             req=_obj({"service": S, "id_number": S, "priority": {"type": "string",
                       "enum": ["elderly", "disabled", "military", "green"]}, "appointment": S,
                       "referral_reason": S, "print": B, "printer": S, "accept_ordinary": B}, ["service"]),
-            errors=(400, 401, 403, 409, 413, 422), params=IDEMPOTENCY,
+            errors=(400, 401, 403, 404, 409, 413, 422), params=IDEMPOTENCY,
         ),
         "get": _op("Today's ticket by number (?number=A012)", "any", ok=_TICKET, errors=(401, 404, 422),
                    params=[{"name": "number", "in": "query", "required": True, "schema": S}]),
@@ -168,7 +205,7 @@ SCHEMAS: dict[str, Any] = {
                      "self_service": B, "daily_limit_per_id": {"type": "integer", "nullable": True},
                      "id_required": B}),
     "Window": _obj({"number": I, "name": S, "services": {"type": "array", "items": S}, "status": {
-        "type": "string", "enum": ["open", "paused", "closed"]}, "pause_reason": S, "kind": S}),
+        "type": "string", "enum": ["open", "paused", "closed"]}, "pause_reason": {"type": "string", "nullable": True}, "kind": S}),
     "Ticket": _obj({
         "id": I, "number": S, "service": S, "service_name": S, "category": S,
         "status": {"type": "string", "enum": ["waiting", "called", "serving", "done", "no_show", "cancelled",
@@ -199,6 +236,48 @@ def openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
 
+_BODY_METHODS = ("post", "put", "patch")
+
+
+def _rule_params(rule: Any) -> list[dict[str, Any]]:
+    """Path parameters of a URL rule, typed from its converters."""
+    out = []
+    for name, conv in sorted(rule._converters.items()):
+        kind = {"type": "integer", "minimum": 0} if type(conv).__name__.lower().startswith("int") else S
+        out.append(_path_param(name, kind))
+    return out
+
+
+def _auto_op(app: Flask, rule: Any, method: str) -> dict[str, Any]:
+    view = app.view_functions.get(rule.endpoint)
+    doc = (view.__doc__ or rule.endpoint).strip().splitlines()[0] if view else rule.endpoint
+    ok: dict[str, Any] = {"description": "OK"}
+    media = AUTO_MEDIA.get(rule.endpoint)
+    if media:
+        ok["content"] = {media: {"schema": S}}
+    responses: dict[str, Any] = {AUTO_SUCCESS.get(rule.endpoint, "200"): ok}
+    for code in AUTO_ERRORS:
+        responses[str(code)] = _ERR
+    op: dict[str, Any] = {"summary": doc, "responses": responses}
+    params = _rule_params(rule)
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _common_responses(op: dict[str, Any], method: str) -> dict[str, Any]:
+    """The statuses every route answers by the server-wide rules (see the module doc)."""
+    op = dict(op)
+    responses = dict(op["responses"])
+    if op.get("security") != []:
+        responses.setdefault("401", _ERR)
+    if method in _BODY_METHODS:
+        responses.setdefault("413", _ERR)
+    responses.setdefault("503", _ERR)
+    op["responses"] = responses
+    return op
+
+
 def document(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3 document of ``app``: :data:`PATHS` plus every other ``/api`` route."""
     paths: dict[str, dict[str, Any]] = {k: dict(v) for k, v in PATHS.items()}
@@ -206,12 +285,10 @@ def document(app: Flask) -> dict[str, Any]:
         if not rule.rule.startswith("/api/"):
             continue
         path = openapi_path(rule.rule)
-        view = app.view_functions.get(rule.endpoint)
-        doc = (view.__doc__ or rule.endpoint).strip().splitlines()[0] if view else rule.endpoint
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {}).setdefault(
-                method.lower(), {"summary": doc, "responses": {"200": {"description": "OK"}}}
-            )
+            if method.lower() not in paths.get(path, {}):
+                paths.setdefault(path, {})[method.lower()] = _auto_op(app, rule, method)
+    paths = {path: {m: _common_responses(op, m) for m, op in ops.items()} for path, ops in paths.items()}
     return {
         "openapi": "3.0.3",
         "info": {"title": "一窗通 Yichuang queue server", "version": "1",

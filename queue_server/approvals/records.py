@@ -54,13 +54,15 @@ class ApprovalDecided(AuditRecord):
 @dataclass(frozen=True)
 class ApprovalHumanDecided(AuditRecord):
     """A member of staff decided a referred case by hand: ``approved``, or ``rejected`` with
-    the written ``note`` (the actor is ``user:<id>``)."""
+    a written note (the actor is ``user:<id>``). The note may name the citizen, so the
+    record keeps its keyed digest ``note_digest`` (:func:`queue_server.idkey.text_digest`;
+    None without a note); the text is in ``approval_cases.staff_note`` until it is purged."""
 
     kind: ClassVar[str] = "approval.human_decided"
     case: str
     item: str
     decision: str
-    note: str
+    note_digest: str | None
     engine_decision: str
     ruleset_hash: str
     licence: str | None = None

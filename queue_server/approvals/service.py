@@ -69,7 +69,7 @@ from queue_server.audit.chain import append
 from queue_server.cases import get_case, link_ticket, new_verify_ref, open_case, set_case_status
 from queue_server.db import write_tx
 from queue_server.errors import Conflict, Forbidden, NotFound, QueueError, ValidationError
-from queue_server.idkey import id_digest, id_digests
+from queue_server.idkey import id_digest, id_digests, text_digest
 from queue_server.licences.register import get_row as licence_row
 from queue_server.licences.register import holder_masked as licence_holder_masked
 from queue_server.licences.register import issue_licence, new_uscc
@@ -774,7 +774,8 @@ def decide_by_staff(db: Database, number: str, decision: Any, note: Any, *, acto
                                          day=clk.business_day(now, str(settings.get("timezone") or "Asia/Shanghai")),
                                          region=region, actor=actor, now=now)
             conn.execute("UPDATE approval_cases SET licence_id = ? WHERE case_number = ?", (licence["id"], number))
-        append(conn, ApprovalHumanDecided(case=number, item=item.code, decision=decision, note=note,
+        append(conn, ApprovalHumanDecided(case=number, item=item.code, decision=decision,
+                                          note_digest=text_digest(db, note) if note else None,
                                           engine_decision=d["decision"], ruleset_hash=d["ruleset_hash"],
                                           licence=licence["identifier"] if licence else None),
                actor=actor, ts=now)
