@@ -486,7 +486,6 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     from queue_server import create_app
     from queue_server.printing.worker import start_workers
     from queue_server.uplink.worker import start_uplink
-
     from queue_server.web.hub import raise_fd_limit
 
     # Display streams hold no thread (one selector loop writes them all), one descriptor each.

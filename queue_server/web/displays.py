@@ -39,7 +39,6 @@ from queue_server.web import access
 from queue_server.web.hub import (
     StreamHub,
     can_take_socket,
-    chunk,
     raise_fd_limit,
     response_head,
     take_waitress_socket,
@@ -50,7 +49,6 @@ from queue_server.web.stream import (
     event_stream,
     format_event,
     parse_last_event_id,
-    stream_opening,
 )
 
 bp = Blueprint(
@@ -99,10 +97,8 @@ def events() -> Response:
     keepalive = float(app.config.get("SSE_KEEPALIVE_SECONDS", KEEPALIVE_SECONDS))
     path = app.config["DB_PATH"]
     if can_take_socket(request.environ):
-        # waitress: read the opening here, then the hub writes the stream (see _Handoff).
-        text, cursor = stream_opening(get_db(), access.snapshot, last_id, after_batch=cache.message)
-        body = StreamBody(bus, path, last_id, keepalive, stopping.is_set, cache.message,
-                          handoff=(_hub(app), text.encode(), cursor))
+        # waitress: the hub writes the whole stream, opening included (see _Handoff).
+        body = StreamBody(bus, path, last_id, keepalive, stopping.is_set, cache.message, handoff=_hub(app))
     else:
         body = StreamBody(bus, path, last_id, keepalive, stopping.is_set, cache.message, db=access.stream_db())
     # direct_passthrough: the WSGI server gets our body object as it is (the hand-off
@@ -167,15 +163,15 @@ _hub_lock = threading.Lock()
 class StreamBody:
     """The body of an event-stream response.
 
-    Handed over (waitress): ``handoff`` = (hub, opening bytes, cursor); :class:`_Handoff`
-    gives the socket and the opening to the hub and this body is never iterated. Otherwise
+    Handed over (waitress): ``handoff`` is the app's hub; :class:`_Handoff` gives it the
+    socket, the response head and ``last_id``, and this body is never iterated. Otherwise
     iterating it runs :func:`event_stream` in the server's thread (the Flask test client, or
     a WSGI server whose socket cannot be taken).
     """
 
     def __init__(self, bus: Any, path: str, last_id: int | None, keepalive: float,
                  stop: Any, after_batch: Any, *, db: Database | None = None,
-                 handoff: tuple[StreamHub, bytes, int] | None = None):
+                 handoff: StreamHub | None = None):
         self.bus, self.path, self.last_id = bus, path, last_id
         self.keepalive, self.stop, self.after_batch = keepalive, stop, after_batch
         self.db = db
@@ -227,12 +223,10 @@ class _Handoff:
 
         result = self.wsgi_app(environ, capture)
         if isinstance(result, StreamBody) and result.handoff is not None and captured:
-            hub, opening, cursor = result.handoff
             sock = take_waitress_socket(environ)
             if sock is not None:
-                chunked = wants_chunked(environ)
-                hub.add(sock, response_head(environ, captured[0], captured[1]) + (chunk(opening) if chunked else opening),
-                        cursor, result.keepalive, chunked)
+                result.handoff.add(sock, response_head(environ, captured[0], captured[1]), result.last_id,
+                                   result.keepalive, wants_chunked(environ))
                 return []
         return result
 

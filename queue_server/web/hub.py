@@ -3,10 +3,10 @@
 Under waitress a streaming response holds a worker thread for as long as it is open, and a
 dead client is only noticed when a write to it fails (at the next keep-alive). A reconnect
 storm of screens then filled every stream slot with dead streams for 20–40 s and refused the
-live ones. Instead, ``GET /api/events`` is answered in the worker thread only up to its
-opening (``retry``, snapshot or replay), then the connection's socket is taken from waitress
-(:func:`take_waitress_socket`) and handed to the :class:`StreamHub` of the app; the worker
-thread goes back to the pool at once.
+live ones. Instead, ``GET /api/events`` is answered in the worker thread only as far as the
+authorisation and the response headers; then the connection's socket is taken from
+waitress (:func:`take_waitress_socket`) and handed to the :class:`StreamHub` of the app, and
+the worker thread goes back to the pool at once.
 
 The hub is one thread with one :mod:`selectors` loop over every stream socket:
 
@@ -26,11 +26,11 @@ The hub is one thread with one :mod:`selectors` loop over every stream socket:
   seconds — the same protocol as :func:`queue_server.web.stream.event_stream`, which stays
   the path for WSGI servers other than waitress (and the Flask test client).
 
-Ordering at the seam: a new stream's opening was read with cursor ``C`` (the last event id
-it covers); the hub has distributed every event up to ``H``. Registration happens in the
-hub thread: if ``C < H`` the events ``(C, H]`` are read from the table and queued first;
-later events reach the stream only if their id is above its cursor. Nothing is lost or sent
-twice.
+The opening (``retry``, then the replay after ``Last-Event-ID`` followed by the ``state``,
+or a snapshot) is read by the hub thread when it registers the stream, so it always covers
+every event the hub has already distributed; later events reach the stream only if their id
+is above its cursor. Nothing is lost or sent twice. A snapshot is shared by the streams that
+connect within a second while no event is committed (a storm costs one hall read per event).
 """
 
 from __future__ import annotations
@@ -48,10 +48,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from queue_server.events import Event, EventBus, events_after
+from queue_server.events import Event, EventBus, events_after, last_event_id
 from queue_server.web.stream import (
     KEEPALIVE_SECONDS,
     MAX_REPLAY,
+    RETRY_MS,
     STATE_MAX_DELAY_SECONDS,
     STATE_SETTLE_SECONDS,
     _formatted,
@@ -70,8 +71,14 @@ DEAD_PEER_SECONDS = 10
 _KEEPIDLE, _KEEPINTVL, _KEEPCNT = 4, 2, 3
 #: How often the loop looks at keep-alives, stalls and the stop flag (at most).
 SWEEP_SECONDS = 1.0
+#: After this many streams went (and few are left), freed memory is given back (malloc_trim).
+TRIM_AFTER_DROPS = 100
 
 KEEPALIVE = b": keep-alive\n\n"
+RETRY = f"retry: {RETRY_MS}\n\n"
+#: A snapshot read for one new stream is sent to the others that connect this soon after,
+#: as long as no event was committed in between (its clock field is at most this old).
+SNAPSHOT_REUSE_SECONDS = 1.0
 
 
 def chunk(data: bytes) -> bytes:
@@ -126,13 +133,15 @@ class StreamHub:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._sel.register(self._wake_r, selectors.EVENT_READ, None)
-        self._new: collections.deque[tuple[socket.socket, bytes, int, float, bool]] = collections.deque()
+        self._new: collections.deque[tuple[socket.socket, bytes, int | None, float, bool]] = collections.deque()
+        self._snap: tuple[int, float, str] | None = None  # (cursor, when, text) of the last snapshot
         self._batches: collections.deque[list[Event]] = collections.deque()
         self._conns: dict[int, _Conn] = {}
         self._cursor = 0
         self._start_lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closing = False
+        self._dropped_since_trim = 0
         #: Streams dropped, by reason (eof, error, stall, overflow, stop) — for the stats route.
         self.dropped: collections.Counter[str] = collections.Counter()
 
@@ -151,14 +160,15 @@ class StreamHub:
             self._thread = threading.Thread(target=self._run, name="stream-hub", daemon=True)
             self._thread.start()
 
-    def add(self, sock: socket.socket, opening: bytes, cursor: int, keepalive: float = KEEPALIVE_SECONDS,
+    def add(self, sock: socket.socket, head: bytes, last_id: int | None, keepalive: float = KEEPALIVE_SECONDS,
             chunked: bool = False) -> None:
-        """Take over ``sock`` (a connected stream socket): send ``opening`` as it is (the HTTP
-        head and the stream's first messages, which cover events up to ``cursor``), then the
-        live events, each as an HTTP chunk when ``chunked``."""
+        """Take over ``sock`` (a connected stream socket whose request was authorised): send
+        ``head`` (the HTTP response head) as it is, then the stream — its opening (a replay
+        after ``last_id`` or a snapshot) and the live events, each an HTTP chunk when
+        ``chunked``."""
         self.start()
         tune_socket(sock)
-        self._new.append((sock, opening, cursor, keepalive, chunked))
+        self._new.append((sock, head, last_id, keepalive, chunked))
         self._wake()
 
     def close(self) -> None:
@@ -235,24 +245,54 @@ class StreamHub:
         shortest = min((c.keepalive for c in self._conns.values()), default=SWEEP_SECONDS)
         return max(0.05, min(shortest / 2, self.stall / 2))
 
-    def _register(self, db: Database, sock: socket.socket, opening: bytes, cursor: int,
+    def _register(self, db: Database, sock: socket.socket, head: bytes, last_id: int | None,
                   keepalive: float, chunked: bool, now: float) -> None:
+        try:
+            text, cursor = self._opening(db, last_id, now)
+        except Exception:  # database trouble: close; the screen retries and shows its dot red meanwhile
+            log.exception("stream opening failed")
+            sock.close()
+            return
         conn = _Conn(sock, cursor, keepalive, chunked, last_write=now, progress_at=now)
         self._conns[sock.fileno()] = conn
         self._sel.register(sock, selectors.EVENT_READ, conn)
-        self._queue(conn, opening, now, bounded=False)
+        self._queue(conn, head + self._framed(conn, text.encode()), now, bounded=False)
         if conn.cursor < self._cursor and conn.sock.fileno() >= 0:
-            # Events committed after this stream's opening was read, already sent to the others.
-            missed = events_after(db, conn.cursor, limit=self.max_replay + 1)
-            missed = [e for e in missed if e.id <= self._cursor]
+            # Events already sent to the others that this opening does not include (the
+            # opening is read after the bus saw them, so this should not happen; kept exact).
+            missed = [e for e in events_after(db, conn.cursor, limit=self.max_replay + 1) if e.id <= self._cursor]
             if len(missed) <= self.max_replay:
-                text = "".join(_formatted(e) for e in missed)
+                fill = "".join(_formatted(e) for e in missed)
             else:
                 state = self._snapshot(db)
-                text = format_event("snapshot", state, int(state.get("last_event_id") or 0))
+                fill = format_event("snapshot", state, int(state.get("last_event_id") or 0))
             conn.cursor = self._cursor
             conn.state_pending = True
-            self._queue(conn, self._framed(conn, text.encode()), now)
+            self._queue(conn, self._framed(conn, fill.encode()), now)
+
+    def _opening(self, db: Database, last_id: int | None, now: float) -> tuple[str, int]:
+        """(text, cursor): ``retry``, then the missed events and the state, or a snapshot.
+
+        Exactly what :func:`~queue_server.web.stream.event_stream` opens with. A snapshot is
+        reused for the streams that connect within :data:`SNAPSHOT_REUSE_SECONDS` while no
+        event was committed, so a storm of reconnecting screens costs one read of the hall
+        per event, not one per screen.
+        """
+        top = last_event_id(db)
+        if last_id is not None and last_id <= top:
+            missed = events_after(db, last_id, limit=self.max_replay + 1)
+            if len(missed) <= self.max_replay:
+                cursor = missed[-1].id if missed else last_id
+                text = "".join(_formatted(e) for e in missed)
+                if missed and self._state_message is not None:
+                    text += self._state_message(db, cursor)
+                return RETRY + text, cursor
+        snap = self._snap
+        if snap is None or snap[0] != top or now - snap[1] > SNAPSHOT_REUSE_SECONDS:
+            state = self._snapshot(db)
+            cursor = int(state.get("last_event_id") or 0)
+            snap = self._snap = (cursor, now, format_event("snapshot", state, cursor))
+        return RETRY + snap[2], snap[0]
 
     def _distribute(self, batch: list[Event], now: float) -> bool:
         batch = [e for e in batch if e.id > self._cursor]
@@ -287,6 +327,9 @@ class StreamHub:
             self._queue(conn, framed if conn.chunked else plain, now)
 
     def _sweep(self, now: float) -> None:
+        if self._dropped_since_trim >= TRIM_AFTER_DROPS and len(self._conns) * 4 < self._dropped_since_trim:
+            self._dropped_since_trim = 0
+            _malloc_trim()
         if self._stop is not None and self._stop():
             for conn in list(self._conns.values()):
                 self._drop(conn, "stop")
@@ -373,6 +416,7 @@ class StreamHub:
         if self._conns.get(fd) is not conn:
             return
         del self._conns[fd]
+        self._dropped_since_trim += 1
         self.dropped[reason] += 1
         try:
             self._sel.unregister(conn.sock)
@@ -383,6 +427,25 @@ class StreamHub:
         except OSError:
             pass
         conn.out = bytearray()
+
+
+def _malloc_trim() -> None:
+    """Give freed heap back to the system (glibc keeps it otherwise): after a storm the
+    process returns near its starting size instead of keeping its peak."""
+    global _libc
+    if _libc is None:
+        try:
+            import ctypes
+
+            _libc = ctypes.CDLL("libc.so.6")
+            _libc.malloc_trim  # noqa: B018 - not glibc: AttributeError
+        except (OSError, AttributeError):
+            _libc = False
+    if _libc:
+        _libc.malloc_trim(0)
+
+
+_libc: Any = None
 
 
 def tune_socket(sock: socket.socket) -> None:

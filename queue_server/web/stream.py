@@ -142,22 +142,6 @@ def event_stream(
         bus.unsubscribe(q)
 
 
-def stream_opening(
-    db: Database,
-    snapshot: Callable[[Database], dict[str, Any]],
-    last_id: int | None = None,
-    max_replay: int = MAX_REPLAY,
-    after_batch: Callable[[Database, int], str] | None = None,
-) -> tuple[str, int]:
-    """(text, cursor): what :func:`event_stream` sends before its first live event —
-    ``retry``, then the snapshot or the replay (and after a replay the ``state``) — for a
-    writer that sends the live events itself (:class:`queue_server.web.hub.StreamHub`)."""
-    cursor, opening, replayed = _opening(db, snapshot, last_id, max_replay)
-    if replayed and opening and after_batch is not None:
-        opening.append(after_batch(db, cursor))
-    return f"retry: {RETRY_MS}\n\n" + "".join(opening), cursor
-
-
 # Keyed by (id, ts, type): ids alone repeat across hall databases served by one process.
 _format_cache: dict[tuple[int, float, str], str] = {}
 _format_lock = threading.Lock()
