@@ -108,8 +108,9 @@ def test_a_screen_that_goes_away_is_dropped_at_once(hub, screens):
     ours, reader = attach(hub, screens)
     reader.until("snapshot")
     assert hub.count == 1
-    ours.close()
     t0 = time.monotonic()
+    ours.shutdown(socket.SHUT_RDWR)  # (a close alone waits for the reader thread blocked in recv)
+    ours.close()
     assert wait_for(lambda: hub.count == 0, 2.0)
     assert time.monotonic() - t0 < 1.0
     assert hub.dropped["eof"] + hub.dropped["error"] == 1
