@@ -575,11 +575,11 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     from queue_server import create_app
     from queue_server.printing.worker import start_workers
     from queue_server.uplink.worker import start_uplink
+    from queue_server.web.hub import raise_fd_limit
 
-    # Each open display stream holds a thread: leave 16 for the API and print requests.
-    app = create_app({"DB_PATH": db_path, "BACKGROUND_CHECKPOINT": True,
-                      "SSE_MAX_STREAMS": int(os.environ.get("YICHUANG_SSE_MAX_STREAMS",
-                                                             max(8, threads - 16)))})
+    # Display streams hold no thread (one selector loop writes them all), one descriptor each.
+    raise_fd_limit()
+    app = create_app({"DB_PATH": db_path, "BACKGROUND_CHECKPOINT": True})  # env YICHUANG_SSE_MAX_STREAMS
     from queue_server.schedule import Scheduler
 
     _load_daily_jobs()
@@ -600,7 +600,7 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=64, show_default=True, type=int,
-              help="Threads per process; each open display stream (SSE) holds one.")
+              help="Threads per process for API requests (display streams hold none).")
 @click.option("--workers", default=1, show_default=True, type=int,
               help="Server processes sharing the port (SO_REUSEPORT) and the database.")
 def serve(db_path: str, host: str, port: int, threads: int, workers: int) -> None:
