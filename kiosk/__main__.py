@@ -50,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="start a local demo queue server and simulated devices, then the kiosk")
     p.add_argument("--port", type=int, default=8000,
                    help="--demo: server port (default 8000; a free port if 8000 is taken)")
-    p.add_argument("--db", default="var/demo.db", help="--demo: demo database (recreated)")
+    p.add_argument("--db", default="var/demo.db", help="--demo: demo database (recreated; a fresh one elsewhere if a running server uses it)")
     p.add_argument("--landscape", action="store_true",
                    help="1920×1080 instead of the 1080×1920 portrait kiosk")
     p.add_argument("--scale", type=float, default=None, metavar="F",
@@ -156,9 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     try:
         if args.demo:
-            from kiosk.demo import demo_config, start_demo_server
+            from kiosk.demo import demo_config, demo_database, start_demo_server
 
-            server = start_demo_server(args.db, args.port)
+            server = start_demo_server(demo_database(args.db), args.port)
             config = from_dict(demo_config(server.url, server.tokens), source="--demo")
             _log_demo_devices()
             print(f"kiosk: demo kiosk against {server.url} (printer sim://demo-kiosk, "

@@ -139,6 +139,16 @@ class QueueClient:
         data = self._request("GET", f"/api/progress/{progress_code}")
         return Ticket.from_json(data.get("ticket", data))
 
+    def hours(self) -> dict[str, Any]:
+        """Opening hours now (``GET /api/hours``): ``open_now``, ``issuing``, ``closed_reason``,
+        ``next_opening`` (``{"at", "day", "time", "text", "open_now"}`` or None) …"""
+        return dict(self._request("GET", "/api/hours"))
+
+    def prefixes(self) -> list[str]:
+        """Every letter a ticket number of the hall can start with (``GET /api/prefixes``)."""
+        data = self._request("GET", "/api/prefixes")
+        return [str(p) for p in (data.get("prefixes") or [])] if isinstance(data, dict) else []
+
     # -- writes --------------------------------------------------------------------------
     def issue_ticket(self, service: str, *, id_number: str | None = None,
                      priority: str | None = None, referral_reason: str | None = None,
@@ -160,12 +170,17 @@ class QueueClient:
                                               headers=headers))
 
     def check_in(self, *, code: str | None = None, id_number: str | None = None,
-                 idempotency_key: str | None = None) -> Ticket:
+                 idempotency_key: str | None = None, accept_ordinary: bool = False) -> Ticket:
+        """预约签到 by code or ID number. A missed slot is :class:`ServerRejected`
+        ``appointment_late`` (``details``: slot, minutes_late, service, service_name) unless
+        ``accept_ordinary`` (the citizen chose the ordinary ticket of the same service)."""
         body: dict[str, Any] = {"print": False}
         if code:
             body["code"] = code
         if id_number:
             body["id_number"] = id_number
+        if accept_ordinary:
+            body["accept_ordinary"] = True
         headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
         data = self._request("POST", "/api/appointments/check-in", json=body, headers=headers)
         return Ticket.from_json(data.get("ticket", data))
@@ -257,6 +272,7 @@ class QueueClient:
         advice = (str(err.get("advice") or ""), str(err.get("advice_en") or ""))
         if resp.status_code in (401, 403):
             raise AuthFailed(code, message, resp.status_code, message_en)
+        details = err.get("details") if isinstance(err.get("details"), dict) else None
         if resp.status_code == 404:
-            raise NotFound(code, message, resp.status_code, message_en, *advice)
-        raise ServerRejected(code, message, resp.status_code, message_en, *advice)
+            raise NotFound(code, message, resp.status_code, message_en, *advice, details=details)
+        raise ServerRejected(code, message, resp.status_code, message_en, *advice, details=details)

@@ -121,8 +121,8 @@ SETTINGS: tuple[Setting, ...] = (
     # -- 秒批 (docs/approvals.md) ---------------------------------------------------------
     Setting("approvals", "enabled", True, "Home offers 自助办理 (秒批 instant approval)."),
     Setting("approvals", "printer", "", "This kiosk's receipt printer as the queue server names it "
-            "(`queue-server printer add`): certificates and 告知单 print there through the server's print "
-            "queue; empty = the server's default printer."),
+            "(`queue-server printer add`): certificates, 告知单 and 自助打证 licence copies print there through "
+            "the server's print queue; empty = the server's default printer."),
     Setting("scanner", "mode", "keyboard",
             "QR scanner: `serial` (virtual serial port, one scan per line — preferred), "
             "`keyboard` (keyboard wedge, Enter-terminated) or `none`."),

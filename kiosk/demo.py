@@ -15,6 +15,7 @@ hall. What the demo reads lives in ``assets/demo/`` (see its ``SOURCES.md``)::
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
@@ -77,6 +78,38 @@ class DemoServer:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+
+
+def database_in_use(db: str | Path) -> int | None:
+    """The pid of a running queue server that has ``db`` open (its ``<db>.server.pid``), or
+    None. (The kiosk never imports the server: this reads the same pid file.)"""
+    pid_file = Path(os.path.abspath(str(db)) + ".server.pid")
+    try:
+        pid = int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    return pid
+
+
+def demo_database(db: str | Path) -> Path:
+    """Where the demo's database goes: ``db``, unless a running server uses it — then a fresh
+    place (a new temporary folder), said in one line; a running server's database is never
+    deleted."""
+    pid = database_in_use(db)
+    if pid is None:
+        return Path(db)
+    import tempfile
+
+    fresh = Path(tempfile.mkdtemp(prefix="yichuang-demo-")) / "demo.db"
+    print(f"{db} is in use by a running queue server (pid {pid}); not touching it — "
+          f"this demo uses a fresh database at {fresh}")
+    return fresh
 
 
 def start_demo_server(db: str | Path, port: int = 8000, *, quiet: bool = False,

@@ -49,11 +49,13 @@ class ServerRejected(KioskError):
     code = "server_rejected"
 
     def __init__(self, code: str, server_message: str, status: int, server_message_en: str = "",
-                 advice: str = "", advice_en: str = "") -> None:
+                 advice: str = "", advice_en: str = "", details: dict[str, Any] | None = None) -> None:
         super().__init__(f"HTTP {status}: {server_message_en or server_message}")
         self.code = code  # type: ignore[misc]  # the server's code, not necessarily registered here
         self.status = status
         self.server_message = server_message
+        #: The error's ``details`` (e.g. ``opens_at``, ``minutes_late``), as the server sent them.
+        self.details = dict(details or {})
         known = _SERVER_CODES.get(code)
         if known:
             self.zh, self.en = known

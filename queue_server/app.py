@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask, Response, current_app
 from sqlite_utils import Database
+from werkzeug.routing import IntegerConverter
 
 from queue_server.db import connect
 from queue_server.events import EventBus
@@ -27,6 +28,19 @@ from queue_server.migrations import open_db
 MAX_CONTENT_LENGTH = 64 * 1024
 
 _local = threading.local()
+
+#: SQLite's INTEGER is a signed 64-bit number: the largest id any table can hold.
+INT64_MAX = 2**63 - 1
+
+
+class Int64Converter(IntegerConverter):
+    """``<int:x>`` in every route: digits up to SQLite's int64, anything larger does not
+    match (404 like any id that does not exist) instead of reaching a query as a Python
+    int SQLite cannot bind (a 500 with a traceback)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", INT64_MAX)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -39,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     :class:`~queue_server.db.Checkpointer` thread; ``serve`` turns it on).
     """
     app = Flask(__name__)
+    app.url_map.converters["int"] = Int64Converter
     app.config["MAX_CONTENT_LENGTH"] = MAX_CONTENT_LENGTH
     app.config["JSON_AS_ASCII"] = False
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
@@ -127,6 +142,19 @@ def get_db() -> Database:
         if current_app.config.get("BACKGROUND_CHECKPOINT"):
             db.conn.execute("PRAGMA wal_autocheckpoint=0")  # the Checkpointer thread does it
     return db
+
+
+def close_thread_connections() -> None:
+    """Close the connections :func:`get_db` keeps for this thread; the next use opens anew.
+
+    A server thread keeps its connection for its life (the thread's end frees it); a
+    process that runs many short-lived apps in one thread — tests, scripts — calls this
+    when an app is done with, or its database files stay open.
+    """
+    conns: dict[str, Database] = getattr(_local, "conns", None) or {}
+    while conns:
+        _, db = conns.popitem()
+        db.conn.close()
 
 
 def notify_change() -> None:

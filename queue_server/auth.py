@@ -9,7 +9,8 @@
   for ``session_hours``.
 
 Roles (docs/architecture.md): kiosk, display, clerk, technician, admin, supervisor (好差评
-rectification, ``queue_server/evaluations``), verifier (licence checkpoints). Roles are
+rectification, ``queue_server/evaluations``), verifier (licence checkpoints), booking (the
+booking platform's connector: ``POST``/``DELETE``/``GET /api/appointments``). Roles are
 checked here, in code, against these lists (the tables carry no CHECK since the core's
 ``m0002_roles_in_code``).
 """
@@ -34,7 +35,7 @@ from queue_server.db import db_path, write_tx
 from queue_server.errors import NotFound, QueueError, Unauthorized, Unavailable, ValidationError
 from queue_server.settings import get_setting
 
-TOKEN_ROLES = ("kiosk", "display", "clerk", "admin", "technician", "supervisor", "verifier")
+TOKEN_ROLES = ("kiosk", "display", "clerk", "admin", "technician", "supervisor", "verifier", "booking")
 USER_ROLES = ("admin", "clerk", "technician", "supervisor")
 READ_ONLY_ROLES = ("display", "kiosk", "technician")
 

@@ -337,6 +337,63 @@ def hall_import(db_path: str, file: Any, dry_run: bool) -> None:
     click.echo(f"{counts['categories']} categories, {counts['services']} services, {counts['windows']} windows written")
 
 
+@main.group()
+def appointments() -> None:
+    """Appointments booked on the provincial platform (爱山东, 政务服务网): import a file."""
+
+
+@appointments.command("import")
+@DB_OPTION
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--quiet", is_flag=True, help="No progress lines on stderr.")
+def appointments_import(db_path: str, file: str, quiet: bool) -> None:
+    """Book every row of FILE: CSV (UTF-8, with or without a BOM, as Excel saves it) or XLSX,
+    columns code, service, date, slot_start, slot_end, id_number, name (a header row;
+    id_number and name may be empty). All or nothing: the first bad row refuses the whole
+    file (exit status 1, nothing imported, the row — "row N", the first data row is 1 —
+    its line, the column and why). Otherwise prints how many were created, unchanged (the
+    same code with the same body) and conflicting (the same code with another body: left
+    as it is). Big files show their progress on stderr.
+
+    \b
+    Example:
+        queue-server appointments import --db var/hall.db bookings-2026-11-25.csv
+        queue-server appointments import --db var/hall.db bookings.xlsx
+    """
+    from queue_server.queue.appointments import FileError, RowError, book_many, read_file
+
+    started = time.monotonic()
+    try:
+        rows = read_file(file)
+    except FileError as exc:
+        raise click.ClickException(f"line {exc.line}: {exc.zh} / {exc.en}; nothing imported") from exc
+    show = not quiet and len(rows) >= 1000
+
+    def progress(stage: str, n: int) -> None:
+        if show:
+            click.echo(f"{stage} {n} of {len(rows)} rows", err=True)
+
+    if show:
+        click.echo(f"read {len(rows)} rows from {file}", err=True)
+    db = open_db(db_path)
+    try:
+        result = book_many(db, [r.data for r in rows], actor="cli:appointments-import", progress=progress)
+    except RowError as exc:
+        row = rows[exc.row - 1]
+        column = f", column {exc.field}" if exc.field else ""
+        raise click.ClickException(
+            f"row {row.row} (line {row.line}){column}: {exc.error.zh} / {exc.error.en} ({exc.error.code}); "
+            "nothing imported") from exc
+    finally:
+        db.conn.close()
+    click.echo(f"created {result.created}, unchanged {result.unchanged}, conflicting {result.conflicting}"
+               + (f" ({time.monotonic() - started:.1f} s)" if show else ""))
+    for code in (result.conflicts or [])[:20]:
+        click.echo(f"  conflicting: {code} (already booked with other details; left as it is)")
+    if result.conflicting > 20:
+        click.echo(f"  … and {result.conflicting - 20} more")
+
+
 def _print_hall_diff(diff: dict[str, Any]) -> None:
     """The preview of an import: one line per new or changed item, a count of the rest."""
     for kind in ("categories", "services", "windows"):
@@ -382,6 +439,37 @@ def archive(db_path: str, out_path: str | None, before: str | None) -> None:
 
     db = open_db(db_path)
     result = archive_days(db, out_path or (str(db_path) + ".archive.db"), before=before, progress=progress)
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@main.command("purge")
+@DB_OPTION
+@click.option("--archive", "archives", multiple=True, type=click.Path(dir_okay=False, exists=True),
+              help="Archive file to purge too (repeatable; default: every <db stem>*.archive.db beside the database).")
+def purge_cmd(db_path: str, archives: tuple[str, ...]) -> None:
+    """Clear personal fields (ID digests, masked IDs and names, notes) whose retention is over
+    (settings retention.queue_days, retention.record_days; docs/privacy.md), in the database
+    and its archive files, in small batches while the hall keeps working; counts go to stderr
+    as it runs, the result (JSON) to stdout. The server also does this daily at purge_time.
+
+    \b
+    Example:
+        queue-server purge --db var/hall.db
+    """
+    from queue_server.purge import purge
+
+    last = [0.0]
+
+    def progress(what: str, n: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.5:
+            last[0] = now
+            click.echo(f"purging: {what} {n:,} rows cleared", err=True)
+
+    db = open_db(db_path)
+    result = purge(db, archives=list(archives) or None, progress=progress)
+    for what, n in result["cleared"].items():
+        click.echo(f"purged: {what} {n:,} rows cleared", err=True)
     click.echo(json.dumps(result, ensure_ascii=False))
 
 
@@ -479,6 +567,7 @@ def schedule_run(db_path: str, job: str) -> None:
 def _load_daily_jobs() -> None:
     """Import the modules that register daily jobs (the app factory imports the capabilities')."""
     import queue_server.backup  # noqa: F401
+    import queue_server.purge  # noqa: F401
 
 
 def _write_pid_file(db_path: str) -> None:
@@ -513,11 +602,11 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     from queue_server import create_app
     from queue_server.printing.worker import start_workers
     from queue_server.uplink.worker import start_uplink
+    from queue_server.web.hub import raise_fd_limit
 
-    # Each open display stream holds a thread: leave 16 for the API and print requests.
-    app = create_app({"DB_PATH": db_path, "BACKGROUND_CHECKPOINT": True,
-                      "SSE_MAX_STREAMS": int(os.environ.get("YICHUANG_SSE_MAX_STREAMS",
-                                                             max(8, threads - 16)))})
+    # Display streams hold no thread (one selector loop writes them all), one descriptor each.
+    raise_fd_limit()
+    app = create_app({"DB_PATH": db_path, "BACKGROUND_CHECKPOINT": True})  # env YICHUANG_SSE_MAX_STREAMS
     from queue_server.schedule import Scheduler
 
     _load_daily_jobs()
@@ -538,7 +627,7 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--threads", default=64, show_default=True, type=int,
-              help="Threads per process; each open display stream (SSE) holds one.")
+              help="Threads per process for API requests (display streams hold none).")
 @click.option("--workers", default=1, show_default=True, type=int,
               help="Server processes sharing the port (SO_REUSEPORT) and the database.")
 def serve(db_path: str, host: str, port: int, threads: int, workers: int) -> None:
@@ -616,11 +705,16 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
     Example:
         queue-server demo --port 8000
     """
+    from queue_server.backup import server_running
     from queue_server.demo import make_hall
 
     path = Path(db_path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fresh = not (keep and path.exists())
+    if fresh and server_running(os.path.abspath(path)):
+        raise click.ClickException(
+            f"{os.path.abspath(path)} is in use by a running queue server (see {path}.server.pid): "
+            "not deleting it. Stop that server, or give another --db for the demo.")
     if fresh:
         for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
             p.unlink(missing_ok=True)
@@ -656,6 +750,7 @@ def demo(db_path: str, host: str, port: int, keep: bool, no_serve: bool) -> None
     sys.stdout.flush()
     if no_serve:
         return
+    _write_pid_file(str(path))  # another demo must not delete this database under it
     time.sleep(0.1)
     _serve_one(str(path), host, port, 64, reuse_port=False)
 

@@ -95,26 +95,30 @@ class _ProcessLock:
 
     SQLite's busy handler polls in coarse sleeps (up to 100 ms) when two processes collide
     on ``BEGIN IMMEDIATE``; waiting on a file lock instead wakes the next writer as soon as
-    the previous one releases. The descriptor is reopened after ``fork`` because flock
-    locks belong to the open file description, which a forked child would share.
+    the previous one releases. The file is opened for each hold and closed on release (an
+    open costs microseconds): no descriptor outlives the write, so a process that opens many
+    databases over its life (tests, the archiver, restores) does not collect them, and a
+    forked child never shares a lock's open file description with its parent. Callers hold
+    the in-process lock first, so one thread at a time holds this.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path + ".write.lock"
         self._fd = -1
-        self._pid = -1
-
-    def _fileno(self) -> int:
-        if self._pid != os.getpid():
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-            self._pid = os.getpid()
-        return self._fd
 
     def acquire(self) -> None:
-        fcntl.flock(self._fileno(), fcntl.LOCK_EX)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
 
     def release(self) -> None:
-        fcntl.flock(self._fileno(), fcntl.LOCK_UN)
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            os.close(fd)  # closing the last descriptor of the description releases the flock
 
 
 _process_locks: dict[str, _ProcessLock] = {}
@@ -168,9 +172,7 @@ class Durability:
     an fsync runs share the next one, so N concurrent writers cost about one fsync, not N.
 
     ``fsync`` on any descriptor of a file flushes the file's dirty pages (Linux), so the
-    frames other connections and processes wrote are covered too. The WAL file can be
-    replaced (deleted when the last connection closes, recreated): the descriptor is
-    reopened when the path's inode changes.
+    frames other connections and processes wrote are covered too.
     """
 
     def __init__(self, path: str) -> None:
@@ -179,8 +181,6 @@ class Durability:
         self._committed = 0
         self._synced = 0
         self._syncing = False
-        self._fd = -1
-        self._ino = -1
 
     def committed(self) -> int:
         with self._cond:
@@ -205,16 +205,16 @@ class Durability:
                 self._synced = max(self._synced, target)
 
     def _fsync(self) -> None:
+        # Opened for each sync (microseconds beside the fsync itself): a descriptor kept
+        # open would hold a deleted WAL's disk space and outlive the database's last use.
         try:
-            ino = os.stat(self.wal).st_ino
+            fd = os.open(self.wal, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:  # no WAL: the commit was checkpointed into the file
             return
-        if ino != self._ino or self._fd < 0:
-            if self._fd >= 0:
-                os.close(self._fd)
-            self._fd = os.open(self.wal, os.O_RDONLY)
-            self._ino = ino
-        os.fsync(self._fd)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 _durability: dict[str, Durability] = {}
@@ -234,9 +234,16 @@ def _durability_for(db: Database) -> Durability | None:
 
 def move_rows(conn: sqlite3.Connection, table: str, where: str, params: tuple[object, ...] = ()) -> int:
     """Archive helper: copy ``main.<table>`` rows matching ``where`` into ``arch.<table>``
-    (created as a plain copy without constraints) and delete them; returns how many moved."""
+    (created as a plain copy without constraints) and delete them; returns how many moved.
+    A column the live table gained since the archive file was made is added to it first."""
     conn.execute(f"CREATE TABLE IF NOT EXISTS arch.{table} AS SELECT * FROM main.{table} WHERE 0")
-    conn.execute(f"INSERT INTO arch.{table} SELECT * FROM main.{table} WHERE {where}", params)
+    cols = [str(r[1]) for r in conn.execute(f"PRAGMA main.table_info({table})")]
+    have = {str(r[1]) for r in conn.execute(f"PRAGMA arch.table_info({table})")}
+    for col in cols:
+        if col not in have:
+            conn.execute(f'ALTER TABLE arch.{table} ADD COLUMN "{col}"')
+    names = ", ".join(f'"{c}"' for c in cols)
+    conn.execute(f"INSERT INTO arch.{table} ({names}) SELECT {names} FROM main.{table} WHERE {where}", params)
     return int(conn.execute(f"DELETE FROM main.{table} WHERE {where}", params).rowcount)
 
 

@@ -230,7 +230,7 @@ def make_hall(
     if tokens:
         result["tokens"] = {
             role: create_token(db, role, f"demo-{role}")
-            for role in ("kiosk", "display", "clerk", "admin", "technician", "verifier")
+            for role in ("kiosk", "display", "clerk", "admin", "technician", "verifier", "booking")
         }
     if licences:
         from queue_server.licences.register import load
@@ -264,7 +264,9 @@ def _make_appointments(db: Database, rng: random.Random, count: int, now: float)
     minute_now = local_now.hour * 60 + local_now.minute
     bookable = [s for s in SERVICES if not s[4]]
     fixed = [8 * 60 + 30 + 30 * i for i in range(16)]  # 08:30 .. 16:00
-    around = [max(0, min(23 * 60, (minute_now // 30) * 30 + 30 * k)) for k in (0, 0, 1, 1, 2, 3)]
+    # Around now: the first two started at most 9 minutes ago, so they are on time (the late
+    # rule allows appointment_late_minutes, 15) whenever the demo or a test runs.
+    around = [max(0, min(23 * 60, (minute_now // 10) * 10 + 30 * k)) for k in (0, 0, 1, 1, 2, 3)]
     starts = (around + fixed)[:count]
     out = []
     with write_tx(db) as conn:

@@ -90,13 +90,15 @@ class EventBus:
     """Fan-out of committed events to in-process subscribers.
 
     ``connect`` is a callable returning a fresh :class:`Database` (the tailer owns its
-    own connection). Subscribers get a :class:`queue.Queue` of :class:`Event`.
+    own connection). Subscribers get a :class:`queue.Queue` of :class:`Event`; a listener
+    (:meth:`listen`, the stream hub's selector loop) is called with each batch instead.
     """
 
     def __init__(self, connect: Callable[[], Database], poll_interval: float = 0.05):
         self._connect = connect
         self.poll_interval = poll_interval
         self._subs: set[queue.Queue[Event]] = set()
+        self._listeners: list[Callable[[list[Event]], None]] = []
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._wake = threading.Event()
@@ -135,6 +137,19 @@ class EventBus:
             self.start()
         return q
 
+    def listen(self, fn: Callable[[list[Event]], None]) -> int:
+        """Call ``fn(batch)`` from the tailer thread with every batch of events committed
+        after the returned id (starts the tailer). ``fn`` must be quick and never raise."""
+        self.start()
+        with self._lock:
+            self._listeners.append(fn)
+            return self.last_id
+
+    def unlisten(self, fn: Callable[[list[Event]], None]) -> None:
+        with self._lock:
+            if fn in self._listeners:
+                self._listeners.remove(fn)
+
     def unsubscribe(self, q: queue.Queue[Event]) -> None:
         with self._lock:
             self._subs.discard(q)
@@ -160,9 +175,12 @@ class EventBus:
                 continue
             if not batch:
                 continue
-            self.last_id = batch[-1].id
-            with self._lock:
+            with self._lock:  # with listen(): a listener gets exactly the batches after its id
+                self.last_id = batch[-1].id
                 subs = list(self._subs)
+                listeners = list(self._listeners)
+            for fn in listeners:
+                fn(batch)
             for ev in batch:
                 for q in subs:
                     try:

@@ -130,3 +130,13 @@ def id_digests(db: Database, id_number: str) -> list[str]:
     """The digests of ``id_number`` under every key in the ring (what to look up with)."""
     ring = key_ring(db_path(db))
     return [_digest(k, v, id_number) for k, v in ring.keys.items()]
+
+
+def text_digest(db: Database, text: str) -> str:
+    """A keyed digest of a free-text note (``<key id>:<hex>``) for a record that must prove
+    what was written without keeping it: the audit chain covers this, the text itself stays
+    in its purgeable column. Keyed, so a note that is only an ID number is not a searchable
+    hash."""
+    ring = key_ring(db_path(db))
+    mac = hmac.new(ring.keys[ring.current], b"text\n" + text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{ring.current}:{mac}"

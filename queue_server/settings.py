@@ -174,6 +174,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("backup_time", "22:30", "Time of day (HH:MM, hall time) of the daily backup; '' = no daily backup."),
     Setting("backup_dir", "", "Folder of the daily backups ('' = a backups folder beside the database)."),
+    Setting("purge_time", "23:00", "Time of day (HH:MM, hall time) of the daily purge of personal data "
+            "(docs/privacy.md); '' = no daily purge."),
+    Setting("retention.queue_days", 0, "Days the personal fields of queue tickets and appointments (ID digest, "
+            "masked ID, masked name, referral and transfer notes) are kept after their business day: 0 = "
+            "purged at the end of the day (purge_time), 0-365 (docs/privacy.md)."),
+    Setting("retention.record_days", 180, "Days the personal fields of 秒批 cases (masked holder, inputs, staff "
+            "note) and of evaluations (masked evaluator, comment, follow-up notes) are kept, 1-3650."),
     Setting("backup_keep", 14, "How many daily backups to keep (the oldest are deleted)."),
     Setting("admin.report_time", "18:00", "Time of day (HH:MM, hall time) the end-of-day report (XLSX + PDF) is "
             "written into admin.reports_dir; set it after the last closing time; '' = no daily report."),
@@ -284,6 +291,8 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "devices.stale_after_s": (1, 3600),
     "devices.heartbeat_s": (1, 300),
     "devices.action_timeout_s": (10, 86400),
+    "retention.queue_days": (0, 365),
+    "retention.record_days": (1, 3650),
 }
 
 #: Longest text of a string setting (characters); paths and the address get more room.

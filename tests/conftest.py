@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,34 @@ from tests.support.common import launch_chromium
 
 # Every `import escpos` leaves a stray temp dir (DESIGN.md §6); keep them in one place.
 os.environ.setdefault("TMPDIR", "/tmp")
+
+
+@pytest.fixture(autouse=True)
+def _close_what_the_test_opened(monkeypatch):
+    """Every SQLite connection a test opens in its own thread is closed when it ends.
+
+    Apps under test keep a connection per thread (``queue_server.app.get_db``) and tests
+    open databases freely; over a thousand tests those descriptors would pile up until the
+    process runs out. Connections made by module-scoped fixtures (set up before this) and by
+    server threads (freed when the thread ends) are left alone.
+    """
+    from queue_server.app import close_thread_connections
+
+    opened: list[sqlite3.Connection] = []
+    real_connect = sqlite3.connect
+    main = threading.get_ident()
+
+    def connect(*args, **kwargs):  # type: ignore[no-untyped-def]
+        conn = real_connect(*args, **kwargs)
+        if threading.get_ident() == main:
+            opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    yield
+    close_thread_connections()
+    for conn in opened:
+        conn.close()
 
 
 @pytest.fixture

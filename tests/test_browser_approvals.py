@@ -4,6 +4,7 @@ whole rule trace; the clerk decides it (reject needs a reason), and the decision
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,11 @@ import requests
 from queue_server.db import connect
 from queue_server.demo import make_hall
 from tests.support.approvals import application
-from tests.support.common import free_port, needs_chromium
+from tests.support.common import free_port, needs_chromium, screenshot_dir
 from tests.support.web import Server, press
 
 pytestmark = [pytest.mark.slow, needs_chromium]
-SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+SHOTS = screenshot_dir("screenshots", Path(tempfile.gettempdir()) / "yichuang-screenshots")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pytest
 import requests
 
 from tests.support.city_hub import Hall, HubProcess, hub_cli, make_hall, wait_until
-from tests.support.common import free_port, needs_chromium
+from tests.support.common import free_port, needs_chromium, screenshot_dir
 from tests.support.postgres import PostgresCluster
 from tests.support.queue import Server
 from yichuang import citylink
@@ -413,8 +414,7 @@ def test_the_city_page_in_the_browser(city, browser):
             assert hall.name in text
         assert "各大厅实时状态" in text and "审计链" in text
         assert "审计链被改写" in text or "与已锚定的链头不符" in text
-        out = ROOT / "docs" / "screenshots" / "city-hub.png"
-        out.parent.mkdir(parents=True, exist_ok=True)
+        out = screenshot_dir("screenshots", Path(tempfile.gettempdir()) / "yichuang-screenshots") / "city-hub.png"
         page.screenshot(path=str(out), full_page=True)
         page.select_option("select[name=hall]", "zhangqiu")
         page.select_option("select[name=group]", "service")

@@ -13,6 +13,7 @@ queue printing on a loopback TCP printer registered as the kiosk's printer.
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,13 @@ import pytest
 import requests
 
 from tests.support.approvals_kiosk import config
-from tests.support.common import free_port, needs_chromium
+from tests.support.common import free_port, needs_chromium, screenshot_dir
 from tests.support.escpos_decode import QR, decode, text_lines
 from tests.support.kiosk_harness import run_scenario
 from tests.support.kiosk_server import start_hall
 
 ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "docs" / "screens"
+SHOTS = screenshot_dir("screens", Path(tempfile.gettempdir()) / "yichuang-screens")
 
 pytestmark = pytest.mark.slow
 
@@ -82,6 +83,26 @@ def test_elderly_allowance_approved_prints_a_certificate_whose_qr_opens_the_case
     assert "370181194403021240" not in page.text
 
 
+@pytest.mark.parametrize("mode", ["zh", "en"])
+def test_a_registration_approved_at_the_kiosk_says_the_licence_is_now_in_liangzheng(hall, printer, mode):
+    out = run_scenario("tests.support.approvals_kiosk:_licence_item", timeout=240, config=config(hall),
+                       shots=str(SHOTS), mode=mode)
+    assert out["decision"] == "approved", out
+    assert out["inputs"] == {"trade_name": "泉香居", "scope": ["1001"], "address": "济南市章丘区明水街道百脉泉街88号"}
+    lic = out["result"]["licence"]
+    assert lic["type_name"] == "个体工商户营业执照" and lic["number"].startswith("92370114")
+    texts = " ".join(out["result_texts"])
+    if mode == "zh":
+        assert f"个体工商户营业执照已发放到您的电子证照，可在首页「亮证」出示（证照编号 {lic['number']}）" in texts
+    else:
+        assert "is now in your e-licences" in texts and lic["number"] in texts
+    # the certificate printed at the kiosk names the licence
+    receipts = printer.wait_for_receipts(1, timeout=10)
+    lines = next(text_lines(r.data) for r in reversed(receipts) if out["result"]["case"] in " ".join(text_lines(r.data)))
+    joined = "".join(lines)
+    assert "个体工商户设立登记核准通知" in lines and "已存入亮证" in joined and lic["number"] in joined
+
+
 @needs_chromium
 def test_a_referral_prints_the_notice_and_the_console_shows_the_reasons_when_called(hall, printer, browser):
     out = run_scenario("tests.support.approvals_kiosk:_referred", timeout=240, config=config(hall),
@@ -114,7 +135,7 @@ def test_a_referral_prints_the_notice_and_the_console_shows_the_reasons_when_cal
     assert page.text_content("#case-number") == r["case"]
     row = page.text_content("#case-trace tr[data-rule='R1']") or ""
     assert "未通过" in row and "NOT_LOCAL_HUKOU" in row and "370102" in row
-    page.screenshot(path=str(ROOT / "docs" / "screenshots" / "counter-kiosk-referral.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir("screenshots", SHOTS) / "counter-kiosk-referral.png"), full_page=True)
     page.close()
 
 

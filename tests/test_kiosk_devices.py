@@ -184,6 +184,21 @@ def test_the_camera_tap_counts_frames_without_keeping_them() -> None:
     assert tap.health("0").state == "error"
 
 
+def test_the_camera_health_names_the_face_model_in_use() -> None:
+    from types import SimpleNamespace
+
+    from kiosk.face.models import DETECTOR_FILE, RECOGNIZER_FILE, SHA256, FaceModels
+    from kiosk.flows.devices import _face_model
+
+    models = FaceModels(detector=None, recognizer=None, directory=Path("."), digests=dict(SHA256),
+                        digests_verified=True, load_ms=0.0)
+    identity = SimpleNamespace(verifier=SimpleNamespace(analyzer=SimpleNamespace(models=models)))
+    text = _face_model(identity)
+    assert text == (f"YuNet {DETECTOR_FILE} (sha256 {SHA256[DETECTOR_FILE][:12]}) + "
+                    f"SFace {RECOGNIZER_FILE} (sha256 {SHA256[RECOGNIZER_FILE][:12]})")
+    assert _face_model(SimpleNamespace(verifier=None)) == ""
+
+
 def test_the_watcher_thread_beats_at_its_interval(hall: HallServer, printer: Any) -> None:
     import time
 

@@ -80,6 +80,12 @@ def test_doctor_passes_a_good_configuration(hall: HallServer, printer: Any, read
     camera = checks_["camera"][0]["data"]
     assert (camera["width"], camera["height"]) == (640, 480)
     assert camera["face"]["state"] == "ok" and camera["face"]["size"] >= 120
+    # the face model in use, named with its files' sha256 prefixes
+    from kiosk.face.models import DETECTOR_FILE, RECOGNIZER_FILE, SHA256
+
+    for name in (DETECTOR_FILE, RECOGNIZER_FILE):
+        assert f"{name} (sha256 {SHA256[name][:12]})" in camera["face"]["model"]
+        assert SHA256[name][:12] in checks_["camera"][0]["detail"]
     assert checks_["scanner"][0]["state"] == "skip" and checks_["audio"][0]["state"] == "skip"
     assert len(printer.wait_for_receipts(1)) == 1  # the test page came out
     text = kiosk_command("doctor", "--config", str(cfg))

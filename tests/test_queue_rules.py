@@ -151,9 +151,12 @@ def test_too_early_check_in_is_refused(db, hall, clock):
     assert q.check_in(db, code="YY444444", clock=clock)["priority"] == "appointment"
 
 
-def test_late_check_in_gives_an_ordinary_ticket(db, hall, clock):
+def test_late_check_in_is_refused_unless_the_citizen_accepts_an_ordinary_ticket(db, hall, clock):
     add_appointment(db, "YY555555", "SB02", "09:30", "10:00")  # 30 min late; grace is 15
-    t = q.check_in(db, code="YY555555", clock=clock)
+    with pytest.raises(Conflict) as exc:
+        q.check_in(db, code="YY555555", clock=clock)
+    assert exc.value.code == "appointment_late" and exc.value.details["minutes_late"] == 30
+    t = q.check_in(db, code="YY555555", clock=clock, accept_ordinary=True)
     assert t["number"] == "B001" and t["priority"] is None
     assert t["appointment"]["on_time"] is False
 

@@ -89,6 +89,8 @@ server(415, "unsupported_media_type", "不支持的内容类型", "Unsupported m
 server(500, "internal_error", "服务器内部错误，请稍后重试", "Internal server error; try again later")
 server(422, "missing_field", "缺少字段 {field}", "Missing field: {field}")
 server(422, "bad_field", "字段 {field} 类型错误", "Wrong type for {field}")
+server(422, "number_out_of_range", "数字超出范围", "A number is out of range (integers: at most 19 digits, "
+       "within SQLite's 64-bit range; no Infinity or NaN)")
 server(422, "field_too_long", "字段 {field} 过长（最多 {max_len} 字）", "{field}: at most {max_len} characters")
 server(422, "bad_idempotency_key", "Idempotency-Key 过长", "Idempotency-Key: at most 100 characters")
 
@@ -160,8 +162,25 @@ server(409, "appointment_not_today", "该预约日期为 {day}，不是今天", 
 server(422, "appointment_service_mismatch", "预约的事项与所选事项不一致", "The appointment is for another service")
 server(409, "already_checked_in", "该预约已签到{number_note}", "This appointment has already checked in")
 server(409, "appointment_not_active", "该预约已取消或失效", "The appointment is cancelled or expired")
-server(409, "appointment_too_early", "预约时段为 {slot}，请在时段开始前 {early} 分钟内签到",
-       "Too early: check in at most {early} minutes before your slot ({slot})")
+server(409, "appointment_too_early", "预约时段为 {slot}，{opens_at} 起可以签到",
+       "Too early: your slot is {slot}; check-in opens at {opens_at}",
+       "请在 {opens_at} 以后再来签到（时段开始前 {early} 分钟起）。",
+       "Please come back to check in from {opens_at} ({early} minutes before the slot).")
+server(409, "appointment_cancelled", "该预约已取消，不能签到",
+       "This appointment was cancelled and cannot be checked in",
+       "如需办理，可以取普通号，或在爱山东、政务服务网重新预约。",
+       "You can take an ordinary number, or book again on the booking platform.")
+server(409, "appointment_late", "预约时段 {slot} 已过（迟到 {minutes_late} 分钟），可改取同一事项的普通号",
+       "You missed your slot {slot} by {minutes_late} minutes; you may take an ordinary number of the same service",
+       "确认取普通号时请求中带上 accept_ordinary: true。",
+       "Send accept_ordinary: true to take the ordinary number.")
+server(409, "appointment_conflict", "预约码 {appointment} 已存在，且内容不同",
+       "Appointment code {appointment} already exists with different details",
+       "同一预约码的重复提交必须内容完全相同；如需修改，请先取消再重新预约。",
+       "A retry must repeat the same details; to change a booking, cancel it and book again.")
+server(422, "bad_slot", "预约时段无效：{why}", "Invalid appointment slot: {why_en}",
+       "时段须在办理时间内、尚未结束，日期格式为 2026-11-25，时间格式为 09:00。",
+       "A slot lies within opening hours and has not ended; dates look like 2026-11-25, times like 09:00.")
 
 # --- server: printing -----------------------------------------------------------------------
 server(422, "bad_printer_name", "打印机名称只能包含小写字母、数字和 - _ .", "Printer name: 1-40 of a-z 0-9 - _ .")
@@ -225,6 +244,7 @@ server(422, "bad_stats_range", "统计日期有误：{what}", "Invalid statistic
        "日期格式为 2026-11-25，开始日期不晚于结束日期，跨度不超过 400 天。",
        "Dates look like 2026-11-25; from ≤ to, at most 400 days.")
 server(422, "bad_stats_figure", "无法打开这个数字：{figure}", "Unknown figure to open: {figure}")
+server(404, "stats_provider_not_found", "没有这一组统计：{name}", "No statistics part named {name}")
 server(404, "report_not_found", "没有这份报表", "No such report")
 server(409, "password_change_required", "请先修改一次性密码", "Change your one-time password first")
 # --- the city hub and the hall's uplink (city_hub/, queue_server/uplink/) -------------------
@@ -308,6 +328,8 @@ server(403, "approval_date_admin_only", "只有管理员可以按其他日期重
        "Only an admin token may give an application date other than today")
 server(409, "approval_not_referred", "该办件当前为「{status_zh}」，不能人工决定",
        "Case {case} is {status}; only referred cases are decided by hand")
+server(409, "approval_licence_no_applicant", "该办件没有记录申请人证件摘要，无法发放电子证照，请在窗口办理发证",
+       "Case {case} has no record of the applicant's keyed ID digest; the e-licence cannot be issued here")
 server(422, "bad_staff_decision", "决定应为 approved（通过）或 rejected（不予通过）",
        "decision must be approved or rejected")
 server(422, "approval_note_required", "不予通过时请写明理由", "A written reason is required to reject")

@@ -97,6 +97,16 @@ class FaceModels:
         """sha256 of the SFace file (what gives the score)."""
         return self.digests[RECOGNIZER_FILE]
 
+    def summary(self) -> str:
+        """The model files in use with their sha256 prefixes (what a technician's camera check
+        and the device health name): ``YuNet <file> (sha256 49f000ec501f) + SFace <file> (…)``."""
+        parts = []
+        for kind, name in (("YuNet", DETECTOR_FILE), ("SFace", RECOGNIZER_FILE)):
+            digest = self.digests.get(name, "")
+            parts.append(f"{kind} {name} (sha256 {digest[:12] or '?'}"
+                         f"{'' if self.digests_verified else ', NOT verified'})")
+        return " + ".join(parts)
+
     def describe(self) -> str:
         state = "sha256 verified" if self.digests_verified else "sha256 NOT verified"
         return (f"{DETECTOR_NAME} + {MODEL_NAME} ({PACKAGE} {PACKAGE_VERSION}, {state}, "

@@ -12,8 +12,10 @@ from kiosk.client import QueueClient, Service
 
 T = TypeVar("T")
 
-#: Buttons per page: standard mode and 适老化 elder mode (fewer, larger choices).
-PAGE_SIZE = {"categories": (8, 4), "services": (6, 4)}
+#: Buttons per page: standard mode and 适老化 elder mode. Elder mode has larger text but as
+#: many choices per page: fewer would mean more page turns, and an elder must never need
+#: more taps than anyone else to reach a ticket (tests/test_kiosk_checkin.py counts them).
+PAGE_SIZE = {"categories": (8, 8), "services": (6, 6)}
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,16 @@ def _version() -> str:
         return "dev"
 
 
+def _face_model(identity: Any) -> str:
+    """The face model the identity check uses (YuNet + SFace files, sha256 prefixes), if loaded."""
+    models = getattr(getattr(getattr(identity, "verifier", None), "analyzer", None), "models", None)
+    summary = getattr(models, "summary", None)
+    try:
+        return str(summary()) if callable(summary) else ""
+    except Exception:  # a half-loaded verifier: say nothing rather than fail the health check
+        return ""
+
+
 class CameraTap:
     """Wraps the identity check's camera to see its frames without taking any: counts frames
     and misses, remembers the last frame's size and time. Frames are not kept (DESIGN §11)."""
@@ -230,7 +240,12 @@ class DeviceWatcher:
             if not isinstance(camera, CameraTap):
                 camera = identity.camera = CameraTap(camera)
             self._tap = camera
-            return camera.health(name)
+            rec = camera.health(name)
+            model = _face_model(identity)
+            if model:
+                rec = DeviceHealth(rec.kind, rec.name, rec.state, f"{rec.detail}; 人脸模型 / face model {model}",
+                                   rec.checked_at)
+            return rec
         if getattr(self.kiosk, "identity_loading", False):
             return DeviceHealth("camera", name, "unknown", "人脸核验正在启动 / face check starting")
         from hardware.camera import health as camera_health

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from hardware.idnumber import is_valid_id_number, normalize_id_number
 from kiosk.errors import InputInvalid
 
-TICKET_NUMBER = re.compile(r"^[A-Z]\d{3}$")
+TICKET_NUMBER = re.compile(r"^[A-Z]\d{3,4}$")
 
 
 @dataclass
@@ -16,7 +16,7 @@ class KeypadInput:
     """A text being typed on the keypad.
 
     ``kind``: ``id`` (18 chars, digits and a final X), ``code`` (appointment code: digits
-    and letters), ``number`` (ticket number: one letter + three digits).
+    and letters), ``number`` (ticket number: one letter + three digits, four after 999).
     """
 
     kind: str
@@ -24,7 +24,7 @@ class KeypadInput:
 
     @property
     def max_length(self) -> int:
-        return {"id": 18, "code": 12, "number": 4}[self.kind]
+        return {"id": 18, "code": 32, "number": 5}[self.kind]
 
     def keys(self) -> list[str]:
         """The keys the keypad shows for this kind (digits always, letters as needed)."""

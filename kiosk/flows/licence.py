@@ -295,6 +295,9 @@ class LicenceFlow:
         if lic is None or not self.verified:
             raise KioskError("no licence chosen")
         body: dict[str, Any] = {"holder_id_number": self.state.id_number, "verification": self._verification()}
+        printer = str(self.kiosk.config.get("approvals", "printer") or "")
+        if printer:  # this kiosk's receipt printer in the server's print queue (as 秒批 certificates)
+            body["printer"] = printer
         data: dict[str, Any] = self.kiosk.client._request("POST", f"/api/licences/{lic.id}/print", json=body)
         with self._lock:
             self.state.printed = data

@@ -16,10 +16,33 @@ if TYPE_CHECKING:
 _PROGRESS_URL = re.compile(r"/t/([A-Za-z0-9_-]{4,64})/?$")
 
 
+#: Letters every hall's numbers may start with besides its categories': the on-time
+#: appointment prefix (Y) and the green channel's (V), the server's defaults.
+SPECIAL_LETTERS = ("V", "Y")
+#: When nothing is known yet (server down at start-up).
+DEFAULT_LETTERS = ("A", "B", "C", "D")
+
+
 class ProgressFlow:
     def __init__(self, kiosk: Kiosk) -> None:
         self.kiosk = kiosk
         self.input = KeypadInput("number")
+        self._letters: list[str] = []
+
+    def letters(self) -> list[str]:
+        """The keypad's letters now, without a request: what the server said
+        (``GET /api/prefixes``), else the catalogue's prefixes with Y and V."""
+        if self._letters:
+            return list(self._letters)
+        known = set(self.kiosk.catalog.prefixes() or DEFAULT_LETTERS)
+        return sorted(known | set(SPECIAL_LETTERS))
+
+    def load_letters(self) -> list[str]:
+        """Ask the server for every first letter of its ticket numbers (worker thread)."""
+        letters = self.kiosk.client.prefixes()
+        if letters:
+            self._letters = sorted(set(letters))
+        return self.letters()
 
     def lookup_typed(self) -> Ticket:
         return self.kiosk.client.ticket_by_number(self.input.validated())

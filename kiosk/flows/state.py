@@ -46,5 +46,8 @@ class Session:
     #: i18n key of the notice the ticket screen shows once the pending ticket is issued.
     pending_notice: str | None = None
     result: TicketResult | None = None
+    #: A check-in refused as late (the server's details: slot, minutes_late, service_name …,
+    #: and the code or ID number it was asked with) while the citizen chooses.
+    late_checkin: dict[str, object] | None = None
     #: Idempotency key of the ticket request of this session: retries reuse it.
     request_key: str = field(default_factory=lambda: uuid.uuid4().hex)

@@ -1,5 +1,6 @@
 """The decision, moments after 同意并查询: approved — the certificate is printing at the
-kiosk's printer through the server's queue, with the verification QR on screen too; or
+kiosk's printer through the server's queue, with the verification QR on screen too (and, for
+an item whose result is a licence, a line saying the e-licence is now under 亮证); or
 referred — the 一次性告知 (what did not pass, what to bring, which window) and the queue
 number for that window. 完成 leads to the rating of the case (好差评)."""
 
@@ -78,9 +79,13 @@ class ApprovalResultScreen(KioskScreen):
             result_name = (item.result_en if en and item and item.result_en else item.result) if item else ""
             self.title_text = tr("approval.approved")
             self.hint_text = tr("approval.approved_hint", item=item.label(lang) if item else "", result=result_name)
-            self.reasons_text = "\n".join(
-                f"{(o.get('label_en') or o['label']) if en else o['label']}{': ' if en else '：'}{o['value']}"
-                for o in cert.get("outputs") or [])
+            lines = [f"{(o.get('label_en') or o['label']) if en else o['label']}{': ' if en else '：'}{o['value']}"
+                     for o in cert.get("outputs") or []]
+            licence = r.get("licence") or {}
+            if licence:  # the result is a licence: it is in 亮证 now
+                lines.append(tr("approval.licence_issued", licence=licence.get("type_name", ""),
+                                number=licence.get("number", "")))
+            self.reasons_text = "\n".join(lines)
             self.number = ""
             self.qr_data = str(cert.get("verify_url") or "")
             self.qr_text = tr("approval.scan_verify")

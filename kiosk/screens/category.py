@@ -1,4 +1,5 @@
-"""业务类别: the categories of services, paged (fewer per page in elder mode)."""
+"""业务类别: the categories of services, paged (elder mode: the same number per page, larger
+text, so it never takes more taps to reach a ticket)."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ class CategoryScreen(KioskScreen):
         for i, cat in enumerate(p.items):
             index = (p.page - 1) * len(p.items) + i
             label = cat.label(lang)
-            narrow = self.app.landscape and not self.kiosk.elder  # four columns
+            narrow = self.app.landscape  # four columns
             size = 52 if len(label) <= (10 if narrow else 16) else 40
             btn = BigButton(title=label, key=f"cat:{cat.code}", title_size=size,
                             bg=COLOURS[index % len(COLOURS)])

@@ -1,14 +1,60 @@
-"""Home: 取号, 预约签到, 排队查询, 优先取号, 亮证, language switch, 适老化 mode."""
+"""Home: 取号, 预约签到, 排队查询, 优先取号, 亮证, language switch, 适老化 mode. Outside
+opening hours or on a closed day a banner says so at once, with the next opening time
+(asked on entry and every :data:`HOURS_POLL_SECONDS` while the home screen shows)."""
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
+from kivy.clock import Clock
+from kivy.properties import StringProperty
+
+from kiosk.flows.hours import closed_notice
 from kiosk.screens import load_kv, register
 from kiosk.screens.base import KioskScreen
+
+#: How often the home screen asks the server whether the hall is open.
+HOURS_POLL_SECONDS = 30.0
 
 
 @register("home")
 class HomeScreen(KioskScreen):
     say_key = "say.home"
+
+    closed_text = StringProperty("")
+    """The closed-hall banner ("" while numbers can be taken)."""
+
+    _hours: dict[str, Any] | None = None
+    _polling = False
+
+    def on_kv_post(self, base_widget: Any) -> None:
+        super().on_kv_post(base_widget)
+        Clock.schedule_once(lambda _dt: self.poll_hours(), 0)
+        Clock.schedule_interval(lambda _dt: self.poll_hours(), HOURS_POLL_SECONDS)
+
+    def poll_hours(self) -> None:
+        """Ask the server for the hours in a worker thread (only while home shows)."""
+        if self._polling or (self.manager is not None and self.manager.current != self.name):
+            return
+        self._polling = True
+
+        def worker() -> None:
+            try:
+                hours: dict[str, Any] | None = self.kiosk.client.hours()
+            except Exception:  # server down: the other screens say so when used
+                hours = None
+            Clock.schedule_once(lambda _dt: self._got_hours(hours))
+
+        threading.Thread(target=worker, daemon=True, name="home-hours").start()
+
+    def _got_hours(self, hours: dict[str, Any] | None) -> None:
+        self._polling = False
+        self._hours = hours
+        self.closed_text = closed_notice(hours, self.kiosk.lang)
+
+    def on_enter(self, *args: Any) -> None:
+        self.poll_hours()
 
     def take_number(self, priority: bool = False) -> None:
         self.kiosk.take_number.choose_priority(None)
@@ -31,6 +77,7 @@ class HomeScreen(KioskScreen):
 
     def toggle_language(self) -> None:
         self.app.toggle_language()
+        self.closed_text = closed_notice(self._hours, self.kiosk.lang)
 
     def toggle_elder(self) -> None:
         self.app.toggle_elder()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
+from kivy.clock import Clock
 from kivy.properties import ListProperty, StringProperty
 
 from kiosk.client import Ticket
 from kiosk.screens import load_kv, register
 from kiosk.screens.base import KioskScreen
-
-#: Letters offered when the catalog has not been loaded (server down at start-up).
-DEFAULT_LETTERS = ["A", "B", "C", "D"]
 
 
 @register("progress")
@@ -35,9 +35,27 @@ class ProgressScreen(KioskScreen):
         self.kiosk.progress.input.clear()
         self.typed = ""
         self._clear_result()
-        letters = self.kiosk.catalog.prefixes() or DEFAULT_LETTERS
-        self.keys = letters + list("1234567890")
-        self.ids.keypad.rebuild()
+        self._set_letters(self.kiosk.progress.letters())
+        generation = self._generation
+
+        def worker() -> None:  # the server's list (Y, V and every prefix) replaces the guess
+            try:
+                letters = self.kiosk.progress.load_letters()
+            except Exception:
+                return
+            def apply(_dt: float) -> None:
+                if generation == self._generation:
+                    self._set_letters(letters)
+
+            Clock.schedule_once(apply)
+
+        threading.Thread(target=worker, daemon=True, name="progress-letters").start()
+
+    def _set_letters(self, letters: list[str]) -> None:
+        keys = list(letters) + list("1234567890")
+        if keys != list(self.keys):
+            self.keys = keys
+            self.ids.keypad.rebuild()
 
     def key(self, key: str) -> None:
         self.typed = self.kiosk.progress.input.key(key)

@@ -190,7 +190,8 @@ def check_camera(cfg: KioskConfig, *, face: bool = True) -> list[Finding]:
 
         fc = face_in_frame(frame, cfg.section("face"))
         data["face"] = {"state": fc.state, "size": fc.size, "min_size": fc.min_size,
-                        "brightness": None if fc.brightness is None else round(fc.brightness)}
+                        "brightness": None if fc.brightness is None else round(fc.brightness),
+                        "model": fc.model}
         if fc.state == "ok":
             face_text = str(fc.size)
         elif fc.state == "too_small":
@@ -213,6 +214,8 @@ def check_camera(cfg: KioskConfig, *, face: bool = True) -> list[Finding]:
     del frame  # nothing of the picture is kept (DESIGN §11)
     zh = f"{w}×{h}，亮度 {level}" + (f"，人脸 {face_text} 像素" if face_text else "")
     en = f"brightness {level}" + (f", face {face_text} px" if face_text else "")
+    if fc is not None and fc.model:
+        en += f"; face model {fc.model}"
     return _ok_rows("camera", rows, target, f"{zh} / {en}", data)
 
 

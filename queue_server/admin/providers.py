@@ -16,6 +16,13 @@ A capability registers a provider in its own module (imported when its blueprint
 ``schemas`` name the live file and the attached archives). The statistics page, the
 exports and the end-of-day report show every registered provider's figures and table
 under its title; a provider that fails shows its error instead of stopping the page.
+
+A figure may carry ``"text"`` (the value as shown: ``62%``) and ``"drill"`` (a figure name
+its provider's ``behind`` function understands); a part may carry ``"chart"``
+(``{"type": "bar", "title", "title_en", "labels", "datasets": [{"label", "label_en",
+"data"}]}``) that the page and the PDF draw. ``behind(src, from_day, to_day, figure, key)``
+returns the records behind a figure — ``{"columns": [[key, zh, en, kind]], "rows": [...]}``,
+numbers, codes and times, never personal data — for ``GET /api/stats/providers/<name>/behind``.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from sqlite_utils import Database
 from queue_server.admin.source import StatsSource, open_source
 
 ProviderFn = Callable[[StatsSource, str, str], dict[str, Any]]
+BehindFn = Callable[[StatsSource, str, str, str, str | None], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -37,34 +45,59 @@ class StatProvider:
     title: str
     title_en: str
     fn: ProviderFn
+    behind: BehindFn | None = None
 
 
 PROVIDERS: dict[str, StatProvider] = {}
 
 
-def stat_provider(name: str, title: str, title_en: str) -> Callable[[ProviderFn], ProviderFn]:
-    """Register ``fn(src, from_day, to_day) -> {"figures": [...], "rows"?: [...], "columns"?: [...]}``."""
+def stat_provider(name: str, title: str, title_en: str, behind: BehindFn | None = None
+                  ) -> Callable[[ProviderFn], ProviderFn]:
+    """Register ``fn(src, from_day, to_day) -> {"figures": [...], "rows"?: [...], "columns"?: [...],
+    "chart"?: {...}}`` (and ``behind`` for the drill-down)."""
 
     def deco(fn: ProviderFn) -> ProviderFn:
-        PROVIDERS[name] = StatProvider(name, title, title_en, fn)
+        PROVIDERS[name] = StatProvider(name, title, title_en, fn, behind)
         return fn
 
     return deco
 
 
-def provider_figures(db: Database, from_day: str, to_day: str) -> list[dict[str, Any]]:
+def provider_behind(db: Database, name: str, from_day: str, to_day: str, figure: str,
+                    key: str | None = None, *, now: float | None = None) -> dict[str, Any]:
+    """The records behind one provider figure (404 ``stats_provider_not_found`` for an unknown
+    provider or one without a drill-down; the provider refuses an unknown figure)."""
+    from queue_server.errors import NotFound
+
+    p = PROVIDERS.get(name)
+    if p is None or p.behind is None:
+        raise NotFound("stats_provider_not_found", name=name[:40])
+    with open_source(db, from_day, to_day) as src:
+        src.now = now
+        got = p.behind(src, from_day, to_day, figure, key)
+    rows = list(got.get("rows", []))
+    return {"provider": name, "from": from_day, "to": to_day, "figure": figure, "key": key,
+            "columns": list(got.get("columns", [])), "rows": rows, "count": len(rows)}
+
+
+def provider_figures(db: Database, from_day: str, to_day: str, *, now: float | None = None
+                     ) -> list[dict[str, Any]]:
     """Every provider's part for the range: ``{"name", "title", "title_en", "figures",
-    "rows", "columns"}`` or ``{"name", "title", "error"}``."""
+    "rows", "columns", "drill", "chart"?}`` or ``{"name", "title", "error"}``. ``now`` is
+    the hall's clock (``src.now``: what "overdue" is judged against)."""
     out: list[dict[str, Any]] = []
     if not PROVIDERS:
         return out
     with open_source(db, from_day, to_day) as src:
+        src.now = now
         for p in PROVIDERS.values():
             part: dict[str, Any] = {"name": p.name, "title": p.title, "title_en": p.title_en}
             try:
                 got = p.fn(src, from_day, to_day) or {}
                 part.update(figures=list(got.get("figures", [])), rows=list(got.get("rows", [])),
-                            columns=list(got.get("columns", [])))
+                            columns=list(got.get("columns", [])), drill=p.behind is not None)
+                if got.get("chart"):
+                    part["chart"] = got["chart"]
             except Exception as exc:  # one capability's figures never stop the page
                 part["error"] = f"{type(exc).__name__}: {exc}"[:300]
             out.append(part)

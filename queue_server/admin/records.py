@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from queue_server.audit.records import AuditRecord, record_type
+from queue_server.queue.records import AppointmentChanged  # noqa: F401  (kept here for its importers)
 
 
 @record_type
@@ -45,16 +46,3 @@ class PasswordChanged(AuditRecord):
 
     kind: ClassVar[str] = "user.password_changed"
     user_id: int
-
-
-@record_type
-@dataclass(frozen=True)
-class AppointmentChanged(AuditRecord):
-    """Staff booked (``before`` None) or cancelled an appointment on the admin page:
-    the appointment's id, code, service, day, slot and status — no name, no ID."""
-
-    kind: ClassVar[str] = "appointment.changed"
-    appointment_id: int
-    code: str
-    before: dict[str, Any] | None
-    after: dict[str, Any]

@@ -70,7 +70,7 @@ def build(db: Database, day: str, *, now: float | None = None) -> dict[str, Any]
         "total": total,
         "windows_total": parts["window"]["total"],
         "tables": {g: [r for r in p["rows"] if r["issued"] or r.get("open_s")] for g, p in parts.items()},
-        "providers": provider_figures(db, day, day),
+        "providers": provider_figures(db, day, day, now=t),
     }
 
 
@@ -230,15 +230,7 @@ def render_pdf(rep: dict[str, Any]) -> bytes:
         wd = [46, 13, 13, 13, 13, 16, 16, 16, 13] + ([14, 13] if extra else [])
         _table(pdf, title, c, wd if extra else widths, rep["tables"][key], bold)
     for p in rep["providers"]:
-        pdf.set_font("cjk", bold, 12)
-        pdf.ln(2)
-        pdf.cell(0, 8, f"{p['title']} {p.get('title_en', '')}", new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("cjk", "", 9.5)
-        if p.get("error"):
-            pdf.multi_cell(0, 5, f"未能取得：{p['error']}")
-            continue
-        for f in p.get("figures", []):
-            pdf.cell(0, 5.5, f"{f.get('label', f.get('key'))}：{f.get('value')}", new_x="LMARGIN", new_y="NEXT")
+        _provider(pdf, p, bold)
     pdf.set_font("cjk", "", 8)
     pdf.set_text_color(90, 100, 125)
     pdf.ln(3)
@@ -248,20 +240,110 @@ def render_pdf(rep: dict[str, Any]) -> bytes:
     return bytes(pdf.output())
 
 
+def _provider(pdf: Any, p: dict[str, Any], bold: str) -> None:
+    """A capability's part (秒批, 好差评 …): its figures as label · value · formula, its chart
+    and its table."""
+    pdf.set_font("cjk", bold, 12)
+    pdf.ln(3)
+    pdf.cell(0, 8, f"{p['title']} {p.get('title_en', '')}", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", "", 9.5)
+    if p.get("error"):
+        pdf.multi_cell(0, 5, f"未能取得：{p['error']}")
+        return
+    figures = p.get("figures", [])
+    if not figures:
+        pdf.cell(0, 5.5, "（无）", new_x="LMARGIN", new_y="NEXT")
+    for f in figures:
+        value = f.get("text") if f.get("text") is not None else ("—" if f.get("value") is None else f.get("value"))
+        pdf.set_font("cjk", "", 9.5)
+        pdf.cell(78, 5.5, str(f.get("label", f.get("key"))))
+        pdf.set_font("cjk", bold, 9.5)
+        pdf.cell(24, 5.5, str(value), align="R")
+        pdf.set_font("cjk", "", 7.5)
+        pdf.set_text_color(90, 100, 125)
+        note = str(f.get("note") or f.get("formula") or "")
+        while note and pdf.get_string_width(note) > pdf.w - 12 - pdf.get_x() - 2:
+            note = note[:-2] + "…"
+        pdf.cell(0, 5.5, f"  {note}", new_x="LMARGIN", new_y="NEXT")
+        pdf.set_text_color(20, 30, 50)
+    if p.get("chart"):
+        _bars(pdf, p["chart"], bold)
+    cols = [c for c in p.get("columns", []) if c[0] not in ("item", "service")]
+    if cols and p.get("rows"):
+        first = 44.0
+        rest = (pdf.w - 24 - first) / max(1, len(cols) - 1)
+        _table(pdf, f"{p['title']}（按事项）", [tuple(c) for c in cols], [first] + [rest] * (len(cols) - 1),
+               p["rows"], bold, unit=False)
+
+
+def _hex(color: str) -> tuple[int, int, int]:
+    c = color.lstrip("#")
+    try:
+        return int(c[0:2], 16), int(c[2:4], 16), int(c[4:6], 16)
+    except (ValueError, IndexError):
+        return 20, 85, 192
+
+
+def _bars(pdf: Any, chart: dict[str, Any], bold: str) -> None:
+    """A provider's bar chart: grouped bars per label, one colour per dataset, values above."""
+    labels = [str(x) for x in chart.get("labels", [])]
+    sets = chart.get("datasets", [])
+    if not labels or not sets:
+        return
+    if pdf.get_y() > pdf.h - 70:
+        pdf.add_page()
+    pdf.ln(1)
+    pdf.set_font("cjk", bold, 10.5)
+    pdf.cell(0, 7, str(chart.get("title", "")), new_x="LMARGIN", new_y="NEXT")
+    x0, y0, height = 20.0, pdf.get_y() + 4, 32.0
+    width = pdf.w - 12 - x0
+    peak = max([1] + [int(v or 0) for d in sets for v in d.get("data", [])])
+    group_w = width / len(labels)
+    bar_w = group_w * 0.7 / len(sets)
+    pdf.set_draw_color(150, 160, 180)
+    pdf.line(x0, y0 + height, x0 + width, y0 + height)
+    pdf.set_font("cjk", "", 7.5)
+    for i, label in enumerate(labels):
+        gx = x0 + i * group_w + group_w * 0.15
+        for j, d in enumerate(sets):
+            v = int((d.get("data") or [0] * len(labels))[i] or 0)
+            h = height * v / peak
+            pdf.set_fill_color(*_hex(str(d.get("color") or "#1455c0")))
+            if h > 0:
+                pdf.rect(gx + j * bar_w, y0 + height - h, bar_w * 0.92, h, style="F")
+            pdf.set_xy(gx + j * bar_w, y0 + height - h - 4)
+            pdf.cell(bar_w, 4, str(v) if v else "", align="C")
+        pdf.set_xy(x0 + i * group_w, y0 + height + 0.5)
+        text = label
+        while text and pdf.get_string_width(text) > group_w - 1:
+            text = text[:-1]
+        pdf.cell(group_w, 4, text, align="C")
+    pdf.set_xy(x0, y0 + height + 5)
+    for d in sets:
+        pdf.set_fill_color(*_hex(str(d.get("color") or "#1455c0")))
+        pdf.rect(pdf.get_x(), pdf.get_y() + 1.2, 3, 3, style="F")
+        pdf.set_x(pdf.get_x() + 4)
+        pdf.cell(pdf.get_string_width(str(d.get("label", ""))) + 6, 5.5, str(d.get("label", "")))
+    pdf.ln(7)
+
+
 #: Short headings for the PDF's narrow columns (times in minutes).
 _SHORT = {"label": "名称", "wait_median_s": "等候中位", "wait_p90_s": "等候P90", "service_median_s": "办理中位",
           "served_within_target": "按时率", "open_s": "开窗", "idle_s": "空闲"}
 
 
 def _table(pdf: Any, title: str, cols: list[tuple[str, str, str, str]], widths: Sequence[float],
-           rows: list[dict[str, Any]], bold: str) -> None:
+           rows: list[dict[str, Any]], bold: str, unit: bool = True) -> None:
     pdf.ln(3)
     pdf.set_font("cjk", bold, 12)
-    pdf.cell(0, 8, f"{title}（时间单位：分钟）", new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 8, f"{title}（时间单位：分钟）" if unit else title, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("cjk", "", 8.5)
     pdf.set_fill_color(225, 232, 245)
     for c, wd in zip(cols, widths, strict=False):
-        pdf.cell(wd, 6.5, _SHORT.get(c[0], c[1]), border=1, fill=True, align="C")
+        head = _SHORT.get(c[0], c[1])
+        while len(head) > 1 and pdf.get_string_width(head) > wd - 1:
+            head = head[:-1]
+        pdf.cell(wd, 6.5, head, border=1, fill=True, align="C")
     pdf.ln()
     if not rows:
         pdf.cell(sum(widths), 6, "（无）", border=1, align="C")
@@ -270,11 +352,11 @@ def _table(pdf: Any, title: str, cols: list[tuple[str, str, str, str]], widths: 
     for r in rows:
         for c, wd in zip(cols, widths, strict=False):
             text = _fmt(r.get(c[0]), c[3])
-            if c[0] == "label" and pdf.get_string_width(text) > wd - 2:
+            if c[3] == "text" and pdf.get_string_width(text) > wd - 2:
                 while text and pdf.get_string_width(text + "…") > wd - 2:
                     text = text[:-1]
                 text += "…"
-            pdf.cell(wd, 6, text, border=1, align="L" if c[0] == "label" else "R")
+            pdf.cell(wd, 6, text, border=1, align="L" if c[3] == "text" and c[0] != "decision_median_ms" else "R")
         pdf.ln()
 
 

@@ -20,7 +20,7 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from queue_server import clock as clk
 from queue_server.admin import appointments, report, staff, stats, undo
 from queue_server.admin.exports import to_csv, to_xlsx
-from queue_server.admin.providers import provider_figures
+from queue_server.admin.providers import provider_behind, provider_figures
 from queue_server.api.common import ALL_ROLES, actor, body, field, principal, roles
 from queue_server.app import get_db, notify_change
 from queue_server.audit.chain import recent
@@ -76,7 +76,10 @@ def _links() -> dict[str, bool]:
 
 
 def _page(name: str) -> Response:
-    html = render_template(f"admin/{name}.html", page=name, links=_links())
+    # The hall's business day, so the page's "today" is the hall's, not the browser's clock's
+    # (a browser in another time zone, or a PC whose clock is off, would pick the wrong day).
+    day = clk.business_day(_now(), str(all_settings(get_db())["timezone"]))
+    html = render_template(f"admin/{name}.html", page=name, links=_links(), day=day)
     resp = Response(html, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -418,7 +421,19 @@ def stats_live() -> Response:
 @admin_api
 def stats_providers() -> Response:
     f, t = _range()
-    return _json({"from": f, "to": t, "providers": provider_figures(get_db(), f, t)})
+    return _json({"from": f, "to": t, "providers": provider_figures(get_db(), f, t, now=_now())})
+
+
+@bp.get("/api/stats/providers/<name>/behind")
+@admin_api
+def stats_provider_behind(name: str) -> Response:
+    """The cases or evaluations behind one figure of a provider: ``&figure=<drill>&key=<row>``."""
+    f, t = _range()
+    figure = request.args.get("figure") or ""
+    if not figure or len(figure) > 80:
+        raise ValidationError("bad_stats_figure", figure=figure[:80])
+    return _json(provider_behind(get_db(), name, f, t, figure, request.args.get("key") or None,
+                                 now=_now()))
 
 
 # --- reports ----------------------------------------------------------------------------------

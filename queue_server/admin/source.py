@@ -34,6 +34,8 @@ class StatsSource:
         self.conn = sqlite3.connect(_ro_uri(self.path), uri=True, check_same_thread=False)
         self.conn.execute("PRAGMA query_only=1")
         self.schemas: list[str] = ["main"]
+        self.now: float | None = None
+        """The hall's clock for providers (None: the wall clock)."""
         self.missing: list[str] = []
         for i, archive in enumerate(self._archives(from_day, to_day)):
             if not os.path.exists(archive):

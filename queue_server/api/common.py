@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections.abc import Callable
 from functools import wraps
@@ -78,13 +79,43 @@ def _slots() -> threading.Semaphore:
     return sem
 
 
+#: SQLite's INTEGER range: a number outside it cannot be stored nor compared in a query.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+
+
+class _OutOfRange(ValueError):
+    pass
+
+
+def _parse_int(text: str) -> int:
+    value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise _OutOfRange(text[:30])
+    return value
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999
+        raise _OutOfRange(text[:30])
+    return value
+
+
+def _parse_constant(text: str) -> float:  # NaN, Infinity, -Infinity: not JSON
+    raise _OutOfRange(text)
+
+
 def body() -> dict[str, Any]:
-    """The JSON object of the request (empty body = ``{}``); 400 if malformed."""
+    """The JSON object of the request (empty body = ``{}``); 400 if malformed, 422
+    ``number_out_of_range`` for a number no column can hold (an integer outside SQLite's
+    int64, 1e999, NaN/Infinity) — wherever it sits in the body, so no route sees one."""
     raw = request.get_data(cache=True)
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_int=_parse_int, parse_float=_parse_float, parse_constant=_parse_constant)
+    except _OutOfRange as exc:
+        raise ValidationError("number_out_of_range") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("malformed_json") from exc
     if not isinstance(data, dict):

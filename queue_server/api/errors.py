@@ -68,6 +68,16 @@ def register(app: Flask) -> None:
         resp.headers["Retry-After"] = "10"
         return resp
 
+    @app.errorhandler(OverflowError)
+    def _overflow(e: OverflowError) -> Response:
+        # A query parameter read with ``type=int`` can be any size; SQLite cannot bind one
+        # outside int64 ("Python int too large to convert to SQLite INTEGER"). Bodies are
+        # bounded when parsed (api.common.body) and path ids by the int converter.
+        if not _is_api():
+            raise e
+        log.info("number out of range on %s %s: %s", request.method, request.path, e)
+        return _respond(body_for("number_out_of_range"), 422)
+
     @app.errorhandler(HTTPException)
     def _http_error(e: HTTPException) -> Response | HTTPException:
         if not _is_api():

@@ -3,6 +3,19 @@
 The queue API's operations are described here in detail. Any other ``/api`` route in the
 app (the display stream, printers, …) is added from the URL map with its view's
 docstring as summary, so the document always lists every path the server answers.
+
+Every status the server can answer is documented (``tests/test_api_fuzz.py`` fuzzes the
+document with schemathesis and fails on any status or body it does not describe):
+
+* the rules that hold for every route are added in one place, :func:`_common_responses`:
+  401 without a valid token (not on public operations), 413 for an oversized body (every
+  operation that takes one), 503 for a storage fault (full disk, read-only database, lock
+  held elsewhere — ``queue_server/api/errors.py`` answers it for every route);
+* a route added from the URL map gets its path parameters from the URL converters
+  (``<int:x>`` → an integer, bounded to SQLite's int64 by :mod:`queue_server.api.common`,
+  so a larger one is a 404 like any id that does not exist), the error statuses any
+  capability route answers (:data:`AUTO_ERRORS`) and its success status from
+  :data:`AUTO_SUCCESS` (default 200).
 """
 
 from __future__ import annotations
@@ -14,6 +27,7 @@ from flask import Flask
 
 _ERR = {"$ref": "#/components/responses/Error"}
 _TICKET = {"$ref": "#/components/schemas/Ticket"}
+_APPOINTMENT = {"$ref": "#/components/schemas/Appointment"}
 
 
 def _obj(props: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
@@ -50,6 +64,26 @@ def _op(summary: str, roles: str, *, ok: Any = None, status: str = "200", req: A
     return op
 
 
+#: Error statuses a capability route added from the URL map may answer: bad JSON (400),
+#: role (403), unknown id (404), state conflict (409), invalid field (422).
+AUTO_ERRORS = (400, 403, 404, 409, 422)
+
+#: Success status of the capability routes that do not answer 200 (endpoint → status).
+AUTO_SUCCESS: dict[str, str] = {
+    "admin.create_category": "201", "admin.create_service": "201", "admin.create_window": "201",
+    "admin.create_user": "201", "admin.create_token": "201", "admin.book_appointment": "201",
+    "admin.make_report": "201", "audit.identity_check": "201", "approvals.apply": "201",
+    "licences.present": "201", "licences.next_token": "201", "licences.print_copy": "201",
+    "evaluations.create_evaluation": "201", "printing.reprint": "202", "printing.test_print": "202",
+    "devices.queue_action": "202",
+}
+
+#: Responses that are not JSON (endpoint → media type).
+AUTO_MEDIA: dict[str, str] = {
+    "displays.events": "text/event-stream",
+}
+
+
 def _path_param(name: str, kind: dict[str, Any]) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": kind}
 
@@ -61,7 +95,11 @@ WINDOW_NO = [_path_param("number", I)]
 STAFF = "clerk (at the windows they have open; docs/security.md), admin"
 
 PATHS: dict[str, dict[str, Any]] = {
-    "/api/health": {"get": _op("Liveness check", "none", ok=_obj({"ok": B}), public=True, errors=())},
+    "/api/health": {"get": _op("Liveness check", "none", ok=_obj({"ok": B, "storage": {"type": "object"}}),
+                               public=True, errors=(), extra={"503": {
+                                   "description": "A storage fault (ok false, storage says which)",
+                                   "content": {"application/json": {"schema": _obj({"ok": B, "storage": {
+                                       "type": "object"}})}}}})},
     "/api/openapi.json": {"get": _op("This document", "none", public=True, errors=())},
     "/api/categories": {"get": _op("Service categories (业务类别)", "any",
                                    ok={"type": "array", "items": _obj({"code": S, "name": S, "name_en": S,
@@ -77,8 +115,8 @@ PATHS: dict[str, dict[str, Any]] = {
             "Issue a ticket (取号)", "kiosk, clerk, admin", status="201", ok=_TICKET,
             req=_obj({"service": S, "id_number": S, "priority": {"type": "string",
                       "enum": ["elderly", "disabled", "military", "green"]}, "appointment": S,
-                      "referral_reason": S, "print": B, "printer": S}, ["service"]),
-            errors=(400, 401, 403, 409, 413, 422), params=IDEMPOTENCY,
+                      "referral_reason": S, "print": B, "printer": S, "accept_ordinary": B}, ["service"]),
+            errors=(400, 401, 403, 404, 409, 413, 422), params=IDEMPOTENCY,
         ),
         "get": _op("Today's ticket by number (?number=A012)", "any", ok=_TICKET, errors=(401, 404, 422),
                    params=[{"name": "number", "in": "query", "required": True, "schema": S}]),
@@ -121,8 +159,27 @@ PATHS: dict[str, dict[str, Any]] = {
                                                 ok={"$ref": "#/components/schemas/Window"}, params=WINDOW_NO)},
     "/api/appointments/check-in": {"post": _op(
         "Appointment check-in (预约签到) by code or ID number → ticket", "kiosk, clerk, admin", status="201",
-        ok=_TICKET, req=_obj({"code": S, "id_number": S}), errors=(400, 401, 403, 404, 409, 422),
+        ok=_TICKET, req=_obj({"code": S, "id_number": S, "accept_ordinary": B}), errors=(400, 401, 403, 404, 409, 422),
         params=IDEMPOTENCY)},
+    "/api/appointments": {
+        "post": _op(
+            "Book an appointment from the booking platform (201; the same body again 200, another 409)",
+            "booking, admin", status="201", ok=_APPOINTMENT,
+            req=_obj({"code": S, "service": S, "date": S, "slot_start": S, "slot_end": S,
+                      "id_number": {"type": "string", "nullable": True}, "name": {"type": "string", "nullable": True}},
+                     ["code", "service", "date", "slot_start", "slot_end"]),
+            errors=(400, 401, 403, 409, 422), extra={"200": {"description": "The same body was booked before", "content": {
+                "application/json": {"schema": _APPOINTMENT}}}}),
+        "get": _op("Every appointment of a day (?date=YYYY-MM-DD, default today), cancelled ones included",
+                   "booking, clerk, admin", errors=(401, 403, 422),
+                   ok=_obj({"date": S, "appointments": {"type": "array", "items": _APPOINTMENT}}),
+                   params=[{"name": "date", "in": "query", "required": False, "schema": S}]),
+    },
+    "/api/appointments/{code}": {"delete": _op(
+        "Cancel an appointment (a later check-in: 409 appointment_cancelled)", "booking, admin", ok=_APPOINTMENT,
+        params=[_path_param("code", S)], errors=(401, 403, 404, 409))},
+    "/api/prefixes": {"get": _op("Every letter a ticket number can start with (the kiosk's progress keypad)", "any",
+                                 ok=_obj({"prefixes": {"type": "array", "items": S}}))},
     "/api/progress/{code}": {"get": _op(
         "Public ticket progress (the ticket's QR); no personal data", "none", public=True,
         params=[_path_param("code", S)], errors=(404, 422),
@@ -150,7 +207,7 @@ SCHEMAS: dict[str, Any] = {
                      "self_service": B, "daily_limit_per_id": {"type": "integer", "nullable": True},
                      "id_required": B}),
     "Window": _obj({"number": I, "name": S, "services": {"type": "array", "items": S}, "status": {
-        "type": "string", "enum": ["open", "paused", "closed"]}, "pause_reason": S, "kind": S}),
+        "type": "string", "enum": ["open", "paused", "closed"]}, "pause_reason": {"type": "string", "nullable": True}, "kind": S}),
     "Ticket": _obj({
         "id": I, "number": S, "service": S, "service_name": S, "category": S,
         "status": {"type": "string", "enum": ["waiting", "called", "serving", "done", "no_show", "cancelled",
@@ -164,6 +221,12 @@ SCHEMAS: dict[str, Any] = {
                     "ticket says (number, hall_name, service_name, people_ahead, wait_minutes, issued_at, "
                     "tip, progress_url, …); a kiosk prints exactly this"},
     }, ["id", "number", "service", "status", "waiting_ahead", "estimated_wait_minutes", "issued_at"]),
+    "Appointment": _obj({
+        "code": S, "service": S, "service_name": S, "date": S, "slot_start": S, "slot_end": S,
+        "status": {"type": "string", "enum": ["booked", "checked_in", "cancelled", "expired"]},
+        "id_masked": {"type": "string", "nullable": True}, "name_masked": {"type": "string", "nullable": True},
+        "ticket_number": {"type": "string", "nullable": True}, "created_at": N,
+    }, ["code", "service", "date", "slot_start", "slot_end", "status"]),
     "State": _obj({"hall": {"type": "object"}, "windows": {"type": "array", "items": {"type": "object"}},
                    "recent_calls": {"type": "array", "items": {"type": "object"}},
                    "waiting": {"type": "array", "items": {"type": "object"}}, "last_event_id": I}),
@@ -175,6 +238,48 @@ def openapi_path(rule: str) -> str:
     return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
 
 
+_BODY_METHODS = ("post", "put", "patch")
+
+
+def _rule_params(rule: Any) -> list[dict[str, Any]]:
+    """Path parameters of a URL rule, typed from its converters."""
+    out = []
+    for name, conv in sorted(rule._converters.items()):
+        kind = {"type": "integer", "minimum": 0} if type(conv).__name__.lower().startswith("int") else S
+        out.append(_path_param(name, kind))
+    return out
+
+
+def _auto_op(app: Flask, rule: Any, method: str) -> dict[str, Any]:
+    view = app.view_functions.get(rule.endpoint)
+    doc = (view.__doc__ or rule.endpoint).strip().splitlines()[0] if view else rule.endpoint
+    ok: dict[str, Any] = {"description": "OK"}
+    media = AUTO_MEDIA.get(rule.endpoint)
+    if media:
+        ok["content"] = {media: {"schema": S}}
+    responses: dict[str, Any] = {AUTO_SUCCESS.get(rule.endpoint, "200"): ok}
+    for code in AUTO_ERRORS:
+        responses[str(code)] = _ERR
+    op: dict[str, Any] = {"summary": doc, "responses": responses}
+    params = _rule_params(rule)
+    if params:
+        op["parameters"] = params
+    return op
+
+
+def _common_responses(op: dict[str, Any], method: str) -> dict[str, Any]:
+    """The statuses every route answers by the server-wide rules (see the module doc)."""
+    op = dict(op)
+    responses = dict(op["responses"])
+    if op.get("security") != []:
+        responses.setdefault("401", _ERR)
+    if method in _BODY_METHODS:
+        responses.setdefault("413", _ERR)
+    responses.setdefault("503", _ERR)
+    op["responses"] = responses
+    return op
+
+
 def document(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3 document of ``app``: :data:`PATHS` plus every other ``/api`` route."""
     paths: dict[str, dict[str, Any]] = {k: dict(v) for k, v in PATHS.items()}
@@ -182,12 +287,10 @@ def document(app: Flask) -> dict[str, Any]:
         if not rule.rule.startswith("/api/"):
             continue
         path = openapi_path(rule.rule)
-        view = app.view_functions.get(rule.endpoint)
-        doc = (view.__doc__ or rule.endpoint).strip().splitlines()[0] if view else rule.endpoint
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
-            paths.setdefault(path, {}).setdefault(
-                method.lower(), {"summary": doc, "responses": {"200": {"description": "OK"}}}
-            )
+            if method.lower() not in paths.get(path, {}):
+                paths.setdefault(path, {})[method.lower()] = _auto_op(app, rule, method)
+    paths = {path: {m: _common_responses(op, m) for m, op in ops.items()} for path, ops in paths.items()}
     return {
         "openapi": "3.0.3",
         "info": {"title": "一窗通 Yichuang queue server", "version": "1",

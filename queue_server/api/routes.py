@@ -102,6 +102,15 @@ def windows() -> Response:
     return _json(engine.windows(get_db()))
 
 
+@bp.get("/prefixes")
+@roles(*ALL_ROLES)
+def prefixes() -> Response:
+    """Every letter a ticket number can start with (the kiosk's progress keypad)."""
+    from queue_server.queue.catalog import ticket_prefixes
+
+    return _json({"prefixes": ticket_prefixes(get_db())})
+
+
 @bp.get("/state")
 @roles(*ALL_ROLES)
 def state() -> Response:
@@ -138,6 +147,7 @@ def issue() -> Response:
         clock=_clock(),
         in_tx=enqueue if want_print else None,
         idempotency_key=idempotency_key(),
+        accept_ordinary=bool(field(data, "accept_ordinary", bool)),
     )
     notify_change()
     if want_print:
@@ -173,13 +183,47 @@ def get_ticket(ticket_id: int) -> Response:
 @bp.post("/appointments/check-in")
 @roles("kiosk", "clerk")
 def appointment_check_in() -> Response:
+    """Check in by ``code`` or ``id_number``; a late one answers 409 ``appointment_late``
+    unless ``accept_ordinary`` is true (then an ordinary ticket of the same service)."""
     data = body()
     code = field(data, "code", str, max_len=64)
     id_number = field(data, "id_number", str, max_len=32)
     ticket = engine.check_in(get_db(), code=code, id_number=id_number, issued_by=principal().name, clock=_clock(),
-                             idempotency_key=idempotency_key())
+                             idempotency_key=idempotency_key(),
+                             accept_ordinary=bool(field(data, "accept_ordinary", bool)))
     notify_change()
     return _json(_seen(_public_ticket(ticket)), 201)
+
+
+@bp.post("/appointments")
+@roles("booking")
+def book_appointment() -> Response:
+    """A booking from the platform: 201 with the appointment (masked ID and name), 200 when
+    the same body was booked before, 409 ``appointment_conflict`` for another body."""
+    from queue_server.queue import appointments
+
+    appt, created = appointments.book(get_db(), body(), actor=actor(), clock=_clock())
+    return _json(appt, 201 if created else 200)
+
+
+@bp.delete("/appointments/<code>")
+@roles("booking")
+def cancel_appointment(code: str) -> Response:
+    """Cancel: 200 with ``status: "cancelled"`` (again: the same answer)."""
+    from queue_server.queue import appointments
+
+    return _json(appointments.cancel(get_db(), code, actor=actor()))
+
+
+@bp.get("/appointments")
+@roles("booking", "clerk")
+def list_appointments() -> Response:
+    """Every appointment of ``?date=`` (default today), cancelled ones included."""
+    from queue_server import clock as clk
+    from queue_server.queue import appointments
+
+    day = request.args.get("date") or clk.business_day(clk.now(_clock()), str(all_settings(get_db())["timezone"]))
+    return _json({"date": day, "appointments": appointments.list_day(get_db(), day)})
 
 
 @bp.get("/progress/<code>")

@@ -38,7 +38,7 @@ def input_lines(item: Item, inputs: dict[str, Any]) -> list[tuple[str, str]]:
 
 def certificate(item: Item, *, case: str, hall_name: str, holder: dict[str, str], inputs: dict[str, Any],
                 outputs: Sequence[Sequence[Any]], verify_url: str, decided_by: str, issued_at: dt.datetime,
-                ruleset_version: str, staff: bool = False) -> DocumentData:
+                ruleset_version: str, staff: bool = False, licence: dict[str, Any] | None = None) -> DocumentData:
     blocks = [
         Block.field("办件编号", case),
         Block.field("事项", item.name),
@@ -47,6 +47,10 @@ def certificate(item: Item, *, case: str, hall_name: str, holder: dict[str, str]
     ]
     blocks += [Block.field(label, value) for label, value in input_lines(item, inputs)]
     blocks += [Block.field(str(o[0]), str(o[2])) for o in outputs]
+    if licence:  # the result is a licence: issued into the register, shown under 亮证
+        blocks += [Block.field("电子证照", f"{licence['type_name']}（已存入亮证）"),
+                   Block.field("证照编号", str(licence["number"])),
+                   Block.field("证照标识", str(licence["identifier"]))]
     blocks += [
         Block.field("审批", f"{'工作人员' if staff else '系统'} · 规则 {item.code} {ruleset_version}"),
         Block.field("办结时间", f"{issued_at:%Y-%m-%d %H:%M}"),

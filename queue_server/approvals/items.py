@@ -131,6 +131,34 @@ class Output:
 
 
 @dataclass(frozen=True)
+class LicenceSpec:
+    """What an approved item issues into the licence register (亮证), when its result is a
+    licence (the ``[licence]`` table of the item file).
+
+    ``holder = "new_business"``: the approval registers a new market entity (a 个体工商户):
+    a unified social credit code is assigned (``uscc_prefix`` + the hall's region + an
+    organisation code), it is the licence's holder and number, and the applicant is its
+    operator (listed under the applicant's ID number, like a company's legal
+    representative). ``holder_name`` and ``fields`` are templates: ``{input.<name>}`` is
+    replaced by what the citizen entered (choices by their labels)."""
+
+    type_code: str
+    type_name: str
+    issuer_name: str
+    issuer_uscc: str
+    holder: str
+    holder_name: str
+    uscc_prefix: str = "92"
+    fields: tuple[tuple[str, str], ...] = ()
+    valid_years: int | None = None
+    """None: 长期 (no end date)."""
+
+
+LICENCE_HOLDERS = ("new_business",)
+_TEMPLATE_FIELD = re.compile(r"\{([a-z_.]+)\}")
+
+
+@dataclass(frozen=True)
 class Item:
     code: str
     version: str
@@ -152,6 +180,8 @@ class Item:
     bring: tuple[str, ...]
     bring_en: tuple[str, ...]
     definition: dict[str, Any] = field(repr=False, compare=False)
+    licence: LicenceSpec | None = None
+    """Set when the item's result is a licence: issued into the register on approval."""
     canonical: str = field(repr=False, compare=False, default="")
     hash: str = ""
 
@@ -318,6 +348,8 @@ def build_item(definition: dict[str, Any]) -> Item:
         if inp.options_param and inp.options_param not in params:
             problems.append(f"input {inp.name}: options_param {inp.options_param} is not a parameter")
 
+    licence = _licence_spec(d.get("licence"), input_names, problems)
+
     if problems:
         raise ItemError(code, problems)
     canonical, digest = ruleset_hash(d)
@@ -328,7 +360,48 @@ def build_item(definition: dict[str, Any]) -> Item:
                 result=str(d["result"]), result_en=str(d.get("result_en", "")), sources=sources,
                 inputs=tuple(inputs), parameters=params, rules=tuple(rules), outputs=tuple(outputs),
                 bring=_strs(d.get("bring")), bring_en=_strs(d.get("bring_en")), definition=d,
-                canonical=canonical, hash=digest)
+                canonical=canonical, hash=digest, licence=licence)
+
+
+def _licence_spec(raw: Any, input_names: set[str], problems: list[str]) -> LicenceSpec | None:
+    """The ``[licence]`` table checked (type code, issuer USCC, holder kind, templates)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        problems.append("licence: a table is required")
+        return None
+    from hardware.idnumber import is_valid_uscc
+    from queue_server.licences import identifier
+
+    for key in ("type_code", "type_name", "issuer_name", "issuer_uscc", "holder", "holder_name"):
+        if not isinstance(raw.get(key), str) or not raw[key].strip():
+            problems.append(f"licence.{key}: a non-empty string is required")
+    if problems:
+        return None
+    if identifier.type_code_problem(raw["type_code"]):
+        problems.append("licence.type_code: letters A-Z and digits, at most 40")
+    if not is_valid_uscc(raw["issuer_uscc"]):
+        problems.append("licence.issuer_uscc: not a valid unified social credit code (GB 32100)")
+    if raw["holder"] not in LICENCE_HOLDERS:
+        problems.append(f"licence.holder: one of {', '.join(LICENCE_HOLDERS)}")
+    prefix = str(raw.get("uscc_prefix", "92"))
+    if not re.fullmatch(r"[1-9A-HJ-NPQRTUWXY][1-9]", prefix):
+        problems.append("licence.uscc_prefix: registration authority and entity kind (two characters, e.g. 92)")
+    fields_raw = raw.get("fields") or {}
+    if not isinstance(fields_raw, dict) or not all(isinstance(v, str) for v in fields_raw.values()):
+        problems.append("licence.fields: a table of text templates")
+        fields_raw = {}
+    for where, text in [("holder_name", raw["holder_name"]), *((f"fields.{k}", v) for k, v in fields_raw.items())]:
+        for name in _TEMPLATE_FIELD.findall(text):
+            if not name.startswith("input.") or name[6:] not in input_names:
+                problems.append(f"licence.{where}: {{{name}}} names no input")
+    years = raw.get("valid_years")
+    if years is not None and (not isinstance(years, int) or isinstance(years, bool) or not 1 <= years <= 100):
+        problems.append("licence.valid_years: 1-100, or leave out for 长期")
+        years = None
+    return LicenceSpec(raw["type_code"].strip().upper(), raw["type_name"].strip(), raw["issuer_name"].strip(),
+                       raw["issuer_uscc"].strip().upper(), raw["holder"], raw["holder_name"].strip(), prefix,
+                       tuple((str(k), str(v)) for k, v in fields_raw.items()), years)
 
 
 def load_item_file(path: Path) -> Item:

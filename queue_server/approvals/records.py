@@ -39,22 +39,37 @@ class ApprovalDecided(AuditRecord):
     kiosk: str
     verification_method: str
     verification_score: float | None = None
+    licence: str | None = None
+    """Approved, for an item whose result is a licence: the GB/T 36904 identifier issued."""
 
     def data(self) -> dict[str, Any]:
         # the fields are plain JSON values already: no deep copy (asdict) needed on the hot path
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["licence"] is None:
+            del out["licence"]  # records of items without a licence read as before
+        return out
 
 
 @record_type
 @dataclass(frozen=True)
 class ApprovalHumanDecided(AuditRecord):
     """A member of staff decided a referred case by hand: ``approved``, or ``rejected`` with
-    the written ``note`` (the actor is ``user:<id>``)."""
+    a written note (the actor is ``user:<id>``). The note may name the citizen, so the
+    record keeps its keyed digest ``note_digest`` (:func:`queue_server.idkey.text_digest`;
+    None without a note); the text is in ``approval_cases.staff_note`` until it is purged."""
 
     kind: ClassVar[str] = "approval.human_decided"
     case: str
     item: str
     decision: str
-    note: str
+    note_digest: str | None
     engine_decision: str
     ruleset_hash: str
+    licence: str | None = None
+    """Approved, for an item whose result is a licence: the identifier issued."""
+
+    def data(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        if out["licence"] is None:
+            del out["licence"]
+        return out

@@ -17,6 +17,7 @@ from queue_server import clock as clk
 from queue_server.api.common import actor, body, idempotency_key, principal, roles
 from queue_server.app import get_db, notify_change
 from queue_server.approvals import service
+from queue_server.approvals import stats as _stats  # noqa: F401  (registers the 秒批 statistics provider)
 from queue_server.errors import NotFound, ValidationError
 from queue_server.settings import all_settings
 

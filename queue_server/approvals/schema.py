@@ -10,6 +10,11 @@ gave them, the outputs, the masked holder printed on documents, and a member of 
 decision on a referred case. No ID number and no image: ID-number inputs are kept as keyed
 digests (``queue_server.idkey``).
 
+``approval_cases.licence_id`` (m0002): the e-licence an approval issued, for items whose
+result is a licence; ``applicant_key``: the applicant's keyed ID digest; ``decision_ms``:
+how long the engine took from the checked request to the decision (asking every source
+included) — the 秒批 statistics' decision time.
+
 ``approval_idempotency``: ``Idempotency-Key`` of ``POST /api/approvals`` → the case it made.
 
 ``source_records`` / ``source_loads``: the embedded data source — rows of the shared-data
@@ -88,6 +93,21 @@ def m0001_approvals(db: Database) -> None:
             file_sha256 TEXT NOT NULL,
             loaded_at REAL NOT NULL
         ) WITHOUT ROWID;
+        """
+    )
+
+
+@migrations(name="m0002_licence")
+def m0002_licence(db: Database) -> None:
+    """Items whose result is a licence: the case keeps the licence it issued, and every case
+    keeps the applicant's keyed ID digest (never the number) so that a member of staff's
+    later approval issues the licence to the same person; and how long the decision took."""
+    db.executescript(
+        """
+        ALTER TABLE approval_cases ADD COLUMN applicant_key TEXT;   -- idkey digest of the applicant
+        ALTER TABLE approval_cases ADD COLUMN licence_id INTEGER;   -- licences.id issued on approval
+        ALTER TABLE approval_cases ADD COLUMN decision_ms REAL;     -- request checked → decided (sources + rules)
+        CREATE INDEX approval_cases_decided ON approval_cases(decided_at);
         """
     )
 

@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import re
 import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,7 +49,13 @@ from queue_server import clock as clk
 from queue_server.approvals import documents
 from queue_server.approvals.datasets import COLLECTIONS, FACT_LABELS
 from queue_server.approvals.engine import DECIDED_BY, Decision, decide, reasons_of
-from queue_server.approvals.items import Item, get_item, item_from_ruleset, registry
+from queue_server.approvals.items import (
+    _TEMPLATE_FIELD,
+    Item,
+    get_item,
+    item_from_ruleset,
+    registry,
+)
 from queue_server.approvals.records import ApprovalDecided, ApprovalHumanDecided
 from queue_server.approvals.sources import (
     Answer,
@@ -62,7 +69,11 @@ from queue_server.audit.chain import append
 from queue_server.cases import get_case, link_ticket, new_verify_ref, open_case, set_case_status
 from queue_server.db import write_tx
 from queue_server.errors import Conflict, Forbidden, NotFound, QueueError, ValidationError
-from queue_server.idkey import id_digests
+from queue_server.idkey import id_digest, id_digests, text_digest
+from queue_server.licences.register import get_row as licence_row
+from queue_server.licences.register import holder_masked as licence_holder_masked
+from queue_server.licences.register import issue_licence, new_uscc
+from queue_server.licences.register import public_item as licence_public_item
 from queue_server.printing.jobs import enqueue_document, public_base_url
 from queue_server.settings import all_settings
 
@@ -308,12 +319,73 @@ def windows_for(conn: sqlite3.Connection, service: str) -> list[dict[str, Any]]:
     return special + universal
 
 
-def _summary(item: Item, holder: dict[str, str], app_date: str, outputs: list[Any], staff: bool) -> dict[str, Any]:
+def _summary(item: Item, holder: dict[str, str], app_date: str, outputs: list[Any], staff: bool,
+             licence: dict[str, Any] | None = None) -> dict[str, Any]:
     lines = [["申请人 Applicant", holder["name_masked"]], ["证件号码 ID", holder["id_masked"]],
              ["办理结果 Result", "已通过（工作人员审核）" if staff else "已通过（即时审批）"],
              ["申请日期 Date", app_date]]
     lines += [[f"{o[0]} {o[1]}".strip(), str(o[2])] for o in outputs]
+    if licence:
+        lines += [["电子证照 E-licence", f"{licence['type_name']}（已发放，可在「亮证」出示）"],
+                  ["证照编号 Licence number", licence["number"]],
+                  ["证照标识 Identifier", licence["identifier"]]]
     return {"item": item.code, "lines": lines}
+
+
+# -- the licence an approval issues ------------------------------------------------------------
+def _shown_input(item: Item, name: str, inputs: dict[str, Any], day: str) -> str:
+    inp = next((i for i in item.inputs if i.name == name), None)
+    value = inputs.get(name)
+    if inp is None or value is None or inp.type == "id_number" or value == "(digest)":
+        return ""
+    if inp.type in ("choice", "choices"):
+        labels = _options(item, inp, day)
+        values = value if isinstance(value, list) else [value]
+        return "、".join(labels.get(str(v), str(v)) for v in values)
+    return str(value)
+
+
+def render_licence_text(item: Item, template: str, inputs: dict[str, Any], day: str) -> str:
+    """A ``[licence]`` template with ``{input.<name>}`` replaced by what the citizen entered."""
+    return _TEMPLATE_FIELD.sub(lambda m: _shown_input(item, m.group(1)[6:], inputs, day), template)
+
+
+def issue_item_licence(conn: sqlite3.Connection, item: Item, *, case: str, inputs: dict[str, Any],
+                       applicant_key: str | None, day: str, region: str, actor: str,
+                       now: float) -> dict[str, Any]:
+    """Issue the licence an approved item's result is (``item.licence``) inside the case's
+    write transaction: a new USCC for a new business (holder and number), the applicant as its
+    operator by keyed ID digest, valid from the hall's ``day``. The licence view of the case."""
+    spec = item.licence
+    assert spec is not None
+    if not _REGION.match(region):
+        region = spec.issuer_uscc[2:8]
+    uscc = new_uscc(conn, spec.uscc_prefix, region)
+    valid_to = None
+    if spec.valid_years is not None:
+        start = dt.date.fromisoformat(day)
+        try:
+            end = start.replace(year=start.year + spec.valid_years)
+        except ValueError:  # 29 February
+            end = start.replace(year=start.year + spec.valid_years, day=28)
+        valid_to = (end - dt.timedelta(days=1)).isoformat()
+    fields = {k: render_licence_text(item, v, inputs, day) for k, v in spec.fields}
+    got = issue_licence(conn, type_code=spec.type_code, type_name=spec.type_name, number=uscc,
+                        holder_name=render_licence_text(item, spec.holder_name, inputs, day),
+                        holder_id_type="uscc", holder_id=uscc, issuer_name=spec.issuer_name,
+                        issuer_uscc=spec.issuer_uscc, issue_date=day, valid_from=day, valid_to=valid_to,
+                        fields={k: v for k, v in fields.items() if v}, legal_rep_key=applicant_key, case=case,
+                        source="approval", actor=actor, now=now)
+    return licence_view(conn, got["id"], day)
+
+
+def licence_view(conn: sqlite3.Connection, licence_id: int, day: str) -> dict[str, Any]:
+    """The licence of a case as responses and documents show it (a business's name and USCC
+    are public register data; a person's number would be masked)."""
+    row = licence_row(conn, licence_id)
+    item = licence_public_item(row, day)
+    number = str(row["number_shown"]) if row["holder_id_type"] == "uscc" else item["number_masked"]
+    return {**item, "number": number, "holder": licence_holder_masked(row), "in_wallet": True}
 
 
 def apply(db: Database, app: Application, *, kiosk: str, source: str = "kiosk",
@@ -328,11 +400,14 @@ def apply(db: Database, app: Application, *, kiosk: str, source: str = "kiosk",
         seen = _replayed_case(db, idempotency_key)
         if seen:
             return {**case_response(db, seen), "replayed": True}
+    started = time.perf_counter()
     settings = all_settings(db)
     item = app.item
     facts, refs = gather_facts(db, app, settings)
     decision = decide(item, facts, app.application_date)
-    rec = _Record(item, app, decision, facts, refs, kiosk, clk.now(clock), settings, idempotency_key)
+    rec = _Record(item, app, decision, facts, refs, kiosk, clk.now(clock), settings, idempotency_key,
+                  id_digest(db, app.id_number))
+    rec.decision_ms = round((time.perf_counter() - started) * 1000, 3)
     try:
         if decision.approved:
             with write_tx(db) as conn:
@@ -351,8 +426,10 @@ class _Record:
 
     def __init__(self, item: Item, app: Application, decision: Decision, facts: dict[str, Any],
                  refs: list[dict[str, Any]], kiosk: str, now: float, settings: dict[str, Any],
-                 idempotency_key: str | None) -> None:
+                 idempotency_key: str | None, applicant_key: str) -> None:
         self.item, self.app, self.decision, self.facts, self.refs = item, app, decision, facts, refs
+        self.applicant_key = applicant_key
+        self.decision_ms: float | None = None
         self.kiosk, self.now, self.settings, self.key = kiosk, now, settings, idempotency_key
         self.holder = {"name_masked": mask_name(app.name) if app.name else "",
                        "id_masked": mask_id_number(app.id_number)}
@@ -374,15 +451,21 @@ class _Record:
         rules = [r.as_dict() for r in decision.rules]
         stored_inputs = {k: ("(digest)" if v is not None and _is_id_input(item, k) else v)
                          for k, v in app.inputs.items()}
+        licence = None
+        if decision.approved and item.licence is not None:
+            # the result is a licence: issued into the register in this same transaction
+            licence = issue_item_licence(conn, item, case=number, inputs=app.inputs, applicant_key=self.applicant_key,
+                                         day=today, region=str(self.facts.get("hall.region") or ""),
+                                         actor=DECIDED_BY, now=now)
         conn.execute(
             "INSERT INTO approval_cases (case_number, item, ruleset_hash, ruleset_version, application_date, "
             "decision, rules, parameters, facts, sources, inputs, outputs, holder, verification_method, "
-            "verification_score, kiosk, decided_by, decided_at, ticket_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?)",
+            "verification_score, kiosk, decided_by, decided_at, ticket_id, applicant_key, licence_id, decision_ms) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (number, item.code, item.hash, item.version, app.application_date, decision.decision,
              _j(rules), _j(decision.parameters), _j(self.facts), _j(self.refs), _j(stored_inputs),
              _j([list(o) for o in decision.outputs]), _j(self.holder), app.method, app.score, self.kiosk,
-             DECIDED_BY, now, ticket_id))
+             DECIDED_BY, now, ticket_id, self.applicant_key, licence["id"] if licence else None, self.decision_ms))
         if ticket_id is not None:
             link_ticket(conn, number, ticket_id)
         if self.key is not None:
@@ -392,15 +475,16 @@ class _Record:
             case=number, item=item.code, ruleset_version=item.version, ruleset_hash=item.hash,
             application_date=app.application_date, rules=rules, parameters=decision.parameters,
             sources=self.refs, decision=decision.decision, decided_by=DECIDED_BY, kiosk=self.kiosk,
-            verification_method=app.method, verification_score=app.score), actor=DECIDED_BY, ts=now)
+            verification_method=app.method, verification_score=app.score,
+            licence=licence["identifier"] if licence else None), actor=DECIDED_BY, ts=now)
         if decision.approved:
             outputs = [list(o) for o in decision.outputs]
-            ref = new_verify_ref(conn, number, _summary(item, self.holder, app.application_date, outputs, False),
-                                 now=now)
+            ref = new_verify_ref(conn, number, _summary(item, self.holder, app.application_date, outputs, False,
+                                                        licence), now=now)
             doc = documents.certificate(
                 item, case=number, hall_name=str(self.settings.get("hall_name") or ""), holder=self.holder,
                 inputs=app.inputs, outputs=outputs, verify_url=f"{self.base}/v/{ref}", decided_by=DECIDED_BY,
-                issued_at=_hall_time(self.settings, now), ruleset_version=item.version)
+                issued_at=_hall_time(self.settings, now), ruleset_version=item.version, licence=licence)
             job = enqueue_document(conn, doc.as_dict(), app.printer) if app.print_documents else None
             conn.execute("UPDATE approval_cases SET verify_ref = ?, print_job = ? WHERE case_number = ?",
                          (ref, job, number))
@@ -480,7 +564,7 @@ def _refer(db: Database, rec: _Record, *, source: str, clock: clk.Clock | None) 
 _CASE_FIELDS = ("case_number, item, ruleset_hash, ruleset_version, application_date, decision, rules, parameters, "
                 "facts, sources, inputs, outputs, holder, verification_method, verification_score, kiosk, "
                 "decided_by, decided_at, ticket_id, verify_ref, print_job, staff_decision, staff_note, staff_by, "
-                "staff_at")
+                "staff_at, applicant_key, licence_id")
 
 
 def _details(db: Database | sqlite3.Connection, number: str) -> dict[str, Any]:
@@ -511,7 +595,7 @@ def stored_ruleset(db: Database | sqlite3.Connection, digest: str) -> Item:
 
 
 _RESPONSE_FIELDS = ("case_number", "item", "ruleset_hash", "ruleset_version", "application_date", "decision",
-                    "rules", "ticket_id", "verify_ref", "print_job", "outputs")
+                    "rules", "ticket_id", "verify_ref", "print_job", "outputs", "licence_id")
 
 
 def case_response(db: Database, number: str, *, extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -540,6 +624,11 @@ def case_response(db: Database, number: str, *, extra: dict[str, Any] | None = N
                               "title": item.result, "title_en": item.result_en,
                               "outputs": [{"label": o[0], "label_en": o[1], "value": o[2]} for o in outputs],
                               "print": _print_state(db, d["print_job"])}
+    if d["licence_id"] is not None:
+        out["licence"] = licence_view(db.conn, int(d["licence_id"]),
+                                      clk.business_day(clk.now(None), str(settings.get("timezone") or "Asia/Shanghai")))
+        if "certificate" in out:
+            out["certificate"]["licence"] = out["licence"]["identifier"]
     if d["decision"] == "referred":
         zh, en = _bring_from_rules(item, rules)
         windows = windows_for(db.conn, item.service)
@@ -675,19 +764,33 @@ def decide_by_staff(db: Database, number: str, decision: Any, note: Any, *, acto
         conn.execute("UPDATE approval_cases SET staff_decision = ?, staff_note = ?, staff_by = ?, staff_at = ? "
                      "WHERE case_number = ?", (decision, note, actor, now, number))
         set_case_status(conn, number, decision, now=now)
-        append(conn, ApprovalHumanDecided(case=number, item=item.code, decision=decision, note=note,
-                                          engine_decision=d["decision"], ruleset_hash=d["ruleset_hash"]),
+        licence = None
+        if decision == "approved" and item.licence is not None:
+            if not d["applicant_key"]:
+                raise Conflict("approval_licence_no_applicant", case=number)
+            inputs = {k: (None if v == "(digest)" else v) for k, v in d["inputs"].items()}
+            region = str(settings.get("approvals.region") or "")
+            licence = issue_item_licence(conn, item, case=number, inputs=inputs, applicant_key=d["applicant_key"],
+                                         day=clk.business_day(now, str(settings.get("timezone") or "Asia/Shanghai")),
+                                         region=region, actor=actor, now=now)
+            conn.execute("UPDATE approval_cases SET licence_id = ? WHERE case_number = ?", (licence["id"], number))
+        append(conn, ApprovalHumanDecided(case=number, item=item.code, decision=decision,
+                                          note_digest=text_digest(db, note) if note else None,
+                                          engine_decision=d["decision"], ruleset_hash=d["ruleset_hash"],
+                                          licence=licence["identifier"] if licence else None),
                actor=actor, ts=now)
         if decision == "approved":
             holder = d["holder"]
-            ref = new_verify_ref(conn, number, _summary(item, holder, d["application_date"], [], True), now=now)
+            ref = new_verify_ref(conn, number, _summary(item, holder, d["application_date"], [], True, licence),
+                                 now=now)
             job = None
             if print_certificate:
                 doc = documents.certificate(
                     item, case=number, hall_name=str(settings.get("hall_name") or ""), holder=holder,
                     inputs={k: (None if v == "(digest)" else v) for k, v in d["inputs"].items()}, outputs=[],
                     verify_url=f"{public_base_url(settings)}/v/{ref}", decided_by=actor,
-                    issued_at=_hall_time(settings, now), ruleset_version=d["ruleset_version"], staff=True)
+                    issued_at=_hall_time(settings, now), ruleset_version=d["ruleset_version"], staff=True,
+                    licence=licence)
                 job = enqueue_document(conn, doc.as_dict(), printer)
             conn.execute("UPDATE approval_cases SET verify_ref = ?, print_job = COALESCE(?, print_job) "
                          "WHERE case_number = ?", (ref, job, number))

@@ -23,10 +23,12 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
+from queue_server import clock as clk
 from queue_server.api.common import ALL_ROLES, actor, body, principal, roles
 from queue_server.app import get_db, notify_change
 from queue_server.errors import Forbidden, ValidationError
 from queue_server.evaluations import figures, limits, loop, store
+from queue_server.evaluations import stats as _stats  # noqa: F401  (registers the 好差评 statistics provider)
 from queue_server.evaluations.reasons import reason_list
 from queue_server.settings import get_setting
 
@@ -194,4 +196,5 @@ def rating_pad(number: int) -> Response:
 @bp.get("/admin/evaluations")
 def supervisor_page() -> Response:
     """The supervisor's page: evaluations, rectification cases, every step of the loop, figures."""
-    return _page(render_template("supervisor.html"))
+    day = clk.business_day(clk.now(_clock()), str(get_setting(get_db(), "timezone")))
+    return _page(render_template("supervisor.html", day=day))

@@ -10,9 +10,11 @@ is stored (DESIGN §11).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -80,6 +82,9 @@ class LicenceInput:
     version: int | None = None
     fields: dict[str, str] = field(default_factory=dict)
     legal_rep_id: str | None = None
+    legal_rep_key: str | None = None
+    """The legal representative (operator) by keyed digest only, when the issuer has no ID
+    number to hand (a 秒批 case keeps the applicant's digest, never the number)."""
 
     @property
     def number_is_id(self) -> bool:
@@ -223,7 +228,7 @@ def _same(conn: sqlite3.Connection, row: sqlite3.Row, inp: LicenceInput) -> bool
     if row["holder_key"] not in idkey.id_digests(_db(conn), inp.holder_id):
         return False
     if inp.legal_rep_id is None:
-        return row["legal_rep_key"] is None
+        return bool(row["legal_rep_key"] == inp.legal_rep_key)
     return row["legal_rep_key"] in idkey.id_digests(_db(conn), inp.legal_rep_id)
 
 
@@ -293,7 +298,8 @@ def write_licence(conn: sqlite3.Connection, inp: LicenceInput, *, source: str, c
         (ident, inp.type_code, inp.type_name, inp.number_shown(), idkey.id_digest(db, inp.number), inp.holder_name,
          inp.holder_id_type, idkey.id_digest(db, inp.holder_id), holder_masked_id,
          inp.holder_id if inp.holder_id_type == "uscc" else None,
-         idkey.id_digest(db, inp.legal_rep_id) if inp.legal_rep_id else None, inp.issuer_name, inp.issuer_uscc,
+         idkey.id_digest(db, inp.legal_rep_id) if inp.legal_rep_id else inp.legal_rep_key, inp.issuer_name,
+         inp.issuer_uscc,
          inp.issue_date, inp.valid_from, inp.valid_to, serial, version,
          json.dumps(inp.fields, ensure_ascii=False, sort_keys=True), source, case, t, t),
     )
@@ -309,11 +315,13 @@ def write_licence(conn: sqlite3.Connection, inp: LicenceInput, *, source: str, c
 def issue_licence(conn: sqlite3.Connection, *, type_code: str, type_name: str, number: str, holder_name: str,
                   holder_id_type: str, holder_id: str, issuer_name: str, issuer_uscc: str, issue_date: str,
                   valid_from: str, valid_to: str | None, serial: str | None = None, version: int | None = None,
-                  fields: dict[str, str] | None = None, legal_rep_id: str | None = None, case: str | None = None,
+                  fields: dict[str, str] | None = None, legal_rep_id: str | None = None,
+                  legal_rep_key: str | None = None, case: str | None = None,
                   source: str = "approval", actor: str = "system", now: float | None = None) -> dict[str, Any]:
     """Issue an e-licence inside the caller's write transaction (what a 秒批 approval whose
     result is a licence calls, with its case number); returns ``{"id", "identifier",
-    "outcome"}``. 422 ``bad_licence`` names the field at fault."""
+    "outcome"}``. ``legal_rep_key``: the operator's keyed ID digest instead of the number.
+    422 ``bad_licence`` names the field at fault."""
     row = {"type_code": type_code, "type_name": type_name, "number": number, "holder_name": holder_name,
            "holder_id_type": holder_id_type, "holder_id": holder_id, "issuer_name": issuer_name,
            "issuer_uscc": issuer_uscc, "issue_date": issue_date, "valid_from": valid_from,
@@ -321,11 +329,41 @@ def issue_licence(conn: sqlite3.Connection, *, type_code: str, type_name: str, n
            "fields": fields or {}, "legal_rep_id": legal_rep_id}
     try:
         inp = check_row(row)
+        if legal_rep_id is None and legal_rep_key is not None:
+            if not re.fullmatch(r"[a-z]\d+:[0-9a-f]{64}", legal_rep_key):
+                raise RowProblem("legal_rep_key", "不是有效的证件摘要", "not a keyed ID digest")
+            inp = dataclasses.replace(inp, legal_rep_key=legal_rep_key)
         licence_id, outcome = write_licence(conn, inp, source=source, case=case, actor=actor, now=now)
     except RowProblem as exc:
         raise ValidationError("bad_licence", field=exc.field, problem=exc.zh, problem_en=exc.en) from exc
     ident = conn.execute("SELECT identifier FROM licences WHERE id = ?", (licence_id,)).fetchone()[0]
     return {"id": licence_id, "identifier": ident, "outcome": outcome}
+
+
+_USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
+
+
+def _org_code_check(body: str) -> str:
+    """The check character of an organisation code (GB 11714: weights 3 7 9 10 5 8 4 2)."""
+    total = sum(int(c, 36) * w for c, w in zip(body, (3, 7, 9, 10, 5, 8, 4, 2), strict=True))
+    c = 11 - total % 11
+    return "X" if c == 10 else "0" if c == 11 else str(c)
+
+
+def new_uscc(conn: sqlite3.Connection, prefix: str, region: str) -> str:
+    """A unified social credit code for a newly registered entity (GB 32100): ``prefix``
+    (registration authority and kind, e.g. ``92`` a 个体工商户), the 6-digit region, a random
+    organisation code with its GB 11714 check character and the code's own check character;
+    never one the register already holds."""
+    from hardware.idnumber import uscc_check_char
+
+    while True:
+        body = "".join(secrets.choice(_USCC_CHARS) for _ in range(8))
+        head = f"{prefix}{region}{body}{_org_code_check(body)}"
+        code = head + uscc_check_char(head)
+        if conn.execute("SELECT 1 FROM licences WHERE holder_uscc = ? OR number_shown = ?",
+                        (code, code)).fetchone() is None:
+            return code
 
 
 def load(db: Database, data: Any, *, actor: str = "cli", now: float | None = None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from queue_server.queue.common import load_windows
 from queue_server.queue.hall_config import _CODE, _PREFIX, WINDOW_KINDS, _bad
 from queue_server.queue.lifecycle import window_dict
 from queue_server.queue.records import CategoryChanged, ServiceChanged, WindowChanged
+from queue_server.settings import all_settings
 
 
 def categories(db: Database) -> list[dict[str, Any]]:
@@ -36,6 +37,16 @@ def services(db: Database) -> list[dict[str, Any]]:
          "self_service": bool(r[6]), "daily_limit_per_id": r[7], "id_required": r[7] is not None}
         for r in rows
     ]
+
+
+def ticket_prefixes(db: Database) -> list[str]:
+    """Every letter a ticket number of this hall can start with: the categories' and the
+    services' prefixes, the on-time appointment prefix (``appointment_prefix``, Y) and the
+    green-channel prefix (``green_prefix``, V) — what a progress-lookup keypad must offer."""
+    letters = {str(r[0]) for r in db.conn.execute("SELECT prefix FROM categories UNION SELECT prefix FROM services")}
+    settings = all_settings(db)
+    letters |= {str(settings.get("appointment_prefix") or ""), str(settings.get("green_prefix") or "")}
+    return sorted(p for p in letters if p)
 
 
 def windows(db: Database) -> list[dict[str, Any]]:

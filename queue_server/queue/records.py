@@ -57,6 +57,20 @@ class WindowChanged(AuditRecord):
 
 @record_type
 @dataclass(frozen=True)
+class AppointmentChanged(AuditRecord):
+    """An appointment was booked (``before`` None) — by staff on the admin page, by the booking
+    platform (``POST /api/appointments``) or by ``queue-server appointments import`` — or cancelled:
+    the appointment's id, code, service, day, slot and status — no name, no ID."""
+
+    kind: ClassVar[str] = "appointment.changed"
+    appointment_id: int
+    code: str
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+
+
+@record_type
+@dataclass(frozen=True)
 class TicketCancelledElsewhere(AuditRecord):
     """A member of staff cancelled a ticket with a reason: a waiting ticket that was not for
     a window they have open (``own_window`` false; the reason is required then), or their

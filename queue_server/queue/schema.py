@@ -29,6 +29,15 @@ def m0001_open_rows(db: Database) -> None:
     db.execute("CREATE INDEX call_log_ticket ON call_log(ticket_id)")
 
 
+
+@migrations(name="m0002_appointment_body")
+def m0002_appointment_body(db: Database) -> None:
+    """Appointments arrive from the booking platform and are retried: ``body_digest`` is a
+    keyed digest (the ID key, :mod:`queue_server.idkey`) of what was booked, name and ID
+    included, so the same body again is recognised without keeping either in clear."""
+    db.execute("ALTER TABLE appointments ADD COLUMN body_digest TEXT")
+
+
 def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
     """Move up to ``limit`` of the tickets of days before ``day`` (with their call-log rows),
     then the appointments, to the archive; once none are left, drop the per-day counters and

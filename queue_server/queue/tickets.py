@@ -113,6 +113,7 @@ def issue_ticket(
     clock: clk.Clock | None = None,
     in_tx: InTx | None = None,
     idempotency_key: str | None = None,
+    accept_ordinary: bool = False,
 ) -> dict[str, Any]:
     """Issue a ticket for ``service`` and return it (see :func:`ticket_dict`).
 
@@ -120,7 +121,8 @@ def issue_ticket(
     first (``ticket["replayed"]`` is true) instead of issuing another; keys live for the
     business day.
 
-    ``appointment`` is an appointment code: the ticket is that appointment's check-in.
+    ``appointment`` is an appointment code: the ticket is that appointment's check-in
+    (``accept_ordinary`` as for :func:`check_in`).
     ``in_tx(conn, ticket_id)`` runs inside the issuing transaction (used to queue the
     print job atomically); an exception from it rolls back to before the hook only and
     is reported as ``ticket["in_tx_error"]``, because a ticket is issued even if
@@ -133,7 +135,8 @@ def issue_ticket(
             return replay
     if appointment is not None:
         return _check_in(db, h, code=appointment, id_number=id_number, service=service,
-                         issued_by=issued_by, in_tx=in_tx, idempotency_key=idempotency_key)
+                         issued_by=issued_by, in_tx=in_tx, idempotency_key=idempotency_key,
+                         accept_ordinary=accept_ordinary)
     return _issue(db, h, service, id_number=id_number, priority=priority,
                   referral_reason=referral_reason, issued_by=issued_by, source=source, in_tx=in_tx,
                   idempotency_key=idempotency_key)
@@ -345,20 +348,26 @@ def check_in(
     clock: clk.Clock | None = None,
     in_tx: InTx | None = None,
     idempotency_key: str | None = None,
+    accept_ordinary: bool = False,
 ) -> dict[str, Any]:
     """Check in today's appointment by its code or the booker's ID number; returns the ticket.
 
-    On time (from ``appointment_early_minutes`` before the slot until
-    ``appointment_late_minutes`` after its start) the ticket has priority ``appointment``
-    and the appointment prefix; later, the late check-in rule gives an ordinary ticket
-    of the same service (``appointment.on_time`` is false). Too early is refused.
+    A cancelled appointment is refused first, whatever its date (``appointment_cancelled``);
+    then one of another day (``appointment_not_today``), one already checked in, an expired
+    one (``appointment_not_active``). On time (from ``appointment_early_minutes`` before the
+    slot until ``appointment_late_minutes`` after its start) the ticket has priority
+    ``appointment`` and the appointment prefix. Too early is refused with the time check-in
+    opens (``opens_at``). Later, the slot is missed: ``appointment_late`` with
+    ``minutes_late``, unless the citizen chose the ordinary ticket of the same service
+    (``accept_ordinary``; ``appointment.on_time`` is then false).
     """
     if idempotency_key is not None:
         replay = _replay(db, idempotency_key)
         if replay is not None:
             return replay
     return _check_in(db, hall(db, clock), code=code, id_number=id_number, service=None,
-                     issued_by=issued_by, in_tx=in_tx, idempotency_key=idempotency_key)
+                     issued_by=issued_by, in_tx=in_tx, idempotency_key=idempotency_key,
+                     accept_ordinary=accept_ordinary)
 
 
 def _check_in(
@@ -371,6 +380,7 @@ def _check_in(
     issued_by: str,
     in_tx: InTx | None,
     idempotency_key: str | None = None,
+    accept_ordinary: bool = False,
 ) -> dict[str, Any]:
     conn = db.conn
     if code is not None:
@@ -392,6 +402,8 @@ def _check_in(
         raise ValidationError("code_or_id_required")
     if row is None:
         raise NotFound("appointment_not_found")
+    if row["status"] == "cancelled":  # before the date: a cancelled booking is never checked in
+        raise Conflict("appointment_cancelled", appointment=row["code"])
     if row["day"] != h.day:
         raise Conflict("appointment_not_today", day=row["day"])
     if service is not None and row["service_code"] != service:
@@ -407,11 +419,18 @@ def _check_in(
     slot_start = clk.at_local(h.day, row["slot_start"], h.tz)
     early = int(h.settings.get("appointment_early_minutes") or 0) * 60
     late = int(h.settings.get("appointment_late_minutes") or 0) * 60
+    slot = f"{row['slot_start']}-{row['slot_end']}"
     if h.now < slot_start - early:
-        raise Conflict(
-            "appointment_too_early", slot=f"{row['slot_start']}-{row['slot_end']}", early=early // 60,
-        )
+        opens = clk.local(slot_start - early, h.tz).strftime("%H:%M")
+        raise Conflict("appointment_too_early", slot=slot, early=early // 60, opens_at=opens,
+                       opens_at_ts=slot_start - early)
     on_time = h.now <= slot_start + late
+    if not on_time and not accept_ordinary:
+        names = conn.execute("SELECT name, name_en FROM services WHERE code = ?", (row["service_code"],)).fetchone()
+        raise Conflict("appointment_late", slot=slot, minutes_late=int((h.now - slot_start) // 60),
+                       service=row["service_code"], service_name=names[0] if names else row["service_code"],
+                       service_name_en=(names[1] or names[0]) if names else row["service_code"],
+                       appointment=row["code"])
     return _issue(
         db,
         h,

@@ -7,7 +7,9 @@ Routes:
 * ``GET /display/window/<number>`` – the small screen above one window (窗口屏).
 * ``GET /api/events`` – ``text/event-stream`` (see :mod:`queue_server.web.stream`);
   app config ``SSE_KEEPALIVE_SECONDS`` (env ``YICHUANG_SSE_KEEPALIVE_SECONDS``, default 15)
-  and ``SSE_MAX_STREAMS`` (default 48; beyond it 503 ``too_many_streams``).
+  and ``SSE_MAX_STREAMS`` (default 2000; beyond it 503 ``too_many_streams``). Under
+  waitress the stream leaves the worker thread once its opening is read: one selector-loop
+  thread writes every stream (:mod:`queue_server.web.hub`).
 * ``GET /api/events/stats`` – open streams in this process (technician, admin).
 * ``GET /api/voice/announce.wav?number=A012&window=3&kind=call|recall`` and
   ``GET /api/voice/call/<ticket_id>.wav?kind=call|recall`` – the spoken announcement.
@@ -20,6 +22,7 @@ pass on their own ``?token=``; the clerk console sends its session token as a he
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -29,9 +32,18 @@ from sqlite_utils import Database
 from hardware.voice import NUMBER_RE, VoiceError, announcement_wav
 from queue_server.api.common import roles
 from queue_server.app import get_db
+from queue_server.db import connect
 from queue_server.errors import QueueError, Unavailable, ValidationError
 from queue_server.queue import called_at
 from queue_server.web import access
+from queue_server.web.hub import (
+    StreamHub,
+    can_take_socket,
+    raise_fd_limit,
+    response_head,
+    take_waitress_socket,
+    wants_chunked,
+)
 from queue_server.web.stream import (
     KEEPALIVE_SECONDS,
     event_stream,
@@ -50,10 +62,11 @@ bp = Blueprint(
 #: Who may read the stream and the announcements (admin always may). ``?token=`` works
 #: for the read-only roles only (display pages, ``<audio>``); the console sends a header.
 STREAM_ROLES = ("display", "kiosk", "clerk", "technician")
-#: Open streams one server process accepts (config ``SSE_MAX_STREAMS``). Each holds a
-#: waitress thread, so keep it below ``--threads`` with room for the API: the default
-#: fits ``queue-server serve``'s default of 64 threads.
-DEFAULT_MAX_STREAMS = 48
+#: Open streams one server process accepts (config ``SSE_MAX_STREAMS``). Under waitress
+#: a stream holds no thread (the hub writes it), only a file descriptor and a few KB.
+DEFAULT_MAX_STREAMS = 2000
+#: Descriptors kept for everything else (API connections, the database, printers).
+FD_RESERVE = 256
 
 
 @bp.get("/display")
@@ -75,31 +88,22 @@ def events() -> Response:
     last_id = parse_last_event_id(
         request.headers.get("Last-Event-ID") or request.args.get("last_event_id")
     )
-    limit = int(app.config.get("SSE_MAX_STREAMS", DEFAULT_MAX_STREAMS))
-    if bus.subscriber_count >= limit:
-        # Every stream holds a server thread: past the limit the API itself would queue.
+    if stream_count(app) >= max_streams(app):
         raise Unavailable("too_many_streams", retry_after=10)
-    db = access.stream_db()
     cache = _state_cache(app)
     # Setting this event ends every open stream of the app within a second (graceful
     # shutdown; the tests use it to close streams that a reader thread is blocked on).
     stopping: threading.Event = app.extensions.setdefault("yichuang.streams_stop", threading.Event())
-
     keepalive = float(app.config.get("SSE_KEEPALIVE_SECONDS", KEEPALIVE_SECONDS))
-
-    def generate() -> Any:
-        try:
-            for text in event_stream(
-                bus, db, access.snapshot, last_id, keepalive=keepalive,
-                stop=stopping.is_set, after_batch=cache.message,
-            ):
-                yield text.encode()
-        finally:
-            db.conn.close()
-
-    # direct_passthrough: the WSGI server iterates our bytes as they are (one layer less
-    # per message and per stream, which matters when one call fans out to 200 screens).
-    resp = Response(generate(), mimetype="text/event-stream", direct_passthrough=True)
+    path = app.config["DB_PATH"]
+    if can_take_socket(request.environ):
+        # waitress: the hub writes the whole stream, opening included (see _Handoff).
+        body = StreamBody(bus, path, last_id, keepalive, stopping.is_set, cache.message, handoff=_hub(app))
+    else:
+        body = StreamBody(bus, path, last_id, keepalive, stopping.is_set, cache.message, db=access.stream_db())
+    # direct_passthrough: the WSGI server gets our body object as it is (the hand-off
+    # below recognises it; the ordinary path iterates its bytes with one layer less).
+    resp = Response(body, mimetype="text/event-stream", direct_passthrough=True)
     resp.headers["Cache-Control"] = "no-cache, no-transform"
     resp.headers["X-Accel-Buffering"] = "no"
     return resp
@@ -109,8 +113,138 @@ def events() -> Response:
 @roles("technician")
 def events_stats() -> Response:
     """Open event streams in this server process and the newest event id it has fanned out."""
-    bus = current_app.extensions["yichuang.bus"]
-    return jsonify({"streams": bus.subscriber_count, "last_event_id": bus.last_id})
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    bus = app.extensions["yichuang.bus"]
+    hub: StreamHub | None = app.extensions.get("yichuang.hub")
+    return jsonify({"streams": stream_count(app), "last_event_id": bus.last_id,
+                    "limit": max_streams(app),
+                    "dropped": dict(hub.dropped) if hub is not None else {}})
+
+
+def stream_count(app: Any) -> int:
+    """Open streams of this app in this process: the hub's and the thread-held ones."""
+    hub: StreamHub | None = app.extensions.get("yichuang.hub")
+    return app.extensions["yichuang.bus"].subscriber_count + (hub.count if hub is not None else 0)
+
+
+def max_streams(app: Any) -> int:
+    """``SSE_MAX_STREAMS``, and never more than the open-files limit leaves room for."""
+    limit = int(app.config.get("SSE_MAX_STREAMS", DEFAULT_MAX_STREAMS))
+    return max(1, min(limit, _fd_limit() - FD_RESERVE))
+
+
+_fd_soft = 0
+
+
+def _fd_limit() -> int:
+    global _fd_soft
+    if not _fd_soft:
+        _fd_soft = raise_fd_limit()
+    return _fd_soft or 1 << 20
+
+
+def _hub(app: Any) -> StreamHub:
+    hub: StreamHub | None = app.extensions.get("yichuang.hub")
+    if hub is None:
+        with _hub_lock:
+            hub = app.extensions.get("yichuang.hub")
+            if hub is None:
+                path = app.config["DB_PATH"]
+                stopping = app.extensions.setdefault("yichuang.streams_stop", threading.Event())
+                hub = StreamHub(app.extensions["yichuang.bus"], lambda: connect(path), access.snapshot,
+                                _state_cache(app).message, stop=stopping.is_set)
+                app.extensions["yichuang.hub"] = hub
+    return hub
+
+
+_hub_lock = threading.Lock()
+
+
+class StreamBody:
+    """The body of an event-stream response.
+
+    Handed over (waitress): ``handoff`` is the app's hub; :class:`_Handoff` gives it the
+    socket, the response head and ``last_id``, and this body is never iterated. Otherwise
+    iterating it runs :func:`event_stream` in the server's thread (the Flask test client, or
+    a WSGI server whose socket cannot be taken).
+    """
+
+    def __init__(self, bus: Any, path: str, last_id: int | None, keepalive: float,
+                 stop: Any, after_batch: Any, *, db: Database | None = None,
+                 handoff: StreamHub | None = None):
+        self.bus, self.path, self.last_id = bus, path, last_id
+        self.keepalive, self.stop, self.after_batch = keepalive, stop, after_batch
+        self.db = db
+        self.handoff = handoff
+        self._gen: Any = None
+
+    def __iter__(self) -> Any:
+        if self._gen is None:
+            self._gen = self._generate()
+        return self._gen
+
+    def _generate(self) -> Any:
+        db = self.db if self.db is not None else connect(self.path)
+        self.db = None
+        try:
+            for text in event_stream(self.bus, db, access.snapshot, self.last_id, keepalive=self.keepalive,
+                                     stop=self.stop, after_batch=self.after_batch):
+                yield text.encode()
+        finally:
+            db.conn.close()
+
+    def close(self) -> None:
+        if self._gen is not None:
+            self._gen.close()
+        elif self.db is not None:
+            self.db.conn.close()
+            self.db = None
+
+
+class _Handoff:
+    """WSGI wrapper: an event-stream response under waitress leaves the worker thread.
+
+    After the Flask app has answered (auth, headers, the stream's opening), the client's
+    socket is taken from waitress and given with the response head and the opening to the
+    app's :class:`~queue_server.web.hub.StreamHub`; the worker thread is free at once.
+    """
+
+    def __init__(self, wsgi_app: Any):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") != "/api/events" or not can_take_socket(environ):
+            return self.wsgi_app(environ, start_response)
+        captured: list[Any] = []
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured[:] = [status, list(headers)]
+            return start_response(status, headers, exc_info)
+
+        result = self.wsgi_app(environ, capture)
+        if isinstance(result, StreamBody) and result.handoff is not None and captured:
+            sock = take_waitress_socket(environ)
+            if sock is not None:
+                result.handoff.add(sock, response_head(environ, captured[0], captured[1]), result.last_id,
+                                   result.keepalive, wants_chunked(environ))
+                return []
+        return result
+
+
+class _QuietHandoff(logging.Filter):
+    """waitress logs each handed-over stream as a client that went away: not worth a line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno <= logging.INFO
+                    and record.getMessage() == "Client disconnected while serving /api/events")
+
+
+@bp.record_once
+def _install(state: Any) -> None:
+    state.app.wsgi_app = _Handoff(state.app.wsgi_app)
+    waitress_log = logging.getLogger("waitress")
+    if not any(isinstance(f, _QuietHandoff) for f in waitress_log.filters):
+        waitress_log.addFilter(_QuietHandoff())
 
 
 class StateCache:

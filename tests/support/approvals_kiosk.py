@@ -131,6 +131,30 @@ def _referred(d: Driver, shots: str | None = None, mode: str = "zh") -> dict[str
     return out
 
 
+def _licence_item(d: Driver, shots: str | None = None, mode: str = "zh") -> dict[str, Any]:
+    """个体工商户设立登记 approved: the result screen says the 营业执照 is now under 亮证."""
+    out: dict[str, Any] = {}
+    _start(d, mode)
+    d.tap_key("item:sole_proprietor_registration")
+    _identity(d)
+    # the text fields as the on-screen keyboard / IME would fill them
+    fields = {w.key: w for w in d.walk() if getattr(w, "key", "").startswith("text:")}
+    fields["text:trade_name"].text = "泉香居"
+    fields["text:address"].text = "济南市章丘区明水街道百脉泉街88号"
+    d.pump(0.1)
+    d.tap_key("opt:scope:1001")
+    d.pump(0.2)
+    out["inputs"] = dict(d.kiosk.approval.state.inputs)
+    _decide(d, out)
+    d.wait_for(lambda: d.screen.print_text and "…" not in d.screen.print_text, 20, "printed")
+    d.pump(0.3)
+    out["result"] = {k: v for k, v in (d.kiosk.approval.state.result or {}).items() if k != "rules"}
+    out["result_texts"] = d.texts()
+    out["decision"] = d.screen.decision
+    _shot(d, shots, "approved-licence", mode)
+    return out
+
+
 def _manual_midway(d: Driver, shots: str | None = None, mode: str = "zh") -> dict[str, Any]:
     out: dict[str, Any] = {}
     _start(d, mode)

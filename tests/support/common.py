@@ -29,3 +29,13 @@ needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason="Debian
 
 def launch_chromium(playwright):  # type: ignore[no-untyped-def]
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
+def screenshot_dir(kind: str, scratch: Path) -> Path:
+    """Where a test writes its screenshots: ``docs/<kind>/`` (``screens`` for the kiosk,
+    ``screenshots`` for web pages) when ``YICHUANG_SCREENSHOTS=1`` — to (re)write the
+    documented pictures — else the test's own ``scratch`` folder, so a test run leaves the
+    checkout as it found it."""
+    out = ROOT / "docs" / kind if os.environ.get("YICHUANG_SCREENSHOTS") == "1" else scratch
+    out.mkdir(parents=True, exist_ok=True)
+    return out

@@ -183,7 +183,8 @@ const Ad = (() => {
     const d = new Date(ts * 1000);
     return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")} ${Yc.timeOf(ts)}`;
   }
-  function today() {
+  function today() {  // the hall's business day (the server puts it on the page)
+    if (document.body.dataset.day) return document.body.dataset.day;
     const d = new Date();
     return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
   }

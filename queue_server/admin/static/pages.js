@@ -306,7 +306,20 @@
     const sel = document.querySelector("#appt-form select[name=service]");
     if (!sel.options.length) sel.replaceChildren(...(c.services || c).map((s) => el("option", { value: s.code }, `${s.code} ${s.name}`)));
     const f = document.getElementById("appt-form");
-    if (!f.elements.day.value) f.elements.day.value = dayInput.value;
+    if (!f.elements.day.value) await suggestSlot(f);
+  }
+  // A booking is for a day to come: the form starts on the next opening day after today, at
+  // its first opening time (a slot in the past or on a closed day is refused: bad_slot).
+  async function suggestSlot(f) {
+    const h = await api("GET", "/api/hours");
+    const day = (h.days || []).slice(1).find((d) => d.note !== "closed" && d.spans.length);
+    if (!day) { f.elements.day.value = Ad.today(); return; }
+    const start = day.spans[0].slice(0, 5);
+    const [hh, mm] = start.split(":").map(Number);
+    const end = hh * 60 + mm + 30;
+    f.elements.day.value = day.day;
+    f.elements.slot_start.value = start;
+    f.elements.slot_end.value = `${String(Math.floor(end / 60)).padStart(2, "0")}:${String(end % 60).padStart(2, "0")}`;
   }
   async function cancelAppt(a) {
     if (!confirm(t(`取消预约 ${a.code}？`, `Cancel ${a.code}?`))) return;
@@ -320,7 +333,12 @@
       if (!d.id_number) delete d.id_number;
       if (!d.name) delete d.name;
       const r = await Ad.act(() => api("POST", "/api/admin/appointments", d));
-      if (r) { say(t(`已预约，预约码 ${r.code}`, `Booked: code ${r.code}`), true); ev.target.elements.name.value = ""; ev.target.elements.id_number.value = ""; await appointmentsPage(); }
+      if (r) {
+        say(t(`已预约，预约码 ${r.code}`, `Booked: code ${r.code}`), true);
+        ev.target.elements.name.value = ""; ev.target.elements.id_number.value = "";
+        document.getElementById("appt-day").value = d.day;  // show the day just booked
+        await appointmentsPage();
+      }
     });
   }
 

@@ -96,9 +96,58 @@
     const box = document.getElementById("providers");
     const d = Ad.form("stats-form");
     const r = await api("GET", `/api/stats/providers?from=${d.from}&to=${d.to}`);
-    box.replaceChildren(...r.providers.map((p) => el("div", { class: "card" }, el("h3", {}, t(p.title, p.title_en)),
-      p.error ? el("p", { class: "muted" }, p.error) : el("div", { class: "tiles" }, (p.figures || []).map((f) =>
-        el("div", { class: "tile", title: f.formula || "" }, el("div", { class: "k" }, t(f.label, f.label_en)), el("div", { class: "v" }, f.value)))))));
+    box.replaceChildren(...r.providers.map((p) => {
+      const card = el("div", { class: "card provider", dataset: { provider: p.name } }, el("h3", {}, t(p.title, p.title_en)));
+      if (p.error) { card.append(el("p", { class: "muted" }, p.error)); return card; }
+      card.append(el("div", { class: "tiles" }, (p.figures || []).map((f) => {
+        const shown = f.text != null ? f.text : (f.value == null ? "—" : String(f.value));
+        const v = p.drill && f.drill
+          ? el("a", { class: "num", dataset: { figure: f.drill }, onclick: () => openBehind(p, f).catch(Ad.fail) }, shown) : shown;
+        return el("div", { class: "tile", title: f.note || f.formula || "", dataset: { key: f.key } },
+          el("div", { class: "k" }, t(f.label, f.label_en)), el("div", { class: "v" }, v));
+      })));
+      if (p.chart) {
+        const id = `chart-p-${p.name}`;
+        card.append(el("div", { class: "charts" }, el("div", { class: "chart-box" }, el("canvas", { id }))));
+        setTimeout(() => drawProvider(id, p), 0);
+      }
+      return card;
+    }));
+  }
+
+  function drawProvider(id, p) {
+    if (!window.Chart) return;
+    const c = p.chart;
+    if (charts[id]) charts[id].destroy();
+    const labels = Ad.lang === "en" && c.labels_en ? c.labels_en : c.labels;
+    charts[id] = new Chart(document.getElementById(id), { type: c.type || "bar",
+      data: { labels, datasets: c.datasets.map((s) => ({ label: t(s.label, s.label_en), data: s.data, backgroundColor: s.color || "#1455c0" })) },
+      options: { animation: false, maintainAspectRatio: false, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } },
+        plugins: { legend: { position: "bottom" }, title: { display: true, text: t(c.title, c.title_en) } },
+        onClick: (_ev, els) => {
+          const drills = c.datasets[els[0]?.datasetIndex ?? 0]?.drill;
+          if (els.length && drills) openBehind(p, { drill: drills[els[0].index], label: labels[els[0].index], label_en: labels[els[0].index] }).catch(Ad.fail);
+        } } });
+    document.body.dataset.charts = String(Object.keys(charts).length);
+  }
+
+  // the cases / evaluations behind a provider's figure (numbers, codes and times only)
+  function cellOf(v, kind) {
+    if (v == null || v === "") return "—";
+    if (kind === "time") return Ad.time(v);
+    if (kind === "share") return Ad.pct(v);
+    return String(v);
+  }
+  async function openBehind(p, f) {
+    const d = Ad.form("stats-form");
+    drill = null;
+    const r = await api("GET", `/api/stats/providers/${p.name}/behind?from=${d.from}&to=${d.to}&figure=${encodeURIComponent(f.drill)}`);
+    document.getElementById("drill").hidden = false;
+    document.getElementById("drill-title").textContent = t(`${p.title} · ${f.label}：${r.count} 条`, `${p.title_en} · ${f.label_en || f.label}: ${r.count}`);
+    table("drill-table", r.columns.map((c) => (["int", "share"].includes(c[3]) ? { t: t(c[1], c[2]), n: 1 } : t(c[1], c[2]))),
+      r.rows.map((x) => el("tr", { dataset: { id: String(x.case || x.id) } }, r.columns.map((c) =>
+        el("td", ["int", "share"].includes(c[3]) ? { class: "n" } : {}, cellOf(x[c[0]], c[3]))))));
+    document.getElementById("drill").scrollIntoView({ block: "start" });
   }
 
   // --- drill-down ---------------------------------------------------------------------------
@@ -138,8 +187,8 @@
   function bind() {
     const f = document.getElementById("stats-form");
     const today = Ad.today();
-    const monthAgo = new Date(Date.now() - 6 * 86400000);
-    f.elements.from.value = `${monthAgo.getFullYear()}-${String(monthAgo.getMonth() + 1).padStart(2, "0")}-${String(monthAgo.getDate()).padStart(2, "0")}`;
+    const monthAgo = new Date(Date.parse(`${today}T12:00:00Z`) - 6 * 86400000);
+    f.elements.from.value = monthAgo.toISOString().slice(0, 10);
     f.elements.to.value = today;
     document.getElementById("report-day").value = today;
     f.addEventListener("submit", (ev) => { ev.preventDefault(); load().catch(Ad.fail); });

@@ -345,7 +345,8 @@
   $("fg-go").addEventListener("click", loadFigures);
 
   const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
-  const today = new Date();
+  // The hall's business day from the page (not the browser's clock, which may be elsewhere).
+  const today = document.body.dataset.day ? new Date(`${document.body.dataset.day}T12:00:00`) : new Date();
   const weekAgo = new Date(today.getTime() - 6 * 86400000);
   $("fg-from").value = iso(weekAgo); $("fg-to").value = iso(today);
 
