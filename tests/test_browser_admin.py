@@ -183,6 +183,37 @@ def test_a_new_clerk_logs_in_at_the_console_with_the_one_time_password(browser, 
     page.close()
 
 
+def test_a_locked_login_is_refused_at_once_and_the_admin_unlocks_it(browser, server, hall):
+    """Issue 16: after too many failed logins the console says so (429, at once); the staff
+    page shows the lock and its 解锁登录 button lifts it."""
+    db = connect(hall["path"])
+    try:
+        now = time.time()
+        with db.conn:
+            db.conn.execute("INSERT OR REPLACE INTO login_attempts (key, failures, last_failure, blocked_until, locked) "
+                            "VALUES ('user:clerk2', 10, ?, ?, 1)", (now, now + 900))
+    finally:
+        db.conn.close()
+    console = browser.new_page(viewport={"width": 1366, "height": 768})
+    console.goto(f"{server.url}/counter")
+    console.fill("#login-user", "clerk2")
+    console.fill("#login-pass", "clerk123")
+    console.press("#login-pass", "Enter")
+    console.wait_for_function("() => document.body.textContent.includes('已临时锁定')", timeout=10000)
+    assert console.is_visible("#view-login")
+    page = admin_page(browser, server, "staff")
+    page.wait_for_selector("#user-table tr[data-user='clerk2'] button.unlock")
+    assert "登录已锁定" in (page.text_content("#user-table tr[data-user='clerk2']") or "")
+    shot(page, "staff-login-locked")
+    page.click("#user-table tr[data-user='clerk2'] button.unlock")
+    wait_msg(page, "已解锁")
+    page.wait_for_selector("#user-table tr[data-user='clerk2']:not(:has(button.unlock))")
+    console.press("#login-pass", "Enter")
+    console.wait_for_selector("#view-window:not([hidden])")
+    console.close()
+    page.close()
+
+
 def test_a_closed_day_refuses_tickets_with_the_halls_reason(browser, server, hall):
     assert api(server, hall, "PUT", "/api/settings/enforce_opening_hours", json={"value": True}).ok
     today = clk.business_day(time.time(), "Asia/Shanghai")
