@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import os
 import secrets
 import threading
 import time
@@ -204,6 +205,17 @@ HASH_WAIT_SECONDS = 0.5
 
 _hash_pool = ThreadPoolExecutor(max_workers=HASH_SLOTS, thread_name_prefix="pwhash")
 _hash_slots = threading.BoundedSemaphore(HASH_SLOTS)
+
+
+def _new_hash_pool() -> None:
+    """A forked child (``serve --workers N``) gets its own pool: the parent's threads do not
+    exist in it, and a pool that thinks they do would never run a hash."""
+    global _hash_pool, _hash_slots
+    _hash_pool = ThreadPoolExecutor(max_workers=HASH_SLOTS, thread_name_prefix="pwhash")
+    _hash_slots = threading.BoundedSemaphore(HASH_SLOTS)
+
+
+os.register_at_fork(after_in_child=_new_hash_pool)
 
 
 def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:

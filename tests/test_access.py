@@ -358,3 +358,28 @@ def test_every_answer_carries_the_security_headers(client, hall):
     nonce = a.headers["Content-Security-Policy"].split("'nonce-")[1].split("'")[0]
     assert f'nonce="{nonce}"' in a.get_data(as_text=True)
     assert nonce not in b.headers["Content-Security-Policy"]
+
+
+def test_a_forked_server_process_still_hashes():
+    """``serve --workers N`` forks: the child gets its own hash threads (a pool copied from the
+    parent would wait for threads that do not exist in the child, and every login would hang)."""
+    import os
+
+    stored = auth.hash_password("abc123")  # the parent's hash threads are running now
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            os._exit(0 if auth.check_password("abc123", stored) else 3)
+        finally:
+            os._exit(4)
+    deadline = time.time() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.time() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child's login hash hung")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0
