@@ -87,6 +87,12 @@ SETTINGS: tuple[Setting, ...] = (
         "How long a no-show (过号) ticket can still be recalled at its window.",
     ),
     Setting(
+        "call_repeat_guard_seconds",
+        5,
+        "A second 叫下一位 at a window this many seconds after its last call, while that ticket is still "
+        "called, is refused (409 just_called) until the clerk confirms (0 = off, at most 60).",
+    ),
+    Setting(
         "no_show_recall_last",
         3,
         "Only the last N no-show tickets of a window can be recalled.",
@@ -267,6 +273,7 @@ _INT_RANGES: dict[str, tuple[int, int | None]] = {
     "devices.stale_after_s": (1, 3600),
     "devices.heartbeat_s": (1, 300),
     "devices.action_timeout_s": (10, 86400),
+    "call_repeat_guard_seconds": (0, 60),
 }
 
 #: Settings whose values never appear in the audit (recorded as "***").
