@@ -28,6 +28,7 @@ from queue_server.db import db_path, write_tx
 from queue_server.errors import Conflict, Forbidden, NotFound, ValidationError, unknown_service
 from queue_server.events import record_event
 from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
+from queue_server.queue.ahead import ahead_and_windows
 from queue_server.queue.common import (
     PRIORITY_GROUPS,
     Hall,
@@ -38,7 +39,7 @@ from queue_server.queue.common import (
     load_windows,
     ticket_dict,
 )
-from queue_server.queue.estimate import estimate_minutes, people_ahead
+from queue_server.queue.estimate import estimate_minutes
 from queue_server.queue.order import next_for
 from queue_server.queue.records import TicketSpecialCalled
 
@@ -500,9 +501,8 @@ def get_ticket(db: Database, ticket_id: int, *, clock: clk.Clock | None = None) 
     row = fetch_ticket_row(conn, ticket_id)
     ahead = minutes = 0
     if row["status"] == "waiting":
-        ahead = people_ahead(conn, row["day"], row["service_code"], row["priority"], float(row["issued_at"]),
-                             row["id"])
-        minutes = estimate_minutes(conn, db_path(db), row["day"], row["service_code"], ahead)
+        ahead, windows = ahead_and_windows(conn, db_path(db), hall(db, clock), int(row["id"]))
+        minutes = estimate_minutes(conn, db_path(db), row["day"], row["service_code"], ahead, windows)
     return ticket_dict(row, waiting_ahead=ahead, estimated_wait_minutes=minutes)
 
 
