@@ -241,8 +241,7 @@ const Yc = (() => {
         text(el.querySelector(".ln-todo"), todo);
         text(el.querySelector(".ln-todo-en"), todoEn);
       }
-      const since = new Date(lastOk);
-      text(el.querySelector(".ln-since"), `最后连接 Last contact ${since.toLocaleTimeString("zh-CN", { hour12: false })}`);
+      text(el.querySelector(".ln-since"), `最后连接 Last contact ${timeOf(lastOk / 1000)}`);
       el.hidden = false;
       shown = reason;
       document.body.dataset.link = reason;
