@@ -87,6 +87,12 @@ SETTINGS: tuple[Setting, ...] = (
         "How long a no-show (过号) ticket can still be recalled at its window.",
     ),
     Setting(
+        "call_repeat_guard_seconds",
+        5,
+        "A second 叫下一位 at a window this many seconds after its last call, while that ticket is still "
+        "called, is refused (409 just_called) until the clerk confirms (0 = off, at most 60).",
+    ),
+    Setting(
         "no_show_recall_last",
         3,
         "Only the last N no-show tickets of a window can be recalled.",
@@ -276,6 +282,7 @@ _INT_RANGES: dict[str, tuple[int, int | None]] = {
     "devices.action_timeout_s": (10, 86400),
     "retention.queue_days": (0, 365),
     "retention.record_days": (1, 3650),
+    "call_repeat_guard_seconds": (0, 60),
 }
 
 #: Settings whose values never appear in the audit (recorded as "***").
