@@ -105,7 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "appointment_late_minutes",
         15,
-        "Late check-in rule: more than this after the slot start gives an ordinary ticket.",
+        "Minutes after the slot start an appointment is late: check-in answers 409 appointment_late and the citizen may take an ordinary ticket instead.",
     ),
     Setting("appointment_prefix", "Y", "Ticket prefix of on-time appointment tickets ('' = the service's)."),
     Setting("green_prefix", "V", "Ticket prefix of green-channel tickets ('' = the service's)."),

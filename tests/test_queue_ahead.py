@@ -118,7 +118,7 @@ def test_people_ahead_is_the_simulated_calling_order_across_shared_windows(db, d
     for svc in ("A1", "C1", "B1"):
         clock.advance(5)
         q.issue_ticket(db, svc, priority="elderly", clock=clock)
-    add_appointment(db, "YY000001", "A2", "09:00", "10:30")
+    add_appointment(db, "YY000001", "A2", "10:15", "10:45")  # now is about 10:21: on time
     clock.advance(5)
     q.check_in(db, code="YY000001", clock=clock)
     # Some tickets already called, one transferred to window 3.
