@@ -157,7 +157,7 @@ def main() -> None:
         http_ms: list[float] = []
         for _ in range(args.calls):
             t0 = time.monotonic()
-            r = session.post(f"{url}/api/windows/1/call-next", timeout=10)
+            r = session.post(f"{url}/api/windows/1/call-next", json={"confirm": True}, timeout=10)
             t_resp = time.monotonic()
             r.raise_for_status()
             http_ms.append((t_resp - t0) * 1000)

@@ -378,7 +378,7 @@ def main() -> None:
             rows.append(control_row(issue_reqs, args))
 
         windows = made["windows"]
-        call_reqs = [build_request("POST", f"/api/windows/{w}/call-next", tokens["admin"]) for w in windows]
+        call_reqs = [build_request("POST", f"/api/windows/{w}/call-next", tokens["admin"], {"confirm": True}) for w in windows]
         if "call-next" in only:
             if "issue" not in only:  # something to call
                 drive(port, issue_reqs, 20, 3.0, procs=args.load_procs)

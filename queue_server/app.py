@@ -85,9 +85,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from queue_server.printing.routes import bp as printing_bp
     from queue_server.web.counter import bp as counter_bp
     from queue_server.web.displays import bp as displays_bp
+    from queue_server.web.landing import bp as landing_bp
 
     for bp in (api_bp, displays_bp, counter_bp, printing_bp, audit_bp, cases_bp, evaluations_bp, licences_bp,
-               admin_bp, approvals_bp, devices_bp):
+               admin_bp, approvals_bp, devices_bp, landing_bp):
         app.register_blueprint(bp)
     api_errors.register(app)
     app.jinja_env.globals["csp_nonce"] = csp_nonce

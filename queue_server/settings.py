@@ -87,6 +87,12 @@ SETTINGS: tuple[Setting, ...] = (
         "How long a no-show (过号) ticket can still be recalled at its window.",
     ),
     Setting(
+        "call_repeat_guard_seconds",
+        5,
+        "A second 叫下一位 at a window this many seconds after its last call, while that ticket is still "
+        "called, is refused (409 just_called) until the clerk confirms (0 = off, at most 60).",
+    ),
+    Setting(
         "no_show_recall_last",
         3,
         "Only the last N no-show tickets of a window can be recalled.",
@@ -99,7 +105,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "appointment_late_minutes",
         15,
-        "Late check-in rule: more than this after the slot start gives an ordinary ticket.",
+        "Minutes after the slot start an appointment is late: check-in answers 409 appointment_late and the citizen may take an ordinary ticket instead.",
     ),
     Setting("appointment_prefix", "Y", "Ticket prefix of on-time appointment tickets ('' = the service's)."),
     Setting("green_prefix", "V", "Ticket prefix of green-channel tickets ('' = the service's)."),
@@ -293,6 +299,7 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "devices.action_timeout_s": (10, 86400),
     "retention.queue_days": (0, 365),
     "retention.record_days": (1, 3650),
+    "call_repeat_guard_seconds": (0, 60),
 }
 
 #: Longest text of a string setting (characters); paths and the address get more room.

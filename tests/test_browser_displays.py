@@ -134,6 +134,11 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
 
 
 def test_two_clerks_at_two_windows_never_get_the_same_ticket(browser, server, hall, db_path):
+    from queue_server.settings import set_setting
+
+    db = connect(db_path)
+    set_setting(db, "call_repeat_guard_seconds", 0)  # rapid presses on purpose (tests/test_browser_clerk.py has the guard)
+    db.conn.close()
     issue(db_path, *(["ZH01"] * 6))
     pages = []
     for user, window in (("clerk1", 1), ("clerk2", 2)):

@@ -55,7 +55,7 @@ def test_four_processes_twenty_issuers_ten_callers(tmp_path):
             conn = http.client.HTTPConnection("127.0.0.1", ports[(k + 1) % SERVERS], timeout=30)
             while True:
                 finished = issuing_done.is_set()
-                status, body = request("POST", 0, f"/api/windows/{window}/call-next", None, tokens["admin"],
+                status, body = request("POST", 0, f"/api/windows/{window}/call-next", {"confirm": True}, tokens["admin"],
                                        conn=conn)
                 if status == 200:
                     with lock:

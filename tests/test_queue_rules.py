@@ -182,16 +182,19 @@ def test_issuing_with_an_appointment_code_checks_it_in_for_that_service_only(db,
 # --- estimates, progress, state ---------------------------------------------------------
 
 
-def test_people_ahead_counts_waiting_tickets_of_the_same_service(db, hall, clock):
+def test_people_ahead_counts_every_service_sharing_the_windows(db, hall, clock):
+    # The demo hall's universal windows 1-3 call every service: the SB01 ticket is ahead
+    # too (一窗受理). Windows 1..5 call in turn: SB01, QY01 ×3, then this one
+    # (tests/test_queue_ahead.py checks this against call_next itself).
     q.issue_ticket(db, "SB01", clock=clock)
     for _ in range(3):
         clock.advance(1)
         q.issue_ticket(db, "QY01", clock=clock)
     clock.advance(1)
     t = q.issue_ticket(db, "QY01", clock=clock)
-    assert t["waiting_ahead"] == 3
+    assert t["waiting_ahead"] == 4
     q.call_next(db, 4, clock=clock)
-    assert q.get_ticket(db, t["id"])["waiting_ahead"] == 2
+    assert q.get_ticket(db, t["id"], clock=clock)["waiting_ahead"] == 3
 
 
 def test_estimate_uses_the_prior_then_the_median_of_recent_service_times(db, hall, clock):

@@ -132,6 +132,11 @@ server(409, "bad_ticket_state", "{number} 当前状态为「{status_zh}」，不
 server(409, "no_show_expired", "{number} 过号已超过可重呼时间，请重新取号",
        "Ticket {number} missed its turn too long ago to be recalled")
 server(409, "call_race", "叫号冲突，请重试", "Concurrent call; try again")
+server(409, "just_called", "刚叫过 {number}（{seconds} 秒内），确定过号并叫下一位请再按一次确认",
+       "{number} was called less than {seconds} s ago; confirm to mark it as a no-show and call the next",
+       "防止连按误将正在走来的群众记为过号。", "Guards against a double press marking the citizen walking up as absent.")
+server(409, "service_not_at_window", "{number} 办理的事项（{service_name}）不在 {window} 号窗口办理",
+       "Window {window} does not serve {number}'s service ({service})")
 server(422, "transfer_target_required", "请选择转往的窗口或事项", "Give a window or a service to transfer to")
 server(422, "transfer_same_window", "不能转到当前窗口", "Cannot transfer to the same window")
 server(422, "bad_note", "备注过长", "Note: at most 200 characters")
@@ -148,7 +153,7 @@ server(422, "cancel_reason_required", "取消其他窗口的号需填写原因�
        "Cancelling a ticket that is not at your window needs a reason (at most 100 characters)")
 server(409, "window_taken", "{window} 号窗口已由其他工作人员开启", "Window {window} is open for another clerk")
 server(409, "window_paused", "{window} 号窗口已暂停服务，请先恢复", "Window {window} is paused")
-server(409, "window_closed", "{window} 号窗口未开启", "Window {window} is closed")
+server(409, "window_closed", "{window} 号窗口未开启{open_windows_zh}", "Window {window} is closed{open_windows_en}")
 server(409, "window_not_open", "{window} 号窗口未在服务", "Window {window} is not open")
 server(409, "window_not_paused", "{window} 号窗口未暂停", "Window {window} is not paused")
 

@@ -141,8 +141,20 @@ PATHS: dict[str, dict[str, Any]] = {
         params=TICKET_ID, req=_obj({"window": I, "service": S, "note": S}),
         errors=(400, 401, 403, 404, 409, 422))},
     "/api/windows/{number}/call-next": {"post": _op(
-        "Call the next ticket (叫号)", STAFF, ok=_TICKET, params=WINDOW_NO, errors=(401, 403, 404, 409),
+        "Call the next ticket (叫号); 409 just_called within call_repeat_guard_seconds of the last call "
+        "unless confirm is true", STAFF, ok=_TICKET, params=WINDOW_NO, req=_obj({"confirm": B}),
+        errors=(400, 401, 403, 404, 409, 422),
         extra={"204": {"description": "Nobody waits for this window"}})},
+    "/api/windows/{number}/call": {"post": _op(
+        "特呼: call one waiting ticket (or a recallable no-show) out of order; audited", STAFF, ok=_TICKET,
+        params=WINDOW_NO, req=_obj({"number": S, "reason": S}, ["number"]),
+        errors=(400, 401, 403, 404, 409, 422))},
+    "/api/windows/{number}/no-shows": {"get": _op(
+        "Today's 过号 tickets of the window, newest first, with recallable / not_recallable", STAFF,
+        ok={"type": "array", "items": {"allOf": [_TICKET, _obj({
+            "recallable": B, "not_recallable": {"type": "string", "nullable": True,
+                                                "enum": ["too_old", "not_among_last", None]}})]}},
+        params=WINDOW_NO, errors=(401, 403, 404))},
     "/api/windows/{number}/queue": {"get": _op("Waiting tickets in call-next order", STAFF,
                                                ok={"type": "array", "items": _TICKET}, params=WINDOW_NO)},
     "/api/windows/{number}/open": {"post": _op("Open the window (clerk signs in)", STAFF,

@@ -289,11 +289,35 @@ def transfer(ticket_id: int) -> Response:
 @bp.post("/windows/<int:number>/call-next")
 @roles(*STAFF)
 def call_next(number: int) -> Response:
-    ticket = engine.call_next(get_db(), number, clerk_user_id=clerk_id(), clock=_clock())
+    """叫下一位. Within ``call_repeat_guard_seconds`` of the window's last call (its ticket
+    still called) 409 ``just_called`` unless the body says ``{"confirm": true}``."""
+    confirm = field(body(), "confirm", bool) or False
+    ticket = engine.call_next(get_db(), number, clerk_user_id=clerk_id(), clock=_clock(), guard=not confirm)
     notify_change()
     if ticket is None:
         return Response(status=204)
     return _json(ticket)
+
+
+@bp.post("/windows/<int:number>/call")
+@roles(*STAFF)
+def call_number(number: int) -> Response:
+    """特呼: ``{"number": "A012", "reason"?}`` calls that waiting ticket (or a recallable
+    no-show) at this window out of order; audited with the clerk and the reason."""
+    data = body()
+    ticket = engine.call_number(
+        get_db(), number, field(data, "number", str, required=True, max_len=12),
+        reason=field(data, "reason", str, max_len=200), clerk_user_id=clerk_id(), actor=actor(), clock=_clock(),
+    )
+    notify_change()
+    return _json(ticket)
+
+
+@bp.get("/windows/<int:number>/no-shows")
+@roles(*STAFF)
+def window_no_shows(number: int) -> Response:
+    """Today's 过号 tickets of this window, newest first, with ``recallable`` / ``not_recallable``."""
+    return _json(engine.no_shows(get_db(), number, clock=_clock()))
 
 
 @bp.get("/windows/<int:number>/queue")

@@ -24,7 +24,7 @@ import socket
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -275,7 +275,9 @@ def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = 
     then only renders bytes, with no database reads between its claim and the printer —
     under load each read is a GIL hand-off that costs milliseconds."""
     from queue_server.db import db_path
-    from queue_server.queue.estimate import estimate_minutes, people_ahead
+    from queue_server.queue.ahead import ahead_and_windows
+    from queue_server.queue.common import hall
+    from queue_server.queue.estimate import estimate_minutes
     from queue_server.settings import all_settings
 
     db = Database(conn)
@@ -287,8 +289,9 @@ def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = 
         raise NotFound("ticket_not_found", ticket=ticket_id)
     ahead = minutes = None
     if row[6] == "waiting":
-        ahead = people_ahead(conn, row[1], row[2], row[3], float(row[4]), ticket_id)
-        minutes = estimate_minutes(conn, db_path(db), row[1], row[2], ahead)
+        h = replace(hall(db), day=row[1])  # the ticket's own day, whatever the wall clock says
+        ahead, windows = ahead_and_windows(conn, db_path(db), h, ticket_id)
+        minutes = estimate_minutes(conn, db_path(db), row[1], row[2], ahead, windows)
     ticket = {"number": row[0], "status": row[6], "issued_at": row[4], "progress_code": row[5],
               "service_name": row[7], "service_name_en": row[8], "waiting_ahead": ahead,
               "estimated_wait_minutes": minutes}

@@ -9,6 +9,7 @@ errors of :mod:`queue_server.errors`. Every function takes an optional ``clock``
 from queue_server.queue.catalog import categories, services, windows
 from queue_server.queue.lifecycle import (
     call_next,
+    call_number,
     called_at,
     cancel,
     close_window,
@@ -16,6 +17,7 @@ from queue_server.queue.lifecycle import (
     finish,
     get_ticket,
     no_show,
+    no_shows,
     open_window,
     pause_window,
     recall,
@@ -29,6 +31,7 @@ from queue_server.queue.tickets import check_in, issue_ticket
 
 __all__ = [
     "call_next",
+    "call_number",
     "called_at",
     "categories",
     "cancel",
@@ -40,6 +43,7 @@ __all__ = [
     "hall_state",
     "issue_ticket",
     "no_show",
+    "no_shows",
     "open_window",
     "pause_window",
     "recall",

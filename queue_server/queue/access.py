@@ -15,7 +15,7 @@ write transaction, so the rule and the change see the same state:
 
 A ticket is *at* the window that called it (called, serving, no-show) and *for* the window
 it was transferred to; a waiting ticket not transferred is for every open window that
-serves its service. Cancelling a waiting ticket that is not for one's own window needs a
+serves its service (and, for a priority group's ticket, every open green-channel window). Cancelling a waiting ticket that is not for one's own window needs a
 reason and is audited (``ticket.cancelled_elsewhere``), see
 :func:`queue_server.queue.lifecycle.cancel`.
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from queue_server.errors import Forbidden
-from queue_server.queue.common import Window, load_window, load_windows
+from queue_server.queue.common import PRIORITY_GROUPS, Window, load_window, load_windows
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,9 @@ def ticket_windows(conn: sqlite3.Connection, row: sqlite3.Row | dict[str, Any]) 
     if row["status"] == "waiting":
         if row["transfer_window"] is not None:
             return [load_window(conn, int(row["transfer_window"]))]
-        return [w for w in load_windows(conn) if w.status != "closed" and w.serves(str(row["service_code"]))]
+        green = row["priority"] in PRIORITY_GROUPS  # a green-channel window calls these of any service
+        return [w for w in load_windows(conn) if w.status != "closed"
+                and (w.serves(str(row["service_code"])) or (green and w.kind == "green"))]
     if row["window"] is not None:
         return [load_window(conn, int(row["window"]))]
     return []

@@ -1,10 +1,9 @@
 """Wait estimate: people ahead × recent median service time ÷ open windows (DESIGN §4).
 
-"People ahead" of a new ticket is one primary-key read of ``waiting_counts`` (kept by
-triggers on ``tickets``); for an existing ticket it is an index range count over the
-waiting tickets of its service issued before it (index ``tickets_waiting``), never a
-scan of the day. The median service time and the number of open windows per service are cached per
-process for :data:`CACHE_SECONDS`, so issuing a ticket costs one extra count query.
+"People ahead" (前面还有 N 人) is a simulated run of the calling order across every
+service that shares the ticket's windows (:mod:`queue_server.queue.ahead`); the estimate
+divides it by the windows that call those tickets. The median service time and the
+number of open windows per service are cached per process for :data:`CACHE_SECONDS`.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ import statistics
 import threading
 import time
 
-from queue_server.queue.common import APPOINTMENT, PRIORITY_GROUPS, load_windows
+from queue_server.queue.common import load_windows
 
 CACHE_SECONDS = 30.0
 #: Finished tickets the median is taken over, and the fewest that override the prior.
@@ -91,37 +90,14 @@ def serving_windows(conn: sqlite3.Connection, key: str, service: str) -> int:
     return max(1, counts.get(f"all:{service}", 0) + counts.get("all:*", 0))
 
 
-def waiting_count(conn: sqlite3.Connection, day: str, service: str) -> int:
-    """Waiting tickets of ``service`` today, from the trigger-kept ``waiting_counts``."""
-    row = conn.execute(
-        "SELECT n FROM waiting_counts WHERE day = ? AND service_code = ?", (day, service)
-    ).fetchone()
-    return int(row[0]) if row else 0
+def estimate_minutes(conn: sqlite3.Connection, key: str, day: str, service: str, ahead: int,
+                     windows: int | None = None) -> int:
+    """Minutes until the ticket is likely called, rounded up; 0 with nobody ahead.
 
-
-def people_ahead(
-    conn: sqlite3.Connection, day: str, service: str, priority: str | None, issued_at: float,
-    ticket_id: int | None = None,
-) -> int:
-    """Waiting tickets of the same service issued before this one (``ticket_id`` breaks
-    ties in the same instant); for priority tickets only the priority tickets before them.
-
-    An index range scan over the tickets actually ahead. For a ticket just issued, use
-    :func:`waiting_count` instead: everyone waiting is ahead of it.
-    """
-    tid = ticket_id if ticket_id is not None else -1
-    sql = (
-        "SELECT COUNT(*) FROM tickets WHERE day = ? AND status = 'waiting' AND service_code = ? "
-        "AND (issued_at, id) < (?, ?)"
-    )
-    if priority in PRIORITY_GROUPS or priority == APPOINTMENT:
-        sql += " AND priority IS NOT NULL"
-    return int(conn.execute(sql, (day, service, issued_at, tid)).fetchone()[0])
-
-
-def estimate_minutes(conn: sqlite3.Connection, key: str, day: str, service: str, ahead: int) -> int:
-    """Minutes until the ticket is likely called, rounded up; 0 with nobody ahead."""
+    ``ahead`` is 前面还有 N 人 (:mod:`queue_server.queue.ahead`) and ``windows`` the number
+    of windows that call those N in the simulated run; without it, the windows serving
+    the service."""
     if ahead <= 0:
         return 0
     per_ticket = median_service_minutes(conn, key, day, service)
-    return int(math.ceil(ahead * per_ticket / serving_windows(conn, key, service)))
+    return int(math.ceil(ahead * per_ticket / (windows or serving_windows(conn, key, service))))

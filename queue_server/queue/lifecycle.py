@@ -29,17 +29,20 @@ from queue_server.errors import Conflict, Forbidden, NotFound, ValidationError, 
 from queue_server.events import record_event
 from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
 from queue_server.queue.access import Acting, as_acting, check_ticket, check_window, ticket_refusal
+from queue_server.queue.ahead import ahead_and_windows
 from queue_server.queue.common import (
+    PRIORITY_GROUPS,
     Hall,
     Window,
     fetch_ticket_row,
     hall,
     load_window,
+    load_windows,
     ticket_dict,
 )
-from queue_server.queue.estimate import estimate_minutes, people_ahead
+from queue_server.queue.estimate import estimate_minutes
 from queue_server.queue.order import next_for
-from queue_server.queue.records import TicketCancelledElsewhere
+from queue_server.queue.records import TicketCancelledElsewhere, TicketSpecialCalled
 
 _STATUS_ZH = {
     "waiting": "等待中", "called": "已叫号", "serving": "办理中", "done": "已办结",
@@ -77,22 +80,26 @@ def _called_event(conn: sqlite3.Connection, kind: str, row: sqlite3.Row, window:
 
 
 def call_next(
-    db: Database, window: int, *, clerk_user_id: Who = None, clock: clk.Clock | None = None
+    db: Database, window: int, *, clerk_user_id: Who = None, clock: clk.Clock | None = None,
+    guard: bool = False,
 ) -> dict[str, Any] | None:
     """Call the next ticket for ``window`` (order: :mod:`queue_server.queue.order`).
 
     The window's current ticket is closed first: ``serving`` → done, ``called`` → no-show
     (recallable). Returns the called ticket, or None when nobody waits for this window.
+
+    ``guard`` applies the repeat guard (the API's 叫下一位 does, unless the clerk confirmed):
+    while the window's current ticket is ``called`` and was called less than
+    ``call_repeat_guard_seconds`` ago, the call is refused with 409 ``just_called`` and
+    that ticket is left as it is — a double press must not mark the citizen walking up
+    as absent.
     """
     h = hall(db, clock)
     uid = as_acting(clerk_user_id).user_id
     with write_tx(db) as conn:
-        w = load_window(conn, window)
-        check_window(w, clerk_user_id)
-        if w.status != "open":
-            if w.status == "paused":
-                raise Conflict("window_paused", window=w.number, reason=w.pause_reason)
-            raise Conflict("window_closed", window=w.number)
+        w = _open_window_for_call(conn, window, clerk_user_id)
+        if guard:
+            _repeat_guard(conn, w, h)
         _close_current(conn, w, h)
         ticket_id = next_for(conn, w, h)
         if ticket_id is None:
@@ -107,6 +114,30 @@ def call_next(
         row = fetch_ticket_row(conn, ticket_id)
         _called_event(conn, "call", row, w, uid, h.now)
     return ticket_dict(row)
+
+
+def _open_window_for_call(conn: sqlite3.Connection, window: int, clerk_user_id: Who) -> Window:
+    w = load_window(conn, window)
+    check_window(w, clerk_user_id)
+    if w.status != "open":
+        if w.status == "paused":
+            raise Conflict("window_paused", window=w.number, reason=w.pause_reason)
+        raise Conflict("window_closed", window=w.number)
+    return w
+
+
+def _repeat_guard(conn: sqlite3.Connection, w: Window, h: Hall) -> None:
+    seconds = int(h.settings.get("call_repeat_guard_seconds") or 0)
+    if seconds <= 0:
+        return
+    row = conn.execute(
+        "SELECT number, called_at FROM tickets WHERE day = ? AND window = ? AND status = 'called' "
+        "ORDER BY called_at DESC LIMIT 1",
+        (h.day, w.number),
+    ).fetchone()
+    if row is not None and row[1] is not None and h.now - float(row[1]) < seconds:
+        raise Conflict("just_called", number=row[0], window=w.number, seconds=seconds,
+                       called_at=float(row[1]))
 
 
 def _close_current(conn: sqlite3.Connection, w: Window, h: Hall) -> None:
@@ -161,18 +192,112 @@ def recall(
 
 
 def _check_recallable(conn: sqlite3.Connection, row: sqlite3.Row, h: Hall) -> None:
-    minutes = int(h.settings.get("no_show_recall_minutes") or 0)
+    if _not_recallable(conn, row, h) is not None:
+        raise Conflict("no_show_expired", number=row["number"])
+
+
+def _last_no_shows(conn: sqlite3.Connection, h: Hall, window: Any) -> set[int]:
     last_n = int(h.settings.get("no_show_recall_last") or 0)
-    too_old = Conflict("no_show_expired", number=row["number"])
-    if row["closed_at"] is None or h.now - float(row["closed_at"]) > minutes * 60:
-        raise too_old
     recent = conn.execute(
         "SELECT id FROM tickets WHERE day = ? AND window = ? AND status = 'no_show' "
         "ORDER BY closed_at DESC, id DESC LIMIT ?",
-        (h.day, row["window"], last_n),
+        (h.day, window, last_n),
     ).fetchall()
-    if row["id"] not in {r[0] for r in recent}:
-        raise too_old
+    return {int(r[0]) for r in recent}
+
+
+def _not_recallable(conn: sqlite3.Connection, row: sqlite3.Row, h: Hall,
+                    last: set[int] | None = None) -> str | None:
+    """Why a no-show can no longer be recalled: ``too_old`` (past ``no_show_recall_minutes``)
+    or ``not_among_last`` (not among the last ``no_show_recall_last`` of its window); None
+    when it can."""
+    minutes = int(h.settings.get("no_show_recall_minutes") or 0)
+    if row["closed_at"] is None or h.now - float(row["closed_at"]) > minutes * 60:
+        return "too_old"
+    if last is None:
+        last = _last_no_shows(conn, h, row["window"])
+    if int(row["id"]) not in last:
+        return "not_among_last"
+    return None
+
+
+def no_shows(db: Database, window: int, *, clock: clk.Clock | None = None) -> list[dict[str, Any]]:
+    """Today's 过号 tickets of ``window``, newest first, each with ``recallable`` and
+    ``not_recallable`` (None, ``"too_old"`` or ``"not_among_last"``)."""
+    h = hall(db, clock)
+    conn = db.conn
+    w = load_window(conn, window)
+    from queue_server.queue.common import TICKET_SELECT
+
+    rows = conn.execute(
+        TICKET_SELECT + " WHERE t.day = ? AND t.window = ? AND t.status = 'no_show' "
+        "ORDER BY t.closed_at DESC, t.id DESC",
+        (h.day, w.number),
+    ).fetchall()
+    last = _last_no_shows(conn, h, w.number)
+    out = []
+    for row in rows:
+        why = _not_recallable(conn, row, h, last)
+        out.append({**ticket_dict(row), "closed_at": row["closed_at"], "recallable": why is None,
+                    "not_recallable": why})
+    return out
+
+
+def call_number(
+    db: Database, window: int, number: str, *, reason: str | None = None, clerk_user_id: Who = None,
+    actor: str = "system", clock: clk.Clock | None = None,
+) -> dict[str, Any]:
+    """特呼: call today's ticket ``number`` at ``window`` out of order.
+
+    The ticket must be waiting (or a no-show that is still recallable) and of a service
+    the window serves (or transferred to it). The window's current ticket is closed as by
+    :func:`call_next` (called → 过号, serving → done); the call is a normal call (the same
+    ``ticket.called`` event, voice and screens) and is audited (``ticket.special_call``)
+    with the clerk and the reason. No repeat guard: the clerk named the number.
+    """
+    if not isinstance(number, str) or not 1 < len(number.strip()) < 12:
+        raise ValidationError("bad_number")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > 200):
+        raise ValidationError("bad_note")
+    number = number.strip().upper()
+    h = hall(db, clock)
+    uid = as_acting(clerk_user_id).user_id
+    with write_tx(db) as conn:
+        found = conn.execute("SELECT id FROM tickets WHERE day = ? AND number = ?", (h.day, number)).fetchone()
+        if found is None:
+            raise NotFound("ticket_not_found", number=number)
+        row = fetch_ticket_row(conn, int(found[0]))
+        w = _open_window_for_call(conn, window, clerk_user_id)
+        check_ticket(conn, row, clerk_user_id)  # a no-show of another window, a ticket sent elsewhere: not here
+        before = row["status"]
+        if before == "no_show":
+            if _not_recallable(conn, row, h) is not None:
+                raise _bad_state(row, "特呼", "call out of order")
+        elif before != "waiting":
+            raise _bad_state(row, "特呼", "call out of order")
+        eligible = (
+            row["transfer_window"] == w.number
+            or w.serves(row["service_code"])
+            or (w.kind == "green" and row["priority"] in PRIORITY_GROUPS)
+        )
+        if not eligible:
+            raise Conflict("service_not_at_window", number=row["number"], window=w.number,
+                           service=row["service_code"], service_name=row["service_name"])
+        _close_current(conn, w, h)
+        cur = conn.execute(
+            "UPDATE tickets SET status = 'called', called_at = ?, window = ?, clerk_user_id = ?, "
+            "call_count = call_count + 1, transfer_window = NULL, closed_at = NULL WHERE id = ? AND status = ?",
+            (h.now, w.number, uid, row["id"], before),
+        )
+        if cur.rowcount != 1:
+            raise Conflict("call_race")
+        ticket_id = int(row["id"])
+        row = fetch_ticket_row(conn, ticket_id)
+        _called_event(conn, "call", row, w, uid, h.now)
+        append(conn, TicketSpecialCalled(ticket=ticket_id, number=row["number"], window=w.number,
+                                         clerk_user_id=uid, reason=reason or "", was=before),
+               actor=actor, ts=h.now)
+    return ticket_dict(row)
 
 
 def _simple_transition(
@@ -275,7 +400,8 @@ def transfer(
         if row["status"] not in ("waiting", "called", "serving") or row["day"] != h.day:
             raise _bad_state(row, "转窗", "transfer")
         check_ticket(conn, row, clerk_user_id)
-        to_window = load_window(conn, window).number if window is not None else None
+        target = load_window(conn, window) if window is not None else None
+        to_window = target.number if target is not None else None
         category = row["category"]
         to_service = row["service_code"]
         if service is not None:
@@ -285,6 +411,16 @@ def transfer(
             to_service, category = svc[0], svc[1]
         if to_window is not None and to_window == row["window"] and service is None:
             raise ValidationError("transfer_same_window")
+        if target is not None and target.status == "closed":
+            # Nobody would ever call it there: name the open windows that serve the service.
+            others = [o.number for o in load_windows(conn)
+                      if o.status == "open" and o.serves(to_service)
+                      and (service is not None or o.number != row["window"])]
+            listed = "、".join(str(n) for n in others)
+            raise Conflict("window_closed", window=target.number, open_windows=others,
+                           open_windows_zh=f"；可转往 {listed} 号窗口" if others else "；目前没有开启的窗口办理该事项",
+                           open_windows_en=f"; open windows for this service: {', '.join(map(str, others))}"
+                           if others else "; no open window serves this service")
         conn.execute(
             "UPDATE tickets SET status = 'waiting', transfer_window = ?, transfer_note = ?, transferred_at = ?, "
             "service_code = ?, category = ? WHERE id = ?",
@@ -396,9 +532,8 @@ def get_ticket(db: Database, ticket_id: int, *, clock: clk.Clock | None = None) 
     row = fetch_ticket_row(conn, ticket_id)
     ahead = minutes = 0
     if row["status"] == "waiting":
-        ahead = people_ahead(conn, row["day"], row["service_code"], row["priority"], float(row["issued_at"]),
-                             row["id"])
-        minutes = estimate_minutes(conn, db_path(db), row["day"], row["service_code"], ahead)
+        ahead, windows = ahead_and_windows(conn, db_path(db), hall(db, clock), int(row["id"]))
+        minutes = estimate_minutes(conn, db_path(db), row["day"], row["service_code"], ahead, windows)
     return ticket_dict(row, waiting_ahead=ahead, estimated_wait_minutes=minutes)
 
 

@@ -1,5 +1,6 @@
-"""Audit record kinds of the queue: the catalogue editing functions (:mod:`queue_server.queue.catalog`)
-and cancelling a ticket away from one's own window (:mod:`queue_server.queue.lifecycle`).
+"""Audit record kinds of the queue: the catalogue editing functions
+(:mod:`queue_server.queue.catalog`), the clerk's 特呼 (:func:`queue_server.queue.lifecycle.call_number`)
+and cancelling a ticket away from one's own window (:func:`queue_server.queue.lifecycle.cancel`).
 
 Each carries the item's key and its state before and after the change, as the admin API
 shows it (``before`` is None for a new item), so a change can be undone from its record
@@ -67,6 +68,22 @@ class AppointmentChanged(AuditRecord):
     code: str
     before: dict[str, Any] | None
     after: dict[str, Any]
+
+
+@record_type
+@dataclass(frozen=True)
+class TicketSpecialCalled(AuditRecord):
+    """A clerk called one ticket out of order (特呼) at a window: the ticket (id and number),
+    the window, the clerk's user id (None for an admin or a device token), the reason the
+    clerk gave ('' if none) and the ticket's status before (``waiting`` or ``no_show``)."""
+
+    kind: ClassVar[str] = "ticket.special_call"
+    ticket: int
+    number: str
+    window: int
+    clerk_user_id: int | None
+    reason: str
+    was: str
 
 
 @record_type

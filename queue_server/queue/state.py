@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlite_utils import Database
@@ -12,8 +13,9 @@ from queue_server.db import db_path, write_tx
 from queue_server.errors import NotFound, ValidationError
 from queue_server.events import last_event_id, record_event
 from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
+from queue_server.queue.ahead import ahead_and_windows
 from queue_server.queue.common import hall, load_window, load_windows, ticket_dict
-from queue_server.queue.estimate import estimate_minutes, people_ahead
+from queue_server.queue.estimate import estimate_minutes
 from queue_server.queue.order import ordered
 from queue_server.settings import set_setting
 
@@ -125,8 +127,10 @@ def ticket_progress(db: Database, progress_code: str, *, clock: clk.Clock | None
         raise NotFound("ticket_not_found")
     ahead = minutes = 0
     if row[6] == "waiting":
-        ahead = people_ahead(conn, row[1], row[3], row[7], float(row[8]), row[0])
-        minutes = estimate_minutes(conn, db_path(db), row[1], row[3], ahead)
+        h = hall(db, clock)
+        ahead, windows = ahead_and_windows(conn, db_path(db), h if h.day == row[1] else replace(h, day=row[1]),
+                                           int(row[0]))
+        minutes = estimate_minutes(conn, db_path(db), row[1], row[3], ahead, windows)
     shows_window = row[6] in ("called", "serving")
     return {
         "number": row[2],

@@ -29,6 +29,7 @@ from queue_server.errors import Conflict, NotFound, ValidationError, unknown_ser
 from queue_server.events import record_event
 from queue_server.idkey import id_digest, id_digests
 from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
+from queue_server.queue.ahead import ahead_and_windows
 from queue_server.queue.common import (
     APPOINTMENT,
     PRIORITY_GROUPS,
@@ -36,7 +37,7 @@ from queue_server.queue.common import (
     hall,
     ticket_dict,
 )
-from queue_server.queue.estimate import estimate_minutes, people_ahead, waiting_count
+from queue_server.queue.estimate import estimate_minutes
 
 SOURCES = ("kiosk", "counter", "appointment", "admin", "api")
 _PROGRESS_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
@@ -312,11 +313,8 @@ def _issue_tx(
                 conn.execute("ROLLBACK TO in_tx")
                 hook_error = f"{type(exc).__name__}: {exc}"
             conn.execute("RELEASE in_tx")
-        if priority is None:
-            ahead = waiting_count(conn, h.day, service) - 1  # everyone else waiting is ahead
-        else:
-            ahead = people_ahead(conn, h.day, service, priority, h.now, ticket_id)
-        minutes = estimate_minutes(conn, key, h.day, service, ahead)
+        ahead, windows = ahead_and_windows(conn, key, h, ticket_id)
+        minutes = estimate_minutes(conn, key, h.day, service, ahead, windows)
     appt = appointment_row
     row = {  # what fetch_ticket_row would read back, without reading it back
         "id": ticket_id, "day": h.day, "number": number, "service_code": service,

@@ -128,7 +128,7 @@ class Hall:
         while True:
             progress = False
             for w in self.windows:
-                r = self.post(f"/api/windows/{w}/call-next")
+                r = self.post(f"/api/windows/{w}/call-next", {"confirm": True})
                 if r.status_code == 204:
                     continue
                 assert r.status_code == 200, r.text

@@ -114,7 +114,14 @@ const Yc = (() => {
     }
     function open() { if (!closed) (bearer ? openFetch() : openEventSource()); }
     open();
-    return { close() { closed = true; if (es) es.close(); if (ctrl) ctrl.abort(); } };
+    return {
+      close() { closed = true; if (es) es.close(); if (ctrl) ctrl.abort(); },
+      /** Reconnect now if the stream gave up (after the link watcher saw the server again). */
+      revive() {
+        retryDelay = 1000;
+        if (es && es.readyState === EventSource.CLOSED) open();
+      },
+    };
   }
 
   /** Server clock: offset learned from state.hall.now, so every screen shows the same time. */
@@ -188,5 +195,79 @@ const Yc = (() => {
     }
   }
 
-  return { params, token, text, make, stream, clock, voiceQueue, windowName, timeOf };
+  /**
+   * The link watcher of a display page: it asks the server who its token is
+   * (GET /api/me?token=) every few seconds. When the server answers 401 (the token is
+   * unknown, revoked or expired), or nothing has reached the server for LOST_AFTER_MS, a
+   * full-screen notice in Chinese and English says why and what to do, instead of a
+   * picture that is no longer true. It goes away by itself as soon as the server answers
+   * again (and the event stream is reopened). opts.stream: the page's Yc.stream handle.
+   */
+  function watchLink(opts) {
+    const LOST_AFTER_MS = Number(params.get("lost_after")) * 1000 || 10000;
+    const EVERY_MS = Number(params.get("probe")) * 1000 || 4000;
+    let lastOk = Date.now();
+    let shown = "";
+    const REASONS = {
+      token: ["显示屏令牌无效或已被吊销", "This screen's token is unknown or has been revoked",
+        "请技术人员在设备管理页（/tech）为本屏重新生成令牌，并更新本屏的网址。",
+        "A technician should issue a new display token on /tech and update this screen's address."],
+      offline: ["已超过 10 秒无法连接叫号服务器", "The queue server has not been reached for 10 seconds",
+        "请检查网线、Wi-Fi 和服务器电源；连接恢复后本屏自动恢复。",
+        "Check the network cable, Wi-Fi and the server's power; this screen recovers by itself."],
+    };
+    function overlay() {
+      let el = document.getElementById("link-notice");
+      if (el) return el;
+      el = make("div", "link-notice");
+      el.id = "link-notice";
+      el.setAttribute("role", "alert");
+      el.hidden = true;
+      const box = make("div", "link-notice-box");
+      box.append(make("div", "ln-title", "叫号屏未连接 — 请联系技术人员"),
+        make("div", "ln-title-en", "Display not connected — please call a technician"),
+        make("div", "ln-reason"), make("div", "ln-reason-en"), make("div", "ln-todo"), make("div", "ln-todo-en"),
+        make("div", "ln-since"));
+      el.appendChild(box);
+      document.body.appendChild(el);
+      return el;
+    }
+    function show(reason) {
+      const el = overlay();
+      const [zh, en, todo, todoEn] = REASONS[reason];
+      if (shown !== reason) {
+        text(el.querySelector(".ln-reason"), "原因：" + zh);
+        text(el.querySelector(".ln-reason-en"), "Reason: " + en);
+        text(el.querySelector(".ln-todo"), todo);
+        text(el.querySelector(".ln-todo-en"), todoEn);
+      }
+      text(el.querySelector(".ln-since"), `最后连接 Last contact ${timeOf(lastOk / 1000)}`);
+      el.hidden = false;
+      shown = reason;
+      document.body.dataset.link = reason;
+    }
+    function hide() {
+      if (!shown) return;
+      overlay().hidden = true;
+      shown = "";
+      document.body.dataset.link = "ok";
+      if (opts && opts.stream) opts.stream.revive();
+    }
+    async function probe() {
+      let status = 0;
+      try {
+        const r = await fetch("/api/me?token=" + encodeURIComponent(token()), { cache: "no-store" });
+        status = r.status;
+      } catch (e) { status = 0; }
+      if (status === 200) { lastOk = Date.now(); hide(); }
+      else if (status === 401 || status === 403) show("token");
+      else if (Date.now() - lastOk >= LOST_AFTER_MS) show("offline");
+      setTimeout(probe, status === 200 ? EVERY_MS : Math.min(EVERY_MS, 2000));
+    }
+    document.body.dataset.link = "ok";
+    setTimeout(probe, 500);
+    return { contact() { lastOk = Date.now(); } };
+  }
+
+  return { params, token, text, make, stream, clock, voiceQueue, windowName, timeOf, watchLink };
 })();

@@ -53,6 +53,7 @@
       const err = new Error(msg);
       err.status = resp.status;
       err.code = data && data.error && data.error.code;
+      err.details = (data && data.error && data.error.details) || {};
       if (resp.status === 401 && path !== "/api/login") {
         logout(true, msg);
         err.handled = true;
@@ -155,6 +156,7 @@
     windowInfo = windows.find((w) => w.number === windowNo) || null;
     const q = await api("GET", `/api/windows/${windowNo}/queue`);
     renderQueue(q.tickets || q);
+    renderNoShows(await api("GET", `/api/windows/${windowNo}/no-shows`));
     if (current) {
       try { current = await api("GET", `/api/tickets/${current.id}`); } catch (e) { current = null; }
       if (current && (current.window !== windowNo || !["called", "serving"].includes(current.status))) current = null;
@@ -237,6 +239,35 @@
     }));
   }
 
+  const WHY_ZH = { too_old: "已超过可回呼时间 Too long ago", not_among_last: "不在最近几个过号之内 Not among the last" };
+  function renderNoShows(tickets) {
+    const body = document.getElementById("no-show-body");
+    Yc.text("no-show-count", `${tickets.length} 个`);
+    document.getElementById("no-show-empty").hidden = tickets.length > 0;
+    body.replaceChildren(...tickets.map((t) => {
+      const tr = Yc.make("tr", t.recallable ? "" : "gone");
+      tr.dataset.ticket = t.id;
+      tr.dataset.number = t.number;
+      const cell = Yc.make("td", t.recallable ? "" : "why");
+      if (t.recallable) {
+        const b = Yc.make("button", "recall-no-show", "回呼 Recall");
+        b.type = "button";
+        b.addEventListener("click", () => act(async () => {
+          current = unwrap(await api("POST", `/api/tickets/${t.id}/recall`, { window: windowNo }));
+          renderDesk();
+          say(`已回呼 ${current.number}`, true);
+          refreshSoon();
+        }));
+        cell.appendChild(b);
+      } else {
+        cell.textContent = WHY_ZH[t.not_recallable] || t.not_recallable || "";
+      }
+      tr.append(Yc.make("td", "num", t.number), Yc.make("td", "", t.service_name || t.service),
+        Yc.make("td", "", fmtTime(t.closed_at)), cell);
+      return tr;
+    }));
+  }
+
   function setButtons() {
     const open = windowInfo && windowInfo.status === "open";
     const st = current && current.status;
@@ -247,18 +278,13 @@
     dis("btn-finish", !current || st !== "serving");
     dis("btn-noshow", !current || st !== "called");
     dis("btn-transfer", !current);
+    dis("btn-reprint", !current);
+    dis("btn-special", !open);
   }
 
   // --- actions ----------------------------------------------------------------------------
   const actions = {
-    call: () => act(async () => {
-      const t = await api("POST", `/api/windows/${windowNo}/call-next`);
-      if (!t) { say("当前没有等候的号码 (Nobody is waiting)"); return; }
-      current = t.ticket || t;
-      renderDesk();
-      say(`已呼叫 ${current.number}`, true);
-      refreshSoon();
-    }),
+    call: () => act(() => callNext(false)),
     recall: () => current && act(async () => { current = unwrap(await api("POST", `/api/tickets/${current.id}/recall`)); renderDesk(); say(`已重呼 ${current.number}`, true); }),
     start: () => current && act(async () => { current = unwrap(await api("POST", `/api/tickets/${current.id}/start`)); renderDesk(); }),
     finish: () => current && act(async () => { await api("POST", `/api/tickets/${current.id}/finish`); say(`${current.number} 已办结`, true); current = null; renderDesk(); refreshSoon(); }),
@@ -266,6 +292,54 @@
     transfer: () => current && openTransfer(),
     pause: () => windowInfo && (windowInfo.status === "paused" ? act(resume) : openPause()),
   };
+  async function callNext(confirm) {
+    let t;
+    try {
+      t = await api("POST", `/api/windows/${windowNo}/call-next`, confirm ? { confirm: true } : undefined);
+    } catch (e) {
+      if (e.code !== "just_called") throw e;
+      // A second press right after a call: ask before the citizen walking up becomes a no-show.
+      const number = (e.details && e.details.number) || (current && current.number) || "";
+      Yc.text("just-called-text", `刚叫过 ${number}，确定过号并叫下一位？`);
+      document.getElementById("dlg-just-called").showModal();
+      return;
+    }
+    if (!t) { say("当前没有等候的号码 (Nobody is waiting)"); refreshSoon(); return; }
+    current = t.ticket || t;
+    renderDesk();
+    say(`已呼叫 ${current.number}`, true);
+    refreshSoon();
+  }
+  document.getElementById("dlg-just-called").addEventListener("close", (ev) => {
+    if (ev.target.returnValue === "ok") act(() => callNext(true));
+  });
+
+  document.getElementById("special-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const input = document.getElementById("special-number");
+    const number = input.value.trim().toUpperCase();
+    if (!number) { input.focus(); return; }
+    const reason = document.getElementById("special-reason").value.trim();
+    act(async () => {
+      const body = { number };
+      if (reason) body.reason = reason;
+      current = await api("POST", `/api/windows/${windowNo}/call`, body);
+      input.value = "";
+      document.getElementById("special-reason").value = "";
+      renderDesk();
+      say(`已特呼 ${current.number}`, true);
+      refreshSoon();
+    });
+  });
+
+  async function reprint() {
+    const t = current;
+    const r = await api("POST", "/api/print-jobs", { ticket_id: t.id });
+    const p = (r && r.print) || {};
+    if (p.status === "queued") say(`${t.number} 补打已发送到打印机（任务 ${p.job_id}） Reprint queued`, true);
+    else say(`${t.number} 未能补打：${p.message || "未配置打印机"} (${p.message_en || "no printer"})`);
+  }
+
   function unwrap(r) { return (r && r.ticket) || r || current; }
 
   async function resume() {
@@ -280,6 +354,7 @@
   document.getElementById("btn-finish").addEventListener("click", actions.finish);
   document.getElementById("btn-noshow").addEventListener("click", actions.noshow);
   document.getElementById("btn-transfer").addEventListener("click", actions.transfer);
+  document.getElementById("btn-reprint").addEventListener("click", () => current && act(reprint));
   document.getElementById("btn-pause").addEventListener("click", actions.pause);
   document.getElementById("btn-resume").addEventListener("click", actions.pause);
   document.getElementById("btn-close").addEventListener("click", () => act(async () => {

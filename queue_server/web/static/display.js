@@ -24,8 +24,17 @@
     return (state.windows || []).find((w) => w.number === n);
   }
 
+  /** The newest call at a window that is still open: a paused or closed window drops out
+   * of 正在叫号 at once (its window.paused / window.closed event), not at the next call. */
+  function nowCalling() {
+    return (state.recent_calls || []).find((c) => {
+      const w = windowByNumber(c.window);
+      return !w || w.status === "open";
+    });
+  }
+
   function renderNow() {
-    const last = (state.recent_calls || [])[0];
+    const last = nowCalling();
     if (!last) {
       Yc.text("now-number", "—");
       Yc.text("now-kind", "");
@@ -111,13 +120,18 @@
     body.dataset.lastEventId = s.last_event_id;
   }
 
-  Yc.stream({
-    snapshot(s) { noticeEvent = null; apply(s); tick(); },
+  const stream = Yc.stream({
+    snapshot(s) { noticeEvent = null; apply(s); tick(); link.contact(); },
     state: apply,
     event(type, d, id) {
       body.dataset.lastEventId = id;
+      link.contact();
       if (type === "ticket.called" || type === "ticket.recalled") onCall(type, d);
-      else if (type === "notice.changed") {
+      else if (type.startsWith("window.")) {
+        const w = windowByNumber(d.window);
+        if (w) { w.status = d.status; w.pause_reason = d.reason; }
+        renderNow();
+      } else if (type === "notice.changed") {
         noticeEvent = { id, notice: d.notice };
         state.hall.notice = d.notice;
         renderNotice();
@@ -128,6 +142,8 @@
       document.getElementById("link").classList.toggle("down", !up);
     },
   });
+
+  const link = Yc.watchLink({ stream });
 
   chooseLayout();
   window.addEventListener("resize", chooseLayout);

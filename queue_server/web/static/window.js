@@ -40,7 +40,7 @@
     el.classList.add("flash");
   }
 
-  Yc.stream({
+  const stream = Yc.stream({
     snapshot: fromState,
     state: fromState,
     event(type, d, id) {
@@ -70,5 +70,6 @@
     },
     status(up) { document.getElementById("link").classList.toggle("down", !up); },
   });
+  Yc.watchLink({ stream });
   render();
 })();

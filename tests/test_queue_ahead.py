@@ -1,0 +1,161 @@
+"""前面还有 N 人 against the calling order itself: a hall with shared windows (一窗受理), N of
+every waiting ticket compared with a run of ``call_next`` on a copy of the hall — the open
+windows calling in turn, time standing still, counting the calls before each ticket of the
+services that share its windows."""
+
+from __future__ import annotations
+
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from queue_server import queue as q
+from queue_server.db import connect
+from queue_server.queue.ahead import clear_cache
+from queue_server.queue.hall_config import import_hall
+from queue_server.settings import set_setting
+from tests.support.queue import FakeClock, add_appointment
+
+# Services: A1, A2 (shared by windows 1 and 2, in opposite order), B1 (window 2 and 3),
+# C1 alone at window 4 (its own component), G priority at the green window 5 (serves C1).
+CATALOG = {
+    "categories": [{"code": "a", "name": "甲", "prefix": "A"}, {"code": "b", "name": "乙", "prefix": "B"},
+                   {"code": "c", "name": "丙", "prefix": "C"}],
+    "services": [
+        {"code": "A1", "name": "甲一", "category": "a", "avg_minutes": 10},
+        {"code": "A2", "name": "甲二", "category": "a", "avg_minutes": 10},
+        {"code": "B1", "name": "乙一", "category": "b", "avg_minutes": 10},
+        {"code": "C1", "name": "丙一", "category": "c", "avg_minutes": 10},
+    ],
+    "windows": [
+        {"number": 1, "name": "1号窗口", "services": ["A1", "A2"]},
+        {"number": 2, "name": "2号窗口", "services": ["A2", "B1", "A1"]},
+        {"number": 3, "name": "3号窗口", "services": ["B1"]},
+        {"number": 4, "name": "4号窗口", "services": ["C1"]},
+        {"number": 5, "name": "5号窗口 绿色通道", "services": ["C1"], "kind": "green"},
+    ],
+}
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def _hall(db, clock) -> None:
+    import_hall(db, json.loads(json.dumps(CATALOG)))
+    for w in CATALOG["windows"]:
+        q.open_window(db, w["number"], clock=clock)
+
+
+def _components(open_windows: list[int]) -> dict[str, int]:
+    # What shares open windows with what, computed here independently of the engine.
+    groups: list[set[str]] = [{s["code"]} for s in CATALOG["services"]]
+    for w in CATALOG["windows"]:
+        if w["number"] not in open_windows:
+            continue
+        s = set(w["services"])
+        for g in [g for g in groups if g & s]:
+            s |= g
+            groups.remove(g)
+        groups.append(s)
+    return {code: i for i, g in enumerate(groups) for code in g}
+
+
+def _replay(db_path: Path, tmp_path: Path, clock: FakeClock) -> tuple[list[dict], list[int]]:
+    """call_next at every open window in turn on a copy of the hall until nobody is left."""
+    copy = tmp_path / "copy.db"
+    src = sqlite3.connect(db_path)
+    dst = sqlite3.connect(copy)
+    src.backup(dst)
+    src.close()
+    dst.close()
+    db = connect(copy)
+    try:
+        open_windows = [w["number"] for w in q.windows(db) if w["status"] == "open"]
+        called: list[dict] = []
+        while True:
+            round_ = [q.call_next(db, w, clock=clock) for w in open_windows]
+            got = [t for t in round_ if t is not None]
+            if not got:
+                return called, open_windows
+            called.extend(got)
+    finally:
+        db.conn.close()
+
+
+def _expected(called: list[dict], open_windows: list[int]) -> dict[int, int]:
+    comp = _components(open_windows)
+    out: dict[int, int] = {}
+    for i, t in enumerate(called):
+        out[t["id"]] = sum(1 for u in called[:i] if comp[u["service"]] == comp[t["service"]])
+    return out
+
+
+def _check(db, db_path, tmp_path, clock) -> dict[int, int]:
+    clear_cache()
+    waiting = [r[0] for r in db.conn.execute("SELECT id FROM tickets WHERE status = 'waiting'")]
+    got = {tid: q.get_ticket(db, tid, clock=clock)["waiting_ahead"] for tid in waiting}
+    want = _expected(*_replay(db_path, tmp_path, clock))
+    assert got == want
+    # The progress page says the same.
+    for tid in waiting[:5]:
+        code = db.conn.execute("SELECT progress_code FROM tickets WHERE id = ?", (tid,)).fetchone()[0]
+        assert q.ticket_progress(db, code, clock=clock)["waiting_ahead"] == want[tid]
+    return got
+
+
+def test_people_ahead_is_the_simulated_calling_order_across_shared_windows(db, db_path, tmp_path, clock):
+    _hall(db, clock)
+    rng = random.Random(18)
+    for _ in range(60):
+        clock.advance(rng.randint(1, 40))
+        q.issue_ticket(db, rng.choice(["A1", "A1", "A2", "B1", "B1", "C1"]), clock=clock)
+    # A few priority tickets (the green window takes them across services), an on-time appointment.
+    for svc in ("A1", "C1", "B1"):
+        clock.advance(5)
+        q.issue_ticket(db, svc, priority="elderly", clock=clock)
+    add_appointment(db, "YY000001", "A2", "10:15", "10:45")  # now is about 10:21: on time
+    clock.advance(5)
+    q.check_in(db, code="YY000001", clock=clock)
+    # Some tickets already called, one transferred to window 3.
+    first = q.call_next(db, 1, clock=clock)
+    q.call_next(db, 2, clock=clock)
+    q.transfer(db, first["id"], window=3, clock=clock)
+    got = _check(db, db_path, tmp_path, clock)
+    assert max(got.values()) > 20  # a real queue, not a trivial one
+
+
+def test_overdue_tickets_and_a_closed_window_change_the_count(db, db_path, tmp_path, clock):
+    _hall(db, clock)
+    set_setting(db, "max_wait_minutes", 10)
+    for i in range(30):
+        clock.advance(45)
+        q.issue_ticket(db, ["A1", "A2", "B1"][i % 3], clock=clock)
+    _check(db, db_path, tmp_path, clock)  # the oldest ones are overdue: tier 3 first
+    q.close_window(db, 2, clock=clock)
+    _check(db, db_path, tmp_path, clock)
+
+
+def test_same_service_is_not_the_whole_story(db, db_path, tmp_path, clock):
+    """The old count (same service only) says 0 for the first B1; under 一窗受理 window 2
+    calls the A2 tickets first (its list starts with A2), but window 3 takes B1 at once."""
+    _hall(db, clock)
+    q.close_window(db, 3, clock=clock)
+    for svc in ("A2", "A2", "A2", "A1", "B1"):
+        clock.advance(10)
+        t = q.issue_ticket(db, svc, clock=clock)
+    # Windows 1 and 2 call in turn: A2, A2 (round 1), A2, A1 (round 2), then B1.
+    assert t["waiting_ahead"] == 4
+    assert _check(db, db_path, tmp_path, clock)[t["id"]] == 4
+
+
+def test_no_open_window_counts_with_every_window_open(db, db_path, tmp_path, clock):
+    _hall(db, clock)
+    for w in (1, 2, 3, 4, 5):
+        q.close_window(db, w, clock=clock)
+    tickets = [q.issue_ticket(db, "B1", clock=clock) for _ in range(3)]
+    assert [t["waiting_ahead"] for t in tickets] == [0, 1, 2]
