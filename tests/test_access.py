@@ -383,3 +383,20 @@ def test_a_forked_server_process_still_hashes():
             pytest.fail("the forked child's login hash hung")
         time.sleep(0.05)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_special_call_and_the_no_show_list_follow_the_window_rule(client, desks):
+    """特呼 (``POST /api/windows/<n>/call``) passes through the same rule as every window action."""
+    t = client.post("/api/tickets", headers=desks["kiosk"], json={"service": "QY01"}).json
+    called = client.post("/api/windows/4/call-next", headers=desks["clerk1"]).json
+    assert called["id"] == t["id"]
+    assert client.post(f"/api/tickets/{t['id']}/no-show", headers=desks["clerk1"]).status_code == 200
+    # window 5 serves QY01 too, but the no-show is window 4's
+    r = client.post("/api/windows/5/call", headers=desks["clerk2"], json={"number": t["number"]})
+    assert r.status_code == 403 and r.json["error"]["code"] == "not_your_window"
+    # and nobody calls at a window they have not opened
+    r = client.post("/api/windows/4/call", headers=desks["clerk2"], json={"number": t["number"]})
+    assert r.status_code == 403 and r.json["error"]["code"] == "not_your_window"
+    assert client.get("/api/windows/4/no-shows", headers=desks["clerk1"]).status_code == 200
+    r = client.post("/api/windows/4/call", headers=desks["clerk1"], json={"number": t["number"]})
+    assert r.status_code == 200 and r.json["window"] == 4
