@@ -67,7 +67,7 @@ def console(browser, url: str, hall: dict[str, Any], user: str, window: int):
 
 
 def wait_number(page, expected: str) -> None:
-    page.wait_for_function(f"document.getElementById('cur-number').textContent === '{expected}'", timeout=10000)
+    page.wait_for_function(f"() => document.getElementById('cur-number').textContent === '{expected}'", timeout=10000)
 
 
 def wait_msg_has(page, text: str) -> None:
@@ -117,7 +117,7 @@ def test_double_press_asks_then_no_show_list_recall_and_special_call(browser, se
     wait_msg_has(page, f"已特呼 {d['number']}")
     assert status_of(db_path, c["id"]) == "waiting"
     page.wait_for_selector(f"#no-show-body tr[data-number='{a['number']}']")
-    page.wait_for_function("document.querySelectorAll('#no-show-body tr').length === 2")
+    page.wait_for_function("() => document.querySelectorAll('#no-show-body tr').length === 2")
     page.screenshot(path=str(shots / "counter-no-shows.png"), full_page=True)
     # A number that does not exist: the server's plain Chinese reason.
     page.fill("#special-number", "Z999")
@@ -145,7 +145,7 @@ def test_reprint_button_queues_a_reprint_of_the_current_ticket(browser, server, 
     press(page, "F1")
     wait_number(page, t["number"])
     # The called ticket leaves the waiting list.
-    page.wait_for_function("document.querySelectorAll('#queue-body tr').length === 0", timeout=10000)
+    page.wait_for_function("() => document.querySelectorAll('#queue-body tr').length === 0", timeout=10000)
     page.click("#btn-reprint")
     wait_msg_has(page, f"{t['number']} 补打已发送到打印机")
     page.screenshot(path=str(shots_dir(tmp_path) / "counter-reprint.png"))
@@ -162,7 +162,7 @@ def test_display_shows_a_notice_when_its_token_is_revoked_and_recovers(browser, 
     shots = shots_dir(tmp_path)
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.goto(f"{server.url}/display?token={token}&voice=off&heartbeat=off&probe=1")
-    page.wait_for_function("document.body.dataset.lastEventId !== undefined && document.body.dataset.link === 'ok'")
+    page.wait_for_function("() => document.body.dataset.lastEventId !== undefined && document.body.dataset.link === 'ok'")
     assert page.is_hidden("#link-notice") if page.query_selector("#link-notice") else True
 
     db = connect(db_path)
@@ -190,7 +190,7 @@ def test_display_shows_a_notice_when_its_token_is_revoked_and_recovers(browser, 
     db = connect(db_path)
     engine.call_next(db, 2)
     db.conn.close()
-    page.wait_for_function(f"document.getElementById('now-number').textContent === '{t['number']}'",
+    page.wait_for_function(f"() => document.getElementById('now-number').textContent === '{t['number']}'",
                            timeout=20000)
 
 
@@ -201,7 +201,7 @@ def test_display_notice_when_the_server_is_away_for_10_seconds(browser, db_path,
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(f"{srv.url}/display/window/1?token={hall['tokens']['display']}"
                   "&heartbeat=off&probe=1")
-        page.wait_for_function("document.body.dataset.link === 'ok'")
+        page.wait_for_function("() => document.body.dataset.link === 'ok'")
         srv.stop()
         page.wait_for_timeout(5000)
         assert page.evaluate("document.body.dataset.link") == "ok"  # not yet: 10 s
@@ -222,18 +222,18 @@ def test_a_paused_window_leaves_now_calling_at_once(browser, server, hall, db_pa
     db.conn.close()
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.goto(f"{server.url}/display?token={hall['tokens']['display']}&voice=off&heartbeat=off")
-    page.wait_for_function(f"document.getElementById('now-number').textContent === '{b['number']}'")
+    page.wait_for_function(f"() => document.getElementById('now-number').textContent === '{b['number']}'")
     db = connect(db_path)
     engine.pause_window(db, 2, "临时离开")
     db.conn.close()
     # Window 2's call leaves 正在叫号; the newest call at an open window (1) shows instead.
-    page.wait_for_function(f"document.getElementById('now-number').textContent === '{a['number']}'",
+    page.wait_for_function(f"() => document.getElementById('now-number').textContent === '{a['number']}'",
                            timeout=10000)
     assert "请到 1 号窗口" in (page.text_content("#now") or "")
     db = connect(db_path)
     engine.close_window(db, 1)
     db.conn.close()
-    page.wait_for_function("document.getElementById('now-number').textContent === '—'", timeout=10000)
+    page.wait_for_function("() => document.getElementById('now-number').textContent === '—'", timeout=10000)
 
 
 def test_landing_page_links_the_public_parts(browser, server, hall, db_path, tmp_path):
@@ -242,7 +242,7 @@ def test_landing_page_links_the_public_parts(browser, server, hall, db_path, tmp
     (t,) = issue(db_path, "ZH01")
     r = requests.get(server.url + "/", timeout=5)
     assert r.status_code == 200
-    assert "default-src 'none'" in r.headers["Content-Security-Policy"]
+    assert "frame-ancestors 'none'" in r.headers["Content-Security-Policy"]
     assert r.headers["X-Content-Type-Options"] == "nosniff" and r.headers["Cache-Control"] == "no-store"
     for path in ("/display", "/display/window/1", "/display/window/15", "/counter", "/admin", "/tech"):
         assert f'href="{path}"' in r.text, path

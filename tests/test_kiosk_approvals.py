@@ -124,12 +124,12 @@ def test_a_referral_prints_the_notice_and_the_console_shows_the_reasons_when_cal
     page.wait_for_selector("#btn-call:not([disabled])")
     for _ in range(10):  # other tests' tickets may be ahead: call until ours
         page.click("#btn-call")
-        page.wait_for_function("document.getElementById('cur-number').textContent !== '—'", timeout=10000)
+        page.wait_for_function("() => document.getElementById('cur-number').textContent !== '—'", timeout=10000)
         if page.text_content("#cur-number") == out["number"]:
             break
         page.wait_for_selector("#btn-noshow:not([disabled])")
         page.click("#btn-noshow")
-        page.wait_for_function("document.getElementById('cur-number').textContent === '—'", timeout=10000)
+        page.wait_for_function("() => document.getElementById('cur-number').textContent === '—'", timeout=10000)
     assert page.text_content("#cur-number") == out["number"]
     page.wait_for_selector("#case-panel:not([hidden])", timeout=10000)
     assert page.text_content("#case-number") == r["case"]

@@ -203,7 +203,7 @@ def test_tech_page_follows_a_kiosk_through_paper_near_end_paper_out_a_test_print
         a = hall.api("POST", "/api/devices/hall-screen-1/actions", json={"action": "reload_config"})
         wait_until(lambda: hall.api("GET", f"/api/devices/hall-screen-1/actions/{a['id']}")["status"] == "done",
                    15, "the display's reload")
-        screen.wait_for_function("window.__before_reload === undefined", timeout=10000)
+        screen.wait_for_function("() => window.__before_reload === undefined", timeout=10000)
         # the filter shows only what is not ok
         page.select_option("#f-state", "problem")
         page.wait_for_timeout(300)

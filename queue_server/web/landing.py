@@ -19,14 +19,9 @@ from queue_server.settings import all_settings
 
 bp = Blueprint("landing", __name__, template_folder="templates")
 
-CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; base-uri 'none'; "
-       "form-action 'self'; frame-ancestors 'none'")
-
-
 def _secure(resp: Response) -> Response:
-    resp.headers["Content-Security-Policy"] = CSP
-    resp.headers["X-Content-Type-Options"] = "nosniff"
-    resp.headers["Referrer-Policy"] = "no-referrer"
+    """No caching; the security headers (CSP, nosniff, no referrer) come from the app's one
+    ``after_request`` (:func:`queue_server.app.security_headers`)."""
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
