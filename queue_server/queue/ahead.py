@@ -34,6 +34,7 @@ from typing import Any
 
 from queue_server import clock as clk
 from queue_server.queue.common import APPOINTMENT, PRIORITY_GROUPS, Hall, Window, load_windows
+from queue_server.slots import released
 
 _GROUPS = frozenset(PRIORITY_GROUPS)
 _ISSUE_ORDER = itemgetter(3, 0)  # (issued_at, id)
@@ -258,31 +259,39 @@ def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) ->
         flight = _flights.setdefault(key, _Flight())
     with flight.cond:
         wanted = flight.started + 1  # the next run to start begins after our commit
-        while flight.finished < wanted:
-            if flight.running:
-                flight.cond.wait()
-                continue
-            flight.running = True
-            flight.started += 1
-            generation = flight.started
-            flight.cond.release()
-            runs = None
+    while True:
+        with flight.cond:
+            if flight.finished >= wanted:
+                runs = flight.runs
+                break
+            lead = not flight.running
+            if lead:
+                flight.running = True
+                flight.started += 1
+                generation = flight.started
+        if not lead:
+            # Another request is making a run; wait for it without our work slot (and take the
+            # slot back only after leaving the condition: the leader needs both to finish).
+            with released(), flight.cond:
+                while flight.running and flight.finished < wanted:
+                    flight.cond.wait()
+            continue
+        made = None
+        try:
+            conn.execute("BEGIN")  # one snapshot: the state key and the rows agree
             try:
-                conn.execute("BEGIN")  # one snapshot: the state key and the rows agree
-                try:
-                    state = _state(conn, h)
-                    runs = _open_run(conn, h)
-                    with _lock:
-                        _cache[key] = (state, runs)
-                finally:
-                    conn.execute("COMMIT")
+                state = _state(conn, h)
+                made = _open_run(conn, h)
+                with _lock:
+                    _cache[key] = (state, made)
             finally:
-                flight.cond.acquire()
+                conn.execute("COMMIT")
+        finally:
+            with flight.cond:
                 flight.running = False
-                if runs is not None:
-                    flight.runs, flight.finished = runs, generation
+                if made is not None:
+                    flight.runs, flight.finished = made, generation
                 flight.cond.notify_all()
-        runs = flight.runs
     n = runs["open"].get(ticket_id) if runs.get("open") is not None else None  # type: ignore[union-attr]
     return n if n is not None else ahead_and_windows(conn, key, h, ticket_id)
 
