@@ -15,6 +15,7 @@ from queue_server.app import get_db
 from queue_server.auth import READ_ONLY_ROLES, TOKEN_ROLES, Principal, verify_token
 from queue_server.errors import BadRequest, Forbidden, Unauthorized, ValidationError
 from queue_server.queue.access import ANYWHERE, Acting
+from queue_server.slots import holding
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,7 +55,7 @@ def roles(*allowed: str) -> Callable[[F], F]:
     def deco(fn: F) -> F:
         @wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with _slots():
+            with holding(_slots()):
                 p = authenticate()
                 if p.role != "admin" and p.role not in allowed:
                     raise Forbidden("forbidden", role=p.role)

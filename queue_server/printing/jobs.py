@@ -268,12 +268,13 @@ def receipt(ticket: dict[str, Any], settings: dict[str, Any], *, base_url: str |
 
 
 def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = False,
-                   base_url: str | None = None) -> dict[str, Any]:
+                   base_url: str | None = None, ahead_at_print: bool = False) -> dict[str, Any]:
     """:func:`receipt` of a ticket as it stands *now* (queue position, wait), read by id.
 
-    Computed when the job is queued, inside the issuing transaction (≈0.4 ms): the worker
-    then only renders bytes, with no database reads between its claim and the printer —
-    under load each read is a GIL hand-off that costs milliseconds."""
+    Computed when the job is queued, inside the issuing transaction: the worker then only
+    renders bytes. With ``ahead_at_print`` the people ahead and the wait are left for the
+    worker (:func:`fill_ahead`): 前面还有 N 人 is a simulation of the calling order, linear
+    in the waiting tickets, that must not run under the write lock of every issue."""
     from queue_server.db import db_path
     from queue_server.queue.ahead import ahead_and_windows
     from queue_server.queue.common import hall
@@ -288,14 +289,38 @@ def ticket_payload(conn: sqlite3.Connection, ticket_id: int, *, reprint: bool = 
     if row is None:
         raise NotFound("ticket_not_found", ticket=ticket_id)
     ahead = minutes = None
-    if row[6] == "waiting":
+    if row[6] == "waiting" and not ahead_at_print:
         h = replace(hall(db), day=row[1])  # the ticket's own day, whatever the wall clock says
         ahead, windows = ahead_and_windows(conn, db_path(db), h, ticket_id)
         minutes = estimate_minutes(conn, db_path(db), row[1], row[2], ahead, windows)
     ticket = {"number": row[0], "status": row[6], "issued_at": row[4], "progress_code": row[5],
               "service_name": row[7], "service_name_en": row[8], "waiting_ahead": ahead,
               "estimated_wait_minutes": minutes}
-    return receipt(ticket, all_settings(db), base_url=base_url, reprint=reprint)
+    out = receipt(ticket, all_settings(db), base_url=base_url, reprint=reprint)
+    if ahead_at_print and row[6] == "waiting":
+        out["ahead_at_print"] = True
+    return out
+
+
+def fill_ahead(db: Database, job: Job) -> Job:
+    """A ticket job queued with ``ahead_at_print``: its people ahead and wait as they are
+    now, just before it prints (after the issue's commit, outside any write lock)."""
+    from queue_server.db import db_path
+    from queue_server.queue.ahead import after_commit
+    from queue_server.queue.common import hall
+    from queue_server.queue.estimate import estimate_minutes
+
+    payload = dict(job.payload)
+    if not payload.pop("ahead_at_print", False) or job.ticket_id is None:
+        return job
+    row = db.conn.execute("SELECT status, day, service_code FROM tickets WHERE id = ?",
+                          (job.ticket_id,)).fetchone()
+    if row is not None and row[0] == "waiting":
+        h = replace(hall(db), day=row[1])
+        ahead, windows = after_commit(db.conn, db_path(db), h, job.ticket_id)
+        payload["people_ahead"] = ahead
+        payload["wait_minutes"] = int(round(estimate_minutes(db.conn, db_path(db), row[1], row[2], ahead, windows)))
+    return replace(job, payload=payload)
 
 
 def _pick_printer(conn: sqlite3.Connection, printer: str | None) -> str | None:
@@ -324,7 +349,7 @@ def enqueue_ticket_print(conn: Any, ticket_id: int, printer: str | None = None) 
     name = _pick_printer(conn, printer)
     if name is None:
         return None
-    return _insert_job(conn, name, "ticket", ticket_id, ticket_payload(conn, ticket_id))
+    return _insert_job(conn, name, "ticket", ticket_id, ticket_payload(conn, ticket_id, ahead_at_print=True))
 
 
 def enqueue_reprint(conn: Any, ticket_id: int, printer: str | None = None) -> int | None:

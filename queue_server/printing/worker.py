@@ -27,7 +27,7 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -225,6 +225,11 @@ class PrinterWorker(threading.Thread):
 
     def _print(self, db: Database, p: dict[str, Any], job: jobs.Job) -> None:
         cfg = self.config
+        try:
+            job = jobs.fill_ahead(db, job)
+        except Exception:  # the ticket still prints, without 前面还有 N 人
+            log.exception("people ahead for print job %s", job.id)
+            job = replace(job, payload={k: v for k, v in job.payload.items() if k != "ahead_at_print"})
         try:
             data = render_job(job, p["options"], p["url"])
         except Exception as exc:  # a payload we cannot render will never print

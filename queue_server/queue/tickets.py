@@ -29,7 +29,7 @@ from queue_server.errors import Conflict, NotFound, ValidationError, unknown_ser
 from queue_server.events import record_event
 from queue_server.idkey import id_digest, id_digests
 from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
-from queue_server.queue.ahead import ahead_and_windows
+from queue_server.queue.ahead import after_commit
 from queue_server.queue.common import (
     APPOINTMENT,
     PRIORITY_GROUPS,
@@ -313,8 +313,9 @@ def _issue_tx(
                 conn.execute("ROLLBACK TO in_tx")
                 hook_error = f"{type(exc).__name__}: {exc}"
             conn.execute("RELEASE in_tx")
-        ahead, windows = ahead_and_windows(conn, key, h, ticket_id)
-        minutes = estimate_minutes(conn, key, h.day, service, ahead, windows)
+    # 前面还有 N 人 after the commit, outside the write lock: concurrent issuers share a run.
+    ahead, windows = after_commit(db.conn, key, h, ticket_id)
+    minutes = estimate_minutes(db.conn, key, h.day, service, ahead, windows)
     appt = appointment_row
     row = {  # what fetch_ticket_row would read back, without reading it back
         "id": ticket_id, "day": h.day, "number": number, "service_code": service,
