@@ -44,6 +44,23 @@ def _close_what_the_test_opened(monkeypatch):
 
 
 @pytest.fixture
+def clock():
+    """The hall's clock in engine tests: 2026-11-25 10:00 Asia/Shanghai (a Wednesday)."""
+    from tests.support.queue import FakeClock
+
+    return FakeClock()
+
+
+@pytest.fixture
+def hall(db, clock):
+    """The demo hall (categories, services, windows, users, a token per role), no appointments.
+    Modules that need another hall define their own ``hall``."""
+    from queue_server.demo import make_hall
+
+    return make_hall(db, clock=clock, tokens=True, appointments=0)
+
+
+@pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     """A fresh, migrated hall database file."""
     from queue_server.migrations import open_db

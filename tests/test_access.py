@@ -21,17 +21,7 @@ from queue_server import auth, create_app
 from queue_server.cli import main as cli
 from queue_server.demo import make_hall
 from tests.support.common import free_port
-from tests.support.queue import FakeClock, Server, request
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def hall(db, clock):
-    return make_hall(db, clock=clock, tokens=True, appointments=0)
+from tests.support.queue import Server, request
 
 
 @pytest.fixture

@@ -10,20 +10,11 @@ import json
 import pytest
 
 from queue_server import create_app
-from queue_server.demo import make_hall
-from tests.support.queue import FakeClock, valid_id, wrong_check_digit
+from tests.support.queue import valid_id, wrong_check_digit
 
 DAY = "2026-11-25"  # a Wednesday; FakeClock starts at 10:00 hall time
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def hall(db, clock):
-    return make_hall(db, clock=clock, tokens=True, appointments=0)
 
 
 @pytest.fixture

@@ -15,12 +15,7 @@ from queue_server.auth import create_token
 from queue_server.demo import make_hall
 from tests.support.approvals import Api, application, counts
 from tests.support.common import screenshot_dir
-from tests.support.queue import FakeClock, wrong_check_digit
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()  # 2026-11-25 10:00, a Wednesday
+from tests.support.queue import wrong_check_digit
 
 
 @pytest.fixture

@@ -8,18 +8,6 @@ import json
 import pytest
 
 from queue_server import create_app
-from queue_server.demo import make_hall
-from tests.support.queue import FakeClock
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def hall(db, clock):
-    return make_hall(db, clock=clock, tokens=True, appointments=0)
 
 
 @pytest.fixture

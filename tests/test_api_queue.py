@@ -6,18 +6,7 @@ from __future__ import annotations
 import pytest
 
 from queue_server import create_app
-from queue_server.demo import make_hall
-from tests.support.queue import FakeClock, valid_id
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def hall(db, clock):
-    return make_hall(db, clock=clock, tokens=True, appointments=0)
+from tests.support.queue import valid_id
 
 
 @pytest.fixture

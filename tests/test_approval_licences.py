@@ -16,23 +16,13 @@ from queue_server.approvals import documents
 from queue_server.approvals.demo import IDS
 from queue_server.approvals.items import get_item
 from queue_server.audit.chain import verify
-from queue_server.demo import make_hall
 from queue_server.licences import identifier, keys
 from tests.support.approvals import Api
-from tests.support.queue import FakeClock
 
 SHOP = {"trade_name": "泉香居", "scope": ["1001", "1003"], "address": "济南市章丘区明水街道百脉泉街88号"}
 TYPE = "11100000MB0143653F002"
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()  # 2026-11-25 10:00
-
-
-@pytest.fixture
-def hall(db, clock):
-    return make_hall(db, clock=clock, tokens=True, appointments=0)
 
 
 @pytest.fixture

@@ -12,12 +12,6 @@ from click.testing import CliRunner
 from queue_server import create_app
 from queue_server.auth import create_token
 from queue_server.demo import make_hall
-from tests.support.queue import FakeClock
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -15,11 +15,6 @@ from tests.support.queue import FakeClock, hall_time, valid_id
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def hall(db, clock):
     return seed(db, clock)
 

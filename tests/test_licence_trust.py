@@ -30,10 +30,6 @@ HUB_PUB = citylink.public_of(HUB)
 LICENCE_FIELDS = {"type", "type_name", "number", "holder_masked", "issuer", "valid_to", "status"}
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
 
 def _hall(path, code: str, clock: FakeClock) -> tuple[Api, object, dict]:
     open_db(path).conn.close()

@@ -14,15 +14,10 @@ from queue_server.demo import make_hall
 from queue_server.errors import ValidationError
 from queue_server.licences import keys, register, token
 from tests.support.licences import LIN, NOBODY, ZHANG, Api, independent_verify, licence_ids, tamper
-from tests.support.queue import FakeClock
 
 LIST_FIELDS = {"id", "identifier", "type_code", "type_name", "number_masked", "issuer", "valid_to", "status"}
 LICENCE_FIELDS = {"type", "type_name", "number", "holder_masked", "issuer", "valid_to", "status"}
 
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -10,8 +10,6 @@ import random
 import sqlite3
 from pathlib import Path
 
-import pytest
-
 from queue_server import queue as q
 from queue_server.db import connect
 from queue_server.queue.ahead import clear_cache
@@ -39,10 +37,6 @@ CATALOG = {
     ],
 }
 
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def _hall(db, clock) -> None:

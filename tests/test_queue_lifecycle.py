@@ -11,12 +11,6 @@ from queue_server import queue as q
 from queue_server.demo import make_hall
 from queue_server.errors import Conflict, Forbidden, NotFound, ValidationError
 from queue_server.settings import set_setting
-from tests.support.queue import FakeClock
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -8,12 +8,7 @@ import pytest
 from queue_server import queue as q
 from queue_server.demo import make_hall
 from queue_server.settings import set_setting
-from tests.support.queue import FakeClock, add_appointment, valid_id
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+from tests.support.queue import add_appointment, valid_id
 
 
 @pytest.fixture

@@ -11,12 +11,7 @@ from queue_server.demo import make_hall
 from queue_server.errors import Conflict, NotFound, ValidationError
 from queue_server.queue.estimate import clear_cache
 from queue_server.settings import get_setting, set_setting
-from tests.support.queue import FakeClock, add_appointment, valid_id, wrong_check_digit
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+from tests.support.queue import add_appointment, valid_id, wrong_check_digit
 
 
 @pytest.fixture

@@ -9,12 +9,6 @@ import pytest
 from queue_server import create_app
 from queue_server.demo import make_hall
 from queue_server.settings import INT_RANGES, SETTINGS, set_setting
-from tests.support.queue import FakeClock
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
