@@ -207,7 +207,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("licences.token_seconds", 120, "Lifetime of an e-licence QR token (亮证), in seconds."),
     Setting("licences.refresh_seconds", 60, "How often the kiosk shows a fresh e-licence token, in seconds."),
     Setting("licences.reverify_minutes", 30,
-            "A holder showing a licence redoes the face check after this many minutes."),
+            "A holder showing a licence redoes the face check after this many minutes (0: at the next token)."),
     # Device health for technicians (queue_server/devices, docs/technicians.md).
     Setting("devices.stale_after_s", 90, "A kiosk or display with no heartbeat for this many seconds "
             "is stale (1–3600; devices beat every 15–30 s)."),
@@ -289,11 +289,11 @@ INT_RANGES: dict[str, tuple[int, int]] = {
     "uplink.interval_s": (1, 3600),
     "uplink.batch_size": (1, 10000),
     "uplink.backoff_max_s": (1, 86400),
-    "uplink.manifest_interval_s": (10, 86400),
+    "uplink.manifest_interval_s": (1, 86400),
     "uplink.timeout_s": (1, 300),
     "licences.token_seconds": (10, 3600),
-    "licences.refresh_seconds": (5, 3600),
-    "licences.reverify_minutes": (1, 1440),
+    "licences.refresh_seconds": (1, 3600),
+    "licences.reverify_minutes": (0, 1440),
     "devices.stale_after_s": (1, 3600),
     "devices.heartbeat_s": (1, 300),
     "devices.action_timeout_s": (10, 86400),
