@@ -117,7 +117,10 @@ def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> di
         conn.execute(f"CREATE TABLE IF NOT EXISTS arch.{table} AS SELECT * FROM main.{table} WHERE 0")
         conn.execute(f"CREATE INDEX IF NOT EXISTS arch.{index} ON {table}({column})")
     path = next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "arch"), "")
-    first, last = conn.execute("SELECT MIN(day), MAX(day) FROM main.tickets WHERE day < ?", (day,)).fetchone()
+    # Two subqueries: SQLite answers a lone MIN or MAX from the index, but both at once by
+    # reading every earlier ticket (0.8 s with a year).
+    first, last = conn.execute("SELECT (SELECT MIN(day) FROM main.tickets WHERE day < ?), "
+                               "(SELECT MAX(day) FROM main.tickets WHERE day < ?)", (day, day)).fetchone()
     if path and first:
         conn.execute(
             "INSERT INTO main.admin_archives (path, first_day, last_day, updated_at) VALUES (?, ?, ?, ?) "

@@ -117,8 +117,10 @@ def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> di
     """Before the queue archives the tickets of days before ``day``: the print queue keeps
     its own history, so jobs let go of those tickets (the job rows stay), ``limit`` at a time."""
     n = conn.execute(
-        "UPDATE print_jobs SET ticket_id = NULL WHERE id IN (SELECT id FROM print_jobs WHERE ticket_id IN "
-        "(SELECT id FROM tickets WHERE day < ?) LIMIT ?)",
+        # From the jobs' side (their ticket_id index, oldest tickets first): the tickets' side
+        # would list every old ticket of a year for each batch (150 ms with 440,000).
+        "UPDATE print_jobs SET ticket_id = NULL WHERE id IN (SELECT p.id FROM print_jobs p "
+        "JOIN tickets t ON t.id = p.ticket_id WHERE t.day < ? ORDER BY p.ticket_id LIMIT ?)",
         (day, limit),
     ).rowcount
     return {"print_jobs_detached": n}
