@@ -335,8 +335,23 @@ def test_a_printed_copy_carries_an_online_check_that_follows_revocation(api, ids
                                                                   "verification": {"method": "card"}})
     assert refused.status_code == 403
     register.revoke(db, str(dl), "注销")
-    assert "已撤销" in api.get("/v/" + r.json["ref"]).get_data(as_text=True)
+    assert "证照已注销" in api.get("/v/" + r.json["ref"]).get_data(as_text=True)
+    assert api.get("/api/v/" + r.json["ref"]).json["current"]["status"] == "revoked"
     assert any(rec["kind"] == "licence.printed" for rec in recent(db, limit=20))
+
+
+def test_a_printed_copy_says_expired_once_the_licence_has_run_out(api, ids, db, monkeypatch):
+    """The paper keeps its dates; its QR tells today's truth (issue 12: /v/ kept 有效 after expiry)."""
+    from queue_server.licences import copies
+
+    dl = ids["机动车驾驶证"]
+    r = api.post(f"/api/licences/{dl}/print", "kiosk", json={"holder_id_number": LIN,
+                                                            "verification": {"method": "face"}})
+    assert r.status_code == 201, r.json
+    assert api.get("/api/v/" + r.json["ref"]).json["current"]["status"] == "valid"
+    monkeypatch.setattr(copies, "today", lambda db, t: "2099-01-01")  # long after its valid_to
+    html = api.get("/v/" + r.json["ref"]).get_data(as_text=True)
+    assert "证照已过期" in html and "有效期" in html
 
 
 def test_archiving_drops_only_expired_token_ids_and_keeps_the_use_log(api, ids, db, tmp_path, clock):

@@ -12,9 +12,10 @@ from queue_server.cases.store import (
     link_ticket,
     new_verify_ref,
     open_case,
+    ref_check,
     resolve_ref,
     set_case_status,
 )
 
 __all__ = ["KIND_PREFIXES", "find_case_by_ticket", "get_case", "link_ticket", "new_verify_ref", "open_case",
-           "resolve_ref", "set_case_status"]
+           "ref_check", "resolve_ref", "set_case_status"]

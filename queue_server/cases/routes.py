@@ -53,6 +53,8 @@ def verify_page(ref: str) -> Response:
     if found:
         zh, en, tone = STATUS_TEXT.get(found["case"]["status"], (found["case"]["status"], found["case"]["status"], "wait"))
         state = {"zh": zh, "en": en, "tone": tone}
+        if found.get("current"):  # what the document vouches for, as it stands today
+            state = {k: found["current"][k] for k in ("zh", "en", "tone")}
         issued = dt.datetime.fromtimestamp(found["issued_at"], ZoneInfo(str(hall["timezone"]))).strftime("%Y-%m-%d %H:%M")
     html = render_template("verify.html", hall=hall, found=found, state=state, issued=issued)
     resp = Response(html, status=200 if found else 404, mimetype="text/html")

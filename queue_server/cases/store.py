@@ -11,6 +11,7 @@ import json
 import secrets
 import sqlite3
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlite_utils import Database
@@ -95,12 +96,36 @@ def new_verify_ref(conn: sqlite3.Connection, case_number: str, summary: dict[str
     return ref
 
 
+#: A document kind's check of what it vouches for *now* (a licence copy: the licence's status
+#: today), registered by the capability that prints it: ``fn(conn, ref) -> {"status", "zh",
+#: "en", "tone"}`` or None. The page shows it instead of the case's status.
+RefCheck = Callable[[sqlite3.Connection, str], "dict[str, Any] | None"]
+_ref_checks: dict[str, RefCheck] = {}
+
+
+def ref_check(kind: str) -> Callable[[RefCheck], RefCheck]:
+    """Register the current-status check of the documents whose summary has ``kind``."""
+
+    def register(fn: RefCheck) -> RefCheck:
+        _ref_checks[kind] = fn
+        return fn
+
+    return register
+
+
 def resolve_ref(db: Database | sqlite3.Connection, ref: str) -> dict[str, Any]:
-    """What ``/v/<ref>`` shows: the summary printed with the document and the case as it is now."""
+    """What ``/v/<ref>`` shows: the summary printed with the document, the case as it is now
+    and, for a kind with a registered :func:`ref_check`, what the document vouches for now
+    (``current``)."""
     if not isinstance(ref, str) or not 16 <= len(ref) <= 32 or not ref.isalnum():
         raise NotFound("verify_ref_not_found")
     row = _conn(db).execute("SELECT case_number, summary, created_at FROM verify_refs WHERE ref = ?",
                             (ref.upper(),)).fetchone()
     if row is None:
         raise NotFound("verify_ref_not_found")
-    return {"ref": ref.upper(), "case": get_case(db, row[0]), "summary": json.loads(row[1]), "issued_at": row[2]}
+    out = {"ref": ref.upper(), "case": get_case(db, row[0]), "summary": json.loads(row[1]), "issued_at": row[2]}
+    check = _ref_checks.get(str(out["summary"].get("kind") or ""))
+    current = check(_conn(db), ref.upper()) if check is not None else None
+    if current is not None:
+        out["current"] = current
+    return out

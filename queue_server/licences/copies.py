@@ -19,7 +19,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from queue_server.audit.chain import append
-from queue_server.cases import new_verify_ref, open_case, set_case_status
+from queue_server.cases import new_verify_ref, open_case, ref_check, set_case_status
 from queue_server.db import write_tx
 from queue_server.errors import Conflict, Forbidden
 from queue_server.licences.records import LicencePrinted
@@ -46,6 +46,20 @@ def summary(row: Any) -> dict[str, Any]:
         ["有效期 Valid", f"{row['valid_from']} — {valid_to}"],
         ["证照标识 Identifier", row["identifier"]],
     ]}
+
+
+@ref_check("licence_copy")
+def copy_status_now(conn: Any, ref: str) -> dict[str, Any] | None:
+    """A printed copy's QR says whether the licence is valid *today* — revoked, expired or
+    superseded since the copy was printed shows as such, whatever the paper says."""
+    found = conn.execute("SELECT licence_id FROM licence_prints WHERE ref = ?", (ref,)).fetchone()
+    if found is None:
+        return None
+    db = Database(conn)
+    row = get_row(db, int(found[0]))
+    status = effective_status(row, today(db, time.time()))
+    zh, en = STATUS_TEXT[status]
+    return {"status": status, "zh": f"证照{zh}", "en": f"Licence: {en}", "tone": "good" if status == "valid" else "bad"}
 
 
 def copy_document(row: Any, *, case: str, url: str, hall_name: str) -> dict[str, Any]:
