@@ -59,3 +59,20 @@ def test_the_document_check_page_shows_the_summary_and_the_current_status(db_pat
     missing = client.get("/v/AAAAAAAAAAAAAAAAAAAAAAAAAA")
     assert missing.status_code == 404 and "未找到" in missing.get_data(as_text=True)
     assert client.get("/api/v/AAAAAAAAAAAAAAAAAAAAAAAAAA").json["error"]["code"] == "verify_ref_not_found"
+
+
+def test_a_kiosk_reads_only_the_cases_it_made(db_path, db, hall):
+    from queue_server.auth import create_token
+
+    other = create_token(db, "kiosk", "kiosk-02")
+    with write_tx(db) as conn:
+        mine = open_case(conn, "licence_show", "DL", "驾驶证", kiosk="demo-kiosk", day="2026-11-25")
+    client = create_app({"DB_PATH": str(db_path), "TESTING": True}).test_client()
+
+    def get(token: str):
+        return client.get(f"/api/cases/{mine['number']}", headers={"Authorization": f"Bearer {token}"})
+
+    assert get(hall["tokens"]["kiosk"]).status_code == 200       # the demo kiosk token: demo-kiosk
+    refused = get(other)
+    assert refused.status_code == 404 and refused.json["error"]["code"] == "case_not_found"
+    assert get(hall["tokens"]["clerk"]).status_code == 200

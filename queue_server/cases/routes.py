@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from queue_server.api.common import roles
+from queue_server.api.common import principal, roles
 from queue_server.app import get_db
 from queue_server.cases.store import find_case_by_ticket, get_case, resolve_ref
 from queue_server.errors import NotFound, ValidationError
@@ -71,8 +71,12 @@ def verify_json(ref: str) -> Response:
 @bp.get("/api/cases/<number>")
 @roles("kiosk", "clerk")
 def case(number: str) -> Response:
-    """One kiosk case by number (kiosk, clerk, admin)."""
-    return _json(get_case(get_db(), number))
+    """One kiosk case by number (clerk, admin; a kiosk only the cases it made)."""
+    found = get_case(get_db(), number)
+    p = principal()
+    if p.role == "kiosk" and found["kiosk"] != p.name:
+        raise NotFound("case_not_found", case=number)  # as if there were none: numbers are guessable
+    return _json(found)
 
 
 @bp.get("/api/cases")
