@@ -10,7 +10,7 @@ import json
 import pytest
 
 from queue_server import create_app
-from tests.support.queue import valid_id, wrong_check_digit
+from tests.support.queue import RoleClient, valid_id, wrong_check_digit
 
 DAY = "2026-11-25"  # a Wednesday; FakeClock starts at 10:00 hall time
 
@@ -21,16 +21,7 @@ DAY = "2026-11-25"  # a Wednesday; FakeClock starts at 10:00 hall time
 def api(db_path, hall, clock):
     client = create_app({"DB_PATH": str(db_path), "TESTING": True, "CLOCK": clock}).test_client()
 
-    class Api:
-        tokens = hall["tokens"]
-
-        def call(self, method: str, path: str, role: str | None = None, **kw):
-            headers = kw.pop("headers", {})
-            if role:
-                headers["Authorization"] = f"Bearer {self.tokens[role]}"
-            return client.open(path, method=method, headers=headers, **kw)
-
-    return Api()
+    return RoleClient(client, hall["tokens"])
 
 
 def booking(code: str = "AS20261125001", **kw):

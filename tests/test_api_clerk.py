@@ -8,6 +8,7 @@ import json
 import pytest
 
 from queue_server import create_app
+from tests.support.queue import RoleClient
 
 
 @pytest.fixture
@@ -19,21 +20,15 @@ def app(db_path, hall, clock):
 def api(app, hall):
     client = app.test_client()
 
-    class Api:
-        tokens = hall["tokens"]
-
-        def call(self, method: str, path: str, role: str | None = "clerk", **kw):
-            headers = kw.pop("headers", {})
-            if role:
-                headers["Authorization"] = f"Bearer {self.tokens[role]}"
-            return client.open(path, method=method, headers=headers, **kw)
+    class Api(RoleClient):
+        default_role = "clerk"
 
         def issue(self, service: str = "SB01") -> dict:
             r = self.call("POST", "/api/tickets", "kiosk", json={"service": service})
             assert r.status_code == 201
             return r.json
 
-    return Api()
+    return Api(client, hall["tokens"])
 
 
 def _code(r) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from queue_server import create_app
-from tests.support.queue import valid_id
+from tests.support.queue import RoleClient, valid_id
 
 
 @pytest.fixture
@@ -18,16 +18,7 @@ def app(db_path, hall, clock):
 def api(app, hall):
     client = app.test_client()
 
-    class Api:
-        tokens = hall["tokens"]
-
-        def call(self, method: str, path: str, role: str | None = None, **kw):
-            headers = kw.pop("headers", {})
-            if role:
-                headers["Authorization"] = f"Bearer {self.tokens[role]}"
-            return client.open(path, method=method, headers=headers, **kw)
-
-    return Api()
+    return RoleClient(client, hall["tokens"])
 
 
 def test_services_list_has_code_name_category_prefix(api):

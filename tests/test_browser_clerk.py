@@ -4,7 +4,6 @@ revoked (and its recovery), and a paused window leaving 正在叫号; the landin
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,8 +11,8 @@ import pytest
 
 from queue_server import queue as engine
 from queue_server.db import connect
-from tests.support.common import free_port, needs_chromium
-from tests.support.web import ROOT, Server, press, seeded_hall
+from tests.support.common import free_port, needs_chromium, screenshot_dir
+from tests.support.web import Server, press, seeded_hall
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -28,14 +27,6 @@ def server(db_path: Path, hall):
     srv = Server(db_path, free_port()).start()
     yield srv
     srv.stop()
-
-
-def shots_dir(tmp_path: Path) -> Path:
-    if os.environ.get("YICHUANG_SCREENSHOTS"):
-        d = ROOT / "docs" / "screenshots"
-        d.mkdir(parents=True, exist_ok=True)
-        return d
-    return tmp_path
 
 
 def issue(db_path: Path, *services: str) -> list[dict[str, Any]]:
@@ -81,7 +72,7 @@ def test_double_press_asks_then_no_show_list_recall_and_special_call(browser, se
     set_setting(db, "call_repeat_guard_seconds", 60)  # a loaded test machine: keep the guard on throughout
     db.conn.close()
     a, b, c, d = issue(db_path, "ZH01", "ZH01", "ZH01", "ZH01")
-    shots = shots_dir(tmp_path)
+    shots = screenshot_dir("screenshots", tmp_path)
     page = console(browser, server.url, hall, "clerk1", 1)
 
     # 叫下一位, then a second press at once: the console asks instead of marking A as absent.
@@ -148,7 +139,7 @@ def test_reprint_button_queues_a_reprint_of_the_current_ticket(browser, server, 
     page.wait_for_function("() => document.querySelectorAll('#queue-body tr').length === 0", timeout=10000)
     page.click("#btn-reprint")
     wait_msg_has(page, f"{t['number']} 补打已发送到打印机")
-    page.screenshot(path=str(shots_dir(tmp_path) / "counter-reprint.png"))
+    page.screenshot(path=str(screenshot_dir("screenshots", tmp_path) / "counter-reprint.png"))
     db = connect(db_path)
     jobs = db.conn.execute("SELECT kind, ticket_id, printer FROM print_jobs").fetchall()
     db.conn.close()
@@ -159,7 +150,7 @@ def test_display_shows_a_notice_when_its_token_is_revoked_and_recovers(browser, 
     from queue_server.auth import hash_token
 
     token = hall["tokens"]["display"]
-    shots = shots_dir(tmp_path)
+    shots = screenshot_dir("screenshots", tmp_path)
     page = browser.new_page(viewport={"width": 1920, "height": 1080})
     page.goto(f"{server.url}/display?token={token}&voice=off&heartbeat=off&probe=1")
     page.wait_for_function("() => document.body.dataset.lastEventId !== undefined && document.body.dataset.link === 'ok'")
@@ -207,7 +198,7 @@ def test_display_notice_when_the_server_is_away_for_10_seconds(browser, db_path,
         assert page.evaluate("document.body.dataset.link") == "ok"  # not yet: 10 s
         page.wait_for_selector("#link-notice:not([hidden])", timeout=15000)
         assert "已超过 10 秒无法连接叫号服务器" in (page.text_content("#link-notice") or "")
-        page.screenshot(path=str(shots_dir(tmp_path) / "window-display-not-connected.png"))
+        page.screenshot(path=str(screenshot_dir("screenshots", tmp_path) / "window-display-not-connected.png"))
         srv.start()
         page.wait_for_selector("#link-notice", state="hidden", timeout=20000)
     finally:
@@ -248,7 +239,7 @@ def test_landing_page_links_the_public_parts(browser, server, hall, db_path, tmp
         assert f'href="{path}"' in r.text, path
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.goto(server.url + "/")
-    page.screenshot(path=str(shots_dir(tmp_path) / "landing.png"), full_page=True)
+    page.screenshot(path=str(screenshot_dir("screenshots", tmp_path) / "landing.png"), full_page=True)
     page.fill("#code", t["progress_code"])
     page.click(".code-form button[type=submit]")
     page.wait_for_url(f"**/t/{t['progress_code']}")

@@ -6,7 +6,6 @@ otherwise they go to the test's temporary folder.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from pathlib import Path
@@ -16,8 +15,8 @@ import pytest
 
 from queue_server import queue as engine
 from queue_server.db import connect
-from tests.support.common import free_port, needs_chromium
-from tests.support.web import ROOT, Server, press, seeded_hall
+from tests.support.common import free_port, needs_chromium, screenshot_dir
+from tests.support.web import Server, press, seeded_hall
 
 pytestmark = [
     pytest.mark.slow,
@@ -35,14 +34,6 @@ def server(db_path: Path, hall):
     srv = Server(db_path, free_port()).start()
     yield srv
     srv.stop()
-
-
-def shots_dir(tmp_path: Path) -> Path:
-    if os.environ.get("YICHUANG_SCREENSHOTS"):
-        d = ROOT / "docs" / "screenshots"
-        d.mkdir(parents=True, exist_ok=True)
-        return d
-    return tmp_path
 
 
 def issue(db_path: Path, *services: str) -> list[dict[str, Any]]:
@@ -71,7 +62,7 @@ def test_a_call_in_the_console_appears_on_the_hall_and_window_displays(browser, 
     db.conn.close()
     issue(db_path, "SB01", "GJ01", "QY01")
     token = hall["tokens"]["display"]
-    shots = shots_dir(tmp_path)
+    shots = screenshot_dir("screenshots", tmp_path)
 
     hall_page = browser.new_page(viewport={"width": 1920, "height": 1080})
     voice_requests: list[str] = []
@@ -194,7 +185,7 @@ def test_busy_hall_in_both_layouts_with_an_escaped_notice(browser, server, hall,
     for page in pages.values():
         page.wait_for_function("() => document.getElementById('notice').textContent.startsWith('周六')", timeout=8000)
     pages["landscape"].wait_for_timeout(9000)  # the highlight ends and the notice scrolls in
-    shots = shots_dir(tmp_path)
+    shots = screenshot_dir("screenshots", tmp_path)
     pages["landscape"].screenshot(path=str(shots / "display-landscape.png"))
     pages["portrait"].screenshot(path=str(shots / "display-portrait.png"))
 

@@ -129,3 +129,26 @@ def add_appointment(db, code: str, service: str, slot_start: str, slot_end: str,
          id_digest(db, id_number) if id_number else None, mask_id_number(id_number) if id_number else None,
          time.time()),
     )
+
+
+_NO_ROLE_GIVEN = "\0default"
+
+
+class RoleClient:
+    """A Flask test client that acts as one of the demo hall's roles (flaskr's ``AuthActions``):
+    ``call(method, path, role)`` sends that role's token; ``role=None`` sends none. A module
+    whose calls are mostly one role's sets ``default_role``."""
+
+    default_role: str | None = None
+
+    def __init__(self, client: Any, tokens: dict[str, str]) -> None:
+        self.client = client
+        self.tokens = tokens
+
+    def call(self, method: str, path: str, role: str | None = _NO_ROLE_GIVEN, **kw: Any) -> Any:
+        if role == _NO_ROLE_GIVEN:
+            role = self.default_role
+        headers = kw.pop("headers", {})
+        if role:
+            headers["Authorization"] = f"Bearer {self.tokens[role]}"
+        return self.client.open(path, method=method, headers=headers, **kw)
