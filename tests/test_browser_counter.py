@@ -86,7 +86,10 @@ def test_recall_transfer_and_no_show_from_the_keyboard(browser, server, hall, db
     one.fill("#transfer-note", "需补充营业执照复印件")
     one.click("#transfer-ok")
     wait_number(one, "—")
-    two.wait_for_selector(f"#queue-body tr:first-child td.num:text('{a['number']}')", timeout=10000)
+    # Window 2's list was loaded before window 1 called the ticket, so the number alone may be the
+    # stale row: wait for the row that carries the transfer tag.
+    two.wait_for_selector(
+        f"#queue-body tr:first-child:has(td.num:text('{a['number']}')):has(.tag.transfer)", timeout=10000)
     assert "转入" in (two.text_content("#queue-body tr:first-child") or "")
     press(two, "F1")
     wait_number(two, a["number"])

@@ -297,6 +297,31 @@ def test_escpos_import_leaves_no_stray_temp_dir(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache"]
 
 
+def test_an_empty_capabilities_pickle_and_concurrent_imports_do_not_stop_a_start(tmp_path) -> None:
+    # Seen here: two `serve --workers 2` children imported python-escpos at once, one read the
+    # pickle the other had just truncated (EOFError), the server took the other down mid-write,
+    # and the empty pickle then stopped every later start.
+    import os
+    import platform
+    import subprocess
+    import sys
+
+    cache = tmp_path / "cache"
+    pickle_dir = cache / "yichuang" / "escpos"
+    pickle_dir.mkdir(parents=True)
+    pickle_file = pickle_dir / f"{platform.python_version()}.capabilities.pickle"
+    pickle_file.write_bytes(b"")
+    os.utime(pickle_file, (2_000_000_000, 2_000_000_000))  # newer than the JSON: escpos would read it
+    env = {**os.environ, "TMPDIR": str(tmp_path), "XDG_CACHE_HOME": str(cache)}
+    env.pop("ESCPOS_CAPABILITIES_PICKLE_DIR", None)
+    root = os.path.dirname(os.path.dirname(__file__))
+    procs = [subprocess.Popen([sys.executable, "-c", "import hardware.printer"], env=env, cwd=root,
+                              stderr=subprocess.PIPE) for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    assert pickle_file.stat().st_size > 1000
+    assert not list(pickle_dir.glob("escpos-import-*"))
+
 @pytest.mark.parametrize("qr_mode", ["native", "image"])
 def test_qr_in_the_preview_scans_back_to_the_progress_url(tmp_path, qr_mode: str) -> None:
     import cv2
