@@ -158,6 +158,44 @@ def test_every_approval_figure_opens_to_its_cases(built):
     assert api.as_("kiosk").get("/api/stats/providers/approvals/behind?figure=cases").status_code == 403
 
 
+def test_a_providers_table_and_the_records_behind_a_figure_export_as_csv_and_xlsx(built):
+    import csv
+    import io
+
+    import openpyxl
+
+    api = built["api"]
+    admin = api.as_("admin")
+    part = parts(api)["approvals"]
+    r = admin.get(f"/api/stats/providers/approvals/export?from={DAY}&to={DAY}&format=csv")
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    assert r.data.startswith("\ufeff".encode())  # Excel shows the Chinese
+    table = list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))
+    assert len(table) == 1 + len(part["rows"]) and table[0][0].startswith(part["columns"][0][1])
+
+    r = admin.get(f"/api/stats/providers/approvals/export?from={DAY}&to={DAY}&format=xlsx")
+    assert r.status_code == 200
+    wb = openpyxl.load_workbook(io.BytesIO(r.data))
+    assert wb.sheetnames == ["figures", "rows"]
+    shown = [row[2] for row in wb["figures"].iter_rows(min_row=5, values_only=True)]  # title, blank, heading
+    assert shown == [f["text"] if f.get("text") is not None else f["value"] for f in part["figures"]]
+
+    want = [c["case"] for c in behind(api, "approvals", "referred")["rows"]]
+    r = admin.get(f"/api/stats/providers/approvals/behind/export?from={DAY}&to={DAY}&figure=referred&format=xlsx")
+    assert r.status_code == 200 and 'filename="approvals-referred-' in r.headers["Content-Disposition"]
+    got = [row[0] for row in openpyxl.load_workbook(io.BytesIO(r.data)).active.iter_rows(min_row=2, values_only=True)]
+    assert got == want
+    r = admin.get(f"/api/stats/providers/evaluations/behind/export?from={DAY}&to={DAY}&figure=bad&format=csv")
+    assert r.status_code == 200
+    assert len(list(csv.reader(io.StringIO(r.data.decode("utf-8-sig"))))) == 1 + 2  # heading, two 差评
+
+    bad = admin.get(f"/api/stats/providers/approvals/behind/export?from={DAY}&to={DAY}&figure=nope&format=csv")
+    assert bad.status_code == 422 and bad.get_json()["error"]["code"] == "bad_stats_figure"
+    assert admin.get(f"/api/stats/providers/nope/export?from={DAY}&to={DAY}").status_code == 404
+    assert admin.get(f"/api/stats/providers/approvals/export?from={DAY}&to={DAY}&format=pdf").status_code == 422
+    assert api.as_("kiosk").get(f"/api/stats/providers/approvals/export?from={DAY}&to={DAY}").status_code == 403
+
+
 def test_evaluation_figures_match_the_hand_count(built):
     db = built["db"]
     got = figs(parts(built["api"])["evaluations"])

@@ -287,6 +287,16 @@ def test_statistics_page_live_figures_charts_and_drill_down(browser, server, hal
     numbers = page.locator("#drill-table tbody tr").evaluate_all("rows => rows.map(r => r.dataset.number)")
     assert len(numbers) >= 3 and all(n.startswith("B") for n in numbers)
     shot(page, "stats")
+    # Every table exports: a provider's (秒批) as XLSX from its card.
+    page.wait_for_selector(".provider[data-provider='approvals'] button.provider-xlsx")
+    with page.expect_download() as got:
+        page.click(".provider[data-provider='approvals'] button.provider-xlsx")
+    import io
+
+    import openpyxl
+
+    book = openpyxl.load_workbook(io.BytesIO(got.value.path().read_bytes()))  # the saved file has no extension
+    assert got.value.suggested_filename.startswith("approvals-") and book.sheetnames[0] == "figures"
     page.click("#report-make")
     page.wait_for_selector("#report-table tbody tr")
     page.click("#lang-switch")

@@ -102,3 +102,28 @@ def provider_figures(db: Database, from_day: str, to_day: str, *, now: float | N
                 part["error"] = f"{type(exc).__name__}: {exc}"[:300]
             out.append(part)
     return out
+
+
+#: The figures of a provider as a table (exports): label, value as shown, formula.
+FIGURE_COLUMNS: tuple[tuple[str, str, str, str], ...] = (
+    ("label", "指标", "Figure", "text"), ("label_en", "Figure", "Figure (English)", "text"),
+    ("shown", "数值", "Value", "text"), ("formula", "口径", "Formula", "text"),
+)
+
+
+def provider_part(db: Database, name: str, from_day: str, to_day: str, *, now: float | None = None
+                  ) -> dict[str, Any]:
+    """One provider's part of :func:`provider_figures` (404 ``stats_provider_not_found``)."""
+    from queue_server.errors import NotFound
+
+    if name not in PROVIDERS:
+        raise NotFound("stats_provider_not_found", name=name[:40])
+    part = next(p for p in provider_figures(db, from_day, to_day, now=now) if p["name"] == name)
+    if "error" in part:
+        raise RuntimeError(part["error"])
+    part["figure_rows"] = [
+        {"label": f.get("label"), "label_en": f.get("label_en"), "formula": f.get("formula") or f.get("note"),
+         "shown": f["text"] if f.get("text") is not None else ("—" if f.get("value") is None else f.get("value"))}
+        for f in part.get("figures", [])]
+    return part
+

@@ -11,6 +11,7 @@ the hall opens again).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
@@ -20,7 +21,12 @@ from flask import Blueprint, Response, current_app, jsonify, render_template, re
 from queue_server import clock as clk
 from queue_server.admin import appointments, report, staff, stats, undo
 from queue_server.admin.exports import to_csv, to_xlsx
-from queue_server.admin.providers import provider_behind, provider_figures
+from queue_server.admin.providers import (
+    FIGURE_COLUMNS,
+    provider_behind,
+    provider_figures,
+    provider_part,
+)
 from queue_server.api.common import ALL_ROLES, actor, body, field, principal, roles
 from queue_server.app import get_db, notify_change
 from queue_server.audit.chain import recent
@@ -353,6 +359,7 @@ def _download(data: bytes, name: str, fmt: str) -> Response:
     mime = {"csv": "text/csv; charset=utf-8",
             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}[fmt]
     resp = Response(data, mimetype=mime)
+    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)[:120]  # user text (a figure name) stays out of the header
     resp.headers["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     resp.headers["Cache-Control"] = "no-store"
     return resp
@@ -434,6 +441,44 @@ def stats_provider_behind(name: str) -> Response:
         raise ValidationError("bad_stats_figure", figure=figure[:80])
     return _json(provider_behind(get_db(), name, f, t, figure, request.args.get("key") or None,
                                  now=_now()))
+
+
+@bp.get("/api/stats/providers/<name>/export")
+@admin_api
+def stats_provider_export(name: str) -> Response:
+    """One provider's table for the range (CSV), or its figures and table (XLSX, two sheets)."""
+    f, t = _range()
+    fmt = _format()
+    part = provider_part(get_db(), name, f, t, now=_now())
+    tz = str(all_settings(get_db())["timezone"])
+    file = f"{name}-{f}-{t}"
+    columns, rows = part.get("columns") or [], part.get("rows") or []
+    if fmt == "csv":
+        if columns:
+            return _download(to_csv(columns, rows, tz), file, "csv")
+        return _download(to_csv(FIGURE_COLUMNS, part["figure_rows"], tz), file, "csv")
+    sheets = [("figures", FIGURE_COLUMNS, part["figure_rows"])]
+    if columns:
+        sheets.append(("rows", columns, rows))
+    title = f"{all_settings(get_db()).get('hall_name')} {part['title']} {f} 至 {t}"
+    return _download(to_xlsx(sheets, tz, title=title), file, "xlsx")
+
+
+@bp.get("/api/stats/providers/<name>/behind/export")
+@admin_api
+def stats_provider_behind_export(name: str) -> Response:
+    """The records behind one provider figure, as CSV or XLSX (the same query as ``behind``)."""
+    f, t = _range()
+    fmt = _format()
+    figure = request.args.get("figure") or ""
+    if not figure or len(figure) > 80:
+        raise ValidationError("bad_stats_figure", figure=figure[:80])
+    out = provider_behind(get_db(), name, f, t, figure, request.args.get("key") or None, now=_now())
+    tz = str(all_settings(get_db())["timezone"])
+    file = f"{name}-{figure}-{f}-{t}"
+    if fmt == "csv":
+        return _download(to_csv(out["columns"], out["rows"], tz), file, "csv")
+    return _download(to_xlsx([(figure, out["columns"], out["rows"])], tz), file, "xlsx")
 
 
 # --- reports ----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
   let stream = null;
   let liveTimer = null;
   let current = null;   // the last /api/stats/queue answer
-  let drill = null;     // the query behind the drill-down table
+  let drill = null;     // the export URL of the drill-down table (without &format=)
   const charts = {};
 
   const COLS = [
@@ -111,6 +111,17 @@
         card.append(el("div", { class: "charts" }, el("div", { class: "chart-box" }, el("canvas", { id }))));
         setTimeout(() => drawProvider(id, p), 0);
       }
+      if ((p.columns || []).length && (p.rows || []).length) {
+        const tid = `provider-table-${p.name}`;
+        card.append(el("div", { class: "scroll" }, el("table", { class: "tbl", id: tid })));
+        setTimeout(() => table(tid, p.columns.map((c) => (["int", "share"].includes(c[3]) ? { t: t(c[1], c[2]), n: 1 } : t(c[1], c[2]))),
+          p.rows.map((x) => el("tr", {}, p.columns.map((c) =>
+            el("td", ["int", "share"].includes(c[3]) ? { class: "n" } : {}, cellOf(x[c[0]], c[3])))))), 0);
+      }
+      const base = `/api/stats/providers/${p.name}/export?from=${d.from}&to=${d.to}`;
+      card.append(el("div", { class: "row" },
+        el("button", { type: "button", class: "provider-csv", onclick: () => Ad.download(`${base}&format=csv`).catch(Ad.fail) }, t("导出 CSV", "CSV")),
+        el("button", { type: "button", class: "provider-xlsx", onclick: () => Ad.download(`${base}&format=xlsx`).catch(Ad.fail) }, t("导出 Excel", "XLSX"))));
       return card;
     }));
   }
@@ -141,7 +152,9 @@
   async function openBehind(p, f) {
     const d = Ad.form("stats-form");
     drill = null;
-    const r = await api("GET", `/api/stats/providers/${p.name}/behind?from=${d.from}&to=${d.to}&figure=${encodeURIComponent(f.drill)}`);
+    const q = `from=${d.from}&to=${d.to}&figure=${encodeURIComponent(f.drill)}`;
+    const r = await api("GET", `/api/stats/providers/${p.name}/behind?${q}`);
+    drill = `/api/stats/providers/${p.name}/behind/export?${q}`;
     document.getElementById("drill").hidden = false;
     document.getElementById("drill-title").textContent = t(`${p.title} · ${f.label}：${r.count} 条`, `${p.title_en} · ${f.label_en || f.label}: ${r.count}`);
     table("drill-table", r.columns.map((c) => (["int", "share"].includes(c[3]) ? { t: t(c[1], c[2]), n: 1 } : t(c[1], c[2]))),
@@ -156,8 +169,9 @@
   async function openDrill(row, figure, col) {
     lastDrill = [row, figure, col];
     const key = row.group == null ? "null" : row.group;
-    drill = `${query()}&key=${encodeURIComponent(key)}&figure=${figure}`;
-    const r = await api("GET", `/api/stats/queue/tickets?${drill}`);
+    const q = `${query()}&key=${encodeURIComponent(key)}&figure=${figure}`;
+    drill = `/api/stats/queue/tickets/export?${q}`;
+    const r = await api("GET", `/api/stats/queue/tickets?${q}`);
     document.getElementById("drill").hidden = false;
     document.getElementById("drill-title").textContent = t(`${label(row)} · ${col[1]}：${r.count} 个号码`, `${label(row)} · ${col[2]}: ${r.count} tickets`);
     table("drill-table", [t("日期", "Day"), t("号码", "Number"), t("事项", "Service"), t("窗口", "Window"), t("状态", "Status"),
@@ -194,8 +208,8 @@
     f.addEventListener("submit", (ev) => { ev.preventDefault(); load().catch(Ad.fail); });
     document.getElementById("export-csv").addEventListener("click", () => Ad.download(`/api/stats/queue/export?${query()}&format=csv`).catch(Ad.fail));
     document.getElementById("export-xlsx").addEventListener("click", () => Ad.download(`/api/stats/queue/export?${query()}&format=xlsx`).catch(Ad.fail));
-    document.getElementById("drill-csv").addEventListener("click", () => drill && Ad.download(`/api/stats/queue/tickets/export?${drill}&format=csv`).catch(Ad.fail));
-    document.getElementById("drill-xlsx").addEventListener("click", () => drill && Ad.download(`/api/stats/queue/tickets/export?${drill}&format=xlsx`).catch(Ad.fail));
+    document.getElementById("drill-csv").addEventListener("click", () => drill && Ad.download(`${drill}&format=csv`).catch(Ad.fail));
+    document.getElementById("drill-xlsx").addEventListener("click", () => drill && Ad.download(`${drill}&format=xlsx`).catch(Ad.fail));
     document.getElementById("drill-close").addEventListener("click", () => { document.getElementById("drill").hidden = true; });
     document.getElementById("report-make").addEventListener("click", async () => {
       const r = await Ad.act(() => api("POST", "/api/admin/reports", { day: document.getElementById("report-day").value }), t("日报已生成", "Report written"));
