@@ -457,7 +457,7 @@ def stats_provider_export(name: str) -> Response:
         if columns:
             return _download(to_csv(columns, rows, tz), file, "csv")
         return _download(to_csv(FIGURE_COLUMNS, part["figure_rows"], tz), file, "csv")
-    sheets = [("figures", FIGURE_COLUMNS, part["figure_rows"])]
+    sheets: list[tuple[str, Any, Any]] = [("figures", FIGURE_COLUMNS, part["figure_rows"])]
     if columns:
         sheets.append(("rows", columns, rows))
     title = f"{all_settings(get_db()).get('hall_name')} {part['title']} {f} 至 {t}"
