@@ -265,6 +265,8 @@ def test_compare_pairs_over_the_repos_faces(tmp_path):
     assert set(summary) == {"pairs", "matched", "errors", "median_ms"}
     assert summary["pairs"] == 315 and summary["errors"] == 0
     assert summary["matched"] == sum(row["same"] == "1" for row in rows) == 48
+    # The median is of a comparison from scratch (two images described), not of a cache lookup.
+    assert summary["median_ms"] > 1.0
 
 
 def test_compare_pairs_reports_unusable_images_row_by_row(tmp_path):
@@ -333,6 +335,9 @@ def test_calibrate_refuses_a_target_the_pairs_cannot_show_and_proposes_one_they_
     assert 0.2 < proposed < 0.5 and summary["frr_at_proposed"] == 0.0
     assert summary["far_upper_95_at_proposed"] <= 0.02
     assert "min_similarity" in r.stderr
+    # A proposal under the default accepts more strangers than the default does: said plainly.
+    assert summary["lowers_security"] is (proposed < THRESHOLD)
+    assert ("below the default" in r.stderr) is summary["lowers_security"]
 
 
 def test_calibrate_counts_an_unusable_same_person_image_as_a_false_reject(tmp_path):
