@@ -153,3 +153,48 @@ def test_no_open_window_counts_with_every_window_open(db, db_path, tmp_path, clo
         q.close_window(db, w, clock=clock)
     tickets = [q.issue_ticket(db, "B1", clock=clock) for _ in range(3)]
     assert [t["waiting_ahead"] for t in tickets] == [0, 1, 2]
+
+
+def test_rows_kept_between_runs_follow_every_change_and_n_at_issue_is_exact(db, db_path, clock):
+    """The runs keep the waiting rows and read only newly issued tickets while nothing else
+    happens (queue_server.queue.ahead._current_rows); after any other change they read every
+    row again. Through a random morning the kept rows are the rows on disk, and the N a new
+    ticket is issued with is the N computed from scratch."""
+    from queue_server.db import db_path as key_of
+    from queue_server.queue import ahead
+    from queue_server.queue.common import hall
+
+    _hall(db, clock)
+    clear_cache()
+    rng = random.Random(7)
+    key = key_of(db)
+    waiting: list[int] = []
+    for step in range(160):
+        clock.advance(rng.randint(1, 20))
+        r = rng.random()
+        if r < 0.6 or not waiting:
+            t = q.issue_ticket(db, rng.choice(["A1", "A2", "B1", "C1"]),
+                               priority="elderly" if rng.random() < 0.1 else None, clock=clock)
+            waiting.append(t["id"])
+            issued_with = t["waiting_ahead"]
+            clear_cache()  # from scratch
+            assert q.get_ticket(db, t["id"], clock=clock)["waiting_ahead"] == issued_with, step
+        elif r < 0.8:
+            q.call_next(db, rng.choice([1, 2, 3, 4, 5]), clock=clock)
+        elif r < 0.9:
+            tid = rng.choice(waiting)
+            if q.get_ticket(db, tid, clock=clock)["status"] == "waiting":
+                q.cancel(db, tid, clock=clock)
+        else:
+            called = db.conn.execute("SELECT id, window FROM tickets WHERE status = 'called'").fetchone()
+            if called:
+                q.transfer(db, called[0], window=rng.choice([w for w in (1, 2, 3) if w != called[1]]), clock=clock)
+        h = hall(db, clock)
+        db.conn.execute("BEGIN")
+        try:
+            last = db.conn.execute("SELECT MAX(id) FROM events").fetchone()[0]
+            kept = ahead._current_rows(db.conn, key, h.day, last, store=True)
+            on_disk = ahead._rows(db.conn, h.day)
+        finally:
+            db.conn.execute("COMMIT")
+        assert sorted(kept) == sorted(on_disk), step

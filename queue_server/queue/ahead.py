@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
@@ -46,6 +48,7 @@ _cache: dict[str, tuple[tuple[Any, ...], dict[str, dict[int, tuple[int, int]] | 
 def clear_cache() -> None:
     with _lock:
         _cache.clear()
+        _rows_cache.clear()
 
 
 def _components(windows: Iterable[Window], services: Iterable[str]) -> dict[str, str]:
@@ -212,19 +215,67 @@ def _rows(conn: sqlite3.Connection, day: str) -> list[tuple[Any, ...]]:
     return [r[:6] + (slots.get(r[0]),) for r in rows]
 
 
+#: Events after which the waiting tickets are the ones before plus the newly issued: none of
+#: these changes a waiting ticket's row (a ``ticket.*`` event other than ``ticket.issued``
+#: or ``day.reset`` does, and then the rows are read again whole).
+_ROWS_KEEP = frozenset({"ticket.issued"})
+_ROWS_NEW_SQL = _ROWS_SQL.replace("INDEXED BY tickets_waiting_order ", "") + " AND id > ?"
+_SLOTS_NEW_SQL = _SLOTS_SQL + " AND t.id > ?"
+#: db key → (day, last event id, highest ticket id, rows) of the newest read
+_rows_cache: dict[str, tuple[str, int, int, list[tuple[Any, ...]]]] = {}
+
+
+def _current_rows(conn: sqlite3.Connection, key: str, day: str, last_event: int, *, store: bool
+                  ) -> list[tuple[Any, ...]]:
+    """Today's waiting rows as of ``last_event``, read in the caller's snapshot: the rows kept
+    from the previous read plus the tickets issued since, when nothing else happened to
+    tickets meanwhile — while kiosks issue, a run reads a handful of rows instead of every
+    waiting ticket — else every row again. ``store``: keep these rows for the next read (only
+    from a read snapshot: a write transaction's own rows may still be rolled back)."""
+    with _lock:
+        hit = _rows_cache.get(key)
+    rows: list[tuple[Any, ...]] | None = None
+    if hit is not None and hit[0] == day and hit[1] <= last_event:
+        _day, seen, top, kept = hit
+        if seen == last_event:
+            rows = kept
+        else:
+            cur = conn.cursor()
+            cur.row_factory = None
+            try:
+                types = cur.execute("SELECT DISTINCT type FROM events WHERE id > ? AND id <= ?",
+                                    (seen, last_event)).fetchall()
+                if all(t[0] in _ROWS_KEEP or not t[0].startswith(("ticket.", "day.")) for t in types):
+                    new = cur.execute(_ROWS_NEW_SQL, (day, top)).fetchall()
+                    slots = dict(cur.execute(_SLOTS_NEW_SQL, (day, top)).fetchall()) if new else {}
+                    if slots:
+                        new = [r[:6] + (slots.get(r[0]),) for r in new]
+                    rows = kept + new if new else kept
+            finally:
+                cur.close()
+    if rows is None:
+        rows = _rows(conn, day)
+    if store:
+        top = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0])
+        with _lock:
+            _rows_cache[key] = (day, last_event, top, rows)
+    return rows
+
+
 def people_ahead(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) -> int:
     """前面还有 N 人 of a waiting ticket (the module docstring says what N is)."""
     return ahead_and_windows(conn, key, h, ticket_id)[0]
 
 
-def _state(conn: sqlite3.Connection, h: Hall) -> tuple[Any, ...]:
+def _state(conn: sqlite3.Connection, h: Hall, *, read_snapshot: bool = False) -> tuple[Any, ...]:
     # Every queue change records an event; catalogue edits (a window's services) are audited.
     last = conn.execute("SELECT (SELECT COALESCE(MAX(id), 0) FROM events), "
                         "(SELECT COALESCE(MAX(id), 0) FROM audit)").fetchone()
     # Inside a transaction the state is this connection's own (what it may still roll back):
-    # nobody else may use a run made from it.
+    # nobody else may use a run made from it — unless it is a read snapshot we began ourselves
+    # (``read_snapshot``), which only sees what is committed.
     return (h.day, int(last[0]), int(last[1]), int(h.now // 60), int(h.settings.get("max_wait_minutes") or 0),
-            (id(conn), conn.total_changes) if conn.in_transaction else None)
+            (id(conn), conn.total_changes) if conn.in_transaction and not read_snapshot else None)
 
 
 class _Flight:
@@ -232,13 +283,38 @@ class _Flight:
 
     def __init__(self) -> None:
         self.cond = threading.Condition()
-        self.started = 0
+        self.started = 0  # runs whose snapshot has been (or is being) taken
         self.finished = 0
         self.running = False
+        self.issuing = 0  # issuers of this process between their write transaction's start and end
+        self.last_run_s = 0.0
         self.runs: dict[str, dict[int, tuple[int, int]] | None] = {}
 
 
 _flights: dict[str, _Flight] = {}
+
+#: The longest a run waits for the issuers already inside their write transaction.
+MAX_GATHER_S = 0.05
+
+
+def _flight(key: str) -> _Flight:
+    with _lock:
+        return _flights.setdefault(key, _Flight())
+
+
+@contextmanager
+def issuing(key: str) -> Iterator[None]:
+    """Wrap an issuer's write transaction: a run about to start waits (briefly) for the
+    issuers inside one to commit, so that one run serves them all (see :func:`after_commit`)."""
+    flight = _flight(key)
+    with flight.cond:
+        flight.issuing += 1
+    try:
+        yield
+    finally:
+        with flight.cond:
+            flight.issuing -= 1
+            flight.cond.notify_all()
 
 
 def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) -> tuple[int, int]:
@@ -255,10 +331,9 @@ def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) ->
     """
     if conn.in_transaction:
         return ahead_and_windows(conn, key, h, ticket_id)
-    with _lock:
-        flight = _flights.setdefault(key, _Flight())
+    flight = _flight(key)
     with flight.cond:
-        wanted = flight.started + 1  # the next run to start begins after our commit
+        wanted = flight.started + 1  # the next run to take its snapshot does so after our commit
     while True:
         with flight.cond:
             if flight.finished >= wanted:
@@ -267,8 +342,6 @@ def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) ->
             lead = not flight.running
             if lead:
                 flight.running = True
-                flight.started += 1
-                generation = flight.started
         if not lead:
             # Another request is making a run; wait for it without our work slot (and take the
             # slot back only after leaving the condition: the leader needs both to finish).
@@ -278,14 +351,25 @@ def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) ->
             continue
         made = None
         try:
+            # Gather: the issuers already inside their write transaction commit in a moment;
+            # waiting for them (at most as long as a run takes) lets this one run serve them
+            # too, instead of each needing its own. Nobody inside one: start at once.
+            gather_until = time.monotonic() + min(flight.last_run_s, MAX_GATHER_S)
+            with released(), flight.cond:
+                while flight.issuing > 0 and (left := gather_until - time.monotonic()) > 0:
+                    flight.cond.wait(left)
+                flight.started += 1  # callers committed before this line are in the snapshot
+                generation = flight.started
+            t0 = time.monotonic()
             conn.execute("BEGIN")  # one snapshot: the state key and the rows agree
             try:
-                state = _state(conn, h)
-                made = _open_run(conn, h)
+                state = _state(conn, h, read_snapshot=True)
+                made = _open_run(conn, key, h, state)
                 with _lock:
                     _cache[key] = (state, made)
             finally:
                 conn.execute("COMMIT")
+            flight.last_run_s = time.monotonic() - t0
         finally:
             with flight.cond:
                 flight.running = False
@@ -296,28 +380,35 @@ def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) ->
     return n if n is not None else ahead_and_windows(conn, key, h, ticket_id)
 
 
-def _open_run(conn: sqlite3.Connection, h: Hall) -> dict[str, dict[int, tuple[int, int]] | None]:
-    rows = _rows(conn, h.day)
+def _open_run(conn: sqlite3.Connection, key: str, h: Hall, state: tuple[Any, ...]
+              ) -> dict[str, dict[int, tuple[int, int]] | None]:
+    rows = _current_rows(conn, key, h.day, int(state[1]), store=state[-1] is None)
     windows = load_windows(conn)
     return {"open": simulate(rows, [w for w in windows if w.status == "open"], h), "all": None}
 
 
 def ahead_and_windows(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) -> tuple[int, int]:
     """(N, windows calling them) of a waiting ticket; (0, 0) for one nobody would call."""
-    state = _state(conn, h)
-    cacheable = True
-    with _lock:
-        hit = _cache.get(key)
-    runs = hit[1] if hit is not None and hit[0] == state else None
-    if runs is None:
-        runs = _open_run(conn, h)
-        if cacheable:
+    own = not conn.in_transaction
+    if own:
+        conn.execute("BEGIN")  # one snapshot: the state key and the rows agree
+    try:
+        state = _state(conn, h, read_snapshot=own)
+        with _lock:
+            hit = _cache.get(key)
+        runs = hit[1] if hit is not None and hit[0] == state else None
+        if runs is None:
+            runs = _open_run(conn, key, h, state)
             with _lock:
                 _cache[key] = (state, runs)
-    n = runs["open"].get(ticket_id)  # type: ignore[union-attr]
-    if n is not None:
-        return n
-    everyone = runs["all"]
-    if everyone is None:
-        everyone = runs["all"] = simulate(_rows(conn, h.day), load_windows(conn), h)
-    return everyone.get(ticket_id, (0, 0))
+        n = runs["open"].get(ticket_id)  # type: ignore[union-attr]
+        if n is not None:
+            return n
+        everyone = runs["all"]
+        if everyone is None:
+            rows = _current_rows(conn, key, h.day, int(state[1]), store=state[-1] is None)
+            everyone = runs["all"] = simulate(rows, load_windows(conn), h)
+        return everyone.get(ticket_id, (0, 0))
+    finally:
+        if own:
+            conn.execute("COMMIT")

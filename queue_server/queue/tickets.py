@@ -29,7 +29,7 @@ from queue_server.errors import Conflict, NotFound, ValidationError, unknown_ser
 from queue_server.events import record_event
 from queue_server.idkey import id_digest, id_digests
 from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
-from queue_server.queue.ahead import after_commit
+from queue_server.queue.ahead import after_commit, issuing
 from queue_server.queue.common import (
     APPOINTMENT,
     PRIORITY_GROUPS,
@@ -235,7 +235,7 @@ def _issue_tx(
     check_open(h)
 
     key = db_path(db)
-    with write_tx(db) as conn:
+    with issuing(key), write_tx(db) as conn:
         if idempotency_key is not None:
             seen = conn.execute(
                 "SELECT ticket_id FROM idempotency_keys WHERE key = ?", (idempotency_key,)
