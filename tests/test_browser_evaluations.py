@@ -177,3 +177,50 @@ def test_the_phone_rates_on_the_progress_page(browser, server, hall, db_path, sh
     db.conn.close()
     phone.reload()
     assert "您已评价" in (phone.text_content("#rating-thanks") or "")
+
+
+def test_an_admin_enters_a_调休_day_on_the_calendar_tab(browser, server, hall, db_path, shots):
+    page = browser.new_page(viewport={"width": 1366, "height": 900})
+    page.goto(f"{server.url}/admin/evaluations")
+    page.fill("#login-user", "admin")
+    page.fill("#login-pass", hall["users"]["admin"]["password"])
+    page.press("#login-pass", "Enter")
+    page.wait_for_selector("#view-main:not([hidden])")
+    page.click(".tab[data-tab='calendar']")
+    page.wait_for_selector("#cal-form:not([hidden])")
+    page.fill("#cal-year", "2027")
+    page.click("#cal-go")
+    page.wait_for_selector("#cal-body tr[data-day='2027-02-05'][data-source='statutory']")
+    assert "暂定" in (page.text_content("#cal-state") or "")
+    assert "农历除夕" in (page.text_content("#cal-body tr[data-day='2027-02-05']") or "")
+
+    page.fill("#cal-day", "2027-02-20")                     # a Saturday made a working day (调休)
+    page.select_option("#cal-kind", "workday")
+    page.fill("#cal-note", "春节调休")
+    page.click("#cal-add")
+    row = "#cal-body tr[data-day='2027-02-20'][data-source='hall']"
+    page.wait_for_selector(row)
+    text = page.text_content(row) or ""
+    assert "周六" in text and "上班" in text and "本厅录入" in text and "春节调休" in text
+    assert page.locator(f"{row} button[data-remove='2027-02-20']").count() == 1
+    page.screenshot(path=str(shots / "supervisor-calendar.png"), full_page=True)
+
+    db = connect(db_path)
+    assert [tuple(r) for r in db.conn.execute("SELECT day, kind, note FROM evaluation_calendar_days")] == \
+        [("2027-02-20", "workday", "春节调休")]
+    actor = db.conn.execute("SELECT actor FROM audit WHERE kind = 'evaluations.calendar_day'").fetchone()[0]
+    assert actor == f"user:{hall['users']['admin']['id']}"
+    db.conn.close()
+
+    # A supervisor sees the calendar but no form and no remove button.
+    sup = browser.new_page(viewport={"width": 1366, "height": 768})
+    sup.goto(f"{server.url}/admin/evaluations")
+    sup.fill("#login-user", "super1")
+    sup.fill("#login-pass", "super123")
+    sup.press("#login-pass", "Enter")
+    sup.wait_for_selector("#view-main:not([hidden])")
+    sup.click(".tab[data-tab='calendar']")
+    sup.fill("#cal-year", "2027")
+    sup.click("#cal-go")
+    sup.wait_for_selector(row)
+    assert sup.is_hidden("#cal-form") and sup.locator("#cal-body button").count() == 0

@@ -1,6 +1,7 @@
 """差评 deadlines on the Chinese working-day calendar: the official 2026 schedule (Spring
 Festival, National Day and their 调休 working weekend days), the hall's closed days, years
-the library does not know (provisional, admin-entered days, never a crash)."""
+the library does not know (provisional, the statutory holidays of the `holidays` library,
+admin-entered days over them, never a crash)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from queue_server.cli import main
 from queue_server.errors import ValidationError
 from queue_server.evaluations import calendar_days
 from queue_server.evaluations.rectifications import compute_deadline, hall_calendar
-from queue_server.evaluations.workdays import HallCalendar, known_years
+from queue_server.evaluations.workdays import HallCalendar, known_years, statutory_holidays
 from queue_server.settings import set_setting
 
 D = dt.date.fromisoformat
@@ -86,13 +87,66 @@ def test_the_hall_closed_days_are_not_working_days():
 
 
 def test_a_year_the_library_does_not_know_is_provisional_and_never_crashes():
-    assert deadline("2027-03-01") == ("2027-03-08", True)      # Mon–Fri
-    assert deadline("2026-12-25") == ("2027-01-01", True)      # Dec 28–31 official, then Fri Jan 1 assumed
+    assert deadline("2027-03-01") == ("2027-03-08", True)      # Mon–Fri, no statutory holiday
+    # Dec 28–31 official, then Fri 2027-01-01 (元旦, statutory every year) is skipped: Mon Jan 4.
+    assert deadline("2026-12-25") == ("2027-01-04", True)
     assert deadline("2026-12-18") == ("2026-12-25", False)     # nothing of 2027 counted
     assert deadline("2035-06-01", 60)[1] is True
+    assert deadline("2101-03-01") == ("2101-03-08", True)      # past the lunar tables: Mon–Fri, no crash
     with_entries = HallCalendar.of(entered=[("2027-01-01", "holiday"), ("2027-01-02", "workday")])
     # Jan 1 entered as a holiday, Sat Jan 2 as a 调休 working day: Dec 28 29 30 31, Jan 2.
     assert deadline("2026-12-25", cal=with_entries) == ("2027-01-02", True)
+
+
+def test_the_statutory_holidays_of_2027_come_from_the_holidays_library():
+    # 全国年节及纪念日放假办法 (2025 revision), as holidays.China(observed=False) dates them for 2027;
+    # its guessed 补休 days (observed) are not holidays here.
+    assert {d.isoformat(): zh for d, (zh, _en) in statutory_holidays(2027).items()} == {
+        "2027-01-01": "元旦", "2027-02-05": "农历除夕", "2027-02-06": "春节", "2027-02-07": "春节",
+        "2027-02-08": "春节", "2027-04-05": "清明节", "2027-05-01": "劳动节", "2027-05-02": "劳动节",
+        "2027-06-09": "端午节", "2027-09-15": "中秋节", "2027-10-01": "国庆节", "2027-10-02": "国庆节",
+        "2027-10-03": "国庆节"}
+    assert not OFFICIAL.is_working_day(D("2027-02-08"))       # Mon 初三
+    assert OFFICIAL.is_working_day(D("2027-02-09"))           # Tue: no 补休 is guessed
+    assert statutory_holidays(2101) == {}
+
+
+@pytest.mark.parametrize("day, n, expected, counted", [
+    # 元旦 2027: Tue 29, Wed 30, Thu 31 (official), Fri Jan 1 off, Mon 4, Tue 5.
+    ("2026-12-28", 5, "2027-01-05", "12-29 12-30 12-31 01-04 01-05"),
+    ("2026-12-31", 1, "2027-01-04", "01-04"),
+    # 春节 2027: 除夕 Fri Feb 5 – 初三 Mon Feb 8 off (Sat 6, Sun 7 a weekend anyway).
+    ("2027-02-04", 5, "2027-02-15", "02-09 02-10 02-11 02-12 02-15"),
+    ("2027-02-04", 1, "2027-02-09", "02-09"),
+    # 中秋 Wed 2027-09-15, 国庆 Fri Oct 1 – Sun Oct 3.
+    ("2027-09-14", 5, "2027-09-22", "09-16 09-17 09-20 09-21 09-22"),
+    ("2027-09-30", 5, "2027-10-08", "10-04 10-05 10-06 10-07 10-08"),
+    ("2027-09-29", 2, "2027-10-04", "09-30 10-04"),
+    # 劳动节 Sat May 1 – Sun May 2: a weekend anyway (no 补休 guessed).
+    ("2027-04-30", 1, "2027-05-03", "05-03"),
+])
+def test_provisional_deadlines_skip_the_2027_statutory_holidays(day, n, expected, counted):
+    assert deadline(day, n) == (expected, True)
+    hand, d = [], D(day)
+    while len(hand) < n:
+        d += dt.timedelta(days=1)
+        if OFFICIAL.is_working_day(d):
+            hand.append(d.strftime("%m-%d"))
+    assert " ".join(hand) == counted
+
+
+def test_hall_entered_days_override_the_statutory_ones():
+    # A 调休 Saturday entered as a working day counts: 2027-02-04 → Sat Feb 20 entered (hypothetical).
+    cal = HallCalendar.of(entered=[("2027-02-20", "workday")])
+    assert not OFFICIAL.is_working_day(D("2027-02-20")) and cal.is_working_day(D("2027-02-20"))
+    assert deadline("2027-02-18", 2, cal=cal) == ("2027-02-20", True)     # Fri 19, Sat 20 (调休)
+    assert deadline("2027-02-18", 2) == ("2027-02-22", True)              # without it: Fri 19, Mon 22
+    # The official schedule usually adds bridge days: entered holidays Feb 9–11 push the deadline on.
+    bridge = HallCalendar.of(entered=[("2027-02-09", "holiday"), ("2027-02-10", "holiday"), ("2027-02-11", "holiday")])
+    assert deadline("2027-02-04", 5, cal=bridge) == ("2027-02-18", True)  # 12, 15, 16, 17, 18
+    # An entered working day wins over a statutory holiday; the hall's closed days win over all.
+    assert HallCalendar.of(entered=[("2027-10-01", "workday")]).is_working_day(D("2027-10-01"))
+    assert not HallCalendar.of(closed=["2027-02-20"], entered=[("2027-02-20", "workday")]).is_working_day(D("2027-02-20"))
 
 
 def test_entries_for_a_known_year_are_refused_and_ignored(db):
@@ -119,12 +173,23 @@ def test_calendar_cli_add_list_remove_and_deadline(db_path, db):
     assert "2004–2026" in r.output and "2027-01-01  holiday  元旦" in r.output
     r = run(main, ["evaluations", "deadline", "--db", str(db_path), "2026-12-25"])
     assert '"deadline": "2027-01-04"' in r.output and '"provisional": true' in r.output
+    r = run(main, ["evaluations", "calendar", "add", "--db", str(db_path), "2027-01-02", "--workday"])
+    assert r.exit_code == 0, r.output
+    r = run(main, ["evaluations", "deadline", "--db", str(db_path), "2026-12-25"])
+    assert '"deadline": "2027-01-02"' in r.output                   # the entered Saturday counts
+    r = run(main, ["evaluations", "calendar", "list", "--db", str(db_path), "--year", "2027"])
+    assert r.exit_code == 0 and "2027 (provisional" in r.output
+    assert "2027-01-01  holiday  hall      元旦" in r.output and "2027-02-05  holiday  statutory 农历除夕" in r.output
+    assert "2027-01-02  workday  hall" in r.output
+    r = run(main, ["evaluations", "calendar", "list", "--db", str(db_path), "--year", "2026"])
+    assert "2026-10-10  workday  official  国庆节调休上班" in r.output
+    assert run(main, ["evaluations", "calendar", "remove", "--db", str(db_path), "2027-01-02"]).exit_code == 0
     r = run(main, ["evaluations", "calendar", "add", "--db", str(db_path), "2026-10-01", "--holiday"])
     assert r.exit_code != 0 and "bad_calendar_day" in r.output
     assert run(main, ["evaluations", "calendar", "remove", "--db", str(db_path), "2027-01-01"]).exit_code == 0
     assert calendar_days.list_days(db) == []
     kinds = [r[0] for r in db.conn.execute("SELECT kind FROM audit WHERE kind = 'evaluations.calendar_day'")]
-    assert len(kinds) == 2
+    assert len(kinds) == 4
 
 
 def test_the_halls_closed_days_feed_the_calendar_and_are_validated(db):

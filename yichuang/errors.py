@@ -295,6 +295,10 @@ server(422, "bad_step_input", "整改步骤信息有误：{what}", "Invalid step
 server(422, "bad_period", "统计期间无效：{what}", "Invalid period: {what_en}")
 server(422, "bad_group", "分组方式应为 day、service、window 或 clerk", "group must be day, service, window or clerk")
 server(422, "bad_calendar_day", "日期无效：{what}", "Invalid calendar day: {what_en}")
+server(404, "calendar_day_not_entered", "{day} 不是本厅录入的日期，无可删除",
+       "{day} was not entered by the hall; nothing to remove",
+       "法定节假日和国家日历的日期不能删除；录入一个同日的日期即可覆盖法定节假日。",
+       "Statutory and official days cannot be removed; entering the same day overrides a statutory one.")
 server(422, "bad_reason_list", "差评原因清单有误：{what}", "Invalid reason list: {what_en}")
 # --- server: e-licences (电子证照) and 亮证 --------------------------------------------------
 server(404, "licence_not_found", "没有该证照", "No such licence")

@@ -74,7 +74,7 @@ AUTO_SUCCESS: dict[str, str] = {
     "admin.create_user": "201", "admin.create_token": "201", "admin.book_appointment": "201",
     "admin.make_report": "201", "audit.identity_check": "201", "approvals.apply": "201",
     "licences.present": "201", "licences.next_token": "201", "licences.print_copy": "201",
-    "evaluations.create_evaluation": "201", "printing.reprint": "202", "printing.test_print": "202",
+    "evaluations.create_evaluation": "201", "evaluations.calendar_add": "201", "printing.reprint": "202", "printing.test_print": "202",
     "devices.queue_action": "202",
 }
 

@@ -1,6 +1,9 @@
 """The days an admin enters for years the official calendar library does not know yet
-(``queue-server evaluations calendar add``): holidays, and weekend days made working days
-(调休). Entering or removing one counts every provisional deadline again (audited).
+(``queue-server evaluations calendar add``, ``POST /api/evaluations/calendar``): holidays,
+and weekend days made working days (调休). Entering or removing one counts every provisional
+deadline again (audited). :func:`year_days` lists a year as deadlines count it: the official
+schedule (``chinesecalendar``) of a known year; for another year the statutory holidays
+(``holidays``) with the hall's entries over them.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ import datetime as dt
 import time
 from typing import Any
 
+import chinese_calendar
 from sqlite_utils import Database
 
 from queue_server.audit import append
@@ -16,20 +20,28 @@ from queue_server.db import write_tx
 from queue_server.errors import ValidationError
 from queue_server.evaluations import rectifications as rect
 from queue_server.evaluations.records import CalendarDayChanged, RectificationDeadlineChanged
-from queue_server.evaluations.workdays import HallCalendar, known_years
+from queue_server.evaluations.workdays import (
+    OFFICIAL_NAMES_ZH,
+    HallCalendar,
+    known_years,
+    library_version,
+    statutory_holidays,
+    statutory_library_version,
+)
 
 KINDS = ("holiday", "workday")
 
 
 def _day(text: str) -> dt.date:
+    shown = str(text)[:30]
     try:
         d = dt.date.fromisoformat(text)
     except (TypeError, ValueError) as exc:
-        raise ValidationError("bad_calendar_day", what=f"{text} 不是 YYYY-MM-DD 日期",
-                              what_en=f"{text} is not a YYYY-MM-DD date") from exc
+        raise ValidationError("bad_calendar_day", what=f"{shown} 不是 YYYY-MM-DD 日期",
+                              what_en=f"{shown} is not a YYYY-MM-DD date") from exc
     if len(text) != 10:
-        raise ValidationError("bad_calendar_day", what=f"{text} 不是 YYYY-MM-DD 日期",
-                              what_en=f"{text} is not a YYYY-MM-DD date")
+        raise ValidationError("bad_calendar_day", what=f"{shown} 不是 YYYY-MM-DD 日期",
+                              what_en=f"{shown} is not a YYYY-MM-DD date")
     return d
 
 
@@ -52,6 +64,7 @@ def add_day(db: Database, day: str, kind: str, *, note: str = "", actor: str = "
 
 
 def remove_day(db: Database, day: str, *, actor: str = "cli") -> dict[str, Any]:
+    """Remove an entered day (``removed`` is false when it was not entered: nothing written)."""
     d = _day(day)
     with write_tx(db) as conn:
         n = conn.execute("DELETE FROM evaluation_calendar_days WHERE day = ?", (d.isoformat(),)).rowcount
@@ -59,6 +72,51 @@ def remove_day(db: Database, day: str, *, actor: str = "cli") -> dict[str, Any]:
             append(conn, CalendarDayChanged(day=d.isoformat(), action="remove"), actor=actor)
         changed = _recount_provisional(db, conn, actor) if n else 0
     return {"day": d.isoformat(), "removed": bool(n), "deadlines_changed": changed}
+
+
+def year_days(db: Database, year: int) -> dict[str, Any]:
+    """The non-ordinary days of ``year`` as deadlines count them (the hall's closed days, kept
+    on the hours page, are not listed): ``{"year", "provisional", "official_years", "libraries",
+    "days": [{"day", "kind": "holiday"|"workday", "source": "official"|"statutory"|"hall", "name",
+    "name_en", "note"}]}``. A known year lists the State Council's schedule; days entered for it
+    before the library knew it are listed with ``"ignored": true``. Another year lists the
+    statutory holidays, and the hall's entries in their place where it entered the same day
+    (``"statutory"`` then names the holiday it overrides)."""
+    if not 1 <= year <= 9999:
+        raise ValidationError("bad_calendar_day", what=f"年份 {year} 无效", what_en=f"year {year} is out of range")
+    known = year in known_years()
+    days: dict[str, dict[str, Any]] = {}
+    if known:
+        for table, kind in ((chinese_calendar.holidays, "holiday"), (chinese_calendar.workdays, "workday")):
+            for d, name in table.items():
+                if d.year != year:
+                    continue
+                en = str(name)
+                zh = OFFICIAL_NAMES_ZH.get(en, en)
+                if kind == "workday":
+                    zh, en = f"{zh}调休上班", f"{en} (make-up working day)"
+                days[d.isoformat()] = {"day": d.isoformat(), "kind": kind, "source": "official", "name": zh,
+                                       "name_en": en, "note": ""}
+    else:
+        for d, (zh, en) in statutory_holidays(year).items():
+            days[d.isoformat()] = {"day": d.isoformat(), "kind": "holiday", "source": "statutory", "name": zh,
+                                   "name_en": en, "note": ""}
+    first, last = f"{year:04d}-01-01", f"{year:04d}-12-31"
+    for day, kind, note in db.conn.execute("SELECT day, kind, note FROM evaluation_calendar_days "
+                                           "WHERE day BETWEEN ? AND ? ORDER BY day", (first, last)):
+        row: dict[str, Any] = {"day": day, "kind": kind, "source": "hall", "name": "", "name_en": "", "note": note}
+        under = days.get(day)
+        if known:
+            row["ignored"] = True
+            day = f"{day}#hall"  # listed beside the official day, which counts
+        elif under is not None:
+            row["statutory"] = under["name"]
+        days[day] = row
+    years = sorted(known_years())
+    return {"year": year, "provisional": not known, "official_years": [years[0], years[-1]] if years else [],
+            "libraries": {"official": f"chinesecalendar {library_version()}",
+                          "statutory": f"holidays {statutory_library_version()}"},
+            "days": sorted(days.values(), key=lambda r: (r["day"], r["source"] == "hall"))}
 
 
 def list_days(db: Database) -> list[dict[str, Any]]:

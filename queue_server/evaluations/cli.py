@@ -20,7 +20,8 @@ def evaluations() -> None:
 
 @evaluations.group()
 def calendar() -> None:
-    """Holidays and 调休 working days for years the official calendar does not know yet."""
+    """Holidays and 调休 working days for years the official calendar does not know yet
+    (also on the supervisor page and at /api/evaluations/calendar)."""
 
 
 @calendar.command("add")
@@ -70,18 +71,36 @@ def calendar_remove(db_path: str, day: str) -> None:
 
 @calendar.command("list")
 @DB_OPTION
-def calendar_list(db_path: str) -> None:
-    """The years chinesecalendar knows and the days entered for the others.
+@click.option("--year", type=int, default=None,
+              help="List that year's holidays and 调休 working days as deadlines count them, with their source.")
+def calendar_list(db_path: str, year: int | None) -> None:
+    """The years chinesecalendar knows and the days entered for the others; with --year,
+    that year's days (official, statutory or entered by the hall).
 
     \b
     Example:
         queue-server evaluations calendar list --db var/hall.db
+        queue-server evaluations calendar list --db var/hall.db --year 2027
     """
-    from queue_server.evaluations.calendar_days import status
+    from queue_server.evaluations.calendar_days import status, year_days
 
-    st = status(open_db(db_path))
+    db = open_db(db_path)
+    if year is not None:
+        try:
+            out = year_days(db, year)
+        except Exception as exc:
+            fail(exc)
+        flag = "provisional: statutory holidays + the hall's days" if out["provisional"] else "official"
+        click.echo(f"{out['year']} ({flag})")
+        for d in out["days"]:
+            text = d["name"] or d["note"]
+            tail = "  (ignored: the official calendar counts)" if d.get("ignored") else ""
+            click.echo(f"  {d['day']}  {d['kind']:<8} {d['source']:<9} {text}{tail}")
+        return
+    st = status(db)
     years = st["library_years"]
     click.echo(f"official calendar (chinesecalendar): {years[0]}–{years[-1]}" if years else "no official calendar")
+    click.echo("other years: statutory holidays (holidays library) + the days entered here (provisional)")
     for d in st["entered"]:
         click.echo(f"  {d['day']}  {d['kind']:<8} {d['note']}")
 
@@ -90,7 +109,7 @@ def calendar_list(db_path: str) -> None:
 @DB_OPTION
 def calendar_refresh(db_path: str) -> None:
     """Count every provisional deadline again (after upgrading chinesecalendar to a release
-    that knows a new year).
+    that knows a new year, or the holidays library).
 
     \b
     Example:

@@ -13,6 +13,9 @@ supervisor page. Routes only translate; the rules live in the domain modules.
   and ``POST /api/rectifications/<id>/<step>`` (supervisor, admin; ``apply_invalid`` also
   the clerk concerned).
 * ``GET /api/stats/evaluations?from=&to=&group=`` (admin, supervisor) — the figures.
+* ``GET /api/evaluations/calendar?year=`` (supervisor, admin) — the year's holidays and 调休
+  working days as deadlines count them; ``POST /api/evaluations/calendar`` and ``DELETE
+  /api/evaluations/calendar/<day>`` (admin) — enter or remove a day, as the CLI does.
 * ``GET /rate/window/<n>?token=`` — the rating pad page; ``GET /admin/evaluations`` — the
   supervisor page (login as supervisor or admin).
 """
@@ -24,10 +27,11 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, render_template, request
 
 from queue_server import clock as clk
-from queue_server.api.common import ALL_ROLES, actor, body, principal, roles
+from queue_server.admin import staff
+from queue_server.api.common import ALL_ROLES, actor, body, field, principal, roles
 from queue_server.app import get_db, notify_change
-from queue_server.errors import Forbidden, ValidationError
-from queue_server.evaluations import figures, limits, loop, store
+from queue_server.errors import Conflict, Forbidden, NotFound, ValidationError
+from queue_server.evaluations import calendar_days, figures, limits, loop, store
 from queue_server.evaluations import stats as _stats  # noqa: F401  (registers the 好差评 statistics provider)
 from queue_server.evaluations.reasons import reason_list
 from queue_server.settings import get_setting
@@ -181,6 +185,72 @@ def stats() -> Response:
             raise ValidationError("missing_field", field=name)
     return _json(figures.evaluation_figures(get_db(), a["from"], a["to"], a.get("group") or "day",
                                             clock=_clock()))
+
+
+# --- the working-day calendar of deadlines ------------------------------------------------
+
+
+def _hall_year() -> int:
+    return int(clk.business_day(clk.now(_clock()), str(get_setting(get_db(), "timezone")))[:4])
+
+
+@bp.get("/api/evaluations/calendar")
+@roles("supervisor")
+def calendar_year() -> Response:
+    """The year's holidays and 调休 working days as deadlines count them: ?year=YYYY (default the
+    hall's current year) → {"year", "provisional", "days": [{"day", "kind", "source", …}], …}
+    (supervisor, admin)."""
+    raw = request.args.get("year") or ""
+    if not raw:
+        year = _hall_year()
+    elif raw.isdigit() and len(raw) == 4:
+        year = int(raw)
+    else:
+        raise ValidationError("bad_calendar_day", what=f"年份 {raw[:12]} 应为 YYYY", what_en=f"year {raw[:12]}: YYYY")
+    return _json(calendar_days.year_days(get_db(), year))
+
+
+def _admin_change() -> None:
+    """As in the admin area: an admin still on a one-time password changes nothing (409)."""
+    if staff.must_change_password(get_db(), principal().user_id):
+        raise Conflict("password_change_required")
+
+
+def _calendar_text(data: dict[str, Any], name: str) -> str:
+    value = data.get(name)
+    if value is None:
+        raise ValidationError("missing_field", field=name)
+    if not isinstance(value, str):
+        raise ValidationError("bad_calendar_day", what=f"{name} 应为文本", what_en=f"{name} must be a string")
+    return value
+
+
+@bp.post("/api/evaluations/calendar")
+@roles("admin")
+def calendar_add() -> Response:
+    """Enter a holiday or 调休 working day of a year the official calendar does not know:
+    {"day": "YYYY-MM-DD", "kind": "holiday"|"workday", "note"?} → 201; provisional deadlines are
+    counted again (admin; audited)."""
+    _admin_change()
+    data = body()
+    day, kind = _calendar_text(data, "day"), _calendar_text(data, "kind")
+    note = field(data, "note", str, max_len=200) or ""
+    out = calendar_days.add_day(get_db(), day, kind, note=note.strip(), actor=actor())
+    notify_change()
+    return _json({**out, "note": note.strip(), "source": "hall"}, 201)
+
+
+@bp.delete("/api/evaluations/calendar/<day>")
+@roles("admin")
+def calendar_remove(day: str) -> Response:
+    """Remove a day the hall entered → {"day", "removed": true, "deadlines_changed"}; provisional
+    deadlines are counted again (admin; audited). A day not entered → 404."""
+    _admin_change()
+    out = calendar_days.remove_day(get_db(), day, actor=actor())
+    if not out["removed"]:
+        raise NotFound("calendar_day_not_entered", day=out["day"])
+    notify_change()
+    return _json(out)
 
 
 # --- pages -------------------------------------------------------------------------------

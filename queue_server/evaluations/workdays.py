@@ -7,10 +7,17 @@ the core setting ``closed_days`` the hall manager keeps on the hours page).
 
 ``chinesecalendar`` only knows the years already published (1.11.0: 2004–2026; it raises
 ``NotImplementedError`` for 2027). For a year it does not know, a day is a working day when
-it is Monday–Friday, minus the holidays and plus the 调休 working days an admin entered
-(``queue-server evaluations calendar add``), minus the hall's closed days; a deadline that
-counted such a day is ``provisional`` until the library (a newer pinned release) knows
-the year. Nothing here raises for an unknown year.
+it is Monday–Friday and not a statutory public holiday, where the statutory holidays (全国年节
+及纪念日放假办法, 2025 revision: 元旦 1 day, 春节 4 days 除夕–初三, 清明 1, 劳动节 May 1–2,
+端午 1, 中秋 1, 国庆 Oct 1–3) come from the kept library ``holidays`` (python-holidays,
+``holidays.China(observed=False)``: its lunar dates, not ours). Its "observed" days are its
+own guess of the 补休 and are not counted; it has no 调休 working days for such a year either.
+The days an admin entered (``queue-server evaluations calendar add``, ``POST
+/api/evaluations/calendar``) come before both: an entered holiday is off, an entered 调休
+working day is on, even on a weekend or a statutory holiday; the hall's closed days are off
+whatever else says. A deadline that counted a day of such a year is ``provisional`` until
+``chinesecalendar`` (a newer pinned release) knows the year: the official schedule adds the
+bridge days and the 调休 Saturdays. Nothing here raises for an unknown year.
 
 The deadline rule: the N-th working day *after* the day of the 差评 (that day never
 counts, working day or not)::
@@ -18,6 +25,8 @@ counts, working day or not)::
     >>> cal = HallCalendar()
     >>> cal.add_working_days(dt.date(2026, 9, 30), 5)   # National Day 2026: Oct 1–7 off, Oct 10 works
     Deadline(day=datetime.date(2026, 10, 13), provisional=False)
+    >>> cal.add_working_days(dt.date(2026, 12, 28), 5)  # 2027-01-01 (元旦) is a statutory holiday
+    Deadline(day=datetime.date(2027, 1, 5), provisional=True)
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import chinese_calendar
+import holidays as holidays_lib
 
 #: Upper bound for N (deadline and extension working days together), so a bad setting
 #: cannot make a loop run for years.
@@ -45,6 +55,35 @@ def library_version() -> str:
     return str(getattr(chinese_calendar, "__version__", "unknown"))
 
 
+def statutory_library_version() -> str:
+    return str(getattr(holidays_lib, "__version__", "unknown"))
+
+
+#: chinesecalendar's holiday names (English only) → Chinese.
+OFFICIAL_NAMES_ZH = {
+    "New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节", "Labour Day": "劳动节",
+    "Dragon Boat Festival": "端午节", "National Day": "国庆节", "Mid-autumn Festival": "中秋节",
+    "Anti-Fascist 70th Day": "抗战胜利70周年纪念日",
+}
+
+
+@lru_cache(maxsize=32)
+def _statutory(year: int, language: str) -> dict[dt.date, str]:
+    try:
+        days = holidays_lib.China(years=year, observed=False, language=language)
+        return {d: str(name) for d, name in sorted(days.items()) if d.year == year}
+    except Exception:  # a year the library cannot compute counts Monday–Friday: never a crash
+        return {}
+
+
+def statutory_holidays(year: int) -> dict[dt.date, tuple[str, str]]:
+    """The statutory public holidays of ``year`` (day → Chinese, English name) as the
+    ``holidays`` library counts them by law, without its guessed 补休 days. Used only for
+    years ``chinesecalendar`` does not know."""
+    zh, en = _statutory(year, "zh_CN"), _statutory(year, "en_US")
+    return {d: (name, en.get(d, name)) for d, name in zh.items()}
+
+
 @dataclass(frozen=True)
 class Deadline:
     """A deadline day; ``provisional`` when a day counted lies in a year the library does not know."""
@@ -59,7 +98,7 @@ class Deadline:
 @dataclass(frozen=True)
 class HallCalendar:
     """The hall's working days: the official calendar, the hall's closed days, and for
-    unknown years the days an admin entered."""
+    unknown years the days an admin entered over the statutory holidays and Monday–Friday."""
 
     closed: frozenset[dt.date] = field(default_factory=frozenset)
     holidays: frozenset[dt.date] = field(default_factory=frozenset)
@@ -87,6 +126,8 @@ class HallCalendar:
             return False
         if day in self.workdays:
             return True
+        if day in _statutory(day.year, "zh_CN"):
+            return False
         return day.weekday() < 5
 
     def add_working_days(self, start: dt.date, n: int) -> Deadline:

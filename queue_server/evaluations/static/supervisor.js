@@ -1,5 +1,6 @@
 // Supervisor page (好差评管理): evaluations, rectification cases (overdue first) and every
-// step of the 差评 loop, the figures. Everything goes through the JSON API with the
+// step of the 差评 loop, the figures, the working-day calendar of deadlines (admins enter
+// holidays and 调休 days there). Everything goes through the JSON API with the
 // login's token in a header; text is only ever set with textContent.
 "use strict";
 (() => {
@@ -64,6 +65,8 @@
       if (!["supervisor", "admin"].includes(me.role)) throw new Error(L("该账号不是督办人员或管理员", "Not a supervisor or admin account"));
       Yc.text("who", me.user ? `${me.user.name} (${me.role})` : me.name);
       body.dataset.userId = me.user ? String(me.user.id) : "";
+      body.dataset.role = me.role;
+      $("cal-form").hidden = me.role !== "admin";
       view("view-main");
       reasons = (await api("/api/evaluations/reasons")).reasons || [];
       refresh();
@@ -95,7 +98,7 @@
     b.addEventListener("click", () => {
       tab = b.dataset.tab;
       for (const t of document.querySelectorAll(".tab")) t.classList.toggle("on", t === b);
-      for (const p of ["cases", "evaluations", "figures"]) $("tab-" + p).hidden = p !== tab;
+      for (const p of ["cases", "evaluations", "figures", "calendar"]) $("tab-" + p).hidden = p !== tab;
       refresh();
     });
   }
@@ -103,6 +106,7 @@
   function refresh() {
     if (tab === "cases") loadCases();
     else if (tab === "evaluations") loadEvaluations();
+    else if (tab === "calendar") loadCalendar();
     else loadFigures();
   }
 
@@ -343,6 +347,68 @@
     } catch (e) { msg(e.message); }
   }
   $("fg-go").addEventListener("click", loadFigures);
+
+  // --- the working-day calendar ----------------------------------------------------------
+  const KIND = { holiday: ["放假", "Holiday"], workday: ["上班", "Working day"] };
+  const SOURCE = { official: ["国务院安排", "Official"], statutory: ["法定节假日", "Statutory"], hall: ["本厅录入", "Entered"] };
+  const WEEKDAY = [["周日", "Sun"], ["周一", "Mon"], ["周二", "Tue"], ["周三", "Wed"], ["周四", "Thu"], ["周五", "Fri"], ["周六", "Sat"]];
+  async function loadCalendar() {
+    const year = $("cal-year").value;
+    try {
+      const data = await api("/api/evaluations/calendar" + (year ? "?year=" + encodeURIComponent(year) : ""));
+      if (!year) $("cal-year").value = String(data.year);
+      Yc.text("cal-state", data.provisional
+        ? L(`${data.year} 年：国务院放假安排未收录，按法定节假日计算，期限暂定`,
+          `${data.year}: no official schedule yet; statutory holidays, deadlines provisional`)
+        : L(`${data.year} 年：国务院放假安排（${data.libraries.official}）`, `${data.year}: official schedule (${data.libraries.official})`));
+      $("cal-state").classList.toggle("provisional", data.provisional);
+      const admin = body.dataset.role === "admin";
+      const tbody = $("cal-body");
+      tbody.textContent = "";
+      for (const d of data.days) {
+        const tr = document.createElement("tr");
+        tr.dataset.day = d.day;
+        tr.dataset.source = d.source;
+        if (d.ignored) tr.classList.add("ignored");
+        const wd = WEEKDAY[new Date(`${d.day}T12:00:00`).getDay()];
+        let text = d.source === "hall" ? d.note : L(d.name, d.name_en);
+        if (d.statutory) text += L(`（代替法定：${d.statutory}）`, ` (instead of the statutory ${d.statutory})`);
+        if (d.ignored) text += L("（不计：已有国务院安排）", " (not counted: the official schedule applies)");
+        const cell = td();
+        if (admin && d.source === "hall") {
+          const b = Yc.make("button", "", L("删除", "Remove"));
+          b.type = "button";
+          b.dataset.remove = d.day;
+          b.addEventListener("click", () => removeDay(d.day));
+          cell.append(b);
+        }
+        tr.append(td(d.day), td(L(wd[0], wd[1])), td(span("kind-" + d.kind, pick(KIND, d.kind))),
+          td(span("badge " + d.source, pick(SOURCE, d.source))), td(text || "—"), cell);
+        tbody.append(tr);
+      }
+    } catch (e) { msg(e.message); }
+  }
+  async function removeDay(day) {
+    try {
+      const r = await api("/api/evaluations/calendar/" + encodeURIComponent(day), { method: "DELETE" });
+      msg(L(`已删除 ${day}，${r.deadlines_changed} 个暂定期限已重算`, `${day} removed; ${r.deadlines_changed} provisional deadline(s) recounted`), true);
+      loadCalendar();
+    } catch (e) { msg(e.message); }
+  }
+  $("cal-go").addEventListener("click", loadCalendar);
+  $("cal-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const day = $("cal-day").value;
+    const data = { day, kind: $("cal-kind").value };
+    if ($("cal-note").value.trim()) data.note = $("cal-note").value.trim();
+    try {
+      const r = await api("/api/evaluations/calendar", { method: "POST", json: data });
+      msg(L(`已录入 ${r.day}，${r.deadlines_changed} 个暂定期限已重算`, `${r.day} entered; ${r.deadlines_changed} provisional deadline(s) recounted`), true);
+      $("cal-year").value = day.slice(0, 4);
+      $("cal-note").value = "";
+      loadCalendar();
+    } catch (e) { msg(e.message); }
+  });
 
   const iso = (d) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
   // The hall's business day from the page (not the browser's clock, which may be elsewhere).
