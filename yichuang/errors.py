@@ -93,6 +93,10 @@ server(422, "number_out_of_range", "数字超出范围", "A number is out of ran
        "within SQLite's 64-bit range; no Infinity or NaN)")
 server(422, "field_too_long", "字段 {field} 过长（最多 {max_len} 字）", "{field}: at most {max_len} characters")
 server(422, "bad_idempotency_key", "Idempotency-Key 过长", "Idempotency-Key: at most 100 characters")
+server(422, "idempotency_key_reused", "该 Idempotency-Key 已用于另一份不同的请求，本次未办理",
+       "This Idempotency-Key was already used with a different request; nothing was done",
+       "重试时请原样重发同一请求；新的请求请使用新的 Idempotency-Key。",
+       "Resend exactly the same request to retry; use a new Idempotency-Key for a new request.")
 
 # --- server: staff, tokens and settings -----------------------------------------------------
 server(422, "bad_role", "角色无效：{role}", "Invalid role: {role}")
