@@ -309,6 +309,10 @@ server(403, "licence_face_required", "亮证前需完成人脸核验", "Showing 
        "Please place your ID card and do the face check, or ask a member of staff to verify you.")
 server(409, "licence_not_valid", "该证照{status_zh}，不能使用", "The licence is {status}; it cannot be used",
        "请到综合窗口咨询。", "Please ask at a universal window.")
+server(409, "licence_not_yet_valid", "该证照自 {valid_from} 起生效，现在还不能使用",
+       "The licence is in force from {valid_from}; it cannot be used yet",
+       "生效之日起即可亮证和打证；如有疑问请到综合窗口咨询。",
+       "It can be shown and printed from that day; please ask at a universal window if in doubt.")
 server(403, "licence_reverify", "人脸核验已超过 {minutes} 分钟，请重新核验",
        "The face check is older than {minutes} minutes; please verify again",
        "请重新进行人脸比对后继续亮证。", "Please do the face check again to keep showing the licence.")

@@ -19,7 +19,7 @@ def approvals() -> None:
 
 
 @approvals.command("check")
-@db_option(required=False, help="Hall database file: also report the hall's region and its data sources "
+@db_option(required=False, help_text="Hall database file: also report the hall's region and its data sources "
            "(local rows or HTTP). Without it the items alone are checked. Env: YICHUANG_DB_PATH.")
 @click.option("--write-lock", is_flag=True,
               help="Record every item's current version and hash in items/rulesets.lock.json (developers).")
