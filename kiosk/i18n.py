@@ -252,6 +252,8 @@ STRINGS: dict[str, tuple[str, str]] = {
     "licence.status.revoked": ("已注销", "Revoked"),
     "licence.status.expired": ("已过期", "Expired"),
     "licence.status.superseded": ("已更新", "Superseded"),
+    "licence.status.not_yet_valid": ("尚未生效", "Not yet in force"),
+    "licence.status.not_yet_valid_from": ("尚未生效（{date} 起生效）", "Not yet in force (from {date})"),
     "licence.need_face": ("亮证需要刷脸核验本人，请到窗口由工作人员核验",
                           "Showing a licence needs the face check; a clerk can verify you at a window"),
     "licence.no_identity": ("本机暂不能刷脸核验，请到窗口亮证", "This kiosk cannot check faces; please go to a window"),

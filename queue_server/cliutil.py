@@ -11,10 +11,17 @@ import click
 from queue_server.storage import fault_code
 from yichuang.errors import AppError, lookup
 
-DB_OPTION = click.option(
-    "--db", "db_path", type=click.Path(dir_okay=False), envvar="YICHUANG_DB_PATH", required=True,
-    help="Hall database file (created if missing). Env: YICHUANG_DB_PATH.",
-)
+
+def db_option(*, required: bool = True,
+              help_text: str = "Hall database file (created if missing). Env: YICHUANG_DB_PATH.") -> Any:
+    """The ``--db`` option (``db_path``, env ``YICHUANG_DB_PATH``); optional only for a command
+    that has something useful to do without a database (it then gets ``None``)."""
+    return click.option("--db", "db_path", type=click.Path(dir_okay=False), envvar="YICHUANG_DB_PATH",
+                        required=required, help=help_text)
+
+
+#: ``--db`` as nearly every command takes it: required.
+DB_OPTION = db_option()
 
 
 def fail(exc: Exception) -> NoReturn:

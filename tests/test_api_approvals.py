@@ -189,6 +189,76 @@ def test_idempotency_key_returns_the_same_case_once(api, db):
     assert kiosk2.json["case"] != first.json["case"]
 
 
+def test_an_idempotency_key_reused_with_another_body_is_refused_and_writes_nothing(api, db):
+    """Audit: the same key with another applicant answered 201 with the first applicant's case."""
+    h = {"Idempotency-Key": "tap-shared"}
+    first = api.apply("elderly_allowance", "elder_ok", headers=h)
+    assert first.status_code == 201 and first.json["decision"] == "approved"
+    before = counts(db)
+    other = api.apply("elderly_allowance", "elder_young", headers=h)  # another person, same key
+    assert other.status_code == 422 and other.json["error"]["code"] == "idempotency_key_reused"
+    assert other.json["error"]["message"] and first.json["case"] not in other.get_data(as_text=True)
+    assert counts(db) == before
+    changed = api.apply("insurance_certificate", "insured_ok", headers={"Idempotency-Key": "tap-ins"},
+                        inputs={"from_month": "2019-01", "to_month": "2022-12"})
+    assert changed.status_code == 201
+    before = counts(db)
+    again = api.apply("insurance_certificate", "insured_ok", headers={"Idempotency-Key": "tap-ins"},
+                      inputs={"from_month": "2020-01", "to_month": "2022-12"})  # same person, other inputs
+    assert again.status_code == 422 and again.json["error"]["code"] == "idempotency_key_reused"
+    assert counts(db) == before
+    same = api.apply("elderly_allowance", "elder_ok", headers=h)  # the real retry still replays
+    assert same.status_code == 201 and same.json["case"] == first.json["case"] and same.json["replayed"]
+    digests = [r[0] for r in db.conn.execute("SELECT request_digest FROM approval_idempotency")]
+    assert len(digests) == 2 and all(d.startswith("k1:") for d in digests)
+    dump = "\n".join(db.conn.iterdump())
+    assert IDS["elder_ok"] not in dump and IDS["insured_ok"] not in dump
+
+
+@pytest.mark.parametrize("first, second", [
+    # both approved: the key is found inside the case's write transaction
+    (("insurance_certificate", "insured_ok", {"from_month": "2019-01", "to_month": "2022-12"}),
+     ("insurance_certificate", "insured_ok", {"from_month": "2020-01", "to_month": "2022-12"})),
+    # both referred: the queue replays the first referral's ticket
+    (("elderly_allowance", "elder_young", None), ("elderly_allowance", "elder_receiving", None)),
+])
+def test_a_key_reused_with_another_body_in_a_race_is_refused_too(api, db, monkeypatch, first, second):
+    """The second request passed the first look-up before the first one committed: the checks
+    further on compare the bodies as well."""
+    from queue_server.approvals import service
+
+    h = {"Idempotency-Key": "tap-race"}
+    made = api.apply(first[0], first[1], headers=h, inputs=first[2])
+    assert made.status_code == 201
+    real = service._replayed_case
+    looks = {"n": 0}
+
+    def blind_first_look(db_, key, request):
+        looks["n"] += 1
+        return "" if looks["n"] == 1 else real(db_, key, request)
+
+    monkeypatch.setattr(service, "_replayed_case", blind_first_look)
+    before = counts(db)
+    raced = api.apply(second[0], second[1], headers=h, inputs=second[2])
+    assert looks["n"] == 2
+    assert raced.status_code == 422 and raced.json["error"]["code"] == "idempotency_key_reused"
+    assert counts(db) == before
+    again = api.apply(first[0], first[1], headers=h, inputs=first[2])
+    assert again.json["case"] == made.json["case"] and again.json["replayed"]
+
+
+def test_source_references_are_stamped_with_the_hall_clock(api, db, clock):
+    """Audit: the ``at`` of a decision's source references came from the wall clock."""
+    clock.set("2026-11-25", "10:17")
+    number = api.apply("elderly_allowance", "elder_ok").json["case"]
+    refs = json.loads(db.conn.execute("SELECT sources FROM approval_cases WHERE case_number = ?",
+                                      (number,)).fetchone()[0])
+    assert {r["source"] for r in refs} >= {"persons", "benefits", "applicant", "settings"}
+    assert {r["at"] for r in refs} == {round(clock(), 3)}
+    record = json.loads(db.conn.execute("SELECT data FROM audit WHERE kind = 'approval.decided'").fetchone()[0])
+    assert {r["at"] for r in record["sources"]} == {round(clock(), 3)}
+
+
 def test_a_back_dated_rerun_is_for_admins_only_and_uses_that_date(api):
     assert api.apply("elderly_allowance", "elder_ok", application_date="2026-11-01").status_code == 403
     assert api.apply("elderly_allowance", "elder_ok", application_date="2026-11-25").status_code == 201

@@ -30,6 +30,43 @@ def test_check_prints_every_item_with_version_and_hash(db_path, api):
     assert "source persons" in r.output and "local, 19 rows" in r.output
 
 
+def test_check_needs_no_database_as_the_issue_and_readme_write_it(monkeypatch, tmp_path):
+    """Audit: `queue-server approvals check` failed with "Missing option '--db'"."""
+    monkeypatch.delenv("YICHUANG_DB_PATH", raising=False)
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["approvals", "check"])
+    assert r.exit_code == 0, r.output
+    assert "✓ elderly_allowance" in r.output and "✓ insurance_certificate" in r.output and "✗" not in r.output
+    assert "data sources not checked" in r.output and "--db" in r.output
+    assert "source persons" not in r.output and "region (approvals.region)" not in r.output
+    assert list(tmp_path.iterdir()) == []  # no database was made on the way
+
+
+def test_check_without_a_database_still_fails_a_broken_item(monkeypatch, tmp_path):
+    from queue_server.approvals import items
+
+    monkeypatch.delenv("YICHUANG_DB_PATH", raising=False)
+    folder = tmp_path / "items"
+    folder.mkdir()
+    for path in items.item_files(items.ITEMS_DIR):
+        (folder / path.name).write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    broken = folder / "elderly_allowance.toml"
+    broken.write_text(broken.read_text(encoding="utf-8").replace("[[rules]]", "[[rules]]\nbogus = 1", 1),
+                      encoding="utf-8")
+    monkeypatch.setattr(items, "ITEMS_DIR", folder)
+    r = CliRunner().invoke(main, ["approvals", "check"])
+    assert r.exit_code == 1 and "✗ elderly_allowance" in r.output, r.output
+
+
+def test_the_other_commands_still_need_the_database(monkeypatch, tmp_path):
+    monkeypatch.delenv("YICHUANG_DB_PATH", raising=False)
+    people = tmp_path / "people.json"
+    people.write_text('{"persons": []}', encoding="utf-8")
+    for args in (["approvals", "rerun", "SP20261125000001"], ["data", "load", str(people)]):
+        r = CliRunner().invoke(main, args)
+        assert r.exit_code == 2 and "Missing option '--db'" in r.output, (args, r.output)
+
+
 def test_rerun_gives_the_same_result_from_the_record(db_path, api):
     numbers = [api.apply("elderly_allowance", w).json["case"] for w in ("elder_ok", "elder_young", "elder_unknown")]
     numbers.append(api.apply("insurance_certificate", "insured_recent",

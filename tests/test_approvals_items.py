@@ -56,7 +56,7 @@ def test_content_never_changes_without_its_version(code):
     locked = read_lock()[code]
     assert (locked["version"], locked["hash"]) == (item.version, item.hash), (
         "content changed: bump `version` in the item file, then run "
-        "`queue-server approvals check --db X --write-lock`")
+        "`queue-server approvals check --write-lock`")
 
 
 def test_the_lock_check_notices_a_silent_edit():

@@ -87,6 +87,30 @@ def test_only_a_face_match_may_show_a_licence(flow):
     assert not flow.choose(8) and flow.choose(7)
 
 
+def test_a_licence_not_yet_in_force_is_shown_as_such_and_cannot_be_chosen(flow):
+    """Audit: the kiosk had no words for a licence that is not in force yet."""
+    from kiosk.flows.licence import Licence
+
+    flow.identity_done(Face())
+    future = {"id": 9, "identifier": "z", "type_code": "T", "type_name": "道路运输从业资格证",
+              "number_masked": "37**********01", "issuer": "交通运输局", "valid_from": "2026-12-01",
+              "valid_to": "2032-11-30", "status": "not_yet_valid"}
+    real = flow.kiosk.client._request
+
+    def with_future(method: str, path: str, **kw: Any) -> Any:
+        got = real(method, path, **kw)
+        return [*got, future] if path == "/api/licences" else got
+
+    flow.kiosk.client._request = with_future
+    items = flow.load()
+    lic = next(i for i in items if i.id == 9)
+    assert not lic.usable and not flow.choose(9) and items[0].usable  # greyed, after the usable one
+    assert lic.status_text("zh") == "尚未生效（2026-12-01 起生效）"
+    assert lic.status_text("en") == "Not yet in force (from 2026-12-01)"
+    assert Licence.from_json({**future, "valid_from": None}).status_text("zh") == "尚未生效"
+    assert Licence.from_json({**future, "status": "expired"}).status_text("en") == "Expired"
+
+
 def test_no_identity_check_on_this_kiosk_sends_the_citizen_to_a_window(flow):
     flow.kiosk.identity = None
     assert flow.begin() == "licence_list" and flow.state.message_key == "licence.no_identity"

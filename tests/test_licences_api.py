@@ -13,7 +13,17 @@ from queue_server.audit.chain import recent
 from queue_server.demo import make_hall
 from queue_server.errors import ValidationError
 from queue_server.licences import keys, register, token
-from tests.support.licences import LIN, NOBODY, ZHANG, Api, independent_verify, licence_ids, tamper
+from tests.support.licences import (
+    LIN,
+    NOBODY,
+    ZHANG,
+    Api,
+    independent_verify,
+    licence_file,
+    licence_ids,
+    licence_row,
+    tamper,
+)
 
 LIST_FIELDS = {"id", "identifier", "type_code", "type_name", "number_masked", "issuer", "valid_to", "status"}
 LICENCE_FIELDS = {"type", "type_name", "number", "holder_masked", "issuer", "valid_to", "status"}
@@ -133,6 +143,36 @@ def test_an_expired_licence_cannot_be_shown(api):
     assert "已过期" in r.json["error"]["message"]
 
 
+def load_one(db, **over) -> int:
+    """One more 驾驶证-shaped licence for 林曼努 (its own number and serial); its id."""
+    row = licence_row(number=over.pop("number", "LN20260001"), serial=over.pop("serial", "20260000901"), **over)
+    return int(register.load(db, licence_file(row))["ids"][0])
+
+
+def test_a_licence_not_yet_in_force_is_listed_so_and_cannot_be_shown_or_printed(api, db, clock):
+    """Audit: a licence whose valid_from is in the future was listed valid and could be shown."""
+    future = load_one(db, issue_date="2026-11-20", valid_from="2026-12-01", valid_to="2032-11-30")
+    listed = {i["id"]: i for i in api.get(f"/api/licences?id_number={LIN}", "kiosk").json}
+    assert listed[future]["status"] == "not_yet_valid" and listed[future]["valid_from"] == "2026-12-01"
+    before = db.conn.execute("SELECT COUNT(*) FROM licence_presentations").fetchone()[0]
+    r = api.present(future)
+    assert r.status_code == 409 and r.json["error"]["code"] == "licence_not_yet_valid"
+    assert "2026-12-01" in r.json["error"]["message"] and "生效" in r.json["error"]["message"]
+    assert "2026-12-01" in r.json["error"]["message_en"]
+    copy = api.post(f"/api/licences/{future}/print", "kiosk", json={"holder_id_number": LIN,
+                                                                   "verification": {"method": "face"}})
+    assert copy.status_code == 409 and copy.json["error"]["code"] == "licence_not_yet_valid"
+    assert db.conn.execute("SELECT COUNT(*) FROM licence_presentations").fetchone()[0] == before
+    assert db.conn.execute("SELECT status FROM licences WHERE id = ?", (future,)).fetchone()[0] == "valid"
+    listed_cli = {i["id"]: i for i in register.list_all(db, "2026-11-25")}
+    assert listed_cli[future]["status"] == "not_yet_valid"
+    clock.set("2026-12-01", "09:00")  # its first day
+    assert {i["id"]: i for i in api.get(f"/api/licences?id_number={LIN}", "kiosk").json}[future]["status"] == "valid"
+    shown = api.present(future)
+    assert shown.status_code == 201
+    assert api.verify(shown.json["qr"]).json["reason"] == "ok"
+
+
 def test_a_company_licence_is_shown_by_its_legal_representative(api):
     bl = licence_ids(api)["营业执照"]
     r = api.present(bl, purpose=2)
@@ -197,9 +237,53 @@ def test_every_reason_code_is_reached_by_a_real_token(api, ids, clock, db):
     register.revoke(db, str(dl), "吊销（测试）")
     assert check(doomed) == "revoked"
     assert seen["revoked"]["licence"]["status"] == "revoked"
+    # the licence's last day ends while its code is on screen: a fresh token, an expired licence
+    clock.set("2026-11-25", "23:59")
+    last_day = load_one(db, valid_to="2026-11-25")
+    short = api.present(last_day).json["qr"]
+    clock.advance(90)  # 00:00:30 the next day; the token still has 30 s
+    assert check(short) == "licence_expired"
+    assert seen["licence_expired"]["licence"]["status"] == "expired"
+    # the hall's clock is put back over midnight: a licence in force from "today" is not yet
+    clock.set("2026-11-27", "00:00")
+    clock.advance(10)
+    starts = load_one(db, number="LN20260002", serial="20260000902", issue_date="2026-11-20",
+                      valid_from="2026-11-27")
+    early_day = api.present(starts).json["qr"]
+    clock.advance(-20)  # 23:59:50 on the 26th: the token's iat is 20 s ahead, within the skew
+    assert check(early_day) == "licence_not_yet_valid"
+    assert seen["licence_not_yet_valid"]["licence"]["status"] == "not_yet_valid"
+    assert seen["licence_not_yet_valid"]["licence"]["valid_from"] == "2026-11-27"
     assert set(seen) == set(token.REASONS)
     assert "licence" not in seen["bad_format"] and "licence" not in seen["unknown_key"]
     assert seen["expired"]["licence"]["type_name"] == "机动车驾驶证"
+
+
+def test_an_overlong_scan_is_just_not_a_code(api, db):
+    """Audit: a qr over 2000 characters answered 422 field_too_long; a scanner can send anything."""
+    for garbage in ("ZW1:" + "A" * 2500, "x" * 5000, " \r\n" * 3000):
+        r = api.verify(garbage)
+        assert r.status_code == 200 and r.json == {"valid": False, "reason": "bad_format"}, r.json
+    assert db.conn.execute("SELECT COUNT(*) FROM licence_checks WHERE reason = 'bad_format'").fetchone()[0] == 3
+    huge = api.verify("ZW1:" + "A" * 70_000)  # the request body itself stays bounded
+    assert huge.status_code == 413 and huge.json["error"]["code"] == "payload_too_large"
+    missing = api.post("/api/licences/verify", "verifier", json={})
+    assert missing.status_code == 422 and missing.json["error"]["code"] == "missing_field"
+
+
+def test_the_clerk_console_words_every_reason_and_status():
+    """The 核验亮证 box shows each answer in plain words: none may fall through as a bare code."""
+    from pathlib import Path
+
+    import queue_server
+
+    js = (Path(queue_server.__file__).parent / "web" / "static" / "licence-check.js").read_text(encoding="utf-8")
+    reasons = js[js.index("const REASONS"):js.index("};", js.index("const REASONS"))]
+    statuses = js[js.index("const STATUS"):js.index("};", js.index("const STATUS"))]
+    for reason in token.REASONS:
+        assert f"\n    {reason}: [" in reasons, reason
+    for status in (*register.STATUSES, "not_yet_valid"):
+        assert f"{status}: " in statuses, status
 
 
 def test_verify_is_for_clerks_kiosks_verifiers_and_admins(api, ids):

@@ -93,6 +93,10 @@ server(422, "number_out_of_range", "数字超出范围", "A number is out of ran
        "within SQLite's 64-bit range; no Infinity or NaN)")
 server(422, "field_too_long", "字段 {field} 过长（最多 {max_len} 字）", "{field}: at most {max_len} characters")
 server(422, "bad_idempotency_key", "Idempotency-Key 过长", "Idempotency-Key: at most 100 characters")
+server(422, "idempotency_key_reused", "该 Idempotency-Key 已用于另一份不同的请求，本次未办理",
+       "This Idempotency-Key was already used with a different request; nothing was done",
+       "重试时请原样重发同一请求；新的请求请使用新的 Idempotency-Key。",
+       "Resend exactly the same request to retry; use a new Idempotency-Key for a new request.")
 
 # --- server: staff, tokens and settings -----------------------------------------------------
 server(422, "bad_role", "角色无效：{role}", "Invalid role: {role}")
@@ -309,6 +313,10 @@ server(403, "licence_face_required", "亮证前需完成人脸核验", "Showing 
        "Please place your ID card and do the face check, or ask a member of staff to verify you.")
 server(409, "licence_not_valid", "该证照{status_zh}，不能使用", "The licence is {status}; it cannot be used",
        "请到综合窗口咨询。", "Please ask at a universal window.")
+server(409, "licence_not_yet_valid", "该证照自 {valid_from} 起生效，现在还不能使用",
+       "The licence is in force from {valid_from}; it cannot be used yet",
+       "生效之日起即可亮证和打证；如有疑问请到综合窗口咨询。",
+       "It can be shown and printed from that day; please ask at a universal window if in doubt.")
 server(403, "licence_reverify", "人脸核验已超过 {minutes} 分钟，请重新核验",
        "The face check is older than {minutes} minutes; please verify again",
        "请重新进行人脸比对后继续亮证。", "Please do the face check again to keep showing the licence.")

@@ -58,12 +58,14 @@ class Licence:
     issuer: str
     valid_to: str | None
     status: str
+    """``valid``, ``not_yet_valid`` (before ``valid_from``), ``expired``, ``revoked``, ``superseded``."""
+    valid_from: str | None = None
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Licence:
         return cls(int(d["id"]), str(d.get("identifier", "")), str(d.get("type_code", "")),
                    str(d.get("type_name", "")), str(d.get("number_masked", "")), str(d.get("issuer", "")),
-                   d.get("valid_to"), str(d.get("status", "valid")))
+                   d.get("valid_to"), str(d.get("status", "valid")), d.get("valid_from"))
 
     @property
     def usable(self) -> bool:
@@ -73,6 +75,8 @@ class Licence:
         return tr("licence.valid_to", lang, date=self.valid_to) if self.valid_to else tr("licence.valid_forever", lang)
 
     def status_text(self, lang: str) -> str:
+        if self.status == "not_yet_valid" and self.valid_from:
+            return tr("licence.status.not_yet_valid_from", lang, date=self.valid_from)
         key = f"licence.status.{self.status}"
         try:
             return tr(key, lang)

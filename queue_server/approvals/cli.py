@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from queue_server.cliutil import DB_OPTION, fail
+from queue_server.cliutil import DB_OPTION, db_option, fail
 from queue_server.migrations import open_db
 
 
@@ -19,16 +19,19 @@ def approvals() -> None:
 
 
 @approvals.command("check")
-@DB_OPTION
+@db_option(required=False, help_text="Hall database file: also report the hall's region and its data sources "
+           "(local rows or HTTP). Without it the items alone are checked. Env: YICHUANG_DB_PATH.")
 @click.option("--write-lock", is_flag=True,
               help="Record every item's current version and hash in items/rulesets.lock.json (developers).")
-def check_cmd(db_path: str, write_lock: bool) -> None:
-    """Validate every item (rules, parameters, sources), run its cases file and the generated
-    checks, and print its version and rule-set hash; exit 1 if anything fails. Also says
-    which data sources the hall uses and how many rows the embedded one holds.
+def check_cmd(db_path: str | None, write_lock: bool) -> None:
+    """Validate every item (rules, parameters, inputs, sources named), run its cases file and
+    the generated checks, and print its version and rule-set hash; exit 1 if anything fails.
+    With --db, also says the hall's region and which data sources it uses (how many rows the
+    embedded one holds, or the HTTP address); without it that part is skipped, and says so.
 
     \b
-    Example:
+    Examples:
+        queue-server approvals check
         queue-server approvals check --db var/hall.db
     """
     from queue_server.approvals.checks import check_item
@@ -64,16 +67,22 @@ def check_cmd(db_path: str, write_lock: bool) -> None:
         for problem in report.problems:
             click.echo(f"    {problem}")
         bad += not report.ok
-    db = open_db(db_path)
-    settings = all_settings(db, fresh=True)
-    remote = settings.get("approvals.sources") or {}
-    click.echo(f"region (approvals.region): {settings.get('approvals.region') or '(not set: every region rule is unknown)'}")
-    rows = {r["collection"]: r["rows"] for r in loaded(db)}
     used = sorted({s for i in items.values() for s in i.sources})
-    for name in used:
-        where = (f"http {remote[name].get('url')}" if isinstance(remote, dict) and isinstance(remote.get(name), dict)
-                 else f"local, {rows.get(name, 0)} rows")
-        click.echo(f"  source {name:20} {where}")
+    if db_path is None:
+        click.echo(f"data sources not checked (no --db given): with --db PATH, the hall's region and where "
+                   f"each of the {len(used)} sources the items ask comes from")
+    else:
+        db = open_db(db_path)
+        settings = all_settings(db, fresh=True)
+        remote = settings.get("approvals.sources") or {}
+        click.echo(f"region (approvals.region): "
+                   f"{settings.get('approvals.region') or '(not set: every region rule is unknown)'}")
+        rows = {r["collection"]: r["rows"] for r in loaded(db)}
+        for name in used:
+            where = (f"http {remote[name].get('url')}"
+                     if isinstance(remote, dict) and isinstance(remote.get(name), dict)
+                     else f"local, {rows.get(name, 0)} rows")
+            click.echo(f"  source {name:20} {where}")
     if bad:
         click.echo(f"{bad} item(s) with problems", err=True)
         sys.exit(1)

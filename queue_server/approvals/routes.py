@@ -1,7 +1,8 @@
 """秒批 API routes (they only translate; :mod:`queue_server.approvals.service` does the work).
 
 * ``GET /api/approvals/items`` (kiosk, clerk, admin) — the items with inputs and rule sets.
-* ``POST /api/approvals`` (kiosk, clerk, admin) — apply; ``Idempotency-Key`` honoured; 201.
+* ``POST /api/approvals`` (kiosk, clerk, admin) — apply; ``Idempotency-Key`` honoured (replays
+  the same body only; another body with a used key is 422 ``idempotency_key_reused``); 201.
 * ``GET /api/approvals?ticket=<id>`` (clerk, admin) — the case a referral ticket carries.
 * ``GET /api/approvals/<case>`` (kiosk: its own cases; clerk, admin) — the case with its rule trace.
 * ``POST /api/approvals/<case>/decide`` (clerk, admin) — a person decides a referred case.
@@ -47,11 +48,12 @@ def items() -> Response:
 def apply() -> Response:
     """Apply for an item; 201 with the decision, reasons, rule results, certificate or ticket."""
     p = principal()
-    app = service.parse_application(body(), today=_today(), may_backdate=p.role == "admin")
+    data = body()
+    app = service.parse_application(data, today=_today(), may_backdate=p.role == "admin")
     key = idempotency_key()
     source = {"kiosk": "kiosk", "clerk": "counter"}.get(p.role, "admin")
     result = service.apply(get_db(), app, kiosk=p.name, source=source, idempotency_key=key,
-                           clock=current_app.config.get("CLOCK"))
+                           clock=current_app.config.get("CLOCK"), request=data)
     notify_change()
     return _json(result, 201)
 

@@ -15,7 +15,10 @@ result is a licence; ``applicant_key``: the applicant's keyed ID digest; ``decis
 how long the engine took from the checked request to the decision (asking every source
 included) — the 秒批 statistics' decision time.
 
-``approval_idempotency``: ``Idempotency-Key`` of ``POST /api/approvals`` → the case it made.
+``approval_idempotency``: ``Idempotency-Key`` of ``POST /api/approvals`` → the case it made,
+and (m0003) ``request_digest``, a keyed digest (HMAC-SHA256 under the ID key ring,
+``k1:<hex>``) of the request body's canonical JSON: the key replays only for the same body
+(the body holds the applicant's ID number, so the digest is keyed, never a plain hash).
 
 ``source_records`` / ``source_loads``: the embedded data source — rows of the shared-data
 collections (``queue-server data load``), keyed by a keyed digest of the ID number (or by a
@@ -110,6 +113,13 @@ def m0002_licence(db: Database) -> None:
         CREATE INDEX approval_cases_decided ON approval_cases(decided_at);
         """
     )
+
+
+@migrations(name="m0003_idempotency_digest")
+def m0003_idempotency_digest(db: Database) -> None:
+    """A retry key answers only for the request it was made with: the keyed digest of that
+    request's canonical body. Keys written before have none and replay nothing."""
+    db.execute("ALTER TABLE approval_idempotency ADD COLUMN request_digest TEXT")
 
 
 def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:

@@ -30,8 +30,9 @@ import json
 import re
 import sqlite3
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -247,9 +248,10 @@ def group_facts(item: Item, facts: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return groups
 
 
-def gather_facts(db: Database, app: Application, settings: dict[str, Any]
+def gather_facts(db: Database, app: Application, settings: dict[str, Any], clock: clk.Clock | None = None
                  ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``(facts, source references)`` for ``app``."""
+    """``(facts, source references)`` for ``app``. Each reference's ``at`` is when the
+    source answered, on the hall's ``clock`` (the request's own groups: when they were read)."""
     item = app.item
     facts: dict[str, Any] = {"applicant.verification": app.method}
     age = age_on(app.id_number, dt.date.fromisoformat(app.application_date))
@@ -270,8 +272,10 @@ def gather_facts(db: Database, app: Application, settings: dict[str, Any]
         name, key_spec = entry
         key = app.id_number if key_spec == "applicant" else app.inputs.get(key_spec[6:])
         if not isinstance(key, str) or not key:
-            return Answer(name, "none", "unavailable", detail="no key to look up")
-        return source_for(db, name, config, local).fetch(COLLECTIONS[name], key, app.application_date)
+            answer = Answer(name, "none", "unavailable", detail="no key to look up")
+        else:
+            answer = source_for(db, name, config, local).fetch(COLLECTIONS[name], key, app.application_date)
+        return answer if answer.at is not None else replace(answer, at=clk.now(clock))
 
     remote = any(isinstance(config, dict) and config.get(n) for n, _ in wanted)
     if remote and len(wanted) > 1:  # remote registers answer in parallel; the local tables are fast
@@ -283,12 +287,12 @@ def gather_facts(db: Database, app: Application, settings: dict[str, Any]
     for answer in answers:
         got = answer_facts(COLLECTIONS[answer.collection], answer)
         facts.update(got)
-        ref = {"source": answer.collection, "adapter": answer.adapter, "at": round(answer.at, 3),
+        ref = {"source": answer.collection, "adapter": answer.adapter, "at": round(answer.at or 0.0, 3),
                "status": answer.status, "digest": facts_digest(db, got) if got else None}
         if answer.detail:
             ref["detail"] = answer.detail
         refs.append(ref)
-    now = round(clk.now(), 3)
+    now = round(clk.now(clock), 3)
     for name, group in group_facts(item, facts).items():
         if name in ("applicant", "input", "settings"):
             refs.append({"source": name, "adapter": "request" if name != "settings" else "settings",
@@ -389,24 +393,32 @@ def licence_view(conn: sqlite3.Connection, licence_id: int, day: str) -> dict[st
 
 
 def apply(db: Database, app: Application, *, kiosk: str, source: str = "kiosk",
-          idempotency_key: str | None = None, clock: clk.Clock | None = None) -> dict[str, Any]:
+          idempotency_key: str | None = None, clock: clk.Clock | None = None,
+          request: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Decide ``app`` and record everything (see the module docstring); the API response.
 
     Approved: one transaction (case, details, audit, verification reference, certificate job).
     Referred: the same writes run inside the transaction that issues the window ticket (the
     queue's ``in_tx`` hook), with the link and the 一次性告知单 job — one commit. A ticket that
-    cannot be issued (hall closed) leaves the case recorded and referred, with the notice."""
+    cannot be issued (hall closed) leaves the case recorded and referred, with the notice.
+
+    ``idempotency_key``: a request with a key already used gets the first request's case
+    (``"replayed": true``) only when its body is the same as the first one's — ``request``,
+    the JSON body as received (default: the body ``app`` was parsed from, rebuilt); with
+    another body it is 422 ``idempotency_key_reused`` and nothing is written."""
+    if request is None:
+        request = application_body(app)
     if idempotency_key is not None:
-        seen = _replayed_case(db, idempotency_key)
+        seen = _replayed_case(db, idempotency_key, request)
         if seen:
             return {**case_response(db, seen), "replayed": True}
     started = time.perf_counter()
     settings = all_settings(db)
     item = app.item
-    facts, refs = gather_facts(db, app, settings)
+    facts, refs = gather_facts(db, app, settings, clock)
     decision = decide(item, facts, app.application_date)
     rec = _Record(item, app, decision, facts, refs, kiosk, clk.now(clock), settings, idempotency_key,
-                  id_digest(db, app.id_number))
+                  id_digest(db, app.id_number), request, request_digest(db, request) if idempotency_key else None)
     rec.decision_ms = round((time.perf_counter() - started) * 1000, 3)
     try:
         if decision.approved:
@@ -415,9 +427,10 @@ def apply(db: Database, app: Application, *, kiosk: str, source: str = "kiosk",
             return case_response(db, number)
         return _refer(db, rec, source=source, clock=clock)
     except (_Replay, sqlite3.IntegrityError):
-        # the same Idempotency-Key at the same time: the first request's case
-        if idempotency_key is not None and _replayed_case(db, idempotency_key):
-            return {**case_response(db, _replayed_case(db, idempotency_key)), "replayed": True}
+        # the same Idempotency-Key at the same time: the first request's case (if the same request)
+        seen = _replayed_case(db, idempotency_key, request) if idempotency_key is not None else ""
+        if seen:
+            return {**case_response(db, seen), "replayed": True}
         raise
 
 
@@ -426,9 +439,11 @@ class _Record:
 
     def __init__(self, item: Item, app: Application, decision: Decision, facts: dict[str, Any],
                  refs: list[dict[str, Any]], kiosk: str, now: float, settings: dict[str, Any],
-                 idempotency_key: str | None, applicant_key: str) -> None:
+                 idempotency_key: str | None, applicant_key: str, request: Mapping[str, Any],
+                 digest: str | None) -> None:
         self.item, self.app, self.decision, self.facts, self.refs = item, app, decision, facts, refs
         self.applicant_key = applicant_key
+        self.request, self.digest = request, digest
         self.decision_ms: float | None = None
         self.kiosk, self.now, self.settings, self.key = kiosk, now, settings, idempotency_key
         self.holder = {"name_masked": mask_name(app.name) if app.name else "",
@@ -469,8 +484,8 @@ class _Record:
         if ticket_id is not None:
             link_ticket(conn, number, ticket_id)
         if self.key is not None:
-            conn.execute("INSERT INTO approval_idempotency (key, case_number, created_at) VALUES (?, ?, ?)",
-                         (self.key, number, now))
+            conn.execute("INSERT INTO approval_idempotency (key, case_number, created_at, request_digest) "
+                         "VALUES (?, ?, ?, ?)", (self.key, number, now, self.digest))
         append(conn, ApprovalDecided(
             case=number, item=item.code, ruleset_version=item.version, ruleset_hash=item.hash,
             application_date=app.application_date, rules=rules, parameters=decision.parameters,
@@ -504,9 +519,38 @@ class _Record:
         conn.execute("UPDATE approval_cases SET print_job = ? WHERE case_number = ?", (job, self.number))
 
 
-def _replayed_case(db: Database, key: str | None) -> str:
-    row = db.conn.execute("SELECT case_number FROM approval_idempotency WHERE key = ?", (key,)).fetchone()
-    return str(row[0]) if row else ""
+def application_body(app: Application) -> dict[str, Any]:
+    """A ``POST /api/approvals`` body for ``app`` (for callers that have no request body)."""
+    verification: dict[str, Any] = {"method": app.method}
+    if app.score is not None:
+        verification["score"] = app.score
+    body: dict[str, Any] = {"item": app.item.code, "applicant": {"id_number": app.id_number, "name": app.name},
+                            "verification": verification, "inputs": app.inputs,
+                            "application_date": app.application_date, "print": app.print_documents}
+    if app.printer is not None:
+        body["printer"] = app.printer
+    return body
+
+
+def request_digest(db: Database, request: Mapping[str, Any]) -> str:
+    """The keyed digest (``k1:<hex>``, HMAC-SHA256 under the ID key ring) of a request body's
+    canonical JSON (keys sorted, no spaces): what an ``Idempotency-Key`` is stored with. The
+    body holds the applicant's ID number, so the digest is keyed — a plain hash could be
+    reversed by trying the numbers a masked ID leaves open."""
+    return facts_digest(db, request)
+
+
+def _replayed_case(db: Database, key: str, request: Mapping[str, Any]) -> str:
+    """The case the retry key ``key`` made, when ``request`` is the body it was made with;
+    "" when the key is new; 422 ``idempotency_key_reused`` when it was used for another body
+    (or the digest cannot be checked: written before digests, or under a purged ID key)."""
+    row = db.conn.execute("SELECT case_number, request_digest FROM approval_idempotency WHERE key = ?",
+                          (key,)).fetchone()
+    if row is None:
+        return ""
+    if not row[1] or check_digest(db, request, str(row[1])) is not True:
+        raise ValidationError("idempotency_key_reused")
+    return str(row[0])
 
 
 def _is_id_input(item: Item, name: str) -> bool:
@@ -548,8 +592,9 @@ def _refer(db: Database, rec: _Record, *, source: str, clock: clk.Clock | None) 
             rec.write(conn)
             rec.print_notice(conn, None)
         return case_response(db, rec.number, extra={"ticket_error": exc.as_dict()["error"]})
-    if ticket.get("replayed") and rec.key is not None and _replayed_case(db, rec.key):
-        return {**case_response(db, _replayed_case(db, rec.key)), "replayed": True}
+    seen = _replayed_case(db, rec.key, rec.request) if ticket.get("replayed") and rec.key is not None else ""
+    if seen:
+        return {**case_response(db, seen), "replayed": True}
     if ticket.get("in_tx_error") or not rec.number:
         # the hook's writes were rolled back (the ticket stands): record the case and link it now
         rec.number = ""

@@ -25,9 +25,8 @@ import hashlib
 import hmac
 import json
 import os
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlite_utils import Database
@@ -45,7 +44,9 @@ class Answer:
     status: str
     """``ok`` (records found), ``no_record`` (none) or ``unavailable`` (unreachable, timeout, error)."""
     records: tuple[dict[str, Any], ...] = ()
-    at: float = field(default_factory=time.time)
+    at: float | None = None
+    """When the source answered (Unix seconds); None: the caller stamps it with the hall's
+    clock when the answer arrives (:func:`queue_server.approvals.service.gather_facts`)."""
     detail: str = ""
 
 

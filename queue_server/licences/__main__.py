@@ -71,7 +71,7 @@ def _verify_with_list(qr: str, tl: trustlist.TrustList, now: float) -> tuple[int
         status = tl.revoked.get((tk.hall, checked.claims.handle), "valid")
         out.update({"issuer_hall": tk.hall, "issuer_hall_name": tk.hall_name, "licence_status": status})
         if reason == "ok" and status != "valid":
-            out["reason"] = "revoked"
+            out["reason"] = token.status_reason(status)
     out["valid"] = out["reason"] == "ok"
     return _finish(checked, out)
 

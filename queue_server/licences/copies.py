@@ -21,7 +21,7 @@ from sqlite_utils import Database
 from queue_server.audit.chain import append
 from queue_server.cases import new_verify_ref, open_case, ref_check, set_case_status
 from queue_server.db import write_tx
-from queue_server.errors import Conflict, Forbidden
+from queue_server.errors import Forbidden
 from queue_server.licences.records import LicencePrinted
 from queue_server.licences.register import (
     STATUS_TEXT,
@@ -30,6 +30,7 @@ from queue_server.licences.register import (
     holder_masked,
     is_holder,
     mask_number,
+    require_in_force,
 )
 from queue_server.licences.showing import PRESENT_METHODS, today
 from queue_server.settings import all_settings
@@ -100,9 +101,7 @@ def print_copy(db: Database, licence_id: int, *, holder_id_number: str, method: 
     if method not in PRESENT_METHODS:
         raise Forbidden("licence_face_required")
     day = today(db, t)
-    status = effective_status(row, day)
-    if status != "valid":
-        raise Conflict("licence_not_valid", status=status, status_zh=STATUS_TEXT[status][0])
+    require_in_force(row, day)
     settings = all_settings(db)
     base = (str(settings.get("public_url") or "") or base_url).rstrip("/")
     with write_tx(db) as conn:

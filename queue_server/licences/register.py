@@ -37,13 +37,15 @@ from queue_server.licences import identifier
 from queue_server.licences.records import LicenceIssued, LicenceRevoked
 
 HOLDER_ID_TYPES = ("id_card", "uscc")
+#: Stored statuses (the issue's); :func:`effective_status` adds ``not_yet_valid`` when read.
 STATUSES = ("valid", "revoked", "expired", "superseded")
-#: Status → (zh, en) as screens word it.
+#: Effective status → (zh, en) as screens word it.
 STATUS_TEXT = {
     "valid": ("有效", "Valid"),
     "revoked": ("已注销", "Revoked"),
     "expired": ("已过期", "Expired"),
     "superseded": ("已有新版本", "Superseded by a newer version"),
+    "not_yet_valid": ("尚未生效", "Not yet in force"),
 }
 #: The fields a load row must have (the issue's file format).
 REQUIRED = ("type_code", "type_name", "number", "holder_name", "holder_id_type", "holder_id", "issuer_name",
@@ -397,11 +399,26 @@ def load(db: Database, data: Any, *, actor: str = "cli", now: float | None = Non
 
 
 def effective_status(row: sqlite3.Row | dict[str, Any], today: str) -> str:
-    """The stored status, or ``expired`` once ``valid_to`` has passed."""
+    """The stored status as of the hall's day ``today``: a stored ``valid`` reads
+    ``not_yet_valid`` before ``valid_from`` and ``expired`` once ``valid_to`` has passed (the
+    stored status stays ``valid``)."""
     status = str(row["status"])
+    if status == "valid" and row["valid_from"] and str(row["valid_from"]) > today:
+        return "not_yet_valid"
     if status == "valid" and row["valid_to"] and str(row["valid_to"]) < today:
         return "expired"
     return status
+
+
+def require_in_force(row: sqlite3.Row | dict[str, Any], today: str) -> None:
+    """409 unless the licence may be used today: ``licence_not_yet_valid`` (with the date it
+    comes into force) before ``valid_from``, ``licence_not_valid`` when revoked, expired or
+    superseded."""
+    status = effective_status(row, today)
+    if status == "not_yet_valid":
+        raise Conflict("licence_not_yet_valid", valid_from=str(row["valid_from"]))
+    if status != "valid":
+        raise Conflict("licence_not_valid", status=status, status_zh=STATUS_TEXT[status][0])
 
 
 def mask_number(number: str) -> str:
@@ -441,8 +458,8 @@ def public_item(row: sqlite3.Row, today: str) -> dict[str, Any]:
 def face_summary(row: sqlite3.Row, today: str) -> dict[str, Any]:
     """The holder-safe details a verifier sees (``licence`` in a verification)."""
     return {"type": row["type_code"], "type_name": row["type_name"], "number": row["number_shown"],
-            "holder_masked": holder_masked(row), "issuer": row["issuer_name"], "valid_to": row["valid_to"],
-            "status": effective_status(row, today)}
+            "holder_masked": holder_masked(row), "issuer": row["issuer_name"], "valid_from": row["valid_from"],
+            "valid_to": row["valid_to"], "status": effective_status(row, today)}
 
 
 def is_valid_holder_id(value: str) -> bool:

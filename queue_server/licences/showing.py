@@ -7,7 +7,8 @@
   once the face check is older than ``licences.reverify_minutes`` (the holder checks again).
 * :func:`end` — the citizen left or the kiosk went idle.
 * :func:`verify` — prefix → base45 → CBOR → key → signature → time (:func:`token.check`),
-  then status → replay → purpose here; each check is a ``licence_checks`` row and a
+  then status (``revoked``, ``licence_expired``, ``licence_not_yet_valid``) → replay →
+  purpose here; each check is a ``licence_checks`` row and a
   ``licence.verified`` audit record in one transaction; an ``ok`` token is accepted once.
   The key may be another hall's, from the city's trust list (:mod:`.trust`): the status is
   then the list's, as of its date.
@@ -32,12 +33,11 @@ from queue_server.errors import Conflict, Forbidden, NotFound, ValidationError
 from queue_server.licences import keys, token, trust
 from queue_server.licences.records import LicencePresented, LicenceVerified
 from queue_server.licences.register import (
-    STATUS_TEXT,
-    effective_status,
     face_summary,
     get_row,
     holder_masked,
     is_holder,
+    require_in_force,
 )
 from queue_server.settings import get_setting
 
@@ -88,7 +88,8 @@ def _answer(db: Database, pres: sqlite3.Row | dict[str, Any], qr: str, exp: int)
 def present(db: Database, licence_id: int, *, holder_id_number: str, method: str, score: float | None,
             purpose: int, kiosk: str, now: float | None = None) -> dict[str, Any]:
     """Start showing licence ``licence_id``; 403 unless the caller is its face- or
-    staff-verified holder; 409 when the licence is not valid. Returns the first token."""
+    staff-verified holder; 409 when the licence is not in force (``licence_not_yet_valid``
+    before its ``valid_from``, else ``licence_not_valid``). Returns the first token."""
     t = time.time() if now is None else now
     check_purpose(purpose)
     if method not in METHODS:
@@ -99,9 +100,7 @@ def present(db: Database, licence_id: int, *, holder_id_number: str, method: str
     if method not in PRESENT_METHODS:
         raise Forbidden("licence_face_required")
     day = today(db, t)
-    status = effective_status(row, day)
-    if status != "valid":
-        raise Conflict("licence_not_valid", status=status, status_zh=STATUS_TEXT[status][0])
+    require_in_force(row, day)
     with write_tx(db) as conn:
         handle = secrets.token_bytes(token.HANDLE_BYTES)
         while conn.execute("SELECT 1 FROM licence_presentations WHERE handle = ?", (handle,)).fetchone():
@@ -136,9 +135,7 @@ def refresh(db: Database, presentation_id: int, *, kiosk: str, now: float | None
     if t - pres["verified_at"] > reverify_s:
         raise Forbidden("licence_reverify", minutes=reverify_s // 60)
     row = get_row(db, pres["licence_id"])
-    status = effective_status(row, today(db, t))
-    if status != "valid":
-        raise Conflict("licence_not_valid", status=status, status_zh=STATUS_TEXT[status][0])
+    require_in_force(row, today(db, t))
     with write_tx(db) as conn:
         conn.execute("UPDATE licence_presentations SET tokens = tokens + 1, last_token_at = ? WHERE id = ?",
                      (t, presentation_id))
@@ -215,7 +212,7 @@ def verify(db: Database, qr: str, *, verifier: Verifier, purpose: int | None = N
                 licence = face_summary(get_row(conn, licence_id), today(db, t))
         if reason == "ok" and claims is not None:
             if licence is None or licence["status"] != "valid":
-                reason = "revoked"
+                reason = token.status_reason(licence["status"] if licence else None)
             else:
                 seen = conn.execute("SELECT accepted_at, by_label FROM licence_accepted WHERE cti = ?",
                                     (claims.cti,)).fetchone()

@@ -58,9 +58,20 @@ MAX_TOKEN_CHARS = 600
 #: A masked holder name longer than this (UTF-8 bytes) is shortened to first*last.
 MAX_HOLDER_BYTES = 16
 
-#: Every answer of a verification, in the order the checks run.
+#: Every answer of a verification, in the order the checks run. ``expired`` and
+#: ``not_yet_valid`` are the token's own times; the status step answers ``revoked`` (revoked,
+#: superseded or unknown), ``licence_expired`` or ``licence_not_yet_valid`` (the licence's
+#: validity dates, on the verifier's day).
 REASONS = ("ok", "bad_format", "unknown_key", "bad_signature", "expired", "not_yet_valid", "revoked",
-           "replayed", "wrong_purpose")
+           "licence_expired", "licence_not_yet_valid", "replayed", "wrong_purpose")
+#: The status step's answer for a licence status other than ``valid``.
+_STATUS_REASONS = {"expired": "licence_expired", "not_yet_valid": "licence_not_yet_valid"}
+
+
+def status_reason(status: str | None) -> str:
+    """What the status step answers for a licence that is not ``valid``: its validity dates
+    have their own reasons; revoked, superseded or unknown is ``revoked``."""
+    return _STATUS_REASONS.get(status or "", "revoked")
 
 #: Purpose codes (claim -70002): why the licence is shown (用证事由). Code → (zh, en).
 PURPOSES: dict[int, tuple[str, str]] = {

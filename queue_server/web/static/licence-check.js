@@ -13,12 +13,14 @@
     bad_signature: ["签名无效，二维码可能被篡改", "Bad signature: the code may have been altered"],
     expired: ["亮证码已过期，请持证人刷新后重新出示", "The code has expired; ask the holder to show a fresh one"],
     not_yet_valid: ["亮证码尚未生效，请检查设备时间", "The code is not valid yet; check the clocks"],
-    revoked: ["证照已失效（注销、过期或已有新版本）", "The licence is no longer valid (revoked, expired or superseded)"],
+    revoked: ["证照已失效（已注销或已有新版本）", "The licence is no longer valid (revoked or superseded)"],
+    licence_expired: ["证照已过有效期", "The licence itself has expired"],
+    licence_not_yet_valid: ["证照尚未生效", "The licence is not in force yet"],
     replayed: ["该码已被核验过，不能重复使用", "This code was already accepted once"],
     wrong_purpose: ["用证事由不符", "Shown for another purpose"],
   };
   const STATUS = { valid: "有效 Valid", revoked: "已注销 Revoked", expired: "已过期 Expired",
-    superseded: "已有新版本 Superseded" };
+    superseded: "已有新版本 Superseded", not_yet_valid: "尚未生效 Not yet in force" };
 
   const form = document.getElementById("lic-form");
   const input = document.getElementById("lic-scan");
@@ -66,6 +68,7 @@
       rows.push(...row("证照编号 Number", l.number));
       rows.push(...row("持证人 Holder", l.holder_masked));
       rows.push(...row("颁发机构 Issuer", l.issuer));
+      if (l.valid_from && l.status === "not_yet_valid") rows.push(...row("生效日期 In force from", l.valid_from));
       rows.push(...row("有效期至 Valid to", l.valid_to || "长期 No end date"));
       rows.push(...row("证照状态 Status", STATUS[l.status] || l.status));
     }
