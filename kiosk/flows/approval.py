@@ -21,6 +21,8 @@ applicant's name and ID number live in this object only until the session ends
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -145,6 +147,11 @@ class ApprovalState:
     consented: bool = False
     result: dict[str, Any] | None = None
     request_key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    """Base key of this application's requests (the 人工办理 ticket's key derives from it)."""
+    apply_keys: dict[str, str] = field(default_factory=dict, repr=False)
+    """Idempotency key per application body, in memory only: a retry of the same answers
+    reuses its key (the same case comes back); changed answers get a new key, since the server
+    refuses a key reused with another body (422 ``idempotency_key_reused``)."""
     demo: str = "approve"
     """Demo only: which synthetic applicant the simulated reader gets (``approve``/``refer``)."""
 
@@ -352,7 +359,10 @@ class ApprovalFlow:
                 return s.result
             if not s.consented or s.item is None or not s.id_number:
                 raise ValueError("nothing to submit")
-            result = self.kiosk.client.apply_approval(self.body(), s.request_key)
+            body = self.body()
+            digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+            key = s.apply_keys.setdefault(digest, s.request_key if not s.apply_keys else uuid.uuid4().hex)
+            result = self.kiosk.client.apply_approval(body, key)
             if self.state is s:  # not wiped meanwhile
                 s.result = result
             return result
