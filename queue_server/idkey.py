@@ -26,6 +26,7 @@ import secrets
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlite_utils import Database
 
@@ -140,3 +141,25 @@ def text_digest(db: Database, text: str) -> str:
     ring = key_ring(db_path(db))
     mac = hmac.new(ring.keys[ring.current], b"text\n" + text.encode("utf-8"), hashlib.sha256).hexdigest()
     return f"{ring.current}:{mac}"
+
+
+def json_digest(db: Database, value: Any) -> str:
+    """A keyed digest (``<key id>:<hex>``, HMAC-SHA256 under the current key) of a JSON value's
+    canonical form (keys sorted, no spaces) — for a request body that holds an ID number:
+    stored to recognise the same request again, and not reversible by trying ID numbers."""
+    ring = key_ring(db_path(db))
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return f"{ring.current}:" + hmac.new(ring.keys[ring.current], b"json\n" + text.encode("utf-8"),
+                                           hashlib.sha256).hexdigest()
+
+
+def json_digest_matches(db: Database, value: Any, digest: str) -> bool | None:
+    """Whether ``digest`` is :func:`json_digest` of ``value`` (None: its key is no longer in the ring)."""
+    ring = key_ring(db_path(db))
+    key_id, _, mac = digest.partition(":")
+    key = ring.keys.get(key_id)
+    if key is None:
+        return None
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hmac.compare_digest(hmac.new(key, b"json\n" + text.encode("utf-8"), hashlib.sha256).hexdigest(), mac)
+

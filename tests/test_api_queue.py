@@ -197,6 +197,27 @@ def test_idempotency_key_returns_the_same_ticket_on_retry(api, db):
     assert db.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 3
 
 
+def test_a_retry_key_reused_with_another_request_is_refused_not_answered_with_the_first_ticket(api, db):
+    from tests.support.queue import valid_id
+
+    h = {"Idempotency-Key": "kiosk-01-session-9"}
+    first = api.call("POST", "/api/tickets", "kiosk", json={"service": "QY01", "id_number": valid_id("37018119800101123")},
+                     headers=dict(h))
+    assert first.status_code == 201
+    for body in ({"service": "QY02", "id_number": valid_id("37018119800101123")},  # another service
+                 {"service": "QY01", "id_number": valid_id("37018119900101123")},  # another citizen
+                 {"service": "QY01"}):
+        r = api.call("POST", "/api/tickets", "kiosk", json=body, headers=dict(h))
+        assert r.status_code == 422 and r.json["error"]["code"] == "idempotency_key_reused", r.json
+        assert "id_masked" not in r.json  # nobody else's ticket
+    same = api.call("POST", "/api/tickets", "kiosk", json={"service": "QY01", "id_number": valid_id("37018119800101123")},
+                    headers=dict(h))
+    assert same.status_code == 201 and same.json["id"] == first.json["id"] and same.json["replayed"] is True
+    assert db.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0] == 1
+    stored = db.conn.execute("SELECT request_digest FROM idempotency_keys").fetchone()[0]
+    assert valid_id("37018119800101123") not in stored and ":" in stored  # keyed digest, no ID number
+
+
 def test_concurrent_retries_with_one_idempotency_key_issue_one_ticket(app, hall, db):
     import threading
 

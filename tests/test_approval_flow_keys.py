@@ -48,3 +48,13 @@ def test_a_retry_reuses_the_key_and_changed_answers_get_a_new_one():
     keys = [k for _b, k in client.sent]
     assert keys[0] == keys[1] != keys[2]
     assert all("370181194403021240" not in k for k in keys)  # the key never carries the ID number
+
+
+def test_a_sessions_ticket_requests_get_a_key_per_request():
+    from kiosk.flows.state import Session
+
+    s = Session()
+    first = s.key_for("issue", "QY01", None, None, None)
+    assert first == s.request_key == s.key_for("issue", "QY01", None, None, None)  # a retry
+    other = s.key_for("issue", "QY02", None, None, None)  # went back, chose another service
+    assert other != first and s.key_for("issue", "QY02", None, None, None) == other

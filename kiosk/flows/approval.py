@@ -386,8 +386,9 @@ class ApprovalFlow:
         item = s.item
         service = item.service if item else GENERAL_SERVICE
         reason = f"自助办理转人工：{item.name if item else '未选事项'}" + (f"（{why}）" if why else "")
-        ticket: Ticket = self.kiosk.client.issue_ticket(service, referral_reason=reason[:200],
-                                                        idempotency_key=s.request_key + "-manual")
+        ticket: Ticket = self.kiosk.client.issue_ticket(
+            service, referral_reason=reason[:200],
+            idempotency_key=s.apply_keys.setdefault(f"manual\n{service}\n{reason[:200]}", uuid.uuid4().hex))
         result = TicketResult(ticket, item.name if item else ticket.service_name,
                               item.name_en if item else ticket.service_name_en,
                               notice_key="approval.manual_notice")

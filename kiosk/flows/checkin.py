@@ -107,7 +107,8 @@ class CheckInFlow:
                 return s.result
             try:
                 ticket = self.kiosk.client.check_in(code=code, id_number=id_number,
-                                                    idempotency_key=s.request_key,
+                                                    idempotency_key=s.key_for("check_in", code, id_number,
+                                                                              accept_ordinary),
                                                     accept_ordinary=accept_ordinary)
             except ServerRejected as exc:
                 if exc.code == "appointment_late" and self.kiosk.session is s:

@@ -4,6 +4,7 @@ import it; it imports none of them, so no flow imports the facade that creates i
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 
@@ -51,3 +52,16 @@ class Session:
     late_checkin: dict[str, object] | None = None
     #: Idempotency key of the ticket request of this session: retries reuse it.
     request_key: str = field(default_factory=lambda: uuid.uuid4().hex)
+    #: Keys of this session's requests by what they asked (memory only): see :meth:`key_for`.
+    request_keys: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def key_for(self, *request: object) -> str:
+        """The Idempotency-Key of a request asking ``request``: a retry of the same request
+        reuses it (the server answers with the first ticket); a different request — the
+        citizen went back and chose another service after a timeout — gets a new one, since
+        the server refuses a key reused with another request (``idempotency_key_reused``).
+        The first request of the session uses :attr:`request_key`."""
+        digest = hashlib.sha256(repr(request).encode("utf-8")).hexdigest()
+        if digest not in self.request_keys:
+            self.request_keys[digest] = self.request_key if not self.request_keys else uuid.uuid4().hex
+        return self.request_keys[digest]

@@ -179,12 +179,13 @@ class TakeNumberFlow:
                 return s.result
             if s.service is None:
                 raise InputInvalid("no service chosen", code="no_service")
+            id_number = s.card.id_number if s.card else None
             ticket = self.kiosk.client.issue_ticket(
                 s.service.code,
-                id_number=s.card.id_number if s.card else None,
+                id_number=id_number,
                 priority=s.priority,
                 referral_reason=s.referral_reason,
-                idempotency_key=s.request_key,
+                idempotency_key=s.key_for("issue", s.service.code, id_number, s.priority, s.referral_reason),
             )
             if self.kiosk.session is not s:  # wiped while the request was in flight
                 return TicketResult(ticket, s.service.name, s.service.name_en, s.priority)

@@ -47,6 +47,14 @@ def m0003_waiting_order(db: Database) -> None:
                "transfer_window, transferred_at, appointment_id) WHERE status = 'waiting'")
 
 
+@migrations(name="m0004_idempotency_request")
+def m0004_idempotency_request(db: Database) -> None:
+    """A retry key is kept with a keyed digest of the request it was used for
+    (:func:`queue_server.idkey.json_digest`): the same key with another request is refused
+    (422 ``idempotency_key_reused``) instead of answered with the first request's ticket."""
+    db.execute("ALTER TABLE idempotency_keys ADD COLUMN request_digest TEXT")
+
+
 def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
     """Move up to ``limit`` of the tickets of days before ``day`` (with their call-log rows),
     then the appointments, to the archive; once none are left, drop the per-day counters and

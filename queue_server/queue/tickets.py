@@ -14,6 +14,7 @@ and their unused appointments, and records a ``day.reset`` event.
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import sqlite3
 import threading
@@ -27,7 +28,7 @@ from queue_server import clock as clk
 from queue_server.db import db_path, write_tx
 from queue_server.errors import Conflict, NotFound, ValidationError, unknown_service
 from queue_server.events import record_event
-from queue_server.idkey import id_digest, id_digests
+from queue_server.idkey import id_digest, id_digests, json_digest, json_digest_matches
 from queue_server.queue import event_types  # noqa: F401  (declares what this module records)
 from queue_server.queue.ahead import after_commit, issuing
 from queue_server.queue.common import (
@@ -133,30 +134,43 @@ def issue_ticket(
     printing fails (DESIGN §5).
     """
     h = hall(db, clock)
+    digest = None
     if idempotency_key is not None:
-        replay = _replay(db, idempotency_key)
+        request = {"op": "issue", "service": service, "id_number": id_number, "priority": priority,
+                   "appointment": appointment, "referral_reason": referral_reason, "source": source,
+                   "issued_by": issued_by, "accept_ordinary": accept_ordinary}
+        replay = _replay(db, idempotency_key, request)
         if replay is not None:
             return replay
+        digest = json_digest(db, request)
     if appointment is not None:
         return _check_in(db, h, code=appointment, id_number=id_number, service=service,
                          issued_by=issued_by, in_tx=in_tx, idempotency_key=idempotency_key,
-                         accept_ordinary=accept_ordinary)
+                         accept_ordinary=accept_ordinary, request_digest=digest)
     return _issue(db, h, service, id_number=id_number, priority=priority,
                   referral_reason=referral_reason, issued_by=issued_by, source=source, in_tx=in_tx,
-                  idempotency_key=idempotency_key)
+                  idempotency_key=idempotency_key, request_digest=digest)
 
 
 class _Replay(Exception):
     """Raised inside the issuing transaction when the idempotency key is already used."""
 
-    def __init__(self, ticket_id: int) -> None:
+    def __init__(self, ticket_id: int, digest: str | None = None) -> None:
         self.ticket_id = ticket_id
+        self.digest = digest
 
 
-def _replay(db: Database, key: str) -> dict[str, Any] | None:
-    row = db.conn.execute("SELECT ticket_id FROM idempotency_keys WHERE key = ?", (key,)).fetchone()
+def _replay(db: Database, key: str, request: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The ticket the retry key ``key`` issued, when ``request`` is what it was issued for;
+    None when the key is new; 422 ``idempotency_key_reused`` when it was used for another
+    request (a retry must not hand out someone else's ticket). Keys stored before requests
+    were (no digest) replay as they did. ``request`` None: the caller has checked already."""
+    row = db.conn.execute("SELECT ticket_id, request_digest FROM idempotency_keys WHERE key = ?",
+                          (key,)).fetchone()
     if row is None:
         return None
+    if request is not None and row[1] and json_digest_matches(db, request, str(row[1])) is not True:
+        raise ValidationError("idempotency_key_reused")
     from queue_server.queue.lifecycle import get_ticket
 
     try:
@@ -165,6 +179,15 @@ def _replay(db: Database, key: str) -> dict[str, Any] | None:
         return None
     ticket["replayed"] = True
     return ticket
+
+
+def _same_request(stored: str, ours: str) -> bool:
+    """Whether two request digests are of the same request. Made under different keys (the
+    ID key was rotated between two racing requests) they cannot be compared: the retry is
+    taken as the same request, as before digests were kept."""
+    if stored.partition(":")[0] != ours.partition(":")[0]:
+        return True
+    return hmac.compare_digest(stored, ours)
 
 
 def _issue(
@@ -180,13 +203,17 @@ def _issue(
     in_tx: InTx | None,
     appointment_row: sqlite3.Row | None = None,
     idempotency_key: str | None = None,
+    request_digest: str | None = None,
 ) -> dict[str, Any]:
     try:
         return _issue_tx(db, h, service, id_number=id_number, priority=priority,
                          referral_reason=referral_reason, issued_by=issued_by, source=source,
-                         in_tx=in_tx, appointment_row=appointment_row, idempotency_key=idempotency_key)
+                         in_tx=in_tx, appointment_row=appointment_row, idempotency_key=idempotency_key,
+                         request_digest=request_digest)
     except _Replay as exc:  # a concurrent request with the same key won the race
-        replay = _replay(db, str(idempotency_key))
+        if exc.digest and request_digest and not _same_request(exc.digest, request_digest):
+            raise ValidationError("idempotency_key_reused") from exc
+        replay = _replay(db, str(idempotency_key), None)
         if replay is None:
             raise Conflict("idempotency_conflict", ticket_id=exc.ticket_id) from exc
         return replay
@@ -205,6 +232,7 @@ def _issue_tx(
     in_tx: InTx | None,
     appointment_row: sqlite3.Row | None,
     idempotency_key: str | None,
+    request_digest: str | None = None,
 ) -> dict[str, Any]:
     if not isinstance(service, str) or not service:
         raise unknown_service(service)
@@ -238,10 +266,10 @@ def _issue_tx(
     with issuing(key), write_tx(db) as conn:
         if idempotency_key is not None:
             seen = conn.execute(
-                "SELECT ticket_id FROM idempotency_keys WHERE key = ?", (idempotency_key,)
+                "SELECT ticket_id, request_digest FROM idempotency_keys WHERE key = ?", (idempotency_key,)
             ).fetchone()
             if seen is not None:
-                raise _Replay(int(seen[0]))
+                raise _Replay(int(seen[0]), seen[1])
         svc = conn.execute(
             "SELECT code, category, prefix, daily_limit_per_id, active, name, name_en FROM services WHERE code = ?",
             (service,),
@@ -296,8 +324,8 @@ def _issue_tx(
                 raise Conflict("already_checked_in")
         if idempotency_key is not None:
             conn.execute(
-                "INSERT INTO idempotency_keys (key, ticket_id, created_at) VALUES (?, ?, ?)",
-                (idempotency_key, ticket_id, h.now),
+                "INSERT INTO idempotency_keys (key, ticket_id, created_at, request_digest) VALUES (?, ?, ?, ?)",
+                (idempotency_key, ticket_id, h.now, request_digest),
             )
         record_event(
             conn,
@@ -363,13 +391,17 @@ def check_in(
     ``minutes_late``, unless the citizen chose the ordinary ticket of the same service
     (``accept_ordinary``; ``appointment.on_time`` is then false).
     """
+    digest = None
     if idempotency_key is not None:
-        replay = _replay(db, idempotency_key)
+        request = {"op": "check_in", "code": code, "id_number": id_number, "issued_by": issued_by,
+                   "accept_ordinary": accept_ordinary}
+        replay = _replay(db, idempotency_key, request)
         if replay is not None:
             return replay
+        digest = json_digest(db, request)
     return _check_in(db, hall(db, clock), code=code, id_number=id_number, service=None,
                      issued_by=issued_by, in_tx=in_tx, idempotency_key=idempotency_key,
-                     accept_ordinary=accept_ordinary)
+                     accept_ordinary=accept_ordinary, request_digest=digest)
 
 
 def _check_in(
@@ -383,6 +415,7 @@ def _check_in(
     in_tx: InTx | None,
     idempotency_key: str | None = None,
     accept_ordinary: bool = False,
+    request_digest: str | None = None,
 ) -> dict[str, Any]:
     conn = db.conn
     if code is not None:
@@ -445,4 +478,5 @@ def _check_in(
         in_tx=in_tx,
         appointment_row=row,
         idempotency_key=idempotency_key,
+        request_digest=request_digest,
     )
