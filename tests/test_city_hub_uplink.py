@@ -41,8 +41,22 @@ def test_archiving_keeps_every_event_the_hub_has_not_acknowledged(linked, tmp_pa
     result = archive_days(linked, tmp_path / "a.db")
     left = [r[0] for r in linked.conn.execute("SELECT id FROM events ORDER BY id")]
     assert left == ids[4:] and result["moved"]["events"] == 4 and result["moved"]["events_held"] == 6
-    set_enabled(linked, False)  # no uplink: nothing held
+    set_enabled(linked, False)  # switched off, still configured: still held
+    again = archive_days(linked, tmp_path / "a.db")["moved"]
+    assert again["events"] == 0 and again["events_held"] == 6
+    assert [r[0] for r in linked.conn.execute("SELECT id FROM events ORDER BY id")] == ids[4:]
+    set_enabled(linked, True)
+    linked.conn.execute("UPDATE uplink_state SET cursor = ?", (ids[-1],))  # the hub acknowledged all
+    set_enabled(linked, False)
     assert archive_days(linked, tmp_path / "a.db")["moved"]["events"] == 6
+
+
+def test_without_an_uplink_archiving_holds_nothing(db, tmp_path):
+    from queue_server.archive import archive_days
+
+    _old_events(db, 5, time.time() - 3 * 86400)
+    moved = archive_days(db, tmp_path / "a.db")["moved"]
+    assert moved["events"] == 5 and not moved.get("events_held")
 
 
 def _manifest(kind: str, version: int, content, key: str = HUB):

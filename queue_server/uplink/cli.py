@@ -80,7 +80,7 @@ def push(db_path: str) -> None:
 @uplink.command("disable")
 @DB_OPTION
 def disable(db_path: str) -> None:
-    """Stop pushing (archiving then no longer holds unsent events).
+    """Stop pushing (archiving still holds the events the hub has not acknowledged).
 
     \b
     Example:
