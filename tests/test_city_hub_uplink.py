@@ -131,11 +131,15 @@ def test_uplink_cli_configure_status_and_a_bad_key(db_path):
     bad = run(main, ["uplink", "configure", "--db", str(db_path), "--hub", "http://hub:8700", "--hall", "a",
                      "--hall-key", "not-a-key", "--hub-key", HUB_PUB])
     assert bad.exit_code != 0 and "bad_uplink_config" in bad.output
-    ok = run(main, ["uplink", "configure", "--db", str(db_path), "--hub", "http://hub:8700", "--hall", "a",
-                    "--hall-key", citylink.new_private_key(), "--hub-key", HUB_PUB])
+    args = ["uplink", "configure", "--db", str(db_path), "--hub", "http://hub:8700", "--hall", "a",
+            "--hall-key", citylink.new_private_key(), "--hub-key", HUB_PUB]
+    plain = run(main, args)  # plain HTTP to another machine: refused without --insecure
+    assert plain.exit_code != 0 and "bad_uplink_config" in plain.output and "--insecure" in plain.output
+    ok = run(main, [*args, "--insecure"])
     assert ok.exit_code == 0, ok.output
     st = json.loads(run(main, ["uplink", "status", "--db", str(db_path)]).output)
     assert st["configured"] and st["hub"] == "http://hub:8700" and st["cursor"] == 0
+    assert st["insecure_transport"] is True
     # Nothing listens on the hub's address: push says so instead of hanging or crashing.
     from queue_server.migrations import open_db
     from queue_server.settings import set_setting
@@ -143,6 +147,28 @@ def test_uplink_cli_configure_status_and_a_bad_key(db_path):
     set_setting(open_db(db_path), "uplink.timeout_s", 1)
     failed = run(main, ["uplink", "push", "--db", str(db_path)])
     assert failed.exit_code != 0 and "unreachable" in failed.output
+
+
+@pytest.mark.parametrize("url,insecure", [
+    ("https://hub.city.example", False), ("https://10.1.2.3:8443", False),
+    ("http://127.0.0.1:8700", False), ("http://127.8.9.1", False), ("http://[::1]:8700", False),
+    ("http://localhost:8700", False), ("http://LOCALHOST", False),
+    ("http://hub.city.example", True), ("http://10.1.2.3:8700", True), ("http://[2001:db8::1]", True),
+    ("http://127.0.0.1.evil.example", True), ("http://localhost.evil.example", True),
+])
+def test_plain_http_is_only_for_this_machine(db, url, insecure):
+    from queue_server.errors import ValidationError
+
+    assert citylink.insecure_transport(url) is insecure
+    if insecure:
+        with pytest.raises(ValidationError) as exc:
+            configure(db, url, "hall-a", citylink.new_private_key(), HUB_PUB)
+        assert exc.value.code == "bad_uplink_config"
+        assert db.conn.execute("SELECT COUNT(*) FROM uplink_config").fetchone()[0] == 0
+        configure(db, url, "hall-a", citylink.new_private_key(), HUB_PUB, insecure=True)
+    else:
+        configure(db, url, "hall-a", citylink.new_private_key(), HUB_PUB)
+    assert db.conn.execute("SELECT hub_url FROM uplink_config").fetchone()[0] == url.rstrip("/")
 
 
 def test_a_batch_is_signed_over_its_exact_bytes(linked):
