@@ -184,3 +184,34 @@ def test_a_batch_is_signed_over_its_exact_bytes(linked):
     batch = json.loads(body)
     assert batch["after"] == 0 and batch["upto"] == info["last_id"] and len(batch["events"]) == 3
     assert batch["audit_head"]["id"] >= 1 and batch["figures"]["day"]
+
+
+def test_an_event_is_sent_with_the_version_it_was_written_in(linked):
+    """``events.v`` is written with the row; the uplink sends it, and the type's current
+    version only for rows from before the column (NULL)."""
+    from queue_server.events import EVENT_TYPES
+    from queue_server.uplink.worker import build_batch, config
+
+    _old_events(linked, 1, time.time())
+    assert linked.conn.execute("SELECT v FROM events WHERE type = 'notice.changed'").fetchall()[0][0] == \
+        EVENT_TYPES["notice.changed"].version == 1
+    with write_tx(linked) as c:
+        c.execute("INSERT INTO events (ts, type, v, data) VALUES (?, 'notice.changed', 7, ?)",
+                  (time.time(), json.dumps({"notice": "written as v7"})))
+        c.execute("INSERT INTO events (ts, type, data) VALUES (?, 'notice.changed', ?)",
+                  (time.time(), json.dumps({"notice": "written before events.v"})))
+    body, _ = build_batch(linked, config(linked), time.time())
+    sent = [(e["data"]["notice"], e["v"]) for e in json.loads(body)["events"] if e["type"] == "notice.changed"]
+    assert sent == [("n0", 1), ("written as v7", 7), ("written before events.v", citylink.event_version("notice.changed"))]
+
+
+def test_the_hall_declares_every_event_type_in_the_version_the_hub_reads(db_path):
+    """A type's data shape has one version on both sides: the hall's declaration (stored with
+    each row) and the hub's schema table."""
+    from queue_server import create_app
+    from queue_server.events import EVENT_TYPES
+
+    create_app({"DB_PATH": str(db_path), "TESTING": True})  # every capability declares its types
+    shared = sorted(set(EVENT_TYPES) & set(citylink.EVENT_VERSIONS))
+    assert len(shared) > 15
+    assert {n: EVENT_TYPES[n].version for n in shared} == {n: citylink.EVENT_VERSIONS[n] for n in shared}
