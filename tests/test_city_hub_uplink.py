@@ -96,16 +96,20 @@ def test_an_apply_hook_runs_and_a_failing_one_keeps_the_last_good(linked):
 
     calls = []
 
-    @manifests.manifest_kind("evaluation_reasons")
+    @manifests.manifest_kind("test_kind")
     def _apply(db, content):
         calls.append(content)
         return {}
 
     try:
-        assert manifests.accept(linked, HUB_PUB, _manifest("evaluation_reasons", 1, {"version": "A1"})) == "applied"
+        assert manifests.accept(linked, HUB_PUB, _manifest("test_kind", 1, {"version": "A1"})) == "applied"
         assert calls == [{"version": "A1"}]
     finally:
-        manifests.APPLIERS.pop("evaluation_reasons")
+        manifests.APPLIERS.pop("test_kind")
+
+
+def test_every_kind_the_hub_publishes_has_its_hook():
+    assert {"service_catalogue", "licence_trust_list", "rule_set", "evaluation_reasons"} <= set(manifests.APPLIERS)
 
 
 @pytest.mark.parametrize("event,verdict", [

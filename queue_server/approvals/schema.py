@@ -21,6 +21,10 @@ included) — the 秒批 statistics' decision time.
 collections (``queue-server data load``), keyed by a keyed digest of the ID number (or by a
 company code, project code, name or address), and when each collection was last loaded.
 
+``approval_items_applied`` (m0003): the items the city hub's signed ``rule_set`` manifests
+put in force — new dated parameter values or whole items, checked as ``approvals check``
+checks — overriding the package's item of the same code (``queue_server/approvals/manifest.py``).
+
 Archiving leaves cases and their details (the hall answers for them) and drops retry keys
 older than the cutoff.
 """
@@ -31,6 +35,8 @@ import sqlite3
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from queue_server.approvals import manifest as _manifest  # noqa: F401  (the rule_set manifest hook)
 
 migrations = Migrations("approvals")
 
@@ -108,6 +114,25 @@ def m0002_licence(db: Database) -> None:
         ALTER TABLE approval_cases ADD COLUMN licence_id INTEGER;   -- licences.id issued on approval
         ALTER TABLE approval_cases ADD COLUMN decision_ms REAL;     -- request checked → decided (sources + rules)
         CREATE INDEX approval_cases_decided ON approval_cases(decided_at);
+        """
+    )
+
+
+@migrations(name="m0003_rule_set_manifests")
+def m0003_rule_set_manifests(db: Database) -> None:
+    """The items the city hub's ``rule_set`` manifests put in force (``approvals/manifest.py``):
+    one row per item code, overriding the package's item of that code."""
+    db.executescript(
+        """
+        CREATE TABLE approval_items_applied (
+            code TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            hash TEXT NOT NULL,               -- sha256 of canonical (also in approval_rulesets)
+            canonical TEXT NOT NULL,          -- the item definition as canonical JSON
+            cases TEXT,                       -- JSON cases it was checked with (NULL: the package's file)
+            previous_hash TEXT,               -- the rule set it replaced (NULL: a new item)
+            applied_at REAL NOT NULL
+        ) WITHOUT ROWID;
         """
     )
 
