@@ -122,8 +122,9 @@ def hall_add(dsn: str, key_file: str, code: str, name: str, public_key: str | No
            "hub_public_key": hub_pub, "hub_url": hub_url}
     click.echo(json.dumps(out, ensure_ascii=False, indent=1))
     key = made["private_key"] or "<the hall's private key>"
+    insecure = " --insecure" if citylink.insecure_transport(hub_url) else ""
     click.echo(f"# on the hall server:\n# queue-server uplink configure --db HALL.db --hub {hub_url} --hall {code} "
-               f"--hall-key {key} --hub-key {hub_pub}", err=True)
+               f"--hall-key {key} --hub-key {hub_pub}{insecure}", err=True)
 
 
 @hall.command("list")

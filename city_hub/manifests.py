@@ -3,10 +3,12 @@
 A manifest is ``{"format", "kind", "version", "content_hash", "created_at", "key_id",
 "signature", "content"}`` (:func:`yichuang.citylink.sign_manifest`): the hub's Ed25519
 signature covers the header, the header's ``content_hash`` covers the content. Kinds are
-open: ``service_catalogue`` (the hall's categories/services/windows as ``queue-server hall
-export`` writes them) today; ``rule_set`` (秒批), ``trust_list`` (licence keys and
-revocations), ``evaluation_reasons`` as their capabilities land. Versions of a kind only
-go up (``version`` defaults to the last + 1).
+open; halls apply ``service_catalogue`` (the hall's categories/services/windows as
+``queue-server hall export`` writes them), ``licence_trust_list`` (licence keys and
+revocations, assembled by :mod:`city_hub.trust`), ``rule_set`` (秒批 items and dated
+parameter values) and ``evaluation_reasons`` (the 差评 reason list) — docs/city-hub.md
+has their contents — and keep any other kind as stored. Versions of a kind only go up
+(``version`` defaults to the last + 1).
 
 Halls read ``GET /manifests`` (the newest of each kind: kind, version, content_hash) and
 fetch ``GET /manifests/<content_hash>`` — immutable, so any cache or mirror may serve it;

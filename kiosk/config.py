@@ -129,9 +129,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("scanner", "port", "/dev/ttyACM0", "Serial device of the scanner in `serial` mode."),
     Setting("scanner", "baudrate", 9600, "Serial speed in `serial` mode."),
     # -- device health (docs/technicians.md) -------------------------------------------------
-    Setting("devices", "heartbeat_s", 20.0, "Seconds between the kiosk's heartbeats to the server "
-            "(15–30 in a hall; the server calls a kiosk stale after `devices.stale_after_s`); "
-            "0 = no heartbeat."),
+    Setting("devices", "heartbeat_s", 30.0, "Seconds between the kiosk's heartbeats to the server "
+            "(15–30 in a hall; the server calls a kiosk stale after `devices.stale_after_s`, default 90: "
+            "three beats of 30 s); 0 = no heartbeat."),
 )
 
 #: Keys that once meant something else: refused with what to set instead, never reinterpreted.

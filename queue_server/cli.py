@@ -600,6 +600,7 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     import waitress
 
     from queue_server import create_app
+    from queue_server.devices.sweeper import StaleSweeper
     from queue_server.printing.worker import start_workers
     from queue_server.uplink.worker import start_uplink
     from queue_server.web.hub import raise_fd_limit
@@ -613,6 +614,7 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
     Checkpointer(db_path).start()
     start_workers(db_path)
     Scheduler(db_path).start()
+    StaleSweeper(db_path).start()  # records devices stale when no heartbeat of any device comes
     start_uplink(db_path)  # idles until `queue-server uplink configure`
     sock = _listen_socket(host, port, reuse_port)
     gc.collect()

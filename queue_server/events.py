@@ -52,12 +52,13 @@ def declare(name: str, fields: tuple[str, ...] | list[str], doc: str, *, version
 
 def record_event(conn: Any, type_: str, data: dict[str, Any], ts: float | None = None) -> int:
     """Insert an event row in the caller's open transaction; returns its id. The type must
-    be declared (:func:`declare`)."""
-    if type_ not in EVENT_TYPES:
+    be declared (:func:`declare`); the row keeps the version of the type's data shape (``v``)."""
+    et = EVENT_TYPES.get(type_)
+    if et is None:
         raise ValueError(f"event type {type_!r} is not declared (queue_server.events.declare)")
     cur = conn.execute(
-        "INSERT INTO events (ts, type, data) VALUES (?, ?, ?)",
-        (ts if ts is not None else time.time(), type_, json.dumps(data, ensure_ascii=False)),
+        "INSERT INTO events (ts, type, v, data) VALUES (?, ?, ?, ?)",
+        (ts if ts is not None else time.time(), type_, et.version, json.dumps(data, ensure_ascii=False)),
     )
     return int(cur.lastrowid)
 

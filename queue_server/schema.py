@@ -302,3 +302,13 @@ def m0005_access(db: Database) -> None:
         DELETE FROM settings WHERE key = 'id_salt';
         """
     )
+
+
+@migrations(name="m0006_event_version")
+def m0006_event_version(db: Database) -> None:
+    """``events.v``: the version of the event type's data shape when the row was written
+    (``queue_server.events.declare``), so the city uplink sends the version the data was
+    written in, not the one in force when it is sent. NULL on rows written before: the
+    uplink then sends the type's current version (``yichuang.citylink.event_version``).
+    Adding a nullable column without a default only rewrites the schema, not the rows."""
+    db.execute("ALTER TABLE events ADD COLUMN v INTEGER")

@@ -210,8 +210,8 @@ SETTINGS: tuple[Setting, ...] = (
             "A holder showing a licence redoes the face check after this many minutes (0: at the next token)."),
     # Device health for technicians (queue_server/devices, docs/technicians.md).
     Setting("devices.stale_after_s", 90, "A kiosk or display with no heartbeat for this many seconds "
-            "is stale (1–3600; devices beat every 15–30 s)."),
-    Setting("devices.heartbeat_s", 20, "Seconds between heartbeats the server asks display pages for "
+            "is stale (1–3600; devices beat every 15–30 s, by default 30: stale after three beats)."),
+    Setting("devices.heartbeat_s", 30, "Seconds between heartbeats the server asks display pages for "
             "(1–300; a kiosk's own interval is [devices] heartbeat_s in its kiosk.toml)."),
     Setting("devices.action_timeout_s", 300, "A test action (test page, card-reader probe, reload) "
             "not carried out within this many seconds is expired (10–86400)."),

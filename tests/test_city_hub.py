@@ -233,13 +233,24 @@ def test_a_signed_rule_set_reaches_every_hall_and_a_bad_signature_is_refused_by_
     from city_hub import manifests
     from city_hub.store import load_or_create_key
 
-    rules = {"set": "miaopi-2026-11", "items": [{"item": "GT01", "rules": ["age>=18", "no_open_case"]}]}
+    # 高龄津贴 from 75 instead of 80 from 2027 on: a new dated value of a 秒批 parameter
+    rules = {"format": 1, "items": [{
+        "code": "elderly_allowance", "version": "2026.2",
+        "parameters": {"min_age": {"values": [{"since": "2027-01-01", "value": 75}],
+                                   "reference": "本地高龄津贴实施办法（2027 年修订）"}}}]}
     f = tmp_path / "rules.json"
     f.write_text(json.dumps(rules, ensure_ascii=False), encoding="utf-8")
     out = hub_cli("manifest", "publish", "rule_set", str(f), "--dsn", city["dsn"], "--key-file", str(city["key_file"]))
     assert out.startswith("rule_set v1 sha256:")
+
+    def listed(h: Hall) -> str:
+        r = requests.get(h.url + "/api/approvals/items", timeout=10,
+                         headers={"Authorization": f"Bearer {h.tokens['kiosk']}"})
+        return next(i["ruleset"]["version"] for i in r.json() if i["code"] == "elderly_allowance")
+
     for hall in city["halls"]:
-        wait_until(lambda h=hall: _held(h, "rule_set") == (1, "stored"), 20, what=f"{hall.code} rule set v1")
+        wait_until(lambda h=hall: _held(h, "rule_set") == (1, "applied"), 20, what=f"{hall.code} rule set v1")
+        assert listed(hall) == "2026.2"  # what the hall's kiosks are offered now
     # v2, signed by the hub, then its signature replaced by one from another key (same key id).
     hub_key = load_or_create_key(city["key_file"])
     m = citylink.sign_manifest(hub_key, "rule_set", 2, {**rules, "items": []}, time.time())
@@ -248,13 +259,44 @@ def test_a_signed_rule_set_reaches_every_hall_and_a_bad_signature_is_refused_by_
         manifests.store(conn, m)
     for hall in city["halls"]:
         wait_until(lambda h=hall: (2, "bad_signature") in _refusals(h, "rule_set"), 20, what=f"{hall.code} refusal")
-        assert _held(hall, "rule_set") == (1, "stored")  # the last good one stays
+        assert _held(hall, "rule_set") == (1, "applied")  # the last good one stays
+        assert listed(hall) == "2026.2"
     def reported() -> list[str]:
         return [r[0] for r in q(city["dsn"], "SELECT hall FROM manifest_reports WHERE kind = 'rule_set' AND "
                                 "version = 2 AND result = 'refused' ORDER BY hall")]
 
     assert wait_until(lambda: len(reported()) == 3, 20, what="three reports")
     assert reported() == sorted(h.code for h in city["halls"])
+
+
+def test_a_rule_set_that_fails_the_checks_and_a_new_reason_list(city, tmp_path):
+    """A rule set signed by the hub but failing the hall's checks is refused by every hall
+    (the rules in force stay, the hub gets the reason); a reason list becomes current."""
+    bad = {"items": [{"code": "elderly_allowance", "version": "2026.3",
+                      "parameters": {"min_age": {"values": [{"since": "2026-11-01", "value": 75}]}}}]}
+    reasons = {"version": "2027.1", "reasons": [{"code": "attitude", "name": "服务态度差", "name_en": "Poor attitude"},
+                                                {"code": "slow", "name": "办理慢", "name_en": "Slow"}]}
+    for kind, content in (("rule_set", bad), ("evaluation_reasons", reasons)):
+        f = tmp_path / f"{kind}.json"
+        f.write_text(json.dumps(content, ensure_ascii=False), encoding="utf-8")
+        hub_cli("manifest", "publish", kind, str(f), "--dsn", city["dsn"], "--key-file", str(city["key_file"]))
+
+    def current_reasons(h: Hall) -> list:
+        return _hall_rows(h, "SELECT version FROM evaluation_reason_versions WHERE current = 1")
+
+    for hall in city["halls"]:
+        wait_until(lambda h=hall: any(v == 3 and r.startswith("apply_failed: bad_rule_set")
+                                      for v, r in _refusals(h, "rule_set")), 20, what=f"{hall.code} refusal")
+        assert _held(hall, "rule_set") == (1, "applied")
+        wait_until(lambda h=hall: current_reasons(h) == [("2027.1",)], 20, what=f"{hall.code} reason list")
+        assert _held(hall, "evaluation_reasons") == (1, "applied")
+
+    def reported() -> list:
+        return q(city["dsn"], "SELECT hall, reason FROM manifest_reports WHERE kind = 'rule_set' AND version = 3 "
+                 "AND result = 'refused' ORDER BY hall")
+
+    wait_until(lambda: len(reported()) == 3, 20, what="three reports")
+    assert all("79: age below the minimum" in reason for _, reason in reported())
 
 
 def test_a_service_catalogue_manifest_is_applied_in_every_hall(city, tmp_path):

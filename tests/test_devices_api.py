@@ -73,7 +73,7 @@ def test_a_heartbeat_is_stored_and_listed_with_exactly_the_documented_fields(api
     r = api.beat(components=[comp("printer", "ok", "正常 / ready", "tcp://10.0.0.31:9100")])
     assert r.status_code == 200
     assert r.json["ok"] is True and r.json["actions"] == [] and r.json["state"] == "ok"
-    assert r.json["interval_s"] == 20 and r.json["stale_after_s"] == 90
+    assert r.json["interval_s"] == 30 and r.json["stale_after_s"] == 90
     [d] = api.devices()
     assert set(d) == {"name", "kind", "version", "last_seen", "state", "components"}
     assert d == {"name": "demo-kiosk", "kind": "kiosk", "version": "0.1.0", "last_seen": clock.t, "state": "ok",

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import ipaddress
 import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlparse
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -48,6 +50,25 @@ BATCH_FORMAT = 1
 MANIFEST_FORMAT = 1
 SIGNATURE_HEADER = "X-Yichuang-Signature"
 KEY_ID_HEADER = "X-Yichuang-Key-Id"
+
+
+def is_loopback(host: str | None) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): traffic that stays on the machine."""
+    if not host:
+        return False
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def insecure_transport(url: str) -> bool:
+    """True when ``url`` is plain ``http://`` to a host other than this machine: signatures
+    still hold, but anyone on the way reads the hall's events (production is HTTPS)."""
+    u = urlparse(url)
+    return u.scheme == "http" and not is_loopback(u.hostname)
 
 
 def canonical(data: Any) -> bytes:

@@ -55,8 +55,14 @@ def cases_path(code: str, folder: Path = ITEMS_DIR) -> Path:
 def load_cases(code: str, folder: Path = ITEMS_DIR) -> list[Case]:
     with open(cases_path(code, folder), "rb") as fh:
         data = tomllib.load(fh)
-    if data.get("item") != code:
-        raise ValueError(f"{cases_path(code, folder).name}: item must be {code!r}")
+    return parse_cases(code, data, cases_path(code, folder).name)
+
+
+def parse_cases(code: str, data: Any, where: str = "cases") -> list[Case]:
+    """The cases of a cases file already parsed (a TOML file, or the same shape as JSON in a
+    rule-set manifest); ValueError, KeyError or TypeError when it is not right."""
+    if not isinstance(data, dict) or data.get("item") != code:
+        raise ValueError(f"{where}: item must be {code!r}")
     base = data.get("base", {})
     base_facts = {**base.get("facts", {}), **{n: None for n in base.get("nulls", [])}}
     out = []
@@ -174,9 +180,17 @@ def check_item(item: Item, folder: Path = ITEMS_DIR, lock: dict[str, dict[str, s
         report.problems.append(f"cases file: {exc}")
         return report
     report.cases = len(cases)
-    for case in cases:
-        report.problems.extend(run_case(item, case))
-    report.problems.extend(check_cases_cover_the_facts(item, cases))
-    report.problems.extend(check_dropping_any_fact_never_approves(item, cases))
-    report.problems.extend(check_each_rule_failure_yields_its_code(item, cases))
+    report.problems.extend(check_cases(item, cases))
     return report
+
+
+def check_cases(item: Item, cases: list[Case]) -> list[str]:
+    """The named cases and the generated checks of one item (what ``approvals check`` runs
+    once the item and its cases file are read)."""
+    problems: list[str] = []
+    for case in cases:
+        problems.extend(run_case(item, case))
+    problems.extend(check_cases_cover_the_facts(item, cases))
+    problems.extend(check_dropping_any_fact_never_approves(item, cases))
+    problems.extend(check_each_rule_failure_yields_its_code(item, cases))
+    return problems

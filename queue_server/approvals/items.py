@@ -23,6 +23,11 @@ spaces, UTF-8); its SHA-256 is the rule set's hash. A decision records version a
 and the rule set is stored once under its hash, so the decision can be re-run later from
 exactly the rules it used. ``items/rulesets.lock.json`` holds the expected version and hash
 of every item: content that changes without a new version fails the tests.
+
+The items **in force** (:func:`registry`) are the package's, overridden by whatever
+:data:`OVERLAYS` give: :mod:`queue_server.approvals.manifest` adds the rule sets the city
+hub's signed ``rule_set`` manifests applied to the hall's database (new dated parameter
+values, new or changed items), checked as ``queue-server approvals check`` checks.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import json
 import re
 import threading
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -420,14 +426,28 @@ def item_files(folder: Path = ITEMS_DIR) -> list[Path]:
 _registry: dict[str, Item] | None = None
 _registry_lock = threading.Lock()
 
+#: Items that override the package's: callables returning ``{code: Item}`` (empty when they
+#: have none), asked at every :func:`registry` call; ``approvals.manifest`` adds one.
+OVERLAYS: list[Callable[[], dict[str, Item]]] = []
 
-def registry() -> dict[str, Item]:
+
+def package_items() -> dict[str, Item]:
     """Every item shipped in the package, by code (loaded once per process)."""
     global _registry
     with _registry_lock:
         if _registry is None:
             _registry = {i.code: i for i in (load_item_file(p) for p in item_files())}
         return _registry
+
+
+def registry() -> dict[str, Item]:
+    """Every item in force, by code: the package's, overridden by the :data:`OVERLAYS`
+    (in a request: the rule sets applied to that hall's database)."""
+    base = package_items()
+    extra: dict[str, Item] = {}
+    for overlay in OVERLAYS:
+        extra.update(overlay())
+    return {**base, **extra} if extra else base
 
 
 def get_item(code: str) -> Item | None:

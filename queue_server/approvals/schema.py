@@ -24,6 +24,10 @@ and (m0003) ``request_digest``, a keyed digest (HMAC-SHA256 under the ID key rin
 collections (``queue-server data load``), keyed by a keyed digest of the ID number (or by a
 company code, project code, name or address), and when each collection was last loaded.
 
+``approval_items_applied`` (m0003): the items the city hub's signed ``rule_set`` manifests
+put in force — new dated parameter values or whole items, checked as ``approvals check``
+checks — overriding the package's item of the same code (``queue_server/approvals/manifest.py``).
+
 Archiving leaves cases and their details (the hall answers for them) and drops retry keys
 older than the cutoff.
 """
@@ -34,6 +38,8 @@ import sqlite3
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
+
+from queue_server.approvals import manifest as _manifest  # noqa: F401  (the rule_set manifest hook)
 
 migrations = Migrations("approvals")
 
@@ -120,6 +126,25 @@ def m0003_idempotency_digest(db: Database) -> None:
     """A retry key answers only for the request it was made with: the keyed digest of that
     request's canonical body. Keys written before have none and replay nothing."""
     db.execute("ALTER TABLE approval_idempotency ADD COLUMN request_digest TEXT")
+
+
+@migrations(name="m0004_rule_set_manifests")
+def m0004_rule_set_manifests(db: Database) -> None:
+    """The items the city hub's ``rule_set`` manifests put in force (``approvals/manifest.py``):
+    one row per item code, overriding the package's item of that code."""
+    db.executescript(
+        """
+        CREATE TABLE approval_items_applied (
+            code TEXT PRIMARY KEY,
+            version TEXT NOT NULL,
+            hash TEXT NOT NULL,               -- sha256 of canonical (also in approval_rulesets)
+            canonical TEXT NOT NULL,          -- the item definition as canonical JSON
+            cases TEXT,                       -- JSON cases it was checked with (NULL: the package's file)
+            previous_hash TEXT,               -- the rule set it replaced (NULL: a new item)
+            applied_at REAL NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )
 
 
 def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:

@@ -13,9 +13,11 @@ and hands out the device's queued actions (:mod:`.actions`), all in one transact
 
 A device's state is its worst component's, in the order ok < unknown < warning < error
 (no components: ok). ``stale`` is computed when read — no beat for ``devices.stale_after_s``
-seconds — so it shows the moment the limit passes; the event saying so is recorded by the
-next heartbeat of any device in the hall (:func:`sweep_stale`), with the time the device
-went stale, or when the device itself comes back.
+seconds — so it shows the moment the limit passes; the event saying so is recorded, with
+the time the device went stale, by the server's sweep (:mod:`.sweeper`, every
+``stale_after_s``/3 s, 1–30 s — also when no device beats at all) or by the next heartbeat
+of any device in the hall (:func:`sweep_stale`), whichever comes first, or when the device
+itself comes back.
 """
 
 from __future__ import annotations
@@ -248,7 +250,7 @@ def record_heartbeat(db: Database, data: dict[str, Any], *, token_name: str, tok
             _change(conn, row, beat.name, beat.kind, state, previous, detail, now)
         handed = device_actions.deliver(conn, beat.name, now, timeout)
     return {"ok": True, "name": beat.name, "state": state, "actions": handed,
-            "interval_s": int(get_setting(db, "devices.heartbeat_s") or 20),
+            "interval_s": int(get_setting(db, "devices.heartbeat_s") or 30),
             "stale_after_s": int(limit_s), "server_time": now}
 
 

@@ -37,6 +37,8 @@ from pathlib import Path
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from queue_server.evaluations import manifest as _manifest  # noqa: F401  (the evaluation_reasons manifest hook)
+
 migrations = Migrations("evaluations")
 
 #: The reason list this hall starts with (later versions come by ``evaluations reasons import``).

@@ -24,8 +24,12 @@ def uplink() -> None:
               "city-hub hall add.")
 @click.option("--hub-key", required=True, help="The hub's Ed25519 public key (base64): manifests must be "
               "signed with it.")
-def configure(db_path: str, hub_url: str, hall_code: str, hall_key: str, hub_key: str) -> None:
+@click.option("--insecure", is_flag=True, help="Accept a plain http:// hub address that is not on this "
+              "machine (batches stay signed, but anyone on the way can read them; use https://).")
+def configure(db_path: str, hub_url: str, hall_code: str, hall_key: str, hub_key: str, insecure: bool) -> None:
     """Connect this hall to a city hub; the running server starts pushing within seconds.
+    The hub's address is https://, or http:// only to this machine (127.0.0.1, ::1,
+    localhost) unless --insecure is given.
 
     \b
     Example:
@@ -35,7 +39,7 @@ def configure(db_path: str, hub_url: str, hall_code: str, hall_key: str, hub_key
     from queue_server.uplink.setup import configure as do_configure
 
     try:
-        info = do_configure(open_db(db_path), hub_url, hall_code, hall_key, hub_key)
+        info = do_configure(open_db(db_path), hub_url, hall_code, hall_key, hub_key, insecure=insecure)
     except Exception as exc:
         fail(exc)
     click.echo(json.dumps(info, ensure_ascii=False))
@@ -80,7 +84,7 @@ def push(db_path: str) -> None:
 @uplink.command("disable")
 @DB_OPTION
 def disable(db_path: str) -> None:
-    """Stop pushing (archiving then no longer holds unsent events).
+    """Stop pushing (archiving still holds the events the hub has not acknowledged).
 
     \b
     Example:

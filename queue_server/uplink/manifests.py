@@ -10,8 +10,11 @@ a bad signature, an altered content, an older version, a hook that fails — lea
 good one in place, is logged once in ``uplink_manifest_log``, audited, and reported to the
 hub with the next batch.
 
-A kind with no hook yet (``rule_set`` before the 秒批 capability registers one) is verified
-and kept as ``stored``: :func:`current` hands its content to whoever asks.
+Hooks: ``service_catalogue`` (here), ``licence_trust_list`` (the licences capability),
+``rule_set`` (秒批: ``queue_server/approvals/manifest.py``), ``evaluation_reasons`` (好差评:
+``queue_server/evaluations/manifest.py``). A kind with no hook is verified and kept as
+``stored``: :func:`current` hands its content to whoever asks. A refusal's reason says what
+the hook found wrong (:func:`refusal_reason`).
 
 A capability registers its kind where it is always imported (its ``schema.py``)::
 
@@ -26,6 +29,7 @@ A capability registers its kind where it is always imported (its ``schema.py``):
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +42,8 @@ from queue_server.audit.records import AuditRecord, record_type
 from queue_server.db import write_tx
 from queue_server.queue.hall_config import import_hall
 from yichuang import citylink
+
+log = logging.getLogger("queue_server.uplink")
 
 Applier = Callable[[Database, Any], Any]
 #: kind → how to apply its content (one transaction; raise to refuse).
@@ -110,6 +116,16 @@ def _log(db: Database, kind: str, version: int, chash: str, result: str, reason:
     return bool(cur.rowcount)
 
 
+def refusal_reason(exc: Exception) -> str:
+    """``apply_failed: <code> (<what was wrong>)`` of a hook's exception, at most 200
+    characters: its ``problems`` (a hook's list), else its English message."""
+    code = str(getattr(exc, "code", "") or type(exc).__name__)
+    problems = getattr(exc, "problems", None)
+    detail = "; ".join(str(p) for p in problems) if problems else str(getattr(exc, "en", "") or "")
+    reason = f"apply_failed: {code}" + (f" ({detail})" if detail else "")
+    return reason if len(reason) <= 200 else reason[:199] + "…"
+
+
 def accept(db: Database, hub_key: str, m: Any, *, expect: dict[str, Any] | None = None) -> str:
     """Verify and apply one manifest; returns ``applied``, ``stored``, ``unchanged`` or
     ``refused:<reason>``."""
@@ -140,8 +156,9 @@ def accept(db: Database, hub_key: str, m: Any, *, expect: dict[str, Any] | None 
             hook(db, m["content"])
             result = "applied"
         except Exception as exc:  # the hook refused the content: keep the last good one
-            reason = f"apply_failed: {getattr(exc, 'code', type(exc).__name__)}"
-            _log(db, kind, version, chash, "refused", reason[:200])
+            reason = refusal_reason(exc)
+            log.warning("manifest %s v%s refused: %s", kind, version, reason)
+            _log(db, kind, version, chash, "refused", reason)
             return f"refused:{reason}"
     _log(db, kind, version, chash, result, body=m)
     return result

@@ -67,10 +67,11 @@ def m0001_uplink(db: Database) -> None:
 
 
 def hold_events(conn: sqlite3.Connection) -> int | None:
-    """The highest event id archiving may move: the hub's acknowledged cursor while an
-    uplink is configured and on (None: no hold)."""
+    """The highest event id archiving may move: the hub's acknowledged cursor whenever an
+    uplink is configured — switched off too, since it may be switched on again and the hub
+    must still get every event (None: no uplink, no hold)."""
     row = conn.execute(
-        "SELECT s.cursor FROM uplink_config c LEFT JOIN uplink_state s ON s.id = 1 WHERE c.id = 1 AND c.enabled = 1"
+        "SELECT s.cursor FROM uplink_config c LEFT JOIN uplink_state s ON s.id = 1 WHERE c.id = 1"
     ).fetchone()
     if row is None:
         return None

@@ -32,10 +32,18 @@ class UplinkConfigured(AuditRecord):
     enabled: bool
 
 
-def configure(db: Database, hub_url: str, hall: str, hall_key: str, hub_key: str) -> dict[str, Any]:
+def configure(db: Database, hub_url: str, hall: str, hall_key: str, hub_key: str, *,
+              insecure: bool = False) -> dict[str, Any]:
+    """Store the uplink's configuration (audited). Plain ``http://`` is refused unless the hub
+    is on this machine (a loopback address: tests, a proxy on the same host) or ``insecure``
+    says so: batches are signed either way, but over plain HTTP anyone on the way reads the
+    hall's events and figures."""
     u = urlparse(hub_url)
     if u.scheme not in ("http", "https") or not u.netloc:
         raise ValidationError("bad_uplink_config", what="hub URL must be http(s)://host[:port]")
+    if citylink.insecure_transport(hub_url) and not insecure:
+        raise ValidationError("bad_uplink_config", what="http:// only to a loopback address (127.0.0.1, ::1, "
+                              "localhost); use https:// or give --insecure")
     if not hall or len(hall) > 64:
         raise ValidationError("bad_uplink_config", what="hall code")
     try:
@@ -75,6 +83,7 @@ def status(db: Database, now: float) -> dict[str, Any]:
     return {
         "configured": cfg is not None, "enabled": bool(cfg and cfg["enabled"]),
         "hub": cfg["hub_url"] if cfg else None, "hall": cfg["hall"] if cfg else None,
+        "insecure_transport": bool(cfg and citylink.insecure_transport(cfg["hub_url"])),
         "cursor": st["cursor"], "last_event_id": last_id, "backlog": max(0, last_id - int(st["cursor"])),
         "last_ok_age_s": None if st["last_ok_at"] is None else round(now - st["last_ok_at"], 1),
         "last_error": st["last_error"], "failures": st["failures"], "audit_anchor": st["anchor_id"],

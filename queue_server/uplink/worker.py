@@ -85,11 +85,12 @@ def build_batch(db: Database, cfg: dict[str, Any], now: float) -> tuple[bytes, d
     st = state(db)
     cursor = int(st["cursor"])
     limit = _setting_int(db, "uplink.batch_size")
-    rows = db.conn.execute("SELECT id, ts, type, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
+    rows = db.conn.execute("SELECT id, ts, type, v, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
                            (cursor, limit)).fetchall()
     last_id = int(db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
-    events = [{"id": r[0], "ts": r[1], "type": r[2], "v": citylink.event_version(r[2]), "data": json.loads(r[3])}
-              for r in rows]
+    # v: the version the row was written in; rows from before the column: the type's current one.
+    events = [{"id": r[0], "ts": r[1], "type": r[2], "v": r[3] if r[3] is not None else citylink.event_version(r[2]),
+               "data": json.loads(r[4])} for r in rows]
     # Full batch: it covers up to its last event. Otherwise it covers everything seen.
     upto = events[-1]["id"] if len(events) == limit else max(last_id, cursor)
     h = head(db)

@@ -12,7 +12,7 @@
   if (!token || params.get("heartbeat") === "off") return;
   const fixed = Number(params.get("beat")) || 0;
   const started = performance.now();
-  let interval = fixed || 20;
+  let interval = fixed || 30;
   let name = "";
 
   const headers = () => ({ Authorization: "Bearer " + token, "Content-Type": "application/json" });
