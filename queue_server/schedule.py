@@ -4,12 +4,17 @@ end-of-day report, purging personal data, archiving).
 A job runs once per business day, at or after its time of day (hall time zone), in exactly
 one server process: every process's :class:`Scheduler` tries to insert ``(job, day)`` into
 ``scheduled_runs`` and only the one whose insert succeeds runs it. A server that was down at
-the job's time runs it when it comes back the same day. Results and errors are kept in the
-table (``queue-server schedule list`` shows them).
+the job's time runs it when it comes back the same day. A job may say when its run for a day
+is due (``due_at``: the end-of-day report waits for the day's closing time) and make up
+for up to ``catch_up`` earlier days it missed (those its ``wants`` names: the report's
+days with tickets) — claimed the same way, so never twice. Results and errors are kept in
+the table (``queue-server schedule list`` shows them).
+
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import time
@@ -26,6 +31,15 @@ from queue_server.settings import all_settings
 
 log = logging.getLogger(__name__)
 
+#: ``(settings, day, at) -> Unix time`` the run for ``day`` is due, ``at`` being the job's
+#: time setting ("HH:MM").
+DueAt = Callable[[dict[str, Any], str, str], float]
+
+
+def at_time(settings: dict[str, Any], day: str, at: str) -> float:
+    """The default: the setting's time of day on that day."""
+    return clk.at_local(day, at, str(settings["timezone"]))
+
 
 @dataclass(frozen=True)
 class DailyJob:
@@ -34,53 +48,72 @@ class DailyJob:
     time_setting: str
     run: Callable[[Database, str], dict[str, Any]]
     help: str = ""
+    #: When the run for a day is due (default: :func:`at_time`).
+    due_at: DueAt | None = None
+    #: Earlier business days whose missed run is still made up for (0: today only).
+    catch_up: int = 0
+    #: Of those earlier days, the ones that want a run, ``(db, days) -> set`` (default: all).
+    wants: Callable[[Database, list[str]], set[str]] | None = None
 
 
 JOBS: dict[str, DailyJob] = {}
 
+JobFn = Callable[[Database, str], dict[str, Any]]
 
-def daily(name: str, time_setting: str, help: str = "") -> Callable[[Callable[[Database, str], dict[str, Any]]],
-                                                                    Callable[[Database, str], dict[str, Any]]]:
-    """Register ``fn(db, day) -> result`` as a daily job whose time is the setting ``time_setting``."""
 
-    def deco(fn: Callable[[Database, str], dict[str, Any]]) -> Callable[[Database, str], dict[str, Any]]:
-        JOBS[name] = DailyJob(name, time_setting, fn, help)
+def daily(name: str, time_setting: str, help: str = "", *, due_at: DueAt | None = None, catch_up: int = 0,
+          wants: Callable[[Database, list[str]], set[str]] | None = None) -> Callable[[JobFn], JobFn]:
+    """Register ``fn(db, day) -> result`` as a daily job whose time is the setting ``time_setting``
+    (see :class:`DailyJob` for ``due_at``, ``catch_up`` and ``wants``)."""
+
+    def deco(fn: JobFn) -> JobFn:
+        JOBS[name] = DailyJob(name, time_setting, fn, help, due_at, catch_up, wants)
         return fn
 
     return deco
 
 
-def due(db: Database, job: DailyJob, now: float) -> str | None:
-    """The business day ``job`` should run for now, or None (off, too early, already run)."""
+def due_days(db: Database, job: DailyJob, now: float) -> list[str]:
+    """The business days ``job`` should run for now, oldest first: today once its run is due,
+    and earlier days (``job.catch_up`` of them, those ``job.wants``) whose run is due but was
+    never made; none when the job is off."""
     settings = all_settings(db)
     at = str(settings.get(job.time_setting) or "")
     if not at:
-        return None
-    tz = str(settings["timezone"])
-    day = clk.business_day(now, tz)
-    if now < clk.at_local(day, at, tz):
-        return None
-    done = db.conn.execute("SELECT 1 FROM scheduled_runs WHERE job = ? AND day = ?", (job.name, day)).fetchone()
-    return None if done else day
+        return []
+    today = clk.business_day(now, str(settings["timezone"]))
+    first = dt.date.fromisoformat(today) - dt.timedelta(days=max(0, job.catch_up))
+    days = [(first + dt.timedelta(days=i)).isoformat() for i in range(max(0, job.catch_up) + 1)]
+    when = job.due_at or at_time
+    days = [d for d in days if now >= when(settings, d, at)]
+    if not days:
+        return []
+    done = {r[0] for r in db.conn.execute("SELECT day FROM scheduled_runs WHERE job = ? AND day >= ? AND day <= ?",
+                                          (job.name, days[0], days[-1]))}
+    days = [d for d in days if d not in done]
+    earlier = [d for d in days if d != today]
+    if earlier and job.wants is not None:
+        wanted = job.wants(db, earlier)
+        days = [d for d in days if d == today or d in wanted]
+    return days
 
 
 def run_due(db: Database, now: float | None = None, *, only: str | None = None) -> list[dict[str, Any]]:
-    """Run every job that is due (claiming each so no other process runs it too)."""
+    """Run every job that is due, for every day it is due for (claiming each ``(job, day)``
+    so no other process runs it too)."""
     t = clk.now(None) if now is None else now
     ran = []
     for job in list(JOBS.values()):
         if only is not None and job.name != only:
             continue
-        day = due(db, job, t)
-        if day is None:
-            continue
-        with write_tx(db) as conn:
-            claimed = conn.execute(
-                "INSERT INTO scheduled_runs (job, day, started_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                (job.name, day, time.time())).rowcount
-        if not claimed:
-            continue
-        ran.append(run_now(db, job, day, record=False))
+        for day in due_days(db, job, t):
+            with write_tx(db) as conn:
+                claimed = conn.execute(
+                    "INSERT INTO scheduled_runs (job, day, started_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                    (job.name, day, time.time())).rowcount
+            if not claimed:
+                continue
+            ran.append(run_now(db, job, day, record=False))
     return ran
 
 
