@@ -1,5 +1,6 @@
 """Daily jobs the server runs by itself: backups, and whatever capabilities register (the
-end-of-day report, purging personal data, archiving).
+end-of-day report, purging personal data, archiving) — and background tasks that work a
+little on every check (the statistics' per-day facts).
 
 A job runs once per business day, at or after its time of day (hall time zone), in exactly
 one server process: every process's :class:`Scheduler` tries to insert ``(job, day)`` into
@@ -10,15 +11,23 @@ for up to ``catch_up`` earlier days it missed (those its ``wants`` names: the re
 days with tickets) — claimed the same way, so never twice. Results and errors are kept in
 the table (``queue-server schedule list`` shows them).
 
+A background task (:func:`background`) is one small step ``fn(db, now, memo) -> more`` run
+after the due jobs on every check, in one process at a time (a non-blocking lock on
+``<db>.<task>.lock``; a process that finds it taken skips the step); while a step says
+there is more to do the next check comes after :attr:`Scheduler.pause` seconds instead of
+the interval.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
 import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +35,7 @@ from sqlite_utils import Database
 
 from queue_server import clock as clk
 from queue_server.background import BackgroundThread
-from queue_server.db import connect, write_tx
+from queue_server.db import connect, db_path, write_tx
 from queue_server.settings import all_settings
 
 log = logging.getLogger(__name__)
@@ -145,25 +154,100 @@ def history(db: Database, limit: int = 50) -> list[dict[str, Any]]:
              "result": json.loads(r[4]) if r[4] else None, "error": r[5]} for r in rows]
 
 
+# --- background tasks ----------------------------------------------------------------------
+
+#: ``fn(db, now, memo) -> bool``: one small step; True while more remains. ``memo`` is the
+#: calling scheduler's own dict for the task (what it tried, per process).
+StepFn = Callable[[Database, float, dict[str, Any]], bool]
+
+
+@dataclass(frozen=True)
+class BackgroundTask:
+    name: str
+    step: StepFn
+    help: str = ""
+
+
+TASKS: dict[str, BackgroundTask] = {}
+
+
+def background(name: str, help: str = "") -> Callable[[StepFn], StepFn]:
+    """Register ``fn(db, now, memo) -> more`` as a background task (a step on every check)."""
+
+    def deco(fn: StepFn) -> StepFn:
+        TASKS[name] = BackgroundTask(name, fn, help)
+        return fn
+
+    return deco
+
+
+@contextmanager
+def _try_lock(db: Database, name: str) -> Iterator[bool]:
+    """``<db>.<name>.lock`` held without waiting: yields False when another process has it."""
+    path = db_path(db)
+    if path == ":memory:":
+        yield True
+        return
+    fd = os.open(f"{path}.{name}.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def run_background(db: Database, now: float | None = None, memo: dict[str, dict[str, Any]] | None = None, *,
+                   only: str | None = None) -> bool:
+    """One step of every background task (each in one process at a time); True when a task
+    has more to do. A failing step is logged and the others still run."""
+    t = clk.now(None) if now is None else now
+    memo = {} if memo is None else memo
+    more = False
+    for task in list(TASKS.values()):
+        if only is not None and task.name != only:
+            continue
+        try:
+            with _try_lock(db, task.name) as mine:
+                if mine:
+                    more = bool(task.step(db, t, memo.setdefault(task.name, {}))) or more
+        except Exception:  # storage trouble, a bug: logged, tried again next check
+            log.exception("background task %s failed", task.name)
+    return more
+
+
 class Scheduler(BackgroundThread):
-    """Checks every ``interval`` seconds for due jobs (one thread per server process)."""
+    """Checks every ``interval`` seconds for due jobs and runs a step of each background task
+    (one thread per server process); while a task has more to do, every ``pause`` seconds."""
 
     name = "daily-jobs"
 
-    def __init__(self, db_path: str, interval: float = 30.0, clock: clk.Clock | None = None) -> None:
+    def __init__(self, db_path: str, interval: float = 30.0, clock: clk.Clock | None = None,
+                 pause: float = 1.0) -> None:
         super().__init__()
         self.db_path = db_path
         self.interval = interval
+        self.pause = pause
         self.clock = clock
+        self.memo: dict[str, dict[str, Any]] = {}
 
     def run(self) -> None:
         db = connect(self.db_path)
         try:
             while not self.stopping.is_set():
+                more = False
                 try:
                     run_due(db, clk.now(self.clock))
                 except Exception:  # storage trouble: try again next round
                     log.exception("daily jobs: check failed")
-                self.stopping.wait(self.interval)
+                if not self.stopping.is_set():
+                    more = run_background(db, clk.now(self.clock), self.memo)
+                self.stopping.wait(self.pause if more else self.interval)
         finally:
             db.conn.close()
