@@ -7,13 +7,24 @@ open/pause/close log, a few tickets left open each evening and expired the next 
 today's morning so far; progress on stderr), archives the first half into an archive file,
 then measures through the Flask app:
 
-* **cold**: the first request for a month when no day of it has its per-day facts yet
-  (they are made and stored by that request — what a hall sees once after an upgrade, or
-  after a change of the time zone or of a window's services);
-* the **daily job** (``stats_rollups``) making the facts of every closed day of the year,
-  as a running hall has them (each evening it makes the day before);
+* **archiving**, which first makes the per-day facts of the days it moves (from the hall
+  file), then moves them;
+* **cold, no facts**: the first request for a month when no day of it has its per-day
+  facts (they are made and stored by that request — the fallback; before facts were made
+  ahead, what a hall saw once after an upgrade, or after a change of the time zone or of a
+  window's services);
+* the **background task** (``stats_facts``) a server runs from its start: steps of a week,
+  newest first, until every closed day of the year has its facts — its work, when the
+  30 days to today were ready, the longest step and the longest write transaction;
+* **first request, facts made ahead**: the first request for each month in a fresh app
+  after the background task has run — what a manager sees now;
+* the **daily job** (``stats_rollups``) making the facts of every closed day of the year
+  at once (the nightly sweep);
 * **steady state**: a month per grouping with the facts made (today read from the rows);
-* a drill-down, and the live figures.
+* a drill-down, and the live figures;
+* last, ``POST /api/tickets`` latency while the background task makes the year again in
+  the same process, with the server's 1 s between steps, against without it
+  (``--no-issuing`` skips it).
 
 It also checks that the fast path gives exactly the figures of a full recomputation from
 the rows for the month across the archive cut.
@@ -30,6 +41,7 @@ import random
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -37,6 +49,7 @@ from queue_server import create_app, schedule
 from queue_server.admin import stats
 from queue_server.archive import archive_days
 from queue_server.auth import create_token
+from queue_server.db import Checkpointer
 from queue_server.demo import SERVICES, make_hall
 from queue_server.migrations import open_db
 from queue_server.settings import set_setting
@@ -123,11 +136,43 @@ def build_year(db, tickets: int, today: dt.date, now: float) -> None:
         conn.executemany("INSERT INTO call_log (ticket_id, number, window, kind, clerk_user_id, ts) "
                          "VALUES (?,?,?,?,?,?)", calls)
         conn.executemany("INSERT INTO admin_window_log (ts, window, status, clerk_user_id) VALUES (?,?,?,?)", log)
+        conn.executemany("INSERT OR REPLACE INTO counters (day, prefix, last) VALUES (?, ?, ?)",
+                         [(day.isoformat(), p, n) for p, n in seq.items()])  # the engine's next numbers
         conn.execute("COMMIT")
         done += len(rows)
         if d % 30 == 0 or d == 1:
             print(f"  building the year: {done:,} tickets ({time.monotonic() - t0:.0f} s)", file=sys.stderr)
     conn.execute("ANALYZE")
+
+
+def build_ahead(path: Path, now: float, month: tuple[str, str], pause: float, in_step: threading.Event | None = None
+                ) -> tuple[list[float], dict[str, float], dict]:
+    """The background task ``stats_facts`` as a server's scheduler runs it from its start,
+    step after step (``pause`` between them) until no closed day lacks its facts: each
+    step's duration, when the month (all but its last day) and everything were ready, and
+    the task's memo (days made, longest write transaction)."""
+    db = open_db(path)
+    memo: dict = {}
+    steps: list[float] = []
+    ready: dict[str, float] = {}
+    t0 = time.perf_counter()
+    while True:
+        s0 = time.perf_counter()
+        if in_step is not None:
+            in_step.set()
+        more = schedule.run_background(db, now, memo, only="stats_facts")
+        if in_step is not None:
+            in_step.clear()
+        steps.append(time.perf_counter() - s0)
+        if "month" not in ready and db.conn.execute(
+                "SELECT COUNT(*) FROM admin_stats_days WHERE day >= ? AND day < ?", month).fetchone()[0] == 29:
+            ready["month"] = time.perf_counter() - t0
+        if not more:
+            break
+        time.sleep(pause)
+    ready["all"] = time.perf_counter() - t0
+    db.conn.close()
+    return steps, ready, memo["stats_facts"]
 
 
 def timed(client, url: str, headers: dict[str, str], n: int) -> list[float]:
@@ -144,6 +189,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--tickets", type=int, default=440_000)
     ap.add_argument("--runs", type=int, default=15, help="requests per measurement")
+    ap.add_argument("--no-issuing", action="store_true",
+                    help="skip the last part: issuing tickets while the background task runs (~1 min)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-admin-"))
     today = dt.date(2026, 12, 2)
@@ -155,8 +202,12 @@ def main() -> None:
     build_year(db, args.tickets, today, now)
     cut = (today - dt.timedelta(days=183)).isoformat()
     t0 = time.perf_counter()
-    moved = archive_days(db, str(path) + ".archive.db", before=cut)["moved"].get("tickets", 0)
-    print(f"  archived {moved:,} tickets before {cut} in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    archived = archive_days(db, str(path) + ".archive.db", before=cut, clock=Clock(now))
+    archive_s = time.perf_counter() - t0
+    moved = archived["moved"].get("tickets", 0)
+    prepared = archived["prepared"].get("admin_stats_days", 0)
+    print(f"  archived {moved:,} tickets before {cut} in {archive_s:.0f} s "
+          f"(facts of {prepared} days made first)", file=sys.stderr)
     this_month = ((today - dt.timedelta(days=29)).isoformat(), today.isoformat())
     a = dt.date.fromisoformat(cut)
     span_month = ((a - dt.timedelta(days=15)).isoformat(), (a + dt.timedelta(days=14)).isoformat())
@@ -174,7 +225,24 @@ def main() -> None:
         for group in ("day", "window"):
             db.conn.execute("DELETE FROM admin_stats_days")
             lat = timed(client, f"/api/stats/queue?from={f}&to={t}&group={group}", h, 1)
-            rows.append((f"{label} {f}…{t}", f"cold: first request, group={group}", lat))
+            rows.append((f"{label} {f}…{t}", f"cold, no facts: first request, group={group}", lat))
+    db.conn.execute("DELETE FROM admin_stats_days")
+
+    # the background task from the server's start (its steps back to back: the work itself)
+    steps, ready, bg = build_ahead(path, now, this_month, pause=0.0)
+    background_line = (
+        f"background task stats_facts from the start: {bg['days_made']} days in {len(steps)} steps, "
+        f"{sum(steps):.1f} s of work (the 30 days to today ready after {ready.get('month', float('nan')):.1f} s); "
+        f"longest step {max(steps) * 1000:.0f} ms, longest write transaction {bg['longest_tx_s'] * 1000:.1f} ms")
+
+    # the first request of each month in a fresh app, the facts made ahead
+    app.extensions["yichuang.bus"].stop()
+    app = create_app({"DB_PATH": str(path), "TESTING": True, "CLOCK": clock})
+    client = app.test_client()
+    for label, (f, t) in months:
+        for group in ("day", "window"):
+            lat = timed(client, f"/api/stats/queue?from={f}&to={t}&group={group}", h, 1)
+            rows.append((f"{label} {f}…{t}", f"first request, facts made ahead, group={group}", lat))
     db.conn.execute("DELETE FROM admin_stats_days")
 
     # the daily job, as a hall runs it each evening (here: the whole year at once)
@@ -203,14 +271,61 @@ def main() -> None:
         rows.append((f"{label} {f}…{t}", "drill-down QY01 served", lat))
     rows.append(("today", "GET /api/stats/live", timed(client, "/api/stats/live", h, args.runs * 10)))
     app.extensions["yichuang.bus"].stop()
+
     n = db.conn.execute("SELECT COUNT(*) FROM tickets").fetchone()[0]
     t0 = time.perf_counter()
     x = 0
     for i in range(3_000_000):
         x += i
     speed = time.perf_counter() - t0
+
+    # last (today's new tickets would change the figures above): issuing while the background
+    # task makes the year again, in one process as in a server (its pause between steps,
+    # WAL checkpoints in a thread of their own)
+    issuing_line = ""
+    if not args.no_issuing:
+        db.conn.execute("DELETE FROM admin_stats_days")
+        app = create_app({"DB_PATH": str(path), "TESTING": True, "CLOCK": clock, "BACKGROUND_CHECKPOINT": True})
+        client = app.test_client()
+        checkpointer = Checkpointer(str(path)).start()
+        kiosk = {"Authorization": f"Bearer {create_token(db, 'kiosk', 'bench-kiosk')}"}
+        codes = [s[0] for s in SERVICES if s[5] is None]  # no ID number asked
+
+        in_step, done = threading.Event(), threading.Event()
+        result: list = []
+        builder = threading.Thread(target=lambda: (
+            result.append(build_ahead(path, now, this_month, pause=1.0, in_step=in_step)), done.set()))
+        builder.start()
+        lat: dict[bool, list[float]] = {True: [], False: []}  # issued while a step ran / between steps
+        i = 0
+        while not done.is_set():
+            busy = in_step.is_set()
+            t1 = time.perf_counter()
+            r = client.post("/api/tickets", json={"service": codes[i % len(codes)]}, headers=kiosk)
+            ms = (time.perf_counter() - t1) * 1000
+            assert r.status_code == 201, r.get_data(as_text=True)[:300]
+            lat[busy or in_step.is_set()].append(ms)
+            i += 1
+            time.sleep(0.02)  # ~40 tickets a second, far above a hall's pace
+        builder.join()
+        checkpointer.stop()
+        app.extensions["yichuang.bus"].stop()
+        b_steps, b_ready, _bg = result[0]
+        during, between = lat[True] or [float("nan")], lat[False] or [float("nan")]
+        issuing_line = (
+            f"POST /api/tickets while it runs, the server's 1 s between steps ({len(b_steps)} steps in "
+            f"{b_ready['all']:.0f} s; the 30 days to today ready after {b_ready.get('month', float('nan')):.1f} s): "
+            f"issued during a step median {statistics.median(during):.1f} ms, p99 {pct(during, 99):.1f} ms, "
+            f"max {max(during):.0f} ms ({len(lat[True]):,} tickets); between steps "
+            f"{statistics.median(between):.1f} / {pct(between, 99):.1f} / {max(between):.0f} ms "
+            f"({len(lat[False]):,})")
+
     print(f"\n{args.tickets:,} tickets in a year ({n:,} live, {moved:,} archived); {args.runs} runs each "
           f"(cold: 1); machine: a 3,000,000-step Python loop took {speed:.2f} s (~0.15 s on a quiet core)")
+    print(f"archiving {moved:,} tickets: {archive_s:.1f} s, the facts of {prepared} days made first")
+    print(background_line)
+    if issuing_line:
+        print(issuing_line)
     print(f"daily job stats_rollups: {facts[0]} days ({facts[1]:,} tickets) made in {job_s:.1f} s; "
           f"{facts[2] / 1e6:.1f} MB of facts ({facts[2] / max(1, facts[1]):.0f} bytes a ticket); "
           f"fast path = full recomputation for every grouping of the month across the cut\n")

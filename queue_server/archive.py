@@ -12,6 +12,9 @@ than the first kept day — but never an event a capability still holds (its
 ``schema.hold_events(conn)`` gives the highest event id archiving may move, see
 :func:`queue_server.migrations.event_holds`: the uplink keeps every event the city hub has
 not acknowledged). The audit trail is never archived.
+Before the first row moves, each capability may prepare (its ``schema.before_archive(db,
+day, now)``, outside any transaction — :func:`prepare`): the admin capability makes the
+statistics' per-day facts of the days about to go, from the hall file.
 Afterwards the freed pages go back to the file system (``PRAGMA incremental_vacuum``, also
 in small steps) on databases created with ``auto_vacuum=INCREMENTAL`` — every database
 this server creates; an older one needs one ``VACUUM`` to switch (docs/queue-server.md).
@@ -19,6 +22,7 @@ this server creates; an older one needs one ``VACUUM`` to switch (docs/queue-ser
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -31,6 +35,8 @@ from queue_server import clock as clk
 from queue_server.db import move_rows, write_lock, write_tx
 from queue_server.migrations import archivers, event_holds
 from queue_server.settings import get_setting
+
+log = logging.getLogger(__name__)
 
 #: Rows per batch (one write transaction each).
 BATCH = 100
@@ -46,6 +52,7 @@ def archive_days(db: Database, archive_path: str | os.PathLike[str], *, before: 
     tz = str(get_setting(db, "timezone"))
     day = before or clk.business_day(clk.now(clock), tz)
     cutoff = clk.day_start(day, tz)
+    prepared = prepare(db, day, clk.now(clock), progress)
     conn = db.conn
     target = str(archive_path)
     conn.execute("ATTACH DATABASE ? AS arch", (target,))
@@ -83,7 +90,34 @@ def archive_days(db: Database, archive_path: str | os.PathLike[str], *, before: 
         conn.execute(f"PRAGMA wal_autocheckpoint={int(autockpt)}")
     freed = give_back_space(db, batch_pages=max(batch, 200))
     return {"before": day, "archive": target, "moved": moved, "longest_tx_ms": round(longest * 1000, 1),
-            "pages_freed": freed}
+            "pages_freed": freed, "prepared": prepared}
+
+
+def preparers() -> list[tuple[str, Callable[[Database, str, float], dict[str, int]]]]:
+    """``(set name, before_archive)`` of every capability that prepares for archiving."""
+    from queue_server.migrations import SCHEMA_MODULES
+
+    return [(m.migrations.name, m.before_archive) for m in SCHEMA_MODULES if hasattr(m, "before_archive")]
+
+
+def prepare(db: Database, day: str, now: float, progress: Callable[[str, int], None] | None = None
+            ) -> dict[str, int]:
+    """Each capability's ``before_archive(db, day, now) -> counts``, outside any transaction
+    (its own writes in short transactions of its own), before the first row moves: the
+    admin capability makes the statistics' per-day facts of the days about to go. A failing
+    one is logged; archiving goes on (what it would have made is made later)."""
+    done: dict[str, int] = {}
+    for name, fn in preparers():
+        try:
+            counts = fn(db, day, now)
+        except Exception:
+            log.exception("archive: %s could not prepare", name)
+            continue
+        for k, v in counts.items():
+            done[k] = done.get(k, 0) + v
+            if progress is not None:
+                progress(f"{k} (made first)", v)
+    return done
 
 
 def _events_step(conn: sqlite3.Connection, day: str, cutoff: float, batch: int) -> dict[str, int]:

@@ -189,10 +189,13 @@ SETTINGS: tuple[Setting, ...] = (
             "note) and of evaluations (masked evaluator, comment, follow-up notes) are kept, 1-3650."),
     Setting("backup_keep", 14, "How many daily backups to keep (the oldest are deleted)."),
     Setting("admin.report_time", "18:00", "Time of day (HH:MM, hall time) the end-of-day report (XLSX + PDF) is "
-            "written into admin.reports_dir; set it after the last closing time; '' = no daily report."),
-    Setting("admin.rollup_time", "18:30", "Time of day (HH:MM, hall time) the statistics' per-day facts of closed "
-            "days are made (a month's statistics then read them instead of every ticket; a day still missing "
-            "is made on its first request); '' = only on request."),
+            "written into admin.reports_dir, but never before the day's closing time + 15 minutes (延时服务 "
+            "evenings included); a server that was down writes the missed reports of the last 7 days with "
+            "tickets when it starts; '' = no daily report."),
+    Setting("admin.rollup_time", "18:30", "Time of day (HH:MM, hall time) of the daily sweep that makes the "
+            "statistics' per-day facts of every closed day still without them (the server also makes them in "
+            "the background as soon as a day is closed, and a day still missing on its first request); "
+            "'' = no daily sweep."),
     Setting("admin.reports_dir", "", "Folder of the end-of-day reports ('' = a reports folder beside the database)."),
     Setting("admin.wait_target_minutes", {"*": 30}, "Target wait (issued → first call) in minutes per service code, "
             "\"*\" for every other service; the statistics' served_within_target is the share of served tickets "

@@ -9,6 +9,7 @@ within its own business day only."""
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import replace
 
 import pytest
@@ -201,6 +202,8 @@ def test_a_ticket_waits_within_its_own_day_only(db):
 def test_facts_are_not_kept_when_an_archive_file_is_missing(days_db):
     db, path, _made = days_db
     archive_days(db, str(path) + ".archive.db", before=DAYS[1])
+    assert set(stored(db)) == {FIRST}  # archiving made the facts of what it moved first …
+    db.conn.execute("DELETE FROM admin_stats_days")  # … which an archive of an older server did not
     (path.parent / "hall.db.archive.db").rename(path.parent / "gone.db")
     out = stats.queue_stats(db, FIRST, DAYS[2], "day", now=NOW)
     assert out["missing_archives"] and DAYS[0] not in stored(db)
@@ -217,5 +220,105 @@ def test_a_day_read_while_it_was_being_archived_is_not_kept(days_db):
     assert not rollups.storable(replace(facts, sources=frozenset({"main", "arch0"})), LAST)  # read from two files
     assert not rollups.storable(facts, FIRST)  # today is never kept
     archive_days(db, str(path) + ".archive.db", before=DAYS[1])  # moved after it was read
+    db.conn.execute("DELETE FROM admin_stats_days")  # (archiving made its facts first: not these)
     assert rollups.store(db, [facts], basis) == 0 and stored(db) == {}
     assert rollups.store(db, [replace(facts, from_main=0)], basis) == 1 and stored(db) == {FIRST: facts.n}
+
+
+# --- made ahead of the first request: in the background, and by archiving ------------------------
+
+
+def test_the_background_task_makes_closed_days_newest_first_in_short_steps(days_db, monkeypatch):
+    db, _path, _made = days_db
+    monkeypatch.setattr(stats, "AHEAD_STEP_DAYS", 2)
+    memo: dict = {}
+    assert schedule.run_background(db, NOW, memo, only="stats_facts") is True  # more to do
+    assert set(stored(db)) == {DAYS[1], DAYS[2]}  # the most recent closed days first
+    assert schedule.run_background(db, NOW, memo, only="stats_facts") is False
+    assert set(stored(db)) == set(DAYS[:3])  # from the first day with tickets on; today never
+    assert memo["stats_facts"]["days_made"] == 3 and 0 < memo["stats_facts"]["longest_tx_s"] < 1.0
+    made_at = db.conn.execute("SELECT MAX(made_at) FROM admin_stats_days").fetchone()[0]
+    assert schedule.run_background(db, NOW, memo, only="stats_facts") is False  # nothing left: nothing remade
+    assert db.conn.execute("SELECT MAX(made_at) FROM admin_stats_days").fetchone()[0] == made_at
+    # the month's first request reads only today from the rows
+    loaded: list[tuple[str, str]] = []
+    real_load = stats.load
+    monkeypatch.setattr(stats, "load", lambda db, f, t, **kw: loaded.append((f, t)) or real_load(db, f, t, **kw))
+    stats.queue_stats(db, FIRST, LAST, "window", now=NOW)
+    assert loaded == [(LAST, LAST)]
+    monkeypatch.setattr(stats, "load", real_load)
+    assert_same(db, FIRST, LAST)
+    # a window's services change: the days are made again on the new basis, in the background
+    old = db.conn.execute("SELECT DISTINCT basis FROM admin_stats_days").fetchall()
+    db.conn.execute("UPDATE windows SET services = '[\"QY01\"]' WHERE number = 1")
+    while schedule.run_background(db, NOW, memo, only="stats_facts"):
+        pass
+    new = db.conn.execute("SELECT DISTINCT basis FROM admin_stats_days").fetchall()
+    assert len(new) == 1 and new != old
+    assert_same(db, FIRST, LAST)
+
+
+def test_only_one_process_makes_facts_at_a_time(days_db):
+    import fcntl
+
+    db, path, _made = days_db
+    with open(f"{path}.stats_facts.lock", "a+") as held:  # another server process is at it
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert schedule.run_background(db, NOW, {}, only="stats_facts") is False
+        assert stored(db) == {}
+    schedule.run_background(db, NOW, {}, only="stats_facts")
+    assert set(stored(db)) == set(DAYS[:3])
+
+
+@pytest.mark.slow
+def test_the_scheduler_makes_the_missing_facts_when_the_server_starts(days_db):
+    db, path, _made = days_db
+    sched = schedule.Scheduler(str(path), interval=30, clock=lambda: NOW, pause=0.01).start()
+    try:
+        deadline = time.monotonic() + 60
+        while set(stored(db)) != set(DAYS[:3]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sched.stop()
+    assert set(stored(db)) == set(DAYS[:3])
+    assert db.conn.execute("SELECT COUNT(*) FROM scheduled_runs WHERE job = 'stats_rollups'").fetchone()[0] == 0
+
+
+def test_a_day_is_made_in_the_background_as_soon_as_it_closes(db):
+    clock = FakeClock()
+    clock.set("2026-11-25", "08:00")
+    made = make_hall(db, windows=3, appointments=0, open_windows=False, clock=clock)
+    c1 = made["users"]["clerk1"]["id"]
+    clock.set("2026-11-25", "08:30")
+    engine.open_window(db, 1, c1, clock=clock)
+    clock.set("2026-11-25", "09:00")
+    engine.issue_ticket(db, "ZH01", clock=clock)  # left waiting at closing time
+    memo: dict = {}
+    assert schedule.run_background(db, hall_time("2026-11-25", "20:00"), memo, only="stats_facts") is False
+    assert schedule.run_background(db, hall_time("2026-11-26", "08:00"), memo, only="stats_facts") is False
+    assert stored(db) == {}  # still open: the 26th's first ticket has not expired it yet
+    clock.set("2026-11-26", "08:31")
+    engine.issue_ticket(db, "ZH01", clock=clock)
+    schedule.run_background(db, hall_time("2026-11-26", "08:31"), memo, only="stats_facts")
+    assert stored(db) == {"2026-11-25": 1}
+
+
+def test_archiving_makes_the_facts_of_the_days_it_moves_first(days_db):
+    db, path, _made = days_db
+    before = {g: stats.queue_stats(db, FIRST, DAYS[1], g, now=NOW, rollups=False) for g in stats.GROUPS}
+    assert stored(db) == {}
+    out = archive_days(db, str(path) + ".archive.db", before=DAYS[2])
+    assert out["prepared"] == {"admin_stats_days": 2} and set(stored(db)) == set(DAYS[:2])
+    assert out["moved"]["tickets"] > 150
+    for g in stats.GROUPS:  # made from the hall file before the move: the archive's figures
+        assert stats.queue_stats(db, FIRST, DAYS[1], g, now=NOW) == before[g], g
+    assert_same(db, FIRST, DAYS[1])
+
+
+def test_facts_are_written_a_few_days_per_short_transaction(days_db, monkeypatch):
+    db, _path, _made = days_db
+    monkeypatch.setattr(rollups, "STORE_BATCH", 150)  # each day has 80-110 tickets: one day a transaction
+    timings: list[float] = []
+    out = stats.make_rollups(db, LAST, since=FIRST, timings=timings)
+    assert out["days_made"] == 3 and len(timings) == 3
+    assert rollups.STORE_BATCH < 150 or max(timings) < 1.0

@@ -180,3 +180,53 @@ def test_a_range_spanning_archived_and_live_days_reads_both(db_path, db, day):
     names = {r[0] for r in arch.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     arch.close()
     assert {"admin_tickets_day", "admin_call_log_ts"} <= names
+
+
+# --- exports never turn user text into a formula -------------------------------------------------
+
+EVIL = '=HYPERLINK("http://x","y")'
+
+
+def test_csv_puts_a_quote_before_text_a_spreadsheet_would_run_and_leaves_numbers_alone():
+    cols = [("label", "名称", "Name", "text"), ("issued", "取号", "Issued", "int"),
+            ("wait_median_s", "等候中位数", "Wait median", "seconds"), ("shown", "数值", "Value", "text")]
+    rows = [{"label": EVIL, "issued": 3, "wait_median_s": 90.0, "shown": 7},
+            {"label": "+1+2", "issued": -2, "wait_median_s": -60.0, "shown": "62%"},
+            {"label": "-1+2", "shown": "@SUM(A1)"}, {"label": "\tTAB", "shown": "\rCR"},
+            {"label": "企业设立登记 =1", "shown": "a-b"}]
+    table = list(csv.reader(io.StringIO(to_csv(cols, rows).decode("utf-8-sig"))))
+    assert table[1] == ["'" + EVIL, "3", "1.5", "7"]
+    assert table[2] == ["'+1+2", "-2", "-1.0", "62%"]  # numbers stay numbers, negative ones too
+    assert table[3] == ["'-1+2", "", "", "'@SUM(A1)"]
+    assert table[4] == ["'\tTAB", "", "", "'\rCR"]
+    assert table[5] == ["企业设立登记 =1", "", "", "a-b"]  # only the first character matters
+
+
+def test_a_service_named_like_a_formula_exports_as_text(db_path, db, day):
+    import zipfile
+
+    openpyxl = pytest.importorskip("openpyxl")
+    db.conn.execute("UPDATE services SET name = ? WHERE code = 'QY01'", (EVIL,))
+    app = create_app({"DB_PATH": str(db_path), "TESTING": True, "CLOCK": day["clock"]})
+    try:
+        client = app.test_client()
+        admin = {"Authorization": f"Bearer {create_token(db, 'admin', 'export-admin')}"}
+        base = f"/api/stats/queue/export?from={DAY}&to={DAY}&group=service"
+        table = list(csv.reader(io.StringIO(client.get(base + "&format=csv", headers=admin)
+                                            .data.decode("utf-8-sig"))))
+        row = next(r for r in table if r[0] == "QY01")
+        assert row[1] == "'" + EVIL and row[2] == "3"
+        drill = client.get(f"/api/stats/queue/tickets/export?from={DAY}&to={DAY}&group=service&key=QY01"
+                           "&figure=issued&format=csv", headers=admin).data.decode("utf-8-sig")
+        assert f"'{EVIL}" in drill.replace('""', '"')
+        for url in (base + "&format=xlsx", f"/api/stats/queue/tickets/export?from={DAY}&to={DAY}&group=service"
+                                           "&key=QY01&figure=issued&format=xlsx"):
+            data = client.get(url, headers=admin).data
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                sheet = z.read("xl/worksheets/sheet1.xml")
+            assert b"<f>" not in sheet and b"HYPERLINK" not in sheet  # no formula; the text is a shared string
+            ws = openpyxl.load_workbook(io.BytesIO(data)).active
+            cells = [c for r in ws.iter_rows() for c in r if c.value == EVIL]
+            assert cells and all(c.data_type == "s" for c in cells)
+    finally:
+        app.extensions["yichuang.bus"].stop()

@@ -3,6 +3,10 @@
 with kind ``text``, ``int``, ``seconds`` (written as minutes, one decimal), ``share``
 (a percentage) or ``time`` (Unix seconds written as the hall's local time) — and rows of
 dicts. Headings are bilingual: ``取号 Issued``.
+
+User text never becomes a formula (formula injection when a manager opens the file): the
+workbook is made with ``strings_to_formulas`` and ``strings_to_urls`` off, and in CSV a
+text cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR gets a ``'`` in front.
 """
 
 from __future__ import annotations
@@ -39,12 +43,27 @@ def cell(value: Any, kind: str, tz: str) -> Any:
     return value
 
 
+#: First characters that make a spreadsheet read a cell as a formula (or start one in a
+#: neighbouring cell): a text cell starting with one is written with a ``'`` in front in CSV.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: Any) -> Any:
+    """A text cell for CSV: ``'`` before text a spreadsheet would run as a formula
+    (``=HYPERLINK(…)``, ``+``, ``-``, ``@``, tab, CR at the start); anything else as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(columns: Sequence[Column], rows: Sequence[dict[str, Any]], tz: str = "Asia/Shanghai") -> bytes:
+    """CSV of the table; text columns through :func:`csv_text` (numbers stay numbers)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\r\n")
     w.writerow([heading(c) for c in columns])
     for r in rows:
-        w.writerow(["" if (v := cell(r.get(c[0]), c[3], tz)) is None else v for c in columns])
+        w.writerow(["" if (v := cell(r.get(c[0]), c[3], tz)) is None else (csv_text(v) if c[3] == "text" else v)
+                    for c in columns])
     return "\ufeff".encode() + buf.getvalue().encode("utf-8")
 
 
@@ -55,7 +74,9 @@ def to_xlsx(sheets: Sequence[tuple[str, Sequence[Column], Sequence[dict[str, Any
     import xlsxwriter
 
     out = io.BytesIO()
-    wb = xlsxwriter.Workbook(out, {"in_memory": True})
+    # Text stays text: by default xlsxwriter writes a string starting with "=" as a formula
+    # (a service named '=HYPERLINK(…)' would run in Excel) and one like a URL as a link.
+    wb = xlsxwriter.Workbook(out, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False})
     wb.set_properties({"title": title, "comments": subtitle, "created": dt.datetime.now()})
     bold = wb.add_format({"bold": True, "bg_color": "#E1E8F5", "border": 1, "text_wrap": True, "valign": "top"})
     big = wb.add_format({"bold": True, "font_size": 14})

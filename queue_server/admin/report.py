@@ -1,6 +1,8 @@
 """The end-of-day report: the day's figures as an XLSX workbook and a one-to-three-page PDF
 (Noto Sans CJK SC embedded), written into the reports folder by a daily job after closing
-time (``admin.report_time``) and listed on the statistics page.
+time — at ``admin.report_time`` or the day's closing time + :data:`AFTER_CLOSING_MINUTES`,
+whichever is later; days a stopped server missed are made up for (:data:`CATCH_UP_DAYS`) —
+and listed on the statistics page.
 
 Files: ``<reports dir>/report-YYYY-MM-DD.xlsx`` and ``.pdf`` (``admin.reports_dir``;
 default ``reports/`` beside the database). Running again for a day rewrites its files.
@@ -124,8 +126,54 @@ def report_file(db: Database, name: str) -> Path:
     return path
 
 
+# --- when the daily job writes it --------------------------------------------------------------
+
+#: Minutes after a day's closing time before its report is written (the last tickets called
+#: at closing time are being finished).
+AFTER_CLOSING_MINUTES = 15
+#: Earlier days a server that was down still writes the report of (those with tickets and no
+#: report run yet), oldest first, on its next check — at start.
+CATCH_UP_DAYS = 7
+
+
+def closing_time(settings: dict[str, Any], day: str) -> float | None:
+    """When the hall closes on ``day`` (the end of its last opening span: weekly hours, a
+    延时服务 day's own spans), Unix time; None on a day without opening hours."""
+    spans = clk.spans_on(settings, day)
+    if not spans:
+        return None
+    tz = str(settings["timezone"])
+    end = max(b for _a, b in spans)
+    if end >= 24 * 60:
+        return clk.day_start((dt.date.fromisoformat(day) + dt.timedelta(days=1)).isoformat(), tz)
+    return clk.at_local(day, f"{end // 60:02d}:{end % 60:02d}", tz)
+
+
+def report_due(settings: dict[str, Any], day: str, at: str) -> float:
+    """When ``day``'s report is due: ``admin.report_time`` (``at``) or the day's closing time
+    + :data:`AFTER_CLOSING_MINUTES`, whichever is later."""
+    due = clk.at_local(day, at, str(settings["timezone"]))
+    try:
+        closing = closing_time(settings, day)
+    except (TypeError, ValueError, AttributeError):  # hours the validation would refuse: the set time
+        closing = None
+    return due if closing is None else max(due, closing + AFTER_CLOSING_MINUTES * 60)
+
+
+def days_with_tickets(db: Database, days: list[str]) -> set[str]:
+    """Which of ``days`` had tickets: in the hall file, or (archived) in the kept per-day facts."""
+    out = set()
+    for day in days:
+        if db.conn.execute("SELECT 1 FROM tickets WHERE day = ? LIMIT 1", (day,)).fetchone() or \
+                db.conn.execute("SELECT 1 FROM admin_stats_days WHERE day = ? AND tickets > 0", (day,)).fetchone():
+            out.add(day)
+    return out
+
+
 @daily("end_of_day_report", "admin.report_time",
-       "End-of-day report (XLSX + PDF) of the day into admin.reports_dir, listed on /admin/stats.")
+       "End-of-day report (XLSX + PDF) of the day into admin.reports_dir, listed on /admin/stats; "
+       f"after closing time, days missed in the last {CATCH_UP_DAYS} made up for.",
+       due_at=report_due, catch_up=CATCH_UP_DAYS, wants=days_with_tickets)
 def _daily_report(db: Database, day: str) -> dict[str, Any]:
     return write_report(db, day)
 

@@ -11,7 +11,8 @@
 * ``admin_stats_days`` — the statistics' per-day facts of closed days
   (:mod:`queue_server.admin.rollups`); they stay in the hall file when days are archived.
 
-:func:`archive` records the archive file and gives it the tables and indexes statistics
+:func:`before_archive` makes the per-day facts of the days about to be archived (from the
+hall file, before they move). :func:`archive` records the archive file and gives it the tables and indexes statistics
 need (by day, by call time, window log by time and by window), then moves old window-log
 rows to the archive with the tickets, so a month in the archive answers as fast as a month
 in the live file.
@@ -66,14 +67,6 @@ def m0001_admin(db: Database) -> None:
     )
 
 
-#: The per-ticket columns of ``admin_stats_days`` (``c_<name>``): name → numpy dtype, packed
-#: little-endian (``queue_server/admin/rollups.py`` reads and writes them).
-STATS_COLUMNS: dict[str, str] = {
-    "svc": "<u2", "cat": "<u2", "win": "<i4", "clerk": "<i8", "hour": "u1", "status": "u1",
-    "transferred": "u1", "calls": "<i4", "recalls": "<i4", "wait": "<f8", "walk": "<f8", "service": "<f8",
-}
-
-
 @migrations(name="m0002_admin_stats_days")
 def m0002_admin_stats_days(db: Database) -> None:
     """Per-day facts of closed days for the statistics (``queue_server/admin/rollups.py``):
@@ -105,6 +98,14 @@ ARCHIVE_INDEXES = (
     ("admin_window_log", "admin_window_log_ts", "ts"),
     ("admin_window_log", "admin_window_log_window", "window, ts"),
 )
+
+
+def before_archive(db: Database, day: str, now: float) -> dict[str, int]:
+    """Before archiving moves the days before ``day`` (outside its transactions): make their
+    statistics' per-day facts from the hall file (:func:`queue_server.admin.stats.before_archive`)."""
+    from queue_server.admin.stats import before_archive as make_facts
+
+    return {"admin_stats_days": int(make_facts(db, day, now)["days_made"])}
 
 
 def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:

@@ -9,9 +9,12 @@ every figure traceable to the tickets behind it. ``docs/admin.md`` gives each fo
   times, service, window; no personal data.
 * :func:`live` — today as it is now (waiting per category, longest current wait, windows
   open and paused, served so far), cheap enough for every SSE update.
-* :func:`make_rollups` — the daily job ``stats_rollups``: keeps the per-day facts of closed
-  days (:mod:`queue_server.admin.rollups`), which :func:`queue_stats` reads instead of
-  their rows (today and open days always come from the rows); the same figures.
+* :func:`make_rollups` — keeps the per-day facts of closed days
+  (:mod:`queue_server.admin.rollups`), which :func:`queue_stats` reads instead of their rows
+  (today and open days always come from the rows; the same figures): a few days at a time
+  by the scheduler's background task ``stats_facts`` (:func:`facts_ahead`) as soon as a day
+  is closed, all of them by the daily job ``stats_rollups``, and by archiving before it
+  moves the days (:func:`before_archive`).
 
 Each ticket belongs to exactly one group of each grouping, so a column of counts adds up
 to the total. A ticket waits, and is handled, within its own business day (window idle
@@ -42,7 +45,7 @@ from queue_server import clock as clk
 from queue_server.admin import rollups
 from queue_server.admin.source import StatsSource, open_source
 from queue_server.errors import ValidationError
-from queue_server.schedule import daily
+from queue_server.schedule import background, daily
 from queue_server.settings import all_settings
 
 log = logging.getLogger(__name__)
@@ -619,41 +622,130 @@ def day_facts(data: Dataset, services_of: dict[int, tuple[list[str], str]]) -> d
     return out
 
 
-def make_rollups(db: Database, today: str | None = None, *, days: int = MAX_DAYS, chunk: int = 31) -> dict[str, Any]:
+def still_open_days(db: Database, first: str, last: str) -> set[str]:
+    """Days of the range with a ticket still waiting, called or serving in the hall file (not
+    closed yet, so not kept): one read of the partial index ``tickets_open``."""
+    return {r[0] for r in db.conn.execute(
+        "SELECT DISTINCT day FROM tickets WHERE day >= ? AND day <= ? AND status IN ('waiting', 'called', 'serving')",
+        (first, last))}
+
+
+def first_ticket_day(db: Database) -> str | None:
+    """The earliest business day with tickets, in the hall file or an archive file it knows."""
+    row = db.conn.execute("SELECT (SELECT MIN(day) FROM tickets), (SELECT MIN(first_day) FROM admin_archives)").fetchone()
+    days = [str(v) for v in row if v]
+    return min(days) if days else None
+
+
+def make_rollups(db: Database, today: str | None = None, *, days: int = MAX_DAYS, chunk: int = 31,
+                 limit: int | None = None, newest_first: bool = False, since: str | None = None,
+                 skip: Iterable[str] = (), labels: _Labels | None = None,
+                 timings: list[float] | None = None) -> dict[str, Any]:
     """Store the per-day facts of every closed day of the ``days`` days before ``today``
-    (default: the business day now) that has none, or one made on another basis; ``chunk``
-    days per read. The daily job: a range of past days then reads them from the first time
-    it is asked for."""
+    (default: the business day now; not before ``since``) that has none, or one made on
+    another basis; ``chunk`` days per read, a few days per short write transaction
+    (:func:`rollups.store`, durations appended to ``timings``). Days with a ticket still open
+    in the hall file, and ``skip``, are left for later. ``limit``: make at most that many
+    (``newest_first``: the most recent ones), ``more`` in the answer says whether some are
+    left. The daily job does them all; the background task a few per step."""
     tz = str(all_settings(db)["timezone"])
     today = today or clk.business_day(clk.now(None), tz)
     now = clk.day_start(today, tz)
     first = (dt.date.fromisoformat(today) - dt.timedelta(days=days)).isoformat()
+    if since is not None and since > first:
+        first = since
     last = (dt.date.fromisoformat(today) - dt.timedelta(days=1)).isoformat()
-    labels = _Labels(db)
+    labels = labels or _Labels(db)
     basis = rollups.basis(tz, labels.window_services)
+    out: dict[str, Any] = {"days_made": 0, "days_left": 0, "days_kept": 0, "days_open": 0,
+                           "missing_archives": [], "not_kept": [], "more": False}
+    if first > last:
+        return out
     have = rollups.stored_days(db.conn, first, last, basis)
-    made = left = 0
-    missing: list[str] = []
-    for a, b in _runs([d for d in days_of(first, last) if d not in have]):
+    still_open = still_open_days(db, first, last)
+    skipped = set(skip)
+    lacking = [d for d in days_of(first, last) if d not in have and d not in still_open and d not in skipped]
+    if newest_first:
+        lacking.reverse()
+    todo = sorted(lacking if limit is None else lacking[:limit])
+    out["more"] = limit is not None and len(lacking) > limit
+    out["days_kept"] = len(have)
+    out["days_open"] = len(still_open - have)
+    missing: list[str] = out["missing_archives"]
+    not_kept: list[str] = out["not_kept"]
+    for a, b in _runs(todo):
         run = days_of(a, b)
         for part in range(0, len(run), chunk):
             piece = run[part:part + chunk]
             data = load(db, piece[0], piece[-1], now=now)
             if data.missing_archives:  # never keep a day read without one of its files
                 missing += [m for m in data.missing_archives if m not in missing]
-                left += len(piece)
+                not_kept += piece
                 continue
             built = [x for x in day_facts(data, labels.window_services).values() if rollups.storable(x, today)]
-            kept = rollups.store(db, built, basis)
-            made += kept
-            left += len(piece) - kept
-    return {"days_made": made, "days_left": left, "days_kept": len(have), "missing_archives": missing}
+            out["days_made"] += rollups.store(db, built, basis, timings=timings)
+            kept = rollups.stored_days(db.conn, piece[0], piece[-1], basis)
+            not_kept += [d for d in piece if d not in kept]
+    out["days_left"] = out["days_open"] + len(not_kept)
+    return out
 
 
 @daily("stats_rollups", "admin.rollup_time",
-       "Per-day statistics facts of closed days (a month's statistics read them instead of every ticket).")
+       "Per-day statistics facts of closed days (a month's statistics read them instead of every ticket): "
+       "a daily sweep of what the background task stats_facts has not made.")
 def _daily_rollups(db: Database, day: str) -> dict[str, Any]:
     return make_rollups(db, day)
+
+
+def before_archive(db: Database, day: str, now: float | None = None) -> dict[str, Any]:
+    """Make the per-day facts of every closed day before ``day`` that lacks them, read from
+    the hall file — what archiving is about to move (it calls this first, through
+    :func:`queue_server.admin.schema.before_archive`), so its days answer from their facts
+    without reading the archive file. Short write transactions, like everything here."""
+    tz = str(all_settings(db)["timezone"])
+    upto = min(day, clk.business_day(clk.now(None) if now is None else now, tz))
+    first = db.conn.execute("SELECT MIN(day) FROM tickets WHERE day < ?", (upto,)).fetchone()[0]
+    if first is None:
+        return {"days_made": 0, "days_left": 0}
+    span = (dt.date.fromisoformat(upto) - dt.date.fromisoformat(first)).days
+    return make_rollups(db, upto, days=span, since=first)
+
+
+#: Closed days the background task makes per step, newest first (a week of a busy centre:
+#: ~8,000 tickets, a few tenths of a second).
+AHEAD_STEP_DAYS = 7
+#: A day tried in the background and not kept (an archive file missing, archived meanwhile)
+#: is tried again after this many seconds (or at once when the basis changes).
+AHEAD_RETRY_S = 3600.0
+
+
+@background("stats_facts", "Per-day statistics facts of each closed day as soon as it is closed, newest first, "
+            "a week per step (all days lacking them at start; again after a window's services change).")
+def facts_ahead(db: Database, now: float, memo: dict[str, Any]) -> bool:
+    """One step of the background task ``stats_facts``: the per-day facts of the (at most)
+    :data:`AHEAD_STEP_DAYS` most recent closed days of the last :data:`MAX_DAYS` that lack
+    them, from the first day with tickets on. A day becomes closed the moment its last open
+    ticket ends — usually when the next morning's first ticket expires what it left waiting,
+    at midnight when it left nothing — so the scheduler makes it within a check of that, and
+    a month's first request finds its days made. True while more days lack them."""
+    since = first_ticket_day(db)
+    if since is None:
+        return False
+    tz = str(all_settings(db)["timezone"])
+    today = clk.business_day(now, tz)
+    labels = _Labels(db)
+    basis = rollups.basis(tz, labels.window_services)
+    tried: dict[str, tuple[str, float]] = memo.setdefault("tried", {})
+    skip = {d for d, (b, at) in tried.items() if b == basis and 0 <= now - at < AHEAD_RETRY_S}
+    timings: list[float] = []
+    out = make_rollups(db, today, since=since, limit=AHEAD_STEP_DAYS, newest_first=True, skip=skip, labels=labels,
+                       chunk=AHEAD_STEP_DAYS, timings=timings)
+    for d in out["not_kept"]:
+        tried[d] = (basis, now)
+    memo["last"] = {k: out[k] for k in ("days_made", "days_left", "days_kept", "more")}
+    memo["days_made"] = memo.get("days_made", 0) + out["days_made"]
+    memo["longest_tx_s"] = max([memo.get("longest_tx_s", 0.0), *timings])
+    return bool(out["more"])
 
 
 # --- window time: open and idle -------------------------------------------------------------
