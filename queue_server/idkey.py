@@ -143,23 +143,25 @@ def text_digest(db: Database, text: str) -> str:
     return f"{ring.current}:{mac}"
 
 
-def json_digest(db: Database, value: Any) -> str:
+def json_digest(db: Database, value: Any, *, domain: bytes = b"json\n") -> str:
     """A keyed digest (``<key id>:<hex>``, HMAC-SHA256 under the current key) of a JSON value's
-    canonical form (keys sorted, no spaces) — for a request body that holds an ID number:
-    stored to recognise the same request again, and not reversible by trying ID numbers."""
+    canonical form (keys sorted, no spaces) — for a request body or a group of facts that
+    holds an ID number: stored to recognise the same value again, and not reversible by
+    trying ID numbers. ``domain`` prefixes the text so digests made for one purpose never
+    match another's."""
     ring = key_ring(db_path(db))
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return f"{ring.current}:" + hmac.new(ring.keys[ring.current], b"json\n" + text.encode("utf-8"),
-                                           hashlib.sha256).hexdigest()
+    return f"{ring.current}:" + _json_mac(ring.keys[ring.current], value, domain)
 
 
-def json_digest_matches(db: Database, value: Any, digest: str) -> bool | None:
+def json_digest_matches(db: Database, value: Any, digest: str, *, domain: bytes = b"json\n") -> bool | None:
     """Whether ``digest`` is :func:`json_digest` of ``value`` (None: its key is no longer in the ring)."""
-    ring = key_ring(db_path(db))
     key_id, _, mac = digest.partition(":")
-    key = ring.keys.get(key_id)
+    key = key_ring(db_path(db)).keys.get(key_id)
     if key is None:
         return None
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hmac.compare_digest(hmac.new(key, b"json\n" + text.encode("utf-8"), hashlib.sha256).hexdigest(), mac)
+    return hmac.compare_digest(_json_mac(key, value, domain), mac)
 
+
+def _json_mac(key: bytes, value: Any, domain: bytes) -> str:
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return hmac.new(key, domain + text.encode("utf-8"), hashlib.sha256).hexdigest()

@@ -21,8 +21,6 @@ digest of the facts it gave (:func:`facts_digest`), never a copy in the audit.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 from collections.abc import Mapping
@@ -32,8 +30,7 @@ from typing import Any, Protocol
 from sqlite_utils import Database
 
 from queue_server.approvals.datasets import COLLECTIONS, Collection, check_value, normalize_key
-from queue_server.db import db_path
-from queue_server.idkey import id_digest, id_digests, key_ring
+from queue_server.idkey import id_digest, id_digests, json_digest, json_digest_matches
 
 
 @dataclass(frozen=True)
@@ -174,20 +171,12 @@ def facts_digest(db: Database, facts: Mapping[str, Any]) -> str:
     """A keyed digest (HMAC-SHA256 under the ID key ring's current key, ``k1:<hex>``) of a
     group of facts: lets an audit check the facts stored with a case without copying them,
     and cannot be reversed by guessing from the database alone."""
-    ring = key_ring(db_path(db))
-    text = json.dumps(facts, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return f"{ring.current}:" + hmac.new(ring.keys[ring.current], text.encode("utf-8"), hashlib.sha256).hexdigest()
+    return json_digest(db, facts, domain=b"")
 
 
 def check_digest(db: Database, facts: Mapping[str, Any], digest: str) -> bool | None:
     """Whether ``digest`` is the keyed digest of ``facts`` (None: its key is not in the ring)."""
-    ring = key_ring(db_path(db))
-    key_id, _, mac = digest.partition(":")
-    key = ring.keys.get(key_id)
-    if key is None:
-        return None
-    text = json.dumps(facts, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-    return hmac.compare_digest(hmac.new(key, text.encode("utf-8"), hashlib.sha256).hexdigest(), mac)
+    return json_digest_matches(db, facts, digest, domain=b"")
 
 
 def collection(name: str) -> Collection:
