@@ -305,6 +305,39 @@ def test_statistics_page_live_figures_charts_and_drill_down(browser, server, hal
     page.close()
 
 
+def test_changing_todays_weekly_hours_refuses_tickets_with_the_halls_hours(browser, server, hall):
+    import datetime as dt
+
+    assert api(server, hall, "PUT", "/api/settings/enforce_opening_hours", json={"value": True}).ok
+    now = clk.local(time.time(), "Asia/Shanghai")
+    key = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")[now.weekday()]
+    # Ten minutes three hours from now (the same day): a span that does not hold now.
+    start = (now + dt.timedelta(hours=3)).replace(year=now.year, month=now.month, day=now.day)
+    if start.hour < 3:  # three hours from now is tomorrow: take a span this morning instead
+        start = now.replace(hour=0, minute=5)
+    span = f"{start:%H:%M}-{start + dt.timedelta(minutes=10):%H:%M}"
+    page = admin_page(browser, server, "hours")
+    page.wait_for_selector(f"#week-form input[name={key}]")
+    before = page.input_value(f"#week-form input[name={key}]")
+    page.fill(f"#week-form input[name={key}]", span)
+    page.click("#week-form button[type=submit]")
+    wait_msg(page, "已保存")
+    page.wait_for_function(f"() => document.getElementById('days-table').textContent.includes('{span}')")
+    time.sleep(2.1)  # the other process's settings cache (CACHE_SECONDS)
+    r = api(server, hall, "POST", "/api/tickets", "kiosk", json={"service": "ZH01"})
+    assert r.status_code == 409, r.text
+    err = r.json()["error"]
+    assert err["code"] == "hall_closed" and span in err["message"], err
+    # Put the hours back from the page: tickets are issued again.
+    page.fill(f"#week-form input[name={key}]", before)
+    page.click("#week-form button[type=submit]")
+    wait_msg(page, "已保存")
+    page.wait_for_function(f"() => !document.getElementById('days-table').textContent.includes('{span}')")
+    assert page.input_value(f"#week-form input[name={key}]") == before
+    assert api(server, hall, "PUT", "/api/settings/enforce_opening_hours", json={"value": False}).ok
+    page.close()
+
+
 @pytest.mark.parametrize("name", ["home", "settings", "appointments", "import"])
 def test_the_other_pages_render_their_data(browser, server, hall, name, tmp_path: Path):
     page = admin_page(browser, server, "" if name == "home" else name)
