@@ -315,6 +315,7 @@ def test_changing_todays_weekly_hours_refuses_tickets_with_the_halls_hours(brows
     start = (now + dt.timedelta(hours=3)).replace(year=now.year, month=now.month, day=now.day)
     if start.hour < 3:  # three hours from now is tomorrow: take a span this morning instead
         start = now.replace(hour=0, minute=5)
+    start = min(start, start.replace(hour=23, minute=40))
     span = f"{start:%H:%M}-{start + dt.timedelta(minutes=10):%H:%M}"
     page = admin_page(browser, server, "hours")
     page.wait_for_selector(f"#week-form input[name={key}]")
