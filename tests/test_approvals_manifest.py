@@ -158,3 +158,16 @@ def test_the_same_rules_again_change_nothing(api, db):
     assert _accept(db, 2, again) == "applied"
     assert db.conn.execute("SELECT applied_at FROM approval_items_applied").fetchone()[0] == applied_at
     assert db.conn.execute("SELECT COUNT(*) FROM audit WHERE kind = 'approval.rule_set_applied'").fetchone()[0] == 1
+
+
+def test_approvals_check_with_the_database_names_the_rule_sets_the_hub_put_in_force(api, db, db_path):
+    from click.testing import CliRunner
+
+    from queue_server.cli import main
+
+    assert _accept(db, 1, FROM_2027) == "applied"
+    out = CliRunner().invoke(main, ["approvals", "check", "--db", str(db_path)])
+    assert out.exit_code == 0, out.output
+    [line] = [ln for ln in out.output.splitlines() if ln.strip().startswith("elderly_allowance") and "applied" in ln]
+    assert "version 2026.2" in line and _applied(db)[0][2] in line
+    assert "city hub's rule_set manifests" in out.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from typing import Any
 
 import click
@@ -83,6 +84,15 @@ def check_cmd(db_path: str | None, write_lock: bool) -> None:
                      if isinstance(remote, dict) and isinstance(remote.get(name), dict)
                      else f"local, {rows.get(name, 0)} rows")
             click.echo(f"  source {name:20} {where}")
+        from queue_server.approvals.manifest import applied_summary
+
+        applied = applied_summary(db)
+        if applied:
+            click.echo("in force here from the city hub's rule_set manifests (checked when applied; "
+                       "they override the package's items above):")
+        for a in applied:
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(float(a["applied_at"])))
+            click.echo(f"  {a['code']:30} version {a['version']:8} hash {a['hash']}  applied {when}")
     if bad:
         click.echo(f"{bad} item(s) with problems", err=True)
         sys.exit(1)

@@ -110,6 +110,13 @@ def in_force(db: Database | sqlite3.Connection) -> dict[str, Item]:
     return {**package_items(), **_items_of(_applied_rows(conn))}
 
 
+def applied_summary(db: Database) -> list[dict[str, Any]]:
+    """The rule sets manifests put in force in this hall: ``code``, ``version``, ``hash``,
+    ``applied_at``, ``replaces`` (the package's or an earlier manifest's hash, None for a new item)."""
+    return [{"code": code, "version": r["version"], "hash": r["hash"], "applied_at": r["applied_at"],
+             "replaces": r["previous_hash"]} for code, r in _applied_rows(db.conn).items()]
+
+
 _cache: dict[str, tuple[float, tuple[Any, ...], dict[str, Item]]] = {}
 _cache_lock = threading.Lock()
 
