@@ -86,6 +86,47 @@ def test_a_new_service_is_undone_by_retiring_it(client, db):
     assert all(s["code"] != "ZZ01" for s in engine.services(db))  # inactive: kiosks no longer offer it
 
 
+def test_a_new_window_or_category_is_undone_by_removing_it_while_nothing_uses_it(client, db):
+    def undo(rid):
+        return client.post(f"/api/admin/audit/{rid}/undo", headers=client.admin)
+
+    # A window created by mistake, never opened: undo removes it; undoing that adds it back.
+    r = client.post("/api/admin/windows", json={"number": 30, "name": "30号窗口", "services": ["QY01"]},
+                    headers=client.admin)
+    assert r.status_code == 201, r.get_json()
+    made = last_audit(db)
+    assert undo(made["id"]).status_code == 200
+    assert all(w["number"] != 30 for w in engine.windows(db))
+    removed = last_audit(db)
+    assert removed["data"]["after"] is None and removed["data"]["undo_of"] == made["id"]
+    assert undo(removed["id"]).status_code == 200
+    assert [w["name"] for w in engine.windows(db) if w["number"] == 30] == ["30号窗口"]
+    # One that was opened stays: close it instead.
+    client.post("/api/admin/windows", json={"number": 31, "name": "31号窗口", "services": ["QY01"]},
+                headers=client.admin)
+    made31 = last_audit(db)
+    assert client.post("/api/admin/windows/31/state", json={"status": "open"}, headers=client.admin).status_code == 200
+    assert client.post("/api/admin/windows/31/state", json={"status": "closed"}, headers=client.admin).status_code == 200
+    r = undo(made31["id"])
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "window_in_use", r.get_json()
+    assert "31" in r.get_json()["error"]["message"]
+    assert any(w["number"] == 31 for w in engine.windows(db))
+
+    # A category: removed while it has no services; once one is added it stays.
+    assert client.post("/api/admin/categories", json={"code": "linshi", "name": "临时", "prefix": "K"},
+                       headers=client.admin).status_code == 201
+    cat = last_audit(db)
+    assert undo(cat["id"]).status_code == 200
+    assert all(c["code"] != "linshi" for c in engine.categories(db))
+    assert client.post("/api/admin/categories", json={"code": "linshi2", "name": "临时二", "prefix": "K"},
+                       headers=client.admin).status_code == 201
+    cat2 = last_audit(db)
+    client.post("/api/admin/services", json={"code": "LS01", "name": "临时事项", "category": "linshi2"},
+                headers=client.admin)
+    r = undo(cat2["id"])
+    assert r.status_code == 409 and r.get_json()["error"]["code"] == "category_in_use"
+
+
 def test_category_prefix_change_moves_its_services_and_prefixes_stay_unique(client, db):
     r = client.put("/api/admin/categories/qiye", json={"prefix": "B"}, headers=client.admin)
     assert r.get_json()["error"]["code"] == "prefix_taken" and "社保医保" in r.get_json()["error"]["message"]

@@ -235,6 +235,12 @@ server(404, "service_not_found", "没有事项 {service}", "No service {service}
 server(409, "category_exists", "业务类别代码 {category} 已存在", "Category {category} already exists")
 server(409, "service_exists", "事项代码 {service} 已存在", "Service {service} already exists")
 server(409, "window_exists", "{window} 号窗口已存在", "Window {window} already exists")
+server(409, "window_in_use", "{window} 号窗口已使用过（开过窗、叫过号或绑定了设备），不能删除",
+       "Window {window} has been used (opened, called at or bound to a device); it cannot be removed",
+       "不再使用的窗口请关闭，或修改名称和事项。", "Close a window no longer used, or change its name and services.")
+server(409, "category_in_use", "业务类别 {category} 已有事项或号码，不能删除",
+       "Category {category} has services or tickets; it cannot be removed",
+       "可以修改名称，或把事项移到其他类别。", "Rename it, or move its services to another category.")
 server(422, "prefix_taken", "号码前缀 {prefix} 已被业务类别「{other}」使用", "Prefix {prefix} is used by category {other}",
        "每个业务类别的号码前缀须不同，请换一个字母。", "Each category needs its own prefix letter.")
 server(422, "bad_window_state", "窗口状态只能是 开启、暂停 或 关闭", "Window status must be open, paused or closed")

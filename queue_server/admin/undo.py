@@ -5,7 +5,10 @@ new record (``undo_of`` = the record undone, where the kind has that field).
 Only a record whose ``after`` is still the item's current state can be undone (otherwise
 a later change would be silently lost: ``undo_stale``). A new service is undone by
 retiring it (``active`` false: tickets refer to it, it is never deleted); a new category
-or window, an import, token and password records cannot be undone (``undo_not_supported``).
+or window is undone by removing it — only while nothing refers to it (a category without
+services or tickets; a window never opened, called at or bound to a device token: 409
+``category_in_use`` / ``window_in_use``), and undoing that removal adds it back; an import,
+token and password records cannot be undone (``undo_not_supported``).
 """
 
 from __future__ import annotations
@@ -48,8 +51,6 @@ def can_undo(rec: dict[str, Any]) -> bool:
         return False
     if kind == "setting.changed":
         return data.get("setting") not in SECRET_SETTINGS
-    if kind in ("category.changed", "window.changed"):
-        return data.get("before") is not None
     return True
 
 
@@ -82,8 +83,15 @@ def _setting(db: Database, rid: int, data: dict[str, Any], actor: str, _uid: int
 
 @undoable("category.changed")
 def _category(db: Database, rid: int, data: dict[str, Any], actor: str, _uid: int | None) -> dict[str, Any]:
-    if not _same(catalog.category_row(db.conn, data["category"]), data["after"]):
+    current = catalog.category_row(db.conn, data["category"])
+    if data["after"] is None:  # a removal: add it back
+        if current is not None:
+            raise Conflict("undo_stale")
+        return catalog.save_category(db, data["before"], create=True, actor=actor, undo_of=rid)
+    if not _same(current, data["after"]):
         raise Conflict("undo_stale")
+    if data["before"] is None:  # a new category: remove it, if nothing uses it yet
+        return catalog.remove_category(db, data["category"], actor=actor, undo_of=rid)
     return catalog.save_category(db, data["before"], create=False, actor=actor, undo_of=rid)
 
 
@@ -100,9 +108,19 @@ def _service(db: Database, rid: int, data: dict[str, Any], actor: str, _uid: int
 @undoable("window.changed")
 def _window(db: Database, rid: int, data: dict[str, Any], actor: str, _uid: int | None) -> dict[str, Any]:
     number = int(data["window"])
-    if not _same(catalog.window_row(db.conn, number), data["after"]):
+    current = catalog.window_row(db.conn, number)
+    if data["after"] is None:  # a removal: add it back (closed, as it was)
+        if current is not None:
+            raise Conflict("undo_stale")
+        return catalog.save_window(db, data["before"], create=True, actor=actor, undo_of=rid)
+    if not _same(current, data["after"]):
         raise Conflict("undo_stale")
     before = data["before"]
+    if before is None:  # a new window: remove it, if it never served
+        opened = db.conn.execute("SELECT 1 FROM admin_window_log WHERE window = ? LIMIT 1", (number,)).fetchone()
+        if opened is not None:
+            raise Conflict("window_in_use", window=number)
+        return catalog.remove_window(db, number, actor=actor, undo_of=rid)
     if "status" in before:
         return catalog.set_window_state(db, number, before["status"], before.get("pause_reason"), actor=actor,
                                         undo_of=rid)

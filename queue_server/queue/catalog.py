@@ -282,6 +282,46 @@ def save_window(db: Database, data: dict[str, Any], *, create: bool, actor: str 
     return after
 
 
+def remove_category(db: Database, code: str, *, actor: str = "system", undo_of: int | None = None,
+                    clock: clk.Clock | None = None) -> dict[str, Any]:
+    """Remove a category nothing refers to (undoing its creation): a category with services
+    or tickets stays (409 ``category_in_use``; rename it instead). Audited, ``after`` None."""
+    with write_tx(db) as conn:
+        before = category_row(conn, code)
+        if before is None:
+            raise NotFound("category_not_found", category=code)
+        used = conn.execute("SELECT (SELECT COUNT(*) FROM services WHERE category = ?) + "
+                            "(SELECT COUNT(*) FROM tickets WHERE category = ?)", (code, code)).fetchone()[0]
+        if used:
+            raise Conflict("category_in_use", category=code)
+        conn.execute("DELETE FROM categories WHERE code = ?", (code,))
+        _configured(conn, categories=1, now=clk.now(clock))
+        append(conn, CategoryChanged(category=code, before=before, after=None, undo_of=undo_of), actor=actor)
+    return {"category": code, "removed": True}
+
+
+def remove_window(db: Database, number: int, *, actor: str = "system", undo_of: int | None = None,
+                  clock: clk.Clock | None = None) -> dict[str, Any]:
+    """Remove a window that never served (undoing its creation): one that is open or paused,
+    or that any ticket was called to, stays (409 ``window_in_use``; close it instead).
+    Audited, ``after`` None."""
+    with write_tx(db) as conn:
+        current = window_row(conn, number)
+        if current is None:
+            raise NotFound("window_not_found", window=number)
+        used = conn.execute("SELECT (SELECT COUNT(*) FROM tickets WHERE window = ? OR transfer_window = ?) + "
+                            "(SELECT COUNT(*) FROM call_log WHERE window = ?) + "
+                            "(SELECT COUNT(*) FROM tokens WHERE window = ? AND revoked_at IS NULL)",
+                            (number, number, number, number)).fetchone()[0]
+        if used or current["status"] != "closed":
+            raise Conflict("window_in_use", window=number)
+        conn.execute("DELETE FROM windows WHERE number = ?", (number,))
+        _configured(conn, windows=1, now=clk.now(clock))
+        append(conn, WindowChanged(window=number, before=_window_config(current), after=None, undo_of=undo_of),
+               actor=actor)
+    return {"window": number, "removed": True}
+
+
 _STATE_EVENTS = {"open": "window.opened", "paused": "window.paused", "closed": "window.closed"}
 
 

@@ -20,12 +20,13 @@ from queue_server.audit.records import AuditRecord, record_type
 @record_type
 @dataclass(frozen=True)
 class CategoryChanged(AuditRecord):
-    """A business category (业务类别) was added or edited (code, name, English name, prefix, order)."""
+    """A business category (业务类别) was added, edited (code, name, English name, prefix,
+    order) or removed (``after`` None: only an unused one, by undoing its creation)."""
 
     kind: ClassVar[str] = "category.changed"
     category: str
     before: dict[str, Any] | None
-    after: dict[str, Any]
+    after: dict[str, Any] | None
     undo_of: int | None = None
 
 
@@ -47,12 +48,13 @@ class ServiceChanged(AuditRecord):
 class WindowChanged(AuditRecord):
     """A window was added or reconfigured (name, services in priority order, kind — normal,
     universal or green channel), or an admin opened, paused or closed it (``status``,
-    ``pause_reason``)."""
+    ``pause_reason``), or it was removed (``after`` None: only an unused one, by undoing its
+    creation)."""
 
     kind: ClassVar[str] = "window.changed"
     window: int
     before: dict[str, Any] | None
-    after: dict[str, Any]
+    after: dict[str, Any] | None
     undo_of: int | None = None
 
 
