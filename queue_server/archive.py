@@ -33,7 +33,7 @@ from sqlite_utils import Database
 
 from queue_server import clock as clk
 from queue_server.db import move_rows, write_lock, write_tx
-from queue_server.migrations import archivers, event_holds
+from queue_server.migrations import archivers, event_holds, preparers
 from queue_server.settings import get_setting
 
 log = logging.getLogger(__name__)
@@ -91,13 +91,6 @@ def archive_days(db: Database, archive_path: str | os.PathLike[str], *, before: 
     freed = give_back_space(db, batch_pages=max(batch, 200))
     return {"before": day, "archive": target, "moved": moved, "longest_tx_ms": round(longest * 1000, 1),
             "pages_freed": freed, "prepared": prepared}
-
-
-def preparers() -> list[tuple[str, Callable[[Database, str, float], dict[str, int]]]]:
-    """``(set name, before_archive)`` of every capability that prepares for archiving."""
-    from queue_server.migrations import SCHEMA_MODULES
-
-    return [(m.migrations.name, m.before_archive) for m in SCHEMA_MODULES if hasattr(m, "before_archive")]
 
 
 def prepare(db: Database, day: str, now: float, progress: Callable[[str, int], None] | None = None

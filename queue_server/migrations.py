@@ -68,6 +68,14 @@ def archivers() -> list[tuple[str, Archiver]]:
 
 
 EventHold = Callable[[sqlite3.Connection], "int | None"]
+Preparer = Callable[[Database, str, float], dict[str, int]]
+
+
+def preparers() -> list[tuple[str, Preparer]]:
+    """``(set name, before_archive)`` of every capability that prepares for archiving:
+    ``before_archive(db, day, now)`` runs before the first row moves, outside any transaction
+    (the admin capability makes the statistics' per-day facts of the days about to go)."""
+    return [(m.migrations.name, m.before_archive) for m in SCHEMA_MODULES if hasattr(m, "before_archive")]
 
 
 def event_holds() -> list[tuple[str, EventHold]]:
