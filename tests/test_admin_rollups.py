@@ -149,7 +149,8 @@ def test_the_daily_job_keeps_every_closed_day(days_db):
     assert_same(db, FIRST, LAST)
 
 
-def test_a_day_is_kept_only_once_the_next_day_has_expired_what_it_left_open(db):
+def _window_1_open_since_0830(db) -> tuple[FakeClock, int]:
+    """The demo hall on the 25th: clerk1 opens window 1 at 08:30; the clock stops at 09:00."""
     clock = FakeClock()
     clock.set("2026-11-25", "08:00")
     made = make_hall(db, windows=3, appointments=0, open_windows=False, clock=clock)
@@ -157,6 +158,11 @@ def test_a_day_is_kept_only_once_the_next_day_has_expired_what_it_left_open(db):
     clock.set("2026-11-25", "08:30")
     engine.open_window(db, 1, c1, clock=clock)
     clock.set("2026-11-25", "09:00")
+    return clock, c1
+
+
+def test_a_day_is_kept_only_once_the_next_day_has_expired_what_it_left_open(db):
+    clock, c1 = _window_1_open_since_0830(db)
     engine.issue_ticket(db, "ZH01", clock=clock)
     # the next morning, before the first ticket: the 25th still has a waiting ticket
     stats.queue_stats(db, "2026-11-25", "2026-11-26", "day", now=hall_time("2026-11-26", "08:00"))
@@ -175,13 +181,7 @@ def test_a_ticket_waits_within_its_own_day_only(db):
     the 26th: open 08:30 → 10:00 the next day = 91,800 s; idle while something callable
     waited = X on the 25th, 09:00 → midnight (54,000 s) + Y 09:00 → 09:10 (600 s) =
     54,600 s. (Counting X as waiting until it expired would add the night: 32,400 s.)"""
-    clock = FakeClock()
-    clock.set("2026-11-25", "08:00")
-    made = make_hall(db, windows=3, appointments=0, open_windows=False, clock=clock)
-    c1 = made["users"]["clerk1"]["id"]
-    clock.set("2026-11-25", "08:30")
-    engine.open_window(db, 1, c1, clock=clock)
-    clock.set("2026-11-25", "09:00")
+    clock, c1 = _window_1_open_since_0830(db)
     engine.issue_ticket(db, "ZH01", clock=clock)
     clock.set("2026-11-26", "09:00")
     y = engine.issue_ticket(db, "ZH01", clock=clock)
@@ -285,13 +285,7 @@ def test_the_scheduler_makes_the_missing_facts_when_the_server_starts(days_db):
 
 
 def test_a_day_is_made_in_the_background_as_soon_as_it_closes(db):
-    clock = FakeClock()
-    clock.set("2026-11-25", "08:00")
-    made = make_hall(db, windows=3, appointments=0, open_windows=False, clock=clock)
-    c1 = made["users"]["clerk1"]["id"]
-    clock.set("2026-11-25", "08:30")
-    engine.open_window(db, 1, c1, clock=clock)
-    clock.set("2026-11-25", "09:00")
+    clock, c1 = _window_1_open_since_0830(db)
     engine.issue_ticket(db, "ZH01", clock=clock)  # left waiting at closing time
     memo: dict = {}
     assert schedule.run_background(db, hall_time("2026-11-25", "20:00"), memo, only="stats_facts") is False
