@@ -29,6 +29,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
@@ -41,8 +42,8 @@ from queue_server.slots import released
 _GROUPS = frozenset(PRIORITY_GROUPS)
 _ISSUE_ORDER = itemgetter(3, 0)  # (issued_at, id)
 _lock = threading.Lock()
-#: db key → (state key, {"open": result, "all": result or None})
-_cache: dict[str, tuple[tuple[Any, ...], dict[str, dict[int, tuple[int, int]] | None]]] = {}
+#: db key → (state key, the runs made from that state)
+_cache: dict[str, tuple[tuple[Any, ...], _Runs]] = {}
 
 
 def clear_cache() -> None:
@@ -74,6 +75,82 @@ def _components(windows: Iterable[Window], services: Iterable[str]) -> dict[str,
     return {s: find(s) for s in list(parent)}
 
 
+class _Run:
+    """One simulated run of the calling order, kept so that N of any ticket in it is a lookup.
+
+    A call is a *turn*: round × windows + window index, so turns sort in calling order. N of
+    a ticket is the number of calls of its component at earlier turns; its window count is
+    the number of windows whose first call of that component came at its turn or before.
+    """
+
+    __slots__ = ("nwin", "index", "turn_of", "comp_of", "turns", "first")
+
+    def __init__(self, nwin: int, index: dict[int, int], turn_of: list[int], comp_of: list[str]) -> None:
+        self.nwin = nwin
+        self.index = index  # ticket id → dense index
+        self.turn_of = turn_of  # dense index → the turn it is called at (-1: never)
+        self.comp_of = comp_of  # dense index → its component
+        self.turns: dict[str, list[int]] = {}  # component → turns of its calls, ascending
+        self.first: dict[str, dict[int, int]] = {}  # component → window index → its first turn
+        by_comp: dict[str, list[int]] = {}
+        if len(set(comp_of)) == 1:  # one component (a 综合窗口 is open): no grouping needed
+            ordered = sorted(turn_of)
+            by_comp[comp_of[0]] = ordered[bisect_right(ordered, -1):]
+        else:
+            for t, c in zip(turn_of, comp_of, strict=True):
+                if t >= 0:
+                    lst = by_comp.get(c)
+                    if lst is None:
+                        lst = by_comp[c] = []
+                    lst.append(t)
+            for lst in by_comp.values():
+                lst.sort()
+        for c, lst in by_comp.items():
+            self.turns[c] = lst
+            firsts = self.first[c] = {}
+            for t in lst:  # windows in the order of their first call; stops once all are seen
+                w = t % nwin
+                if w not in firsts:
+                    firsts[w] = t
+                    if len(firsts) == nwin:
+                        break
+
+    def get(self, ticket_id: int) -> tuple[int, int] | None:
+        """(N, windows) of a ticket some window calls in this run; None for the others."""
+        i = self.index.get(ticket_id)
+        if i is None or (turn := self.turn_of[i]) < 0:
+            return None
+        c = self.comp_of[i]
+        return bisect_left(self.turns[c], turn), sum(1 for t in self.first[c].values() if t <= turn)
+
+    def as_dict(self) -> dict[int, tuple[int, int]]:
+        return {tid: n for tid in self.index if (n := self.get(tid)) is not None}
+
+
+class _Runs:
+    """The runs of one state: with the open windows, and with every window (made when first
+    needed: for a ticket no open window calls)."""
+
+    __slots__ = ("open", "all")
+
+    def __init__(self, open_run: _Run) -> None:
+        self.open = open_run
+        self.all: _Run | None = None
+
+
+def _jump_key(row: tuple[Any, ...], i: int, overdue_before: float, hhmm: str) -> tuple[Any, ...] | None:
+    """The sort key of a ticket that jumps ahead of the ordinary ones (an on-time
+    appointment, an overdue or a priority ticket); None for an ordinary ticket."""
+    _tid, _code, prio, issued, _tw, _tat, slot = row
+    if prio == APPOINTMENT and slot is not None and slot <= hhmm:
+        return (2, slot, issued, i)
+    if issued < overdue_before:
+        return (3, 0, issued, i)
+    if prio in _GROUPS:
+        return (4, 0, issued, i)
+    return None
+
+
 def simulate(rows: list[tuple[Any, ...]], windows: list[Window], h: Hall) -> dict[int, tuple[int, int]]:
     """(N, windows) of every ticket in ``rows`` that one of ``windows`` calls in the
     simulated run: N as in the module docstring, and how many windows called those N and
@@ -82,6 +159,12 @@ def simulate(rows: list[tuple[Any, ...]], windows: list[Window], h: Hall) -> dic
     ``rows``: today's waiting tickets as (id, service_code, priority, issued_at,
     transfer_window, transferred_at, slot_start), in any order (the slot start only
     matters for on-time appointment tickets).
+    """
+    return _simulate(rows, windows, h).as_dict()
+
+
+def _simulate(rows: list[tuple[Any, ...]], windows: list[Window], h: Hall) -> _Run:
+    """The run :func:`simulate` reads N from.
 
     Linear in the waiting tickets per distinct window line-up, because the order of
     :mod:`queue_server.queue.order` needs no general sort: ordinary tickets come service by
@@ -96,8 +179,7 @@ def simulate(rows: list[tuple[Any, ...]], windows: list[Window], h: Hall) -> dic
     hhmm = clk.local(h.now, h.tz).strftime("%H:%M")
     comp = _components(windows, {r[1] for r in rows})
     rows = sorted(rows, key=_ISSUE_ORDER)
-    tids = [r[0] for r in rows]
-    comp_of = [comp[r[1]] for r in rows]
+    n = len(rows)
     # Tickets by how they are ordered: the ones that jump ahead with their sort keys (by
     # service), the ordinary ones (dense indexes, issue order) by service and all together.
     special: dict[str, list[tuple[Any, ...]]] = {}
@@ -105,23 +187,20 @@ def simulate(rows: list[tuple[Any, ...]], windows: list[Window], h: Hall) -> dic
     ordinary: dict[str, list[int]] = {}
     ordinary_all: list[int] = []
     transferred: dict[int, list[tuple[Any, ...]]] = {}
-    for i, (_tid, code, prio, issued, tw, tat, slot) in enumerate(rows):
-        if tw is not None:
-            transferred.setdefault(tw, []).append((tat, issued, i))
+    for i, row in enumerate(rows):
+        if row[4] is not None:
+            transferred.setdefault(row[4], []).append((row[5], row[3], i))
             continue
-        if prio == APPOINTMENT and slot is not None and slot <= hhmm:
-            key: tuple[Any, ...] | None = (2, slot, issued, i)
-        elif issued < overdue_before:
-            key = (3, 0, issued, i)
-        elif prio in _GROUPS:
-            key = (4, 0, issued, i)
-        else:
-            key = None
+        prio = row[2]
+        key = None if prio is None and row[3] >= overdue_before else _jump_key(row, i, overdue_before, hhmm)
         if key is None:
-            ordinary.setdefault(code, []).append(i)
+            same = ordinary.get(row[1])
+            if same is None:
+                same = ordinary[row[1]] = []
+            same.append(i)
             ordinary_all.append(i)
         else:
-            special.setdefault(code, []).append(key)
+            special.setdefault(row[1], []).append(key)
             if prio in _GROUPS:
                 group_special.append(key)
     lines: list[list[int]] = []
@@ -140,57 +219,47 @@ def simulate(rows: list[tuple[Any, ...]], windows: list[Window], h: Hall) -> dic
                 if w.kind == "green":
                     served = frozenset(w.services)
                     jump += [key for key in group_special if rows[key[3]][1] not in served]
-                tail = [i for code in w.services for i in ordinary.get(code, ())]
+                tail = []
+                for code in w.services:
+                    tail.extend(ordinary.get(code, ()))
             jump.sort()
             k = line_of[sig] = len(lines)
             lines.append([key[3] for key in jump] + tail)
         window_line.append(k)
         window_first.append([t[2] for t in sorted(transferred.get(w.number, ()))])
-    taken = bytearray(len(rows))
+    turn_of = [-1] * n  # the turn each ticket is called at
     line_pos = [0] * len(lines)
     first_pos = [0] * len(windows)
-    ahead: dict[int, tuple[int, int]] = {}
-    calls: dict[str, int] = {}
-    callers: dict[str, set[int]] = {}
-    called: list[tuple[int, int]] = []  # (dense index, window) in calling order
+    nwin = len(windows)
     moved = True
+    turn = 0
     while moved:
         moved = False
-        for wi in range(len(windows)):
+        for wi in range(nwin):
             first = window_first[wi]
             if first:
-                p, n = first_pos[wi], len(first)
-                while p < n and taken[first[p]]:
+                p, m = first_pos[wi], len(first)
+                while p < m and turn_of[first[p]] >= 0:
                     p += 1
                 first_pos[wi] = p
-                if p < n:
-                    taken[first[p]] = 1
-                    called.append((first[p], wi))
+                if p < m:
+                    turn_of[first[p]] = turn
                     first_pos[wi] = p + 1
                     moved = True
+                    turn += 1
                     continue
             k = window_line[wi]
             line = lines[k]
-            p, n = line_pos[k], len(line)
-            while p < n and taken[line[p]]:
+            p, m = line_pos[k], len(line)
+            while p < m and turn_of[line[p]] >= 0:
                 p += 1
-            line_pos[k] = p
-            if p < n:
-                taken[line[p]] = 1
-                called.append((line[p], wi))
-                line_pos[k] = p + 1
+            if p < m:
+                turn_of[line[p]] = turn
+                p += 1
                 moved = True
-    for i, wi in called:
-        c = comp_of[i]
-        n_before = calls.get(c, 0)
-        who = callers.get(c)
-        if who is None:
-            who = callers[c] = set()
-        who.add(wi)
-        ahead[tids[i]] = (n_before, len(who))
-        calls[c] = n_before + 1
-    return ahead
-
+            line_pos[k] = p
+            turn += 1
+    return _Run(nwin, {r[0]: i for i, r in enumerate(rows)}, turn_of, [comp[r[1]] for r in rows])
 
 _ROWS_SQL = (
     "SELECT id, service_code, priority, issued_at, transfer_window, transferred_at, appointment_id "
@@ -288,7 +357,7 @@ class _Flight:
         self.running = False
         self.issuing = 0  # issuers of this process between their write transaction's start and end
         self.last_run_s = 0.0
-        self.runs: dict[str, dict[int, tuple[int, int]] | None] = {}
+        self.runs: _Runs | None = None
 
 
 _flights: dict[str, _Flight] = {}
@@ -376,15 +445,15 @@ def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) ->
                 if made is not None:
                     flight.runs, flight.finished = made, generation
                 flight.cond.notify_all()
-    n = runs["open"].get(ticket_id) if runs.get("open") is not None else None  # type: ignore[union-attr]
+    n = runs.open.get(ticket_id) if runs is not None else None
     return n if n is not None else ahead_and_windows(conn, key, h, ticket_id)
 
 
 def _open_run(conn: sqlite3.Connection, key: str, h: Hall, state: tuple[Any, ...]
-              ) -> dict[str, dict[int, tuple[int, int]] | None]:
+              ) -> _Runs:
     rows = _current_rows(conn, key, h.day, int(state[1]), store=state[-1] is None)
     windows = load_windows(conn)
-    return {"open": simulate(rows, [w for w in windows if w.status == "open"], h), "all": None}
+    return _Runs(_simulate(rows, [w for w in windows if w.status == "open"], h))
 
 
 def ahead_and_windows(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) -> tuple[int, int]:
@@ -401,14 +470,14 @@ def ahead_and_windows(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: in
             runs = _open_run(conn, key, h, state)
             with _lock:
                 _cache[key] = (state, runs)
-        n = runs["open"].get(ticket_id)  # type: ignore[union-attr]
+        n = runs.open.get(ticket_id)
         if n is not None:
             return n
-        everyone = runs["all"]
+        everyone = runs.all
         if everyone is None:
             rows = _current_rows(conn, key, h.day, int(state[1]), store=state[-1] is None)
-            everyone = runs["all"] = simulate(rows, load_windows(conn), h)
-        return everyone.get(ticket_id, (0, 0))
+            everyone = runs.all = _simulate(rows, load_windows(conn), h)
+        return everyone.get(ticket_id) or (0, 0)
     finally:
         if own:
             conn.execute("COMMIT")
