@@ -198,3 +198,105 @@ def test_rows_kept_between_runs_follow_every_change_and_n_at_issue_is_exact(db, 
         finally:
             db.conn.execute("COMMIT")
         assert sorted(kept) == sorted(on_disk), step
+
+
+def test_a_kept_run_with_new_tickets_put_in_says_what_a_run_from_scratch_says(db, clock):
+    """While kiosks issue, the run is not made again: the new tickets are put into the kept
+    one (queue_server.queue.ahead._Run.advance) from the turn where it would first differ.
+    Through a random morning — issues in bursts, calls, transfers, priority tickets, a window
+    closing — N of every waiting ticket from the kept run is N from scratch."""
+    from queue_server.queue import ahead
+
+    _hall(db, clock)
+    clear_cache()
+    rng = random.Random(11)
+    advanced = 0
+    real_advance = ahead._Run.advance
+
+    def counting(self, new):
+        nonlocal advanced
+        ok = real_advance(self, new)
+        advanced += bool(ok and new)
+        return ok
+
+    def open_windows() -> list[int]:
+        return [w["number"] for w in q.windows(db) if w["status"] == "open"]
+
+    ahead._Run.advance = counting
+    try:
+        for step in range(120):
+            clock.advance(rng.randint(1, 15))
+            r = rng.random()
+            if r < 0.7:
+                for _ in range(rng.randint(1, 4)):
+                    q.issue_ticket(db, rng.choice(["A1", "A2", "B1", "C1"]),
+                                   priority="elderly" if rng.random() < 0.05 else None, clock=clock)
+            elif r < 0.85:
+                q.call_next(db, rng.choice(open_windows()), clock=clock)
+            elif r < 0.9:
+                called = db.conn.execute("SELECT id, window FROM tickets WHERE status = 'called'").fetchone()
+                targets = [w for w in open_windows() if w in (1, 2, 3) and called and w != called[1]]
+                if targets:
+                    q.transfer(db, called[0], window=rng.choice(targets), clock=clock)
+            elif r < 0.92:
+                w = rng.choice([1, 2, 3])
+                if w in open_windows():
+                    q.close_window(db, w, clock=clock)
+                else:
+                    q.open_window(db, w, clock=clock)
+            waiting = [t[0] for t in db.conn.execute("SELECT id FROM tickets WHERE status = 'waiting'")]
+            kept = {tid: q.get_ticket(db, tid, clock=clock)["waiting_ahead"] for tid in waiting}
+            clear_cache()
+            fresh = {tid: q.get_ticket(db, tid, clock=clock)["waiting_ahead"] for tid in waiting}
+            assert kept == fresh, step
+            # the next step starts from a kept run again (the one just made from scratch)
+    finally:
+        ahead._Run.advance = real_advance
+    assert advanced > 30  # the kept run was really brought on, not made again each time
+
+
+def test_putting_tickets_into_a_run_equals_running_again_on_random_halls():
+    """_Run.advance against a run from scratch on 600 random halls: universal, green and
+    shared windows, transfers, priority and appointment tickets, several new tickets at
+    once, some of which no open window calls."""
+    from queue_server.queue.ahead import _Run
+    from queue_server.queue.common import Window
+
+    class H:
+        now, tz, day = 100000.0, "Asia/Shanghai", "2026-12-03"
+        settings: dict = {}
+
+    rng = random.Random(3)
+    services = ["A1", "A2", "B1", "B2", "C1", "D1"]
+    next_id = 0
+
+    def ticket(h, issued, ordinary):
+        nonlocal next_id
+        next_id += 1
+        prio = None if ordinary else rng.choice([None] * 6 + ["elderly", "appointment"])
+        tw = None if ordinary else rng.choice([None] * 8 + [1, 2])
+        return (next_id, rng.choice(services), prio, issued, tw, h.now - rng.randint(0, 100) if tw else None,
+                rng.choice([None, "00:00", "23:59"]) if prio == "appointment" else None)
+
+    advanced = 0
+    for _ in range(600):
+        windows = []
+        for n in range(1, rng.randint(2, 7)):
+            if rng.random() < 0.25:
+                windows.append(Window(n, f"{n}", ["*"], "open", None, None, "universal"))
+            else:
+                windows.append(Window(n, f"{n}", rng.sample(services, rng.randint(1, 3)), "open", None, None,
+                                      "green" if rng.random() < 0.2 else "normal"))
+        h = H()
+        h.settings = {"max_wait_minutes": rng.choice([0, 10])}
+        rows = [ticket(h, h.now - rng.randint(0, 3000), False) for _ in range(rng.randint(0, 40))]
+        run = _Run(rows, windows, h)
+        for step in range(rng.randint(1, 5)):
+            new = [ticket(h, h.now + 10 * step + k, rng.random() < 0.95) for k in range(rng.randint(0, 4))]
+            if run.advance(new):
+                advanced += 1
+            else:
+                run = _Run(rows + new, windows, h)
+            rows = rows + new
+            assert run.as_dict() == _Run(rows, windows, h).as_dict()
+    assert advanced > 1000

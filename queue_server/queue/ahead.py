@@ -20,8 +20,11 @@ A ticket no open window can call (before the hall opens, or its windows closed) 
 counted with every window open instead. One run gives N of every waiting ticket; it is
 kept per database for the state it was computed from (the newest event id and the
 minute), so the progress pages of thousands of phones cost one run per change, not one
-each. ``tests/test_queue_ahead.py`` checks N against ``call_next`` itself, called
-repeatedly on a copy of a hall with shared windows.
+each. When only tickets were issued since (the common change while kiosks are busy), the
+kept run takes them in from the turn where it would first differ instead of being made
+again (:meth:`_Run.advance`). ``tests/test_queue_ahead.py`` checks N against
+``call_next`` itself, called repeatedly on a copy of a hall with shared windows, and the
+kept run against one made from scratch.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
@@ -76,55 +79,291 @@ def _components(windows: Iterable[Window], services: Iterable[str]) -> dict[str,
 
 
 class _Run:
-    """One simulated run of the calling order, kept so that N of any ticket in it is a lookup.
+    """One simulated run of the calling order (the module docstring says how it goes).
 
     A call is a *turn*: round × windows + window index, so turns sort in calling order. N of
     a ticket is the number of calls of its component at earlier turns; its window count is
     the number of windows whose first call of that component came at its turn or before.
+    Both are lookups (:meth:`get`).
+
+    The run keeps how it went — every call in order, each line's picks with their positions,
+    the turn each window first found nobody — so that newly issued tickets can be put in
+    without running it all again (:meth:`advance`).
     """
 
-    __slots__ = ("nwin", "index", "turn_of", "comp_of", "turns", "first")
+    def __init__(self, rows: list[tuple[Any, ...]], windows: list[Window], h: Hall) -> None:
+        """``rows``: today's waiting tickets as (id, service_code, priority, issued_at,
+        transfer_window, transferred_at, slot_start), in any order (the slot start only
+        matters for on-time appointment tickets). ``windows``: the windows that call.
 
-    def __init__(self, nwin: int, index: dict[int, int], turn_of: list[int], comp_of: list[str]) -> None:
-        self.nwin = nwin
-        self.index = index  # ticket id → dense index
-        self.turn_of = turn_of  # dense index → the turn it is called at (-1: never)
-        self.comp_of = comp_of  # dense index → its component
+        Linear in the waiting tickets per distinct window line-up, because the order of
+        :mod:`queue_server.queue.order` needs no general sort: ordinary tickets come service
+        by service in the window's priority order, each service's in issue order (a
+        universal window: everyone's in issue order), so a window's list is those lists
+        joined; only the few tickets that jump ahead (on-time appointments, overdue and
+        priority tickets) are sorted. Windows with the same line-up share one list and one
+        read position: the first ticket not yet called is the same for all of them.
+        """
+        self.lock = threading.Lock()
+        self.state: tuple[Any, ...] | None = None  # the state key it was made (or advanced) for
+        self.top = 0  # the highest ticket id it has seen
+        max_wait = int(h.settings.get("max_wait_minutes") or 0) * 60
+        self.overdue_before = h.now - max_wait if max_wait > 0 else float("-inf")
+        self.hhmm = clk.local(h.now, h.tz).strftime("%H:%M")
+        self.nwin = nwin = len(windows)
+        # Every service a window names is in the map too, so that a ticket of a service with
+        # nobody waiting yet can be put in later (:meth:`advance`); the services of ``rows``
+        # share windows the same way either way.
+        self.comp = comp = _components(windows, {r[1] for r in rows}.union(
+            *(w.services for w in windows if not w.universal)))
+        rows = sorted(rows, key=_ISSUE_ORDER)
+        self.last_issue: tuple[Any, int] | None = (rows[-1][3], rows[-1][0]) if rows else None
+        self.index = {r[0]: i for i, r in enumerate(rows)}  # ticket id → dense index
+        self.comp_of = [comp[r[1]] for r in rows]  # dense index → its component
+        # Tickets by how they are ordered: the ones that jump ahead with their sort keys (by
+        # service), the ordinary ones (dense indexes, issue order) by service and all together.
+        special: dict[str, list[tuple[Any, ...]]] = {}
+        group_special: list[tuple[Any, ...]] = []
+        ordinary: dict[str, list[int]] = {}
+        ordinary_all: list[int] = []
+        transferred: dict[int, list[tuple[Any, ...]]] = {}
+        overdue_before, hhmm = self.overdue_before, self.hhmm
+        for i, row in enumerate(rows):
+            if row[4] is not None:
+                transferred.setdefault(row[4], []).append((row[5], row[3], i))
+                continue
+            prio = row[2]
+            key = None if prio is None and row[3] >= overdue_before else _jump_key(row, i, overdue_before, hhmm)
+            if key is None:
+                same = ordinary.get(row[1])
+                if same is None:
+                    same = ordinary[row[1]] = []
+                same.append(i)
+                ordinary_all.append(i)
+            else:
+                special.setdefault(row[1], []).append(key)
+                if prio in _GROUPS:
+                    group_special.append(key)
+        self.lines: list[list[int]] = []
+        #: per line: service → where its ordinary tickets end (None: a universal line, whose
+        #: ordinary tickets are all in issue order, so a new one goes at the end)
+        self.seg_end: list[dict[str, int] | None] = []
+        self.line_windows: list[list[int]] = []
+        line_of: dict[tuple[Any, ...], int] = {}
+        self.window_line: list[int] = []
+        self.window_first: list[list[int]] = []  # transferred tickets each window calls first
+        for wi, w in enumerate(windows):
+            sig = ("*",) if w.universal else (tuple(w.services), w.kind == "green")
+            k = line_of.get(sig)
+            if k is None:
+                ends: dict[str, int] | None = None
+                if w.universal:
+                    jump = [key for keys in special.values() for key in keys]
+                    tail = ordinary_all
+                else:
+                    jump = [key for code in w.services for key in special.get(code, ())]
+                    if w.kind == "green":
+                        served = frozenset(w.services)
+                        jump += [key for key in group_special if rows[key[3]][1] not in served]
+                    tail, ends = [], {}
+                    for code in w.services:
+                        tail.extend(ordinary.get(code, ()))
+                        ends[code] = len(jump) + len(tail)
+                jump.sort()
+                k = line_of[sig] = len(self.lines)
+                self.lines.append([key[3] for key in jump] + tail)
+                self.seg_end.append(ends)
+                self.line_windows.append([])
+            self.line_windows[k].append(wi)
+            self.window_line.append(k)
+            self.window_first.append([t[2] for t in sorted(transferred.get(w.number, ()))])
+        self.turn_of = [-1] * len(rows)  # dense index → the turn it is called at (-1: never)
+        self.order: list[int] = []  # dense indexes in calling order
+        self.call_turns: list[int] = []  # their turns
+        self.pick_turns: list[list[int]] = [[] for _ in self.lines]  # per line: turns of its windows' picks
+        self.pick_pos: list[list[int]] = [[] for _ in self.lines]  # and the positions they picked
+        self.fail = [-1] * nwin  # the first turn each window found nobody to call
+        self.line_pos = [0] * len(self.lines)
+        self.first_pos = [0] * nwin
         self.turns: dict[str, list[int]] = {}  # component → turns of its calls, ascending
         self.first: dict[str, dict[int, int]] = {}  # component → window index → its first turn
-        by_comp: dict[str, list[int]] = {}
-        if len(set(comp_of)) == 1:  # one component (a 综合窗口 is open): no grouping needed
-            ordered = sorted(turn_of)
-            by_comp[comp_of[0]] = ordered[bisect_right(ordered, -1):]
-        else:
-            for t, c in zip(turn_of, comp_of, strict=True):
-                if t >= 0:
-                    lst = by_comp.get(c)
+        self._play(0, False)
+        self._index_turns(None, 0)
+
+    def _play(self, turn: int, moved: bool) -> None:
+        """Call from ``turn`` on until a whole round calls nobody (``moved``: somebody was
+        called earlier in the round ``turn`` is in)."""
+        nwin, turn_of, order, call_turns = self.nwin, self.turn_of, self.order, self.call_turns
+        lines, window_line, window_first = self.lines, self.window_line, self.window_first
+        line_pos, first_pos, fail = self.line_pos, self.first_pos, self.fail
+        pick_turns, pick_pos = self.pick_turns, self.pick_pos
+        start = turn % nwin if nwin else 0
+        while nwin:
+            for wi in range(start, nwin):
+                first = window_first[wi]
+                if first:
+                    p, m = first_pos[wi], len(first)
+                    while p < m and turn_of[first[p]] >= 0:
+                        p += 1
+                    first_pos[wi] = p
+                    if p < m:
+                        i = first[p]
+                        turn_of[i] = turn
+                        order.append(i)
+                        call_turns.append(turn)
+                        first_pos[wi] = p + 1
+                        moved = True
+                        turn += 1
+                        continue
+                k = window_line[wi]
+                line = lines[k]
+                p, m = line_pos[k], len(line)
+                while p < m and turn_of[line[p]] >= 0:
+                    p += 1
+                if p < m:
+                    i = line[p]
+                    turn_of[i] = turn
+                    order.append(i)
+                    call_turns.append(turn)
+                    pick_turns[k].append(turn)
+                    pick_pos[k].append(p)
+                    p += 1
+                    moved = True
+                elif fail[wi] < 0:  # nobody left for it, now or later (nobody new arrives)
+                    fail[wi] = turn
+                line_pos[k] = p
+                turn += 1
+            if not moved:
+                break
+            moved = False
+            start = 0
+
+    def _index_turns(self, since: int | None, j: int) -> None:
+        """The lookup tables (turns per component, first turn per window) from scratch
+        (``since`` None), or for the calls from ``order[j]`` on (at turn ``since`` and later)."""
+        nwin, turns, first = self.nwin, self.turns, self.first
+        if since is None:
+            turns.clear()
+            first.clear()
+            comps = set(self.comp_of)
+            if len(comps) == 1:  # one component (a 综合窗口 is open): the calls are all its own
+                turns[comps.pop()] = list(self.call_turns)
+            else:
+                for i, t in zip(self.order, self.call_turns, strict=True):
+                    c = self.comp_of[i]
+                    lst = turns.get(c)
                     if lst is None:
-                        lst = by_comp[c] = []
+                        lst = turns[c] = []
                     lst.append(t)
-            for lst in by_comp.values():
-                lst.sort()
-        for c, lst in by_comp.items():
-            self.turns[c] = lst
-            firsts = self.first[c] = {}
-            for t in lst:  # windows in the order of their first call; stops once all are seen
-                w = t % nwin
-                if w not in firsts:
-                    firsts[w] = t
-                    if len(firsts) == nwin:
-                        break
+            for c, lst in turns.items():
+                firsts = first[c] = {}
+                for t in lst:  # windows in the order of their first call; stops once all are seen
+                    w = t % nwin
+                    if w not in firsts:
+                        firsts[w] = t
+                        if len(firsts) == nwin:
+                            break
+            return
+        for lst in turns.values():
+            del lst[bisect_left(lst, since):]
+        for c, firsts in first.items():
+            first[c] = {w: t for w, t in firsts.items() if t < since}
+        comp_of = self.comp_of
+        for i, t in zip(self.order[j:], self.call_turns[j:], strict=True):
+            c = comp_of[i]
+            lst = turns.get(c)
+            if lst is None:
+                lst = turns[c] = []
+                first[c] = {}
+            lst.append(t)
+            firsts = first[c]
+            if t % nwin not in firsts:
+                firsts[t % nwin] = t
 
     def get(self, ticket_id: int) -> tuple[int, int] | None:
         """(N, windows) of a ticket some window calls in this run; None for the others."""
-        i = self.index.get(ticket_id)
-        if i is None or (turn := self.turn_of[i]) < 0:
-            return None
-        c = self.comp_of[i]
-        return bisect_left(self.turns[c], turn), sum(1 for t in self.first[c].values() if t <= turn)
+        with self.lock:
+            i = self.index.get(ticket_id)
+            if i is None or (turn := self.turn_of[i]) < 0:
+                return None
+            c = self.comp_of[i]
+            return bisect_left(self.turns[c], turn), sum(1 for t in self.first[c].values() if t <= turn)
 
     def as_dict(self) -> dict[int, tuple[int, int]]:
         return {tid: n for tid in self.index if (n := self.get(tid)) is not None}
+
+    def _lines_of(self, code: str) -> list[int]:
+        return [k for k, ends in enumerate(self.seg_end) if ends is None or code in ends]
+
+    def advance(self, new: list[tuple[Any, ...]]) -> bool:
+        """Put newly issued tickets (rows as for the constructor) into the run, as if it had
+        been made with them; False, and the run unchanged, unless every one is an ordinary
+        ticket issued after every ticket in it (of a service the run knows).
+
+        Such a ticket goes at the end of its service's part of each line it is in, so the
+        run goes exactly as before until a window of one of those lines would pick past
+        that place (or finds nobody): the earliest such turn over the new tickets is where
+        the runs part. The calls from there on are made again; the ones before are kept.
+        Called with the run's lock held.
+        """
+        if not new:
+            return True
+        new = sorted(new, key=_ISSUE_ORDER)
+        last = self.last_issue
+        for row in new:
+            if (row[4] is not None or row[0] in self.index or row[1] not in self.comp
+                    or _jump_key(row, 0, self.overdue_before, self.hhmm) is not None
+                    or (last is not None and (row[3], row[0]) <= last)):
+                return False
+            last = (row[3], row[0])
+        # Where the runs part: the first pick at or past a new ticket's place in its lines.
+        diverge = None
+        fail = self.fail
+        for row in new:
+            for k in self._lines_of(row[1]):
+                ends = self.seg_end[k]
+                q = len(self.lines[k]) if ends is None else ends[row[1]]
+                pos = self.pick_pos[k]
+                c = bisect_left(pos, q)
+                at = min(fail[w] for w in self.line_windows[k])
+                if c < len(pos):
+                    at = min(at, self.pick_turns[k][c])
+                diverge = at if diverge is None else min(diverge, at)
+        if diverge is not None:  # keep the calls before it, forget the rest
+            j = bisect_left(self.call_turns, diverge)
+            turn_of = self.turn_of
+            for i in self.order[j:]:
+                turn_of[i] = -1
+            del self.order[j:], self.call_turns[j:]
+            for k in range(len(self.lines)):
+                c = bisect_left(self.pick_turns[k], diverge)
+                del self.pick_turns[k][c:], self.pick_pos[k][c:]
+                self.line_pos[k] = self.pick_pos[k][-1] + 1 if c else 0
+            self.fail = [t if t < diverge else -1 for t in fail]
+            self.first_pos = [0] * self.nwin
+        for row in new:
+            i = len(self.turn_of)
+            self.turn_of.append(-1)
+            self.comp_of.append(self.comp[row[1]])
+            self.index[row[0]] = i
+            for k in self._lines_of(row[1]):
+                ends = self.seg_end[k]
+                if ends is None:
+                    self.lines[k].append(i)
+                    continue
+                self.lines[k].insert(ends[row[1]], i)
+                after = False  # its service's part and the ones after it grow by one
+                for code in ends:
+                    after = after or code == row[1]
+                    if after:
+                        ends[code] += 1
+        self.last_issue = last
+        if diverge is not None:
+            round_start = diverge - diverge % self.nwin
+            moved = bool(self.call_turns) and self.call_turns[-1] >= round_start
+            self._play(diverge, moved)
+            self._index_turns(diverge, j)
+        return True
 
 
 class _Runs:
@@ -153,113 +392,11 @@ def _jump_key(row: tuple[Any, ...], i: int, overdue_before: float, hhmm: str) ->
 
 def simulate(rows: list[tuple[Any, ...]], windows: list[Window], h: Hall) -> dict[int, tuple[int, int]]:
     """(N, windows) of every ticket in ``rows`` that one of ``windows`` calls in the
-    simulated run: N as in the module docstring, and how many windows called those N and
-    it (what the wait estimate divides by).
-
-    ``rows``: today's waiting tickets as (id, service_code, priority, issued_at,
-    transfer_window, transferred_at, slot_start), in any order (the slot start only
-    matters for on-time appointment tickets).
-    """
-    return _simulate(rows, windows, h).as_dict()
+    simulated run (:class:`_Run`): N as in the module docstring, and how many windows called
+    those N and it (what the wait estimate divides by)."""
+    return _Run(rows, windows, h).as_dict()
 
 
-def _simulate(rows: list[tuple[Any, ...]], windows: list[Window], h: Hall) -> _Run:
-    """The run :func:`simulate` reads N from.
-
-    Linear in the waiting tickets per distinct window line-up, because the order of
-    :mod:`queue_server.queue.order` needs no general sort: ordinary tickets come service by
-    service in the window's priority order, each service's in issue order (a universal
-    window: everyone's in issue order), so a window's list is those lists joined; only the
-    few tickets that jump ahead (on-time appointments, overdue and priority tickets) are
-    sorted. Windows with the same line-up share one list and one read position: the first
-    ticket not yet called is the same for all of them.
-    """
-    max_wait = int(h.settings.get("max_wait_minutes") or 0) * 60
-    overdue_before = h.now - max_wait if max_wait > 0 else float("-inf")
-    hhmm = clk.local(h.now, h.tz).strftime("%H:%M")
-    comp = _components(windows, {r[1] for r in rows})
-    rows = sorted(rows, key=_ISSUE_ORDER)
-    n = len(rows)
-    # Tickets by how they are ordered: the ones that jump ahead with their sort keys (by
-    # service), the ordinary ones (dense indexes, issue order) by service and all together.
-    special: dict[str, list[tuple[Any, ...]]] = {}
-    group_special: list[tuple[Any, ...]] = []
-    ordinary: dict[str, list[int]] = {}
-    ordinary_all: list[int] = []
-    transferred: dict[int, list[tuple[Any, ...]]] = {}
-    for i, row in enumerate(rows):
-        if row[4] is not None:
-            transferred.setdefault(row[4], []).append((row[5], row[3], i))
-            continue
-        prio = row[2]
-        key = None if prio is None and row[3] >= overdue_before else _jump_key(row, i, overdue_before, hhmm)
-        if key is None:
-            same = ordinary.get(row[1])
-            if same is None:
-                same = ordinary[row[1]] = []
-            same.append(i)
-            ordinary_all.append(i)
-        else:
-            special.setdefault(row[1], []).append(key)
-            if prio in _GROUPS:
-                group_special.append(key)
-    lines: list[list[int]] = []
-    line_of: dict[tuple[Any, ...], int] = {}
-    window_line: list[int] = []
-    window_first: list[list[int]] = []
-    for w in windows:
-        sig = ("*",) if w.universal else (tuple(w.services), w.kind == "green")
-        k = line_of.get(sig)
-        if k is None:
-            if w.universal:
-                jump = [key for keys in special.values() for key in keys]
-                tail = ordinary_all
-            else:
-                jump = [key for code in w.services for key in special.get(code, ())]
-                if w.kind == "green":
-                    served = frozenset(w.services)
-                    jump += [key for key in group_special if rows[key[3]][1] not in served]
-                tail = []
-                for code in w.services:
-                    tail.extend(ordinary.get(code, ()))
-            jump.sort()
-            k = line_of[sig] = len(lines)
-            lines.append([key[3] for key in jump] + tail)
-        window_line.append(k)
-        window_first.append([t[2] for t in sorted(transferred.get(w.number, ()))])
-    turn_of = [-1] * n  # the turn each ticket is called at
-    line_pos = [0] * len(lines)
-    first_pos = [0] * len(windows)
-    nwin = len(windows)
-    moved = True
-    turn = 0
-    while moved:
-        moved = False
-        for wi in range(nwin):
-            first = window_first[wi]
-            if first:
-                p, m = first_pos[wi], len(first)
-                while p < m and turn_of[first[p]] >= 0:
-                    p += 1
-                first_pos[wi] = p
-                if p < m:
-                    turn_of[first[p]] = turn
-                    first_pos[wi] = p + 1
-                    moved = True
-                    turn += 1
-                    continue
-            k = window_line[wi]
-            line = lines[k]
-            p, m = line_pos[k], len(line)
-            while p < m and turn_of[line[p]] >= 0:
-                p += 1
-            if p < m:
-                turn_of[line[p]] = turn
-                p += 1
-                moved = True
-            line_pos[k] = p
-            turn += 1
-    return _Run(nwin, {r[0]: i for i, r in enumerate(rows)}, turn_of, [comp[r[1]] for r in rows])
 
 _ROWS_SQL = (
     "SELECT id, service_code, priority, issued_at, transfer_window, transferred_at, appointment_id "
@@ -451,9 +588,63 @@ def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) ->
 
 def _open_run(conn: sqlite3.Connection, key: str, h: Hall, state: tuple[Any, ...]
               ) -> _Runs:
+    """The runs for ``state`` (read in the caller's snapshot): the kept run with the tickets
+    issued since put in, when that is all that happened; else a new run."""
+    runs = _advanced(conn, key, state)
+    if runs is not None:
+        return runs
     rows = _current_rows(conn, key, h.day, int(state[1]), store=state[-1] is None)
     windows = load_windows(conn)
-    return _Runs(_simulate(rows, [w for w in windows if w.status == "open"], h))
+    run = _Run(rows, [w for w in windows if w.status == "open"], h)
+    run.state = state
+    run.top = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0])
+    return _Runs(run)
+
+
+#: Events that change nothing a run is made from, besides the tickets issued (a window's
+#: state, a call, a transfer, the catalogue, a new day: any other event means a new run).
+_ADVANCE_OVER = frozenset({"ticket.issued", "notice.changed", "evaluation.created", "device.state_changed",
+                           "printer.status", "rectification.changed"})
+
+
+def _advanced(conn: sqlite3.Connection, key: str, state: tuple[Any, ...]) -> _Runs | None:
+    """The kept run of ``key`` brought to ``state`` by putting in the tickets issued since
+    (:meth:`_Run.advance`), or None when a new run is needed: other events happened, the
+    minute or the settings changed, a new ticket jumps ahead, or ``state`` is a write
+    transaction's own."""
+    if state[-1] is not None:
+        return None
+    with _lock:
+        hit = _cache.get(key)
+    if hit is None:
+        return None
+    runs = hit[1]
+    run = runs.open
+    with run.lock:
+        old = run.state
+        if old is None or old[-1] is not None or old[0] != state[0] or old[2:5] != state[2:5]:
+            return None
+        if old[1] >= state[1]:
+            return runs  # already there or past it (another caller brought it on): as good
+        cur = conn.cursor()
+        cur.row_factory = None
+        try:
+            types = cur.execute("SELECT DISTINCT type FROM events WHERE id > ? AND id <= ?",
+                                (old[1], state[1])).fetchall()
+            if any(t[0] not in _ADVANCE_OVER for t in types):
+                return None
+            new = cur.execute(_ROWS_NEW_SQL, (state[0], run.top)).fetchall()
+            slots = dict(cur.execute(_SLOTS_NEW_SQL, (state[0], run.top)).fetchall()) if new else {}
+            top = int(cur.execute("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0])
+        finally:
+            cur.close()
+        if slots:
+            new = [r[:6] + (slots.get(r[0]),) for r in new]
+        if not run.advance(new):
+            return None
+        run.state, run.top = state, top
+        runs.all = None  # made from the old state; made again when needed
+    return runs
 
 
 def ahead_and_windows(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) -> tuple[int, int]:
@@ -476,7 +667,7 @@ def ahead_and_windows(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: in
         everyone = runs.all
         if everyone is None:
             rows = _current_rows(conn, key, h.day, int(state[1]), store=state[-1] is None)
-            everyone = runs.all = _simulate(rows, load_windows(conn), h)
+            everyone = runs.all = _Run(rows, load_windows(conn), h)
         return everyone.get(ticket_id) or (0, 0)
     finally:
         if own:
