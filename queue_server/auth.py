@@ -22,8 +22,10 @@ import hmac
 import math
 import os
 import secrets
+import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -190,6 +192,28 @@ def verify_token(db: Database, token: str, *, now: float | None = None) -> Princ
             _cache.clear()
         _cache[key] = (mono, p)
     return p
+
+
+def withdrawn_tokens(conn: sqlite3.Connection, token_ids: Iterable[int], *, now: float | None = None) -> set[int]:
+    """Of ``token_ids``, the ones no longer good: revoked, expired, deleted, or a login of a
+    user who was deactivated. An open event stream authorised by one is closed (the stream
+    hub asks every :data:`STREAM_RECHECK_SECONDS`): revoking a stolen call screen's token
+    stops what it shows, not only its next request."""
+    ids = sorted(set(token_ids))
+    t = time.time() if now is None else now
+    good: set[int] = set()
+    for start in range(0, len(ids), 500):
+        part = ids[start:start + 500]
+        for tid, expires, revoked, user_id, active in conn.execute(
+                "SELECT t.id, t.expires_at, t.revoked_at, t.user_id, u.active FROM tokens t "
+                f"LEFT JOIN users u ON u.id = t.user_id WHERE t.id IN ({','.join('?' * len(part))})", part):
+            if revoked is None and (expires is None or t < expires) and (user_id is None or active):
+                good.add(tid)
+    return set(ids) - good
+
+
+#: How often an open event stream's token is checked again (revocation, expiry).
+STREAM_RECHECK_SECONDS = 10.0
 
 
 # --- passwords and users -----------------------------------------------------------------

@@ -117,6 +117,27 @@ def test_a_call_arrives_as_a_small_event_then_the_shared_state(app, hall, db_pat
         s.close()
 
 
+def test_a_stream_ends_once_its_token_is_revoked(app, hall, db_path, monkeypatch):
+    """Without the hub (the Flask test client's path) the stream checks its token too."""
+    from queue_server.auth import revoke_token
+    from queue_server.web import displays
+
+    monkeypatch.setattr(displays, "STREAM_RECHECK_SECONDS", 0.2)
+    s = Stream(app, f"/api/events?token={hall['tokens']['display']}")
+    try:
+        s.reader.until("snapshot")
+        db = connect(db_path)
+        try:
+            revoke_token(db, hall["tokens"]["display"])
+        finally:
+            db.conn.close()
+        with pytest.raises(EOFError):
+            while True:
+                s.reader.next(timeout=3.0)
+    finally:
+        s.close()
+
+
 def test_resume_with_last_event_id_replays_only_the_missed_events(app, hall, db_path):
     s = Stream(app, f"/api/events?token={hall['tokens']['display']}")
     last = int(s.reader.until("snapshot").id)

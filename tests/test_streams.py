@@ -143,6 +143,44 @@ def test_a_screen_that_stops_reading_is_dropped_and_its_buffer_stays_bounded(hub
     assert reader.until("notice.changed").json()["notice"] == big  # the reading screen is served
 
 
+def test_a_stream_closes_once_its_token_is_revoked_and_the_others_stay(hub, screens, db_path, hall):
+    """A stolen call screen's token revoked: what it shows stops too, not only its next request."""
+    from queue_server.auth import create_token, revoke_token, verify_token
+
+    db = connect(db_path)
+    try:
+        stolen, kept = create_token(db, "display", "屏-被盗"), create_token(db, "display", "屏-大厅")
+        ids = {t: verify_token(db, t).token_id for t in (stolen, kept)}
+    finally:
+        db.conn.close()
+    hub.recheck = 0.2
+    ours, gone = socket.socketpair()
+    screens.append(ours)
+    hub.add(gone, b"", None, token_id=ids[stolen])
+    _, staying = attach_with(hub, screens, ids[kept])
+    reader = SSEReader(iter(lambda: ours.recv(65536), b""))
+    reader.until("snapshot")
+    staying.until("snapshot")
+    db = connect(db_path)
+    try:
+        revoke_token(db, stolen)
+    finally:
+        db.conn.close()
+    with pytest.raises(EOFError):
+        while True:
+            reader.next(timeout=3.0)
+    assert hub.dropped["revoked"] == 1 and hub.count == 1
+    eid = notice(db_path, hub, "still here")
+    assert int(staying.until("notice.changed").id) == eid
+
+
+def attach_with(hub: StreamHub, screens: list[socket.socket], token_id: int) -> tuple[socket.socket, SSEReader]:
+    ours, theirs = socket.socketpair()
+    screens.append(ours)
+    hub.add(theirs, b"", None, token_id=token_id)
+    return ours, SSEReader(iter(lambda: ours.recv(65536), b""))
+
+
 def test_nothing_is_lost_or_doubled_when_screens_connect_while_events_flow(hub, screens, db_path):
     readers = []
     ids = []

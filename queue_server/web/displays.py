@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, g, jsonify, render_template, request
 from sqlite_utils import Database
 
 from hardware.voice import NUMBER_RE, VoiceError, announcement_wav
 from queue_server.api.common import roles
 from queue_server.app import get_db
+from queue_server.auth import STREAM_RECHECK_SECONDS, withdrawn_tokens
 from queue_server.db import connect
 from queue_server.errors import QueueError, Unavailable, ValidationError
 from queue_server.queue import called_at
@@ -96,11 +98,14 @@ def events() -> Response:
     stopping: threading.Event = app.extensions.setdefault("yichuang.streams_stop", threading.Event())
     keepalive = float(app.config.get("SSE_KEEPALIVE_SECONDS", KEEPALIVE_SECONDS))
     path = app.config["DB_PATH"]
+    token_id = g.principal.token_id  # the stream closes once this token is revoked or expires
     if can_take_socket(request.environ):
         # waitress: the hub writes the whole stream, opening included (see _Handoff).
-        body = StreamBody(bus, path, last_id, keepalive, stopping.is_set, cache.message, handoff=_hub(app))
+        body = StreamBody(bus, path, last_id, keepalive, stopping.is_set, cache.message, handoff=_hub(app),
+                          token_id=token_id)
     else:
-        body = StreamBody(bus, path, last_id, keepalive, stopping.is_set, cache.message, db=access.stream_db())
+        body = StreamBody(bus, path, last_id, keepalive, stopping.is_set, cache.message, db=access.stream_db(),
+                          token_id=token_id)
     # direct_passthrough: the WSGI server gets our body object as it is (the hand-off
     # below recognises it; the ordinary path iterates its bytes with one layer less).
     resp = Response(body, mimetype="text/event-stream", direct_passthrough=True)
@@ -171,11 +176,12 @@ class StreamBody:
 
     def __init__(self, bus: Any, path: str, last_id: int | None, keepalive: float,
                  stop: Any, after_batch: Any, *, db: Database | None = None,
-                 handoff: StreamHub | None = None):
+                 handoff: StreamHub | None = None, token_id: int | None = None):
         self.bus, self.path, self.last_id = bus, path, last_id
         self.keepalive, self.stop, self.after_batch = keepalive, stop, after_batch
         self.db = db
         self.handoff = handoff
+        self.token_id = token_id
         self._gen: Any = None
 
     def __iter__(self) -> Any:
@@ -186,9 +192,21 @@ class StreamBody:
     def _generate(self) -> Any:
         db = self.db if self.db is not None else connect(self.path)
         self.db = None
+        stop = self.stop
+        if self.token_id is not None:
+            token_id, next_check = self.token_id, time.monotonic() + STREAM_RECHECK_SECONDS
+
+            def stop() -> bool:  # the app's stop, or this stream's token withdrawn (as the hub does)
+                nonlocal next_check
+                if self.stop():
+                    return True
+                if time.monotonic() < next_check:
+                    return False
+                next_check = time.monotonic() + STREAM_RECHECK_SECONDS
+                return bool(withdrawn_tokens(db.conn, [token_id]))
         try:
             for text in event_stream(self.bus, db, access.snapshot, self.last_id, keepalive=self.keepalive,
-                                     stop=self.stop, after_batch=self.after_batch):
+                                     stop=stop, after_batch=self.after_batch):
                 yield text.encode()
         finally:
             db.conn.close()
@@ -226,7 +244,7 @@ class _Handoff:
             sock = take_waitress_socket(environ)
             if sock is not None:
                 result.handoff.add(sock, response_head(environ, captured[0], captured[1]), result.last_id,
-                                   result.keepalive, wants_chunked(environ))
+                                   result.keepalive, wants_chunked(environ), token_id=result.token_id)
                 return []
         return result
 

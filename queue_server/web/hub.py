@@ -21,6 +21,8 @@ The hub is one thread with one :mod:`selectors` loop over every stream socket:
   resets it is noticed at once (EOF / error), not at the next write; a screen that vanished
   without a word (power cut, cable) is found by TCP keep-alive probes and
   ``TCP_USER_TIMEOUT`` within about :data:`DEAD_PEER_SECONDS`;
+* every :data:`~queue_server.auth.STREAM_RECHECK_SECONDS` it asks once which of the streams'
+  tokens were revoked or expired since and closes those streams;
 * after a burst of events has settled it sends the derived ``state`` message (computed once
   for all streams), and a ``: keep-alive`` comment on a stream idle for ``keepalive``
   seconds — the same protocol as :func:`queue_server.web.stream.event_stream`, which stays
@@ -48,6 +50,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from queue_server.auth import STREAM_RECHECK_SECONDS, withdrawn_tokens
 from queue_server.events import Event, EventBus, events_after, last_event_id
 from queue_server.web.stream import (
     KEEPALIVE_SECONDS,
@@ -101,6 +104,7 @@ class _Conn:
     progress_at: float = 0.0
     state_pending: bool = False
     writing: bool = False
+    token_id: int | None = None  # the token that authorised it (closed when that is withdrawn)
 
 
 class StreamHub:
@@ -118,6 +122,7 @@ class StreamHub:
         max_buffer: int = MAX_BUFFER,
         stall: float = STALL_SECONDS,
         max_replay: int = MAX_REPLAY,
+        recheck: float = STREAM_RECHECK_SECONDS,
     ):
         self._bus = bus
         self._connect = connect
@@ -128,12 +133,14 @@ class StreamHub:
         self.max_buffer = max_buffer
         self.stall = stall
         self.max_replay = max_replay
+        self.recheck = recheck
         self._sel = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self._sel.register(self._wake_r, selectors.EVENT_READ, None)
-        self._new: collections.deque[tuple[socket.socket, bytes, int | None, float, bool]] = collections.deque()
+        self._new: collections.deque[tuple[socket.socket, bytes, int | None, float, bool, int | None]] = \
+            collections.deque()
         self._snap: tuple[int, float, str] | None = None  # (cursor, when, text) of the last snapshot
         self._batches: collections.deque[list[Event]] = collections.deque()
         self._conns: dict[int, _Conn] = {}
@@ -142,7 +149,7 @@ class StreamHub:
         self._thread: threading.Thread | None = None
         self._closing = False
         self._dropped_since_trim = 0
-        #: Streams dropped, by reason (eof, error, stall, overflow, stop) — for the stats route.
+        #: Streams dropped, by reason (eof, error, stall, overflow, stop, revoked) — for the stats route.
         self.dropped: collections.Counter[str] = collections.Counter()
 
     # -- any thread ---------------------------------------------------------------------
@@ -161,14 +168,15 @@ class StreamHub:
             self._thread.start()
 
     def add(self, sock: socket.socket, head: bytes, last_id: int | None, keepalive: float = KEEPALIVE_SECONDS,
-            chunked: bool = False) -> None:
+            chunked: bool = False, token_id: int | None = None) -> None:
         """Take over ``sock`` (a connected stream socket whose request was authorised): send
         ``head`` (the HTTP response head) as it is, then the stream — its opening (a replay
         after ``last_id`` or a snapshot) and the live events, each an HTTP chunk when
-        ``chunked``."""
+        ``chunked``. ``token_id``: the token that authorised it; the stream is closed once
+        that token is revoked or expires (checked every :data:`STREAM_RECHECK_SECONDS`)."""
         self.start()
         tune_socket(sock)
-        self._new.append((sock, head, last_id, keepalive, chunked))
+        self._new.append((sock, head, last_id, keepalive, chunked, token_id))
         self._wake()
 
     def close(self) -> None:
@@ -197,6 +205,7 @@ class StreamHub:
         state_due: float | None = None
         state_deadline = 0.0
         next_sweep = 0.0
+        next_recheck = time.monotonic() + self.recheck
         try:
             while not self._closing:
                 now = time.monotonic()
@@ -232,6 +241,9 @@ class StreamHub:
                 if now >= next_sweep:
                     self._sweep(now)
                     next_sweep = now + min(SWEEP_SECONDS, self._sweep_interval())
+                if now >= next_recheck:
+                    self._recheck(db)
+                    next_recheck = now + self.recheck
         except Exception:  # never expected; log it and drop the streams (screens reconnect)
             log.exception("stream hub stopped")
         finally:
@@ -246,14 +258,14 @@ class StreamHub:
         return max(0.05, min(shortest / 2, self.stall / 2))
 
     def _register(self, db: Database, sock: socket.socket, head: bytes, last_id: int | None,
-                  keepalive: float, chunked: bool, now: float) -> None:
+                  keepalive: float, chunked: bool, token_id: int | None, now: float) -> None:
         try:
             text, cursor = self._opening(db, last_id, now)
         except Exception:  # database trouble: close; the screen retries and shows its dot red meanwhile
             log.exception("stream opening failed")
             sock.close()
             return
-        conn = _Conn(sock, cursor, keepalive, chunked, last_write=now, progress_at=now)
+        conn = _Conn(sock, cursor, keepalive, chunked, last_write=now, progress_at=now, token_id=token_id)
         self._conns[sock.fileno()] = conn
         self._sel.register(sock, selectors.EVENT_READ, conn)
         self._queue(conn, head + self._framed(conn, text.encode()), now, bounded=False)
@@ -340,6 +352,20 @@ class StreamHub:
                     self._drop(conn, "stall")
             elif now - conn.last_write >= conn.keepalive:
                 self._queue(conn, _KEEPALIVE_CHUNK if conn.chunked else KEEPALIVE, now)
+
+    def _recheck(self, db: Database) -> None:
+        """Close the streams whose token was revoked or expired since they opened."""
+        held = {c.token_id for c in self._conns.values() if c.token_id is not None}
+        if not held:
+            return
+        try:
+            gone = withdrawn_tokens(db.conn, held)
+        except Exception:  # database busy: ask again next time
+            log.warning("could not check the streams' tokens", exc_info=True)
+            return
+        for conn in list(self._conns.values()):
+            if conn.token_id in gone:
+                self._drop(conn, "revoked")
 
     @staticmethod
     def _framed(conn: _Conn, data: bytes) -> bytes:
