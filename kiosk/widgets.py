@@ -55,6 +55,10 @@ class BigButton(ButtonBehavior, BoxLayout):
     key = StringProperty("")
     """A free tag (e.g. the service code) so screens and tests can find the button."""
 
+    fade = BooleanProperty(True)
+    """Fade the button while disabled. False for a card that cannot be chosen but whose text
+    says why (a licence not yet in force): it stays fully readable, in its own colours."""
+
 
 class KeyButton(ButtonBehavior, Label):
     """One key of the on-screen keypad."""

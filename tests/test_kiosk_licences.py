@@ -12,6 +12,7 @@ licences, the ID-card reader simulator on a pty and the demo camera clip (as in
 
 from __future__ import annotations
 
+import datetime
 import os
 import time
 from pathlib import Path
@@ -30,6 +31,13 @@ WANG = "370181195003121239"  # the identity screen's demo card (a senior, 王秀
 
 pytestmark = pytest.mark.slow
 
+_STARTS = (datetime.date.today() + datetime.timedelta(days=30)).isoformat()
+#: A residence permit of the face-check identity that comes into force in a month.
+NOT_YET = {"type_code": "11100000000014213W003", "type_name": "居住证", "number": "370100202612000123",
+           "holder_name": "林曼努", "holder_id_type": "id_card", "holder_id": "110101198001160019",
+           "issuer_name": "济南市公安局", "issuer_uscc": "11370100004190567B", "issue_date": datetime.date.today().isoformat(),
+           "valid_from": _STARTS, "valid_to": "2031-12-31"}
+
 
 @pytest.fixture(scope="module")
 def hall(tmp_path_factory: pytest.TempPathFactory) -> Any:
@@ -41,6 +49,7 @@ def hall(tmp_path_factory: pytest.TempPathFactory) -> Any:
     server = start_hall(tmp_path_factory.mktemp("hall"), free_port())
     db = open_db(server.db_path)
     load(db, demo_licences())
+    load(db, {"licences": [NOT_YET]})  # shown greyed out: 尚未生效（… 起生效）
     set_setting(db, "licences.refresh_seconds", 3)  # see a rotation without waiting a minute
     db.conn.close()
     yield server
@@ -209,6 +218,15 @@ def _screens(d: Driver, shots: str) -> dict[str, Any]:
         d.wait_for(lambda: d.screen.ids.grid.children, 10, "licences")
         d.screenshot(Path(shots) / f"licence-list-{suffix}.png")
         texts[f"list-{suffix}"] = d.texts()
+        d.tap_key("next_page")  # the last page: the residence permit not yet in force
+        d.pump(0.3)
+        d.screenshot(Path(shots) / f"licence-list-last-{suffix}.png")
+        texts[f"list-last-{suffix}"] = d.texts()
+        greyed = [w for w in d.walk() if getattr(w, "key", "").startswith("licence:") and w.disabled]
+        texts[f"greyed-{suffix}"] = [f"{w.opacity} {tuple(w.fg)}" for w in greyed]
+        d.root.manager.current = "home"
+        d.root.go("licence_list")
+        d.wait_for(lambda: d.screen.ids.grid.children, 10, "licences")
         d.tap_key(next(w.key for w in d.walk() if getattr(w, "key", "").startswith("licence:")
                        and "驾驶证" in getattr(w, "title", "")))
         d.wait_for(lambda: d.screen.name == "licence_purpose", 5, "purposes")
@@ -246,6 +264,12 @@ def test_every_licence_screen_in_chinese_english_and_elder_mode(hall: HallServer
         joined = " ".join(t[f"list-{mode}"])
         assert "机动车驾驶证" in joined and "1101**********0019" in joined and "110101198001160019" not in joined
     assert "我的电子证照" in t["list-zh"] and "My e-licences" in t["list-en"]
+    # a licence not yet in force is listed, with the day it starts, and cannot be shown
+    last = {mode: "\n".join(t[f"list-last-{mode}"]) for mode in ("zh", "en", "elder")}
+    assert f"尚未生效（{_STARTS} 起生效）" in last["zh"] and f"Not yet in force (from {_STARTS})" in last["en"]
+    assert "居住证" in last["zh"] and "居住证" in last["elder"]
+    # … greyed out, not faded: its reason stays readable (full opacity, dark text)
+    assert t["greyed-elder"] == ["1.0 (0.2, 0.22, 0.25, 1)"], t["greyed-elder"]
     assert "Why are you showing it?" in t["purpose-en"] and "请选择用证事由" in t["purpose-elder"]
     assert "Show this QR code" in t["qr-en"] and any("Refreshes in" in x for x in t["qr-en"])
     assert "重新刷脸" in t["reverify-zh"] and "Check my face again" in t["reverify-en"]

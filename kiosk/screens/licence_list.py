@@ -14,7 +14,11 @@ from kiosk.screens.base import KioskScreen
 from kiosk.widgets import BigButton
 
 GREEN = (0.05, 0.5, 0.4, 1)
-GREY = (0.55, 0.58, 0.62, 1)
+#: A licence that cannot be shown (not yet in force, expired, revoked): light, with dark text
+#: that stays readable — it says why and from when (contrast about 10:1).
+UNUSABLE_BG = (0.88, 0.89, 0.91, 1)
+UNUSABLE_FG = (0.2, 0.22, 0.25, 1)
+WHITE = (1, 1, 1, 1)
 
 
 @register("licence_list")
@@ -70,7 +74,8 @@ class LicenceListScreen(KioskScreen):
             hint = f"{lic.number_masked}\n{lic.validity(lang)} · {lic.status_text(lang)}"
             btn = BigButton(title=lic.type_name, hint=hint, key=f"licence:{lic.id}",
                             title_size=48 if len(lic.type_name) <= 9 else 40,
-                            bg=GREEN if lic.usable else GREY, disabled=not lic.usable)
+                            bg=GREEN if lic.usable else UNUSABLE_BG, fg=WHITE if lic.usable else UNUSABLE_FG,
+                            disabled=not lic.usable, fade=False)
             btn.bind(on_release=lambda _b, item=lic: self.choose(item))
             grid.add_widget(btn)
 
