@@ -352,10 +352,13 @@
   const KIND = { holiday: ["放假", "Holiday"], workday: ["上班", "Working day"] };
   const SOURCE = { official: ["国务院安排", "Official"], statutory: ["法定节假日", "Statutory"], hall: ["本厅录入", "Entered"] };
   const WEEKDAY = [["周日", "Sun"], ["周一", "Mon"], ["周二", "Tue"], ["周三", "Wed"], ["周四", "Thu"], ["周五", "Fri"], ["周六", "Sat"]];
-  async function loadCalendar() {
+  let calendarLoads = 0;  // only the newest request draws: an earlier, slower one must not
+  async function loadCalendar() {  // put back the year the user just left
     const year = $("cal-year").value;
+    const load = ++calendarLoads;
     try {
       const data = await api("/api/evaluations/calendar" + (year ? "?year=" + encodeURIComponent(year) : ""));
+      if (load !== calendarLoads) return;
       if (!year) $("cal-year").value = String(data.year);
       Yc.text("cal-state", data.provisional
         ? L(`${data.year} 年：国务院放假安排未收录，按法定节假日计算，期限暂定`,
@@ -386,7 +389,7 @@
           td(span("badge " + d.source, pick(SOURCE, d.source))), td(text || "—"), cell);
         tbody.append(tr);
       }
-    } catch (e) { msg(e.message); }
+    } catch (e) { if (load === calendarLoads) msg(e.message); }
   }
   async function removeDay(day) {
     try {
