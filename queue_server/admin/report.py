@@ -26,6 +26,7 @@ from queue_server.admin.exports import to_xlsx
 from queue_server.admin.providers import provider_figures
 from queue_server.db import db_path
 from queue_server.errors import NotFound
+from queue_server.memory import trim
 from queue_server.schedule import daily
 from queue_server.settings import all_settings
 
@@ -95,7 +96,10 @@ def write_report(db: Database, day: str, *, now: float | None = None, out_dir: s
     xlsx = folder / f"report-{day}.xlsx"
     pdf = folder / f"report-{day}.pdf"
     _atomic_write(xlsx, to_xlsx(sheets, rep["tz"], title=title, subtitle=f"生成于 {rep['generated_local']}"))
-    _atomic_write(pdf, render_pdf(rep))
+    try:
+        _atomic_write(pdf, render_pdf(rep))
+    finally:
+        trim(collect=True)  # the CJK font's glyph tables (~130 MB while rendering) go back
     tot = rep["total"]
     return {"day": day, "xlsx": str(xlsx), "pdf": str(pdf),
             "issued": tot["issued"], "served": tot["served"], "no_show": tot["no_show"],

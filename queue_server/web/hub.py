@@ -52,6 +52,7 @@ from sqlite_utils import Database
 
 from queue_server.auth import STREAM_RECHECK_SECONDS, withdrawn_tokens
 from queue_server.events import Event, EventBus, events_after, last_event_id
+from queue_server.memory import trim
 from queue_server.web.stream import (
     KEEPALIVE_SECONDS,
     MAX_REPLAY,
@@ -341,7 +342,7 @@ class StreamHub:
     def _sweep(self, now: float) -> None:
         if self._dropped_since_trim >= TRIM_AFTER_DROPS and len(self._conns) * 4 < self._dropped_since_trim:
             self._dropped_since_trim = 0
-            _malloc_trim()
+            trim()
         if self._stop is not None and self._stop():
             for conn in list(self._conns.values()):
                 self._drop(conn, "stop")
@@ -453,25 +454,6 @@ class StreamHub:
         except OSError:
             pass
         conn.out = bytearray()
-
-
-def _malloc_trim() -> None:
-    """Give freed heap back to the system (glibc keeps it otherwise): after a storm the
-    process returns near its starting size instead of keeping its peak."""
-    global _libc
-    if _libc is None:
-        try:
-            import ctypes
-
-            _libc = ctypes.CDLL("libc.so.6")
-            _libc.malloc_trim  # noqa: B018 - not glibc: AttributeError
-        except (OSError, AttributeError):
-            _libc = False
-    if _libc:
-        _libc.malloc_trim(0)
-
-
-_libc: Any = None
 
 
 def tune_socket(sock: socket.socket) -> None:
