@@ -85,9 +85,12 @@ def build_batch(db: Database, cfg: dict[str, Any], now: float) -> tuple[bytes, d
     st = state(db)
     cursor = int(st["cursor"])
     limit = _setting_int(db, "uplink.batch_size")
-    rows = db.conn.execute("SELECT id, ts, type, v, data FROM events WHERE id > ? ORDER BY id LIMIT ?",
-                           (cursor, limit)).fetchall()
+    # The newest id first, then the events up to it: read the other way round, an event
+    # committed between the two reads was claimed as covered without being in the batch (the
+    # hub acknowledged it and it never left the hall).
     last_id = int(db.conn.execute("SELECT COALESCE(MAX(id), 0) FROM events").fetchone()[0])
+    rows = db.conn.execute("SELECT id, ts, type, v, data FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+                           (cursor, last_id, limit)).fetchall()
     # v: the version the row was written in; rows from before the column: the type's current one.
     events = [{"id": r[0], "ts": r[1], "type": r[2], "v": r[3] if r[3] is not None else citylink.event_version(r[2]),
                "data": json.loads(r[4])} for r in rows]
