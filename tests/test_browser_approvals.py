@@ -79,8 +79,9 @@ def test_calling_a_referral_shows_the_rule_trace_and_the_clerk_decides(browser, 
     # Reject without a reason: the server refuses; with one, the case is closed and audited.
     page.click("#btn-case-reject")
     page.click("#case-ok")
-    page.wait_for_selector("#msg:not([hidden])")
-    assert "理由" in page.text_content("#msg")
+    # (the message line may still show 已呼叫 from the call: wait for the refusal itself)
+    page.wait_for_function("() => document.getElementById('msg').textContent.includes('理由')", timeout=10000)
+    assert page.is_visible("#msg")
     page.click("#btn-case-reject")
     page.fill("#case-note", "户籍在历下区，请到户籍地民政部门申请")
     page.click("#case-ok")

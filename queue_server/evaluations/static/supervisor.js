@@ -358,7 +358,8 @@
     const load = ++calendarLoads;
     try {
       const data = await api("/api/evaluations/calendar" + (year ? "?year=" + encodeURIComponent(year) : ""));
-      if (load !== calendarLoads) return;
+      // A newer load, or a year typed meanwhile (the tab's first load answering late): not ours.
+      if (load !== calendarLoads || $("cal-year").value !== year) return;
       if (!year) $("cal-year").value = String(data.year);
       Yc.text("cal-state", data.provisional
         ? L(`${data.year} 年：国务院放假安排未收录，按法定节假日计算，期限暂定`,
