@@ -631,7 +631,8 @@ def _serve_one(db_path: str, host: str, port: int, threads: int, reuse_port: boo
 @click.option("--threads", default=64, show_default=True, type=int,
               help="Threads per process for API requests (display streams hold none).")
 @click.option("--workers", default=1, show_default=True, type=int,
-              help="Server processes sharing the port (SO_REUSEPORT) and the database.")
+              help="Server processes sharing the port (SO_REUSEPORT) and the database; with more than "
+                   "one, this process keeps the calling-order run that gives every worker 前面还有 N 人.")
 def serve(db_path: str, host: str, port: int, threads: int, workers: int) -> None:
     """Run the queue server (waitress) on HOST:PORT.
 
@@ -660,6 +661,12 @@ def serve(db_path: str, host: str, port: int, threads: int, workers: int) -> Non
     if workers <= 1:
         _serve_one(db_path, host, port, threads, reuse_port=False)
         return
+    from queue_server.queue import ahead_shared
+    from queue_server.queue.ahead_keeper import Keeper
+
+    # This process keeps the hall's run of the calling order and answers every worker's
+    # 前面还有 N 人 from it (one run instead of one per worker; queue_server.queue.ahead_keeper).
+    keeper = Keeper(os.path.abspath(db_path))
     children: list[int] = []
     for _ in range(workers):
         pid = os.fork()
@@ -667,10 +674,13 @@ def serve(db_path: str, host: str, port: int, threads: int, workers: int) -> Non
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
             try:
+                keeper.listener.close()
+                ahead_shared.use(keeper.path)
                 _serve_one(db_path, host, port, threads, reuse_port=True)
             finally:
                 os._exit(0)
         children.append(pid)
+    keeper.start()  # after the forks: no thread of this process is copied into a worker
 
     def stop(signum: int, _frame: Any) -> None:
         for child in children:
@@ -681,16 +691,19 @@ def serve(db_path: str, host: str, port: int, threads: int, workers: int) -> Non
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    while children:
-        try:
-            pid, _status = os.wait()
-        except ChildProcessError:
-            break
-        except InterruptedError:
-            continue
-        if pid in children:
-            children.remove(pid)
-            stop(signal.SIGTERM, None)  # one worker died: take the others down too
+    try:
+        while children:
+            try:
+                pid, _status = os.wait()
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            if pid in children:
+                children.remove(pid)
+                stop(signal.SIGTERM, None)  # one worker died: take the others down too
+    finally:
+        keeper.close()
 
 
 @main.command()

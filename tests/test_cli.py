@@ -89,9 +89,11 @@ def test_serve_with_two_workers_answers_and_stops_on_sigterm(tmp_path):
                     break
             except OSError:
                 time.sleep(0.05)
-        numbers = {request("POST", port, "/api/tickets", {"service": "QY01"}, token)[1]["number"]
-                   for _ in range(20)}
-        assert len(numbers) == 20
+        tickets = [request("POST", port, "/api/tickets", {"service": "QY01"}, token)[1] for _ in range(20)]
+        assert len({t["number"] for t in tickets}) == 20
+        # One after another, on either worker: each has the ones before it ahead (the
+        # starting process keeps the run for both and answers them).
+        assert [t["waiting_ahead"] for t in tickets] == list(range(20))
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) is not None

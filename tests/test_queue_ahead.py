@@ -193,7 +193,7 @@ def test_rows_kept_between_runs_follow_every_change_and_n_at_issue_is_exact(db, 
         db.conn.execute("BEGIN")
         try:
             last = db.conn.execute("SELECT MAX(id) FROM events").fetchone()[0]
-            kept = ahead._current_rows(db.conn, key, h.day, last, store=True)
+            kept, _top = ahead._current_rows(db.conn, key, h.day, last, store=True)
             on_disk = ahead._rows(db.conn, h.day)
         finally:
             db.conn.execute("COMMIT")
@@ -258,7 +258,8 @@ def test_a_kept_run_with_new_tickets_put_in_says_what_a_run_from_scratch_says(db
 def test_putting_tickets_into_a_run_equals_running_again_on_random_halls():
     """_Run.advance against a run from scratch on 600 random halls: universal, green and
     shared windows, transfers, priority and appointment tickets, several new tickets at
-    once, some of which no open window calls."""
+    once, some of which no open window calls, some issued before tickets already in; runs
+    played to the end and runs played only as far as a few tickets asked about."""
     from queue_server.queue.ahead import _Run
     from queue_server.queue.common import Window
 
@@ -292,11 +293,65 @@ def test_putting_tickets_into_a_run_equals_running_again_on_random_halls():
         rows = [ticket(h, h.now - rng.randint(0, 3000), False) for _ in range(rng.randint(0, 40))]
         run = _Run(rows, windows, h)
         for step in range(rng.randint(1, 5)):
-            new = [ticket(h, h.now + 10 * step + k, rng.random() < 0.95) for k in range(rng.randint(0, 4))]
+            # Mostly the newest; some issued a moment before tickets already in (another
+            # worker committed first), some long before (overdue: a new run).
+            new = [ticket(h, rng.choice([h.now + 10 * step + k] * 5 + [h.now - rng.randint(0, 3000)]),
+                          rng.random() < 0.95) for k in range(rng.randint(0, 4))]
             if run.advance(new):
                 advanced += 1
             else:
                 run = _Run(rows + new, windows, h)
             rows = rows + new
-            assert run.as_dict() == _Run(rows, windows, h).as_dict()
+            fresh = _Run(rows, windows, h).as_dict()
+            if rng.random() < 0.5:
+                # A few tickets asked about: the run is played only as far as they are
+                # called, and the next new tickets are put into a run played partly.
+                for r in rng.sample(rows, min(len(rows), rng.randint(1, 3))):
+                    assert run.get(r[0]) == fresh.get(r[0])
+            else:
+                assert run.as_dict() == fresh
     assert advanced > 1000
+
+
+def test_worker_processes_ask_one_keeper_and_get_what_they_would_count_themselves(db, clock):
+    """``serve --workers N``: the starting process keeps the hall's run and answers every
+    worker's 前面还有 N 人 (queue_server.queue.ahead_keeper). Through issues, calls and a
+    window closing, every answer is N counted from scratch; a keeper that is gone (or asked
+    about another day) leaves the worker to count by itself, with the same N."""
+    from queue_server.db import db_path
+    from queue_server.queue import ahead_shared
+    from queue_server.queue.ahead_keeper import Keeper
+
+    _hall(db, clock)
+    clear_cache()
+    keeper = Keeper(db_path(db), clock=clock)
+    keeper.start()
+    ahead_shared.use(keeper.path)
+    rng = random.Random(5)
+    issued = 0
+    try:
+        for step in range(60):
+            clock.advance(rng.randint(1, 20))
+            if rng.random() < 0.2:
+                q.call_next(db, rng.choice([1, 2, 3, 4]), clock=clock)
+            if step == 30:
+                q.close_window(db, 2, clock=clock)
+            t = q.issue_ticket(db, rng.choice(["A1", "A2", "B1", "C1"]), clock=clock)
+            issued += 1
+            clear_cache()  # counted again from scratch in this process
+            assert t["waiting_ahead"] == q.get_ticket(db, t["id"], clock=clock)["waiting_ahead"], step
+        assert keeper.answered == issued and 0 < keeper.batches <= issued
+
+        other_day = FakeClock(clock() + 86400)
+        t = q.issue_ticket(db, "A1", clock=other_day)  # a day the keeper is not at
+        assert keeper.answered == issued
+        assert t["waiting_ahead"] == 0  # the first of its day, counted by the worker
+
+        keeper.close()
+        t = q.issue_ticket(db, "B1", clock=clock)
+        clear_cache()
+        assert t["waiting_ahead"] == q.get_ticket(db, t["id"], clock=clock)["waiting_ahead"]
+        assert ahead_shared.ask(t["id"], "2026-11-25") is None  # not asked again for a while
+    finally:
+        ahead_shared.use(None)
+        keeper.close()

@@ -22,7 +22,11 @@ kept per database for the state it was computed from (the newest event id and th
 minute), so the progress pages of thousands of phones cost one run per change, not one
 each. When only tickets were issued since (the common change while kiosks are busy), the
 kept run takes them in from the turn where it would first differ instead of being made
-again (:meth:`_Run.advance`). ``tests/test_queue_ahead.py`` checks N against
+again (:meth:`_Run.advance`). A run is played only as far as the tickets asked about are
+called, so putting a new ticket in costs the turns from where the runs part to its call,
+not the rest of the run. With ``serve --workers N`` the starting process keeps the run
+and answers every worker's new tickets (:mod:`~queue_server.queue.ahead_keeper`), so the
+new tickets are put in once, not once per worker. ``tests/test_queue_ahead.py`` checks N against
 ``call_next`` itself, called repeatedly on a copy of a hall with shared windows, and the
 kept run against one made from scratch.
 """
@@ -33,12 +37,13 @@ import sqlite3
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from operator import itemgetter
 from typing import Any
 
 from queue_server import clock as clk
+from queue_server.queue import ahead_shared
 from queue_server.queue.common import APPOINTMENT, PRIORITY_GROUPS, Hall, Window, load_windows
 from queue_server.slots import released
 
@@ -88,7 +93,8 @@ class _Run:
 
     The run keeps how it went — every call in order, each line's picks with their positions,
     the turn each window first found nobody — so that newly issued tickets can be put in
-    without running it all again (:meth:`advance`).
+    without running it all again (:meth:`advance`). It is played lazily: :meth:`get` plays
+    on until the ticket asked about is called (or nobody is left to call).
     """
 
     def __init__(self, rows: list[tuple[Any, ...]], windows: list[Window], h: Hall) -> None:
@@ -117,7 +123,7 @@ class _Run:
         self.comp = comp = _components(windows, {r[1] for r in rows}.union(
             *(w.services for w in windows if not w.universal)))
         rows = sorted(rows, key=_ISSUE_ORDER)
-        self.last_issue: tuple[Any, int] | None = (rows[-1][3], rows[-1][0]) if rows else None
+        self.issue_key = [(r[3], r[0]) for r in rows]  # dense index → its place in issue order
         self.index = {r[0]: i for i, r in enumerate(rows)}  # ticket id → dense index
         self.comp_of = [comp[r[1]] for r in rows]  # dense index → its component
         # Tickets by how they are ordered: the ones that jump ahead with their sort keys (by
@@ -149,6 +155,7 @@ class _Run:
         #: ordinary tickets are all in issue order, so a new one goes at the end)
         self.seg_end: list[dict[str, int] | None] = []
         self.line_windows: list[list[int]] = []
+        self.jump_len: list[int] = []  # per line: how many tickets jump ahead at its start
         line_of: dict[tuple[Any, ...], int] = {}
         self.window_line: list[int] = []
         self.window_first: list[list[int]] = []  # transferred tickets each window calls first
@@ -172,6 +179,7 @@ class _Run:
                 jump.sort()
                 k = line_of[sig] = len(self.lines)
                 self.lines.append([key[3] for key in jump] + tail)
+                self.jump_len.append(len(jump))
                 self.seg_end.append(ends)
                 self.line_windows.append([])
             self.line_windows[k].append(wi)
@@ -187,18 +195,25 @@ class _Run:
         self.first_pos = [0] * nwin
         self.turns: dict[str, list[int]] = {}  # component → turns of its calls, ascending
         self.first: dict[str, dict[int, int]] = {}  # component → window index → its first turn
-        self._play(0, False)
-        self._index_turns(None, 0)
+        # Played lazily: as far as the tickets asked about (:meth:`get`); the next turn to
+        # play, whether somebody was called earlier in its round, and whether a whole round
+        # has called nobody (the run is over).
+        self.next_turn = 0
+        self.moved = False
+        self.done = not windows
 
-    def _play(self, turn: int, moved: bool) -> None:
-        """Call from ``turn`` on until a whole round calls nobody (``moved``: somebody was
-        called earlier in the round ``turn`` is in)."""
+    def _play(self, until: int | None) -> None:
+        """Play on from where the run stopped, round by round, until the ticket at dense index
+        ``until`` has been called (None: to the end) or a whole round calls nobody."""
+        if self.done:
+            return
         nwin, turn_of, order, call_turns = self.nwin, self.turn_of, self.order, self.call_turns
         lines, window_line, window_first = self.lines, self.window_line, self.window_first
         line_pos, first_pos, fail = self.line_pos, self.first_pos, self.fail
         pick_turns, pick_pos = self.pick_turns, self.pick_pos
-        start = turn % nwin if nwin else 0
-        while nwin:
+        turn, moved, j = self.next_turn, self.moved, len(order)
+        start = turn % nwin
+        while True:
             for wi in range(start, nwin):
                 first = window_first[wi]
                 if first:
@@ -234,41 +249,19 @@ class _Run:
                 line_pos[k] = p
                 turn += 1
             if not moved:
+                self.done = True
                 break
             moved = False
             start = 0
+            if until is not None and turn_of[until] >= 0:
+                break
+        self.next_turn, self.moved = turn, moved
+        self._index_calls(j)
 
-    def _index_turns(self, since: int | None, j: int) -> None:
-        """The lookup tables (turns per component, first turn per window) from scratch
-        (``since`` None), or for the calls from ``order[j]`` on (at turn ``since`` and later)."""
-        nwin, turns, first = self.nwin, self.turns, self.first
-        if since is None:
-            turns.clear()
-            first.clear()
-            comps = set(self.comp_of)
-            if len(comps) == 1:  # one component (a 综合窗口 is open): the calls are all its own
-                turns[comps.pop()] = list(self.call_turns)
-            else:
-                for i, t in zip(self.order, self.call_turns, strict=True):
-                    c = self.comp_of[i]
-                    lst = turns.get(c)
-                    if lst is None:
-                        lst = turns[c] = []
-                    lst.append(t)
-            for c, lst in turns.items():
-                firsts = first[c] = {}
-                for t in lst:  # windows in the order of their first call; stops once all are seen
-                    w = t % nwin
-                    if w not in firsts:
-                        firsts[w] = t
-                        if len(firsts) == nwin:
-                            break
-            return
-        for lst in turns.values():
-            del lst[bisect_left(lst, since):]
-        for c, firsts in first.items():
-            first[c] = {w: t for w, t in firsts.items() if t < since}
-        comp_of = self.comp_of
+    def _index_calls(self, j: int) -> None:
+        """Add the calls from ``order[j]`` on to the lookup tables (turns per component, first
+        turn per window)."""
+        nwin, turns, first, comp_of = self.nwin, self.turns, self.first, self.comp_of
         for i, t in zip(self.order[j:], self.call_turns[j:], strict=True):
             c = comp_of[i]
             lst = turns.get(c)
@@ -277,92 +270,119 @@ class _Run:
                 first[c] = {}
             lst.append(t)
             firsts = first[c]
-            if t % nwin not in firsts:
+            if len(firsts) < nwin and t % nwin not in firsts:
                 firsts[t % nwin] = t
+
+    def _cut(self, turn: int) -> None:
+        """Forget the calls from ``turn`` on: the run goes on from there when next played."""
+        j = bisect_left(self.call_turns, turn)
+        turn_of = self.turn_of
+        for i in self.order[j:]:
+            turn_of[i] = -1
+        del self.order[j:], self.call_turns[j:]
+        for k in range(len(self.lines)):
+            c = bisect_left(self.pick_turns[k], turn)
+            del self.pick_turns[k][c:], self.pick_pos[k][c:]
+            self.line_pos[k] = self.pick_pos[k][-1] + 1 if c else 0
+        self.fail = [t if t < turn else -1 for t in self.fail]
+        self.first_pos = [0] * self.nwin
+        for lst in self.turns.values():
+            del lst[bisect_left(lst, turn):]
+        for comp, firsts in self.first.items():
+            self.first[comp] = {w: t for w, t in firsts.items() if t < turn}
+        round_start = turn - turn % self.nwin
+        self.next_turn = turn
+        self.moved = bool(self.call_turns) and self.call_turns[-1] >= round_start
+        self.done = False
 
     def get(self, ticket_id: int) -> tuple[int, int] | None:
         """(N, windows) of a ticket some window calls in this run; None for the others."""
         with self.lock:
             i = self.index.get(ticket_id)
-            if i is None or (turn := self.turn_of[i]) < 0:
+            if i is None:
+                return None
+            if self.turn_of[i] < 0:
+                self._play(i)
+            if (turn := self.turn_of[i]) < 0:
                 return None
             c = self.comp_of[i]
             return bisect_left(self.turns[c], turn), sum(1 for t in self.first[c].values() if t <= turn)
 
     def as_dict(self) -> dict[int, tuple[int, int]]:
+        with self.lock:
+            self._play(None)
         return {tid: n for tid in self.index if (n := self.get(tid)) is not None}
 
     def _lines_of(self, code: str) -> list[int]:
         return [k for k, ends in enumerate(self.seg_end) if ends is None or code in ends]
 
+    def _place(self, k: int, code: str, key: tuple[Any, int]) -> int:
+        """Where an ordinary ticket of ``code`` issued at ``key`` (issued_at, id) goes in line
+        ``k``: in its service's part (a universal line: all ordinary tickets), by issue order."""
+        ends = self.seg_end[k]
+        lo = self.jump_len[k]
+        if ends is None:
+            hi = len(self.lines[k])
+        else:
+            for c, end in ends.items():  # the parts follow each other in the window's order
+                if c == code:
+                    hi = end
+                    break
+                lo = end
+        return bisect_left(self.lines[k], key, lo, hi, key=self.issue_key.__getitem__)
+
     def advance(self, new: list[tuple[Any, ...]]) -> bool:
         """Put newly issued tickets (rows as for the constructor) into the run, as if it had
         been made with them; False, and the run unchanged, unless every one is an ordinary
-        ticket issued after every ticket in it (of a service the run knows).
+        ticket (of a service the run knows).
 
-        Such a ticket goes at the end of its service's part of each line it is in, so the
-        run goes exactly as before until a window of one of those lines would pick past
-        that place (or finds nobody): the earliest such turn over the new tickets is where
-        the runs part. The calls from there on are made again; the ones before are kept.
-        Called with the run's lock held.
+        Such a ticket goes into its service's part of each line it is in, by issue order —
+        nearly always at its end; a ticket issued a moment before one another worker
+        committed first goes just before that one — so the run goes exactly as before
+        until a window of one of those lines would pick at or past that place (or finds
+        nobody): the earliest such turn over the new tickets is where the runs part. The
+        calls from there on are forgotten and played again when asked for
+        (:meth:`get`); the ones before are kept. Called with the run's lock held.
         """
         if not new:
             return True
         new = sorted(new, key=_ISSUE_ORDER)
-        last = self.last_issue
         for row in new:
             if (row[4] is not None or row[0] in self.index or row[1] not in self.comp
-                    or _jump_key(row, 0, self.overdue_before, self.hhmm) is not None
-                    or (last is not None and (row[3], row[0]) <= last)):
+                    or _jump_key(row, 0, self.overdue_before, self.hhmm) is not None):
                 return False
-            last = (row[3], row[0])
         # Where the runs part: the first pick at or past a new ticket's place in its lines.
+        # Only what has been played is known: a place no window has reached yet parts nothing.
         diverge = None
         fail = self.fail
         for row in new:
             for k in self._lines_of(row[1]):
-                ends = self.seg_end[k]
-                q = len(self.lines[k]) if ends is None else ends[row[1]]
+                q = self._place(k, row[1], (row[3], row[0]))
                 pos = self.pick_pos[k]
                 c = bisect_left(pos, q)
-                at = min(fail[w] for w in self.line_windows[k])
+                at = [fail[w] for w in self.line_windows[k] if fail[w] >= 0]
                 if c < len(pos):
-                    at = min(at, self.pick_turns[k][c])
-                diverge = at if diverge is None else min(diverge, at)
+                    at.append(self.pick_turns[k][c])
+                if at and (diverge is None or min(at) < diverge):
+                    diverge = min(at)
         if diverge is not None:  # keep the calls before it, forget the rest
-            j = bisect_left(self.call_turns, diverge)
-            turn_of = self.turn_of
-            for i in self.order[j:]:
-                turn_of[i] = -1
-            del self.order[j:], self.call_turns[j:]
-            for k in range(len(self.lines)):
-                c = bisect_left(self.pick_turns[k], diverge)
-                del self.pick_turns[k][c:], self.pick_pos[k][c:]
-                self.line_pos[k] = self.pick_pos[k][-1] + 1 if c else 0
-            self.fail = [t if t < diverge else -1 for t in fail]
-            self.first_pos = [0] * self.nwin
+            self._cut(diverge)
         for row in new:
             i = len(self.turn_of)
             self.turn_of.append(-1)
             self.comp_of.append(self.comp[row[1]])
+            self.issue_key.append((row[3], row[0]))
             self.index[row[0]] = i
             for k in self._lines_of(row[1]):
+                self.lines[k].insert(self._place(k, row[1], self.issue_key[i]), i)
                 ends = self.seg_end[k]
                 if ends is None:
-                    self.lines[k].append(i)
                     continue
-                self.lines[k].insert(ends[row[1]], i)
                 after = False  # its service's part and the ones after it grow by one
                 for code in ends:
                     after = after or code == row[1]
                     if after:
                         ends[code] += 1
-        self.last_issue = last
-        if diverge is not None:
-            round_start = diverge - diverge % self.nwin
-            moved = bool(self.call_turns) and self.call_turns[-1] >= round_start
-            self._play(diverge, moved)
-            self._index_turns(diverge, j)
         return True
 
 
@@ -425,47 +445,73 @@ def _rows(conn: sqlite3.Connection, day: str) -> list[tuple[Any, ...]]:
 #: these changes a waiting ticket's row (a ``ticket.*`` event other than ``ticket.issued``
 #: or ``day.reset`` does, and then the rows are read again whole).
 _ROWS_KEEP = frozenset({"ticket.issued"})
-_ROWS_NEW_SQL = _ROWS_SQL.replace("INDEXED BY tickets_waiting_order ", "") + " AND id > ?"
-_SLOTS_NEW_SQL = _SLOTS_SQL + " AND t.id > ?"
+#: The tickets issued since a read: a range of the primary key (the unary ``+`` keeps the
+#: planner off the (day, status) index, which would walk every waiting ticket of the day).
+_ROWS_NEW_SQL = (
+    "SELECT id, service_code, priority, issued_at, transfer_window, transferred_at, appointment_id "
+    "FROM tickets WHERE id > ? AND +day = ? AND +status = 'waiting'"
+)
+_SLOTS_NEW_SQL = (
+    "SELECT t.id, a.slot_start FROM tickets t JOIN appointments a ON a.id = t.appointment_id "
+    f"WHERE t.id > ? AND +t.day = ? AND +t.status = 'waiting' AND +t.priority = '{APPOINTMENT}'"
+)
 #: db key → (day, last event id, highest ticket id, rows) of the newest read
 _rows_cache: dict[str, tuple[str, int, int, list[tuple[Any, ...]]]] = {}
 
 
+def _top(cur: sqlite3.Connection | sqlite3.Cursor) -> int:
+    """The highest ticket id (a run has seen every ticket up to it)."""
+    return int(cur.execute("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0])
+
+
+def _issued_since(conn: sqlite3.Connection, day: str, top: int, seen: int, upto: int,
+                  unaffected: Callable[[str], bool]) -> tuple[list[tuple[Any, ...]], int] | None:
+    """The waiting tickets of ``day`` above id ``top`` (rows as :func:`_rows` gives them) and
+    the highest ticket id now, if every event after ``seen`` up to ``upto`` is of a type
+    ``unaffected`` says leaves what was read before as it was; else None."""
+    cur = conn.cursor()
+    cur.row_factory = None
+    try:
+        types = cur.execute("SELECT DISTINCT type FROM events WHERE id > ? AND id <= ?", (seen, upto)).fetchall()
+        if not all(unaffected(t[0]) for t in types):
+            return None
+        new = cur.execute(_ROWS_NEW_SQL, (top, day)).fetchall()
+        slots = dict(cur.execute(_SLOTS_NEW_SQL, (top, day)).fetchall()) if new else {}
+        if slots:
+            new = [r[:6] + (slots.get(r[0]),) for r in new]
+        return new, _top(cur)
+    finally:
+        cur.close()
+
+
+def _rows_unaffected(event_type: str) -> bool:
+    return event_type in _ROWS_KEEP or not event_type.startswith(("ticket.", "day."))
+
+
 def _current_rows(conn: sqlite3.Connection, key: str, day: str, last_event: int, *, store: bool
-                  ) -> list[tuple[Any, ...]]:
-    """Today's waiting rows as of ``last_event``, read in the caller's snapshot: the rows kept
-    from the previous read plus the tickets issued since, when nothing else happened to
-    tickets meanwhile — while kiosks issue, a run reads a handful of rows instead of every
-    waiting ticket — else every row again. ``store``: keep these rows for the next read (only
-    from a read snapshot: a write transaction's own rows may still be rolled back)."""
+                  ) -> tuple[list[tuple[Any, ...]], int]:
+    """Today's waiting rows as of ``last_event``, read in the caller's snapshot, and the
+    highest ticket id: the rows kept from the previous read plus the tickets issued since,
+    when nothing else happened to tickets meanwhile — while kiosks issue, a run reads a
+    handful of rows instead of every waiting ticket — else every row again. ``store``: keep
+    these rows for the next read (only from a read snapshot: a write transaction's own rows
+    may still be rolled back)."""
     with _lock:
         hit = _rows_cache.get(key)
-    rows: list[tuple[Any, ...]] | None = None
+    got: tuple[list[tuple[Any, ...]], int] | None = None
     if hit is not None and hit[0] == day and hit[1] <= last_event:
         _day, seen, top, kept = hit
         if seen == last_event:
-            rows = kept
-        else:
-            cur = conn.cursor()
-            cur.row_factory = None
-            try:
-                types = cur.execute("SELECT DISTINCT type FROM events WHERE id > ? AND id <= ?",
-                                    (seen, last_event)).fetchall()
-                if all(t[0] in _ROWS_KEEP or not t[0].startswith(("ticket.", "day.")) for t in types):
-                    new = cur.execute(_ROWS_NEW_SQL, (day, top)).fetchall()
-                    slots = dict(cur.execute(_SLOTS_NEW_SQL, (day, top)).fetchall()) if new else {}
-                    if slots:
-                        new = [r[:6] + (slots.get(r[0]),) for r in new]
-                    rows = kept + new if new else kept
-            finally:
-                cur.close()
-    if rows is None:
-        rows = _rows(conn, day)
+            got = kept, top
+        elif (since := _issued_since(conn, day, top, seen, last_event, _rows_unaffected)) is not None:
+            new, top = since
+            got = (kept + new if new else kept), top
+    if got is None:
+        got = _rows(conn, day), _top(conn)
     if store:
-        top = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0])
         with _lock:
-            _rows_cache[key] = (day, last_event, top, rows)
-    return rows
+            _rows_cache[key] = (day, last_event, got[1], got[0])
+    return got
 
 
 def people_ahead(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) -> int:
@@ -537,6 +583,9 @@ def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) ->
     """
     if conn.in_transaction:
         return ahead_and_windows(conn, key, h, ticket_id)
+    shared = ahead_shared.ask(ticket_id, h.day)  # the run all worker processes share, if any
+    if shared is not None:
+        return shared
     flight = _flight(key)
     with flight.cond:
         wanted = flight.started + 1  # the next run to take its snapshot does so after our commit
@@ -593,11 +642,10 @@ def _open_run(conn: sqlite3.Connection, key: str, h: Hall, state: tuple[Any, ...
     runs = _advanced(conn, key, state)
     if runs is not None:
         return runs
-    rows = _current_rows(conn, key, h.day, int(state[1]), store=state[-1] is None)
+    rows, top = _current_rows(conn, key, h.day, int(state[1]), store=state[-1] is None)
     windows = load_windows(conn)
     run = _Run(rows, [w for w in windows if w.status == "open"], h)
-    run.state = state
-    run.top = int(conn.execute("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0])
+    run.state, run.top = state, top
     return _Runs(run)
 
 
@@ -626,20 +674,10 @@ def _advanced(conn: sqlite3.Connection, key: str, state: tuple[Any, ...]) -> _Ru
             return None
         if old[1] >= state[1]:
             return runs  # already there or past it (another caller brought it on): as good
-        cur = conn.cursor()
-        cur.row_factory = None
-        try:
-            types = cur.execute("SELECT DISTINCT type FROM events WHERE id > ? AND id <= ?",
-                                (old[1], state[1])).fetchall()
-            if any(t[0] not in _ADVANCE_OVER for t in types):
-                return None
-            new = cur.execute(_ROWS_NEW_SQL, (state[0], run.top)).fetchall()
-            slots = dict(cur.execute(_SLOTS_NEW_SQL, (state[0], run.top)).fetchall()) if new else {}
-            top = int(cur.execute("SELECT COALESCE(MAX(id), 0) FROM tickets").fetchone()[0])
-        finally:
-            cur.close()
-        if slots:
-            new = [r[:6] + (slots.get(r[0]),) for r in new]
+        since = _issued_since(conn, state[0], run.top, old[1], state[1], _ADVANCE_OVER.__contains__)
+        if since is None:
+            return None
+        new, top = since
         if not run.advance(new):
             return None
         run.state, run.top = state, top
@@ -649,6 +687,18 @@ def _advanced(conn: sqlite3.Connection, key: str, state: tuple[Any, ...]) -> _Ru
 
 def ahead_and_windows(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) -> tuple[int, int]:
     """(N, windows calling them) of a waiting ticket; (0, 0) for one nobody would call."""
+    return _answers(conn, key, h, [ticket_id])[ticket_id]
+
+
+def answer_batch(conn: sqlite3.Connection, key: str, h: Hall, ticket_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(N, windows) of tickets committed before the call, all from one snapshot taken now
+    (what the keeper of ``serve --workers N`` answers, :mod:`~queue_server.queue.ahead_keeper`)."""
+    if conn.in_transaction:
+        raise RuntimeError("answer_batch takes its own snapshot: call it outside a transaction")
+    return _answers(conn, key, h, ticket_ids)
+
+
+def _answers(conn: sqlite3.Connection, key: str, h: Hall, ticket_ids: list[int]) -> dict[int, tuple[int, int]]:
     own = not conn.in_transaction
     if own:
         conn.execute("BEGIN")  # one snapshot: the state key and the rows agree
@@ -661,14 +711,17 @@ def ahead_and_windows(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: in
             runs = _open_run(conn, key, h, state)
             with _lock:
                 _cache[key] = (state, runs)
-        n = runs.open.get(ticket_id)
-        if n is not None:
-            return n
-        everyone = runs.all
-        if everyone is None:
-            rows = _current_rows(conn, key, h.day, int(state[1]), store=state[-1] is None)
-            everyone = runs.all = _Run(rows, load_windows(conn), h)
-        return everyone.get(ticket_id) or (0, 0)
+        out: dict[int, tuple[int, int]] = {}
+        for ticket_id in ticket_ids:
+            n = runs.open.get(ticket_id)
+            if n is None:
+                everyone = runs.all
+                if everyone is None:
+                    rows, _top_id = _current_rows(conn, key, h.day, int(state[1]), store=state[-1] is None)
+                    everyone = runs.all = _Run(rows, load_windows(conn), h)
+                n = everyone.get(ticket_id) or (0, 0)
+            out[ticket_id] = n
+        return out
     finally:
         if own:
             conn.execute("COMMIT")
