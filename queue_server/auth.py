@@ -160,6 +160,17 @@ def clear_cache() -> None:
         _cache.clear()
 
 
+def _not_good(revoked_at: float | None, expires_at: float | None, user_id: int | None, user_active: Any,
+              t: float) -> str | None:
+    """Why a token row is no longer good at time ``t`` (an error code), or None if it is:
+    revoked, a login of a deactivated user, or expired."""
+    if revoked_at is not None or (user_id is not None and not user_active):
+        return "invalid_token"
+    if expires_at is not None and t >= expires_at:
+        return "token_expired"
+    return None
+
+
 def verify_token(db: Database, token: str, *, now: float | None = None) -> Principal:
     """The principal behind ``token``; :class:`Unauthorized` if unknown, revoked or expired."""
     if not token or len(token) > 200:
@@ -181,10 +192,11 @@ def verify_token(db: Database, token: str, *, now: float | None = None) -> Princ
         "FROM tokens t LEFT JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?",
         (th,),
     ).fetchone()
-    if row is None or row[5] is not None or (row[3] is not None and not row[8]):
+    if row is None:
         raise Unauthorized("invalid_token")
-    if row[4] is not None and t >= row[4]:
-        raise Unauthorized("token_expired")
+    wrong = _not_good(row[5], row[4], row[3], row[8], t)
+    if wrong is not None:
+        raise Unauthorized(wrong)
     p = Principal(token_id=row[0], role=row[1], name=row[2], user_id=row[3], user_name=row[6],
                   staff_no=row[7], expires_at=row[4], window=row[9])
     with _cache_lock:
@@ -207,7 +219,7 @@ def withdrawn_tokens(conn: sqlite3.Connection, token_ids: Iterable[int], *, now:
         for tid, expires, revoked, user_id, active in conn.execute(
                 "SELECT t.id, t.expires_at, t.revoked_at, t.user_id, u.active FROM tokens t "
                 f"LEFT JOIN users u ON u.id = t.user_id WHERE t.id IN ({','.join('?' * len(part))})", part):
-            if revoked is None and (expires is None or t < expires) and (user_id is None or active):
+            if _not_good(revoked, expires, user_id, active, t) is None:
                 good.add(tid)
     return set(ids) - good
 

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from sqlite_utils import Database
 
 from queue_server.background import BackgroundThread
+from queue_server.slots import released
 
 _write_locks: dict[str, threading.Lock] = {}
 _write_locks_guard = threading.Lock()
@@ -163,7 +164,8 @@ def write_tx(db: Database) -> Iterator[sqlite3.Connection]:
             durability = _durability_for(db)
             ticket = durability.committed() if durability is not None else 0
     if durability is not None:
-        durability.wait(ticket)
+        with released():  # an fsync takes milliseconds of nobody's CPU: lend the work slot
+            durability.wait(ticket)
 
 
 class Durability:

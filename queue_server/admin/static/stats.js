@@ -57,7 +57,10 @@
   function label(r) { return Ad.lang === "en" ? (r.label_en || r.label) : r.label; }
 
   async function load() {
-    current = await api("GET", `/api/stats/queue?${query()}`);
+    const mine = Yc.newest("figures");
+    const got = await api("GET", `/api/stats/queue?${query()}`);
+    if (!mine()) return;
+    current = got;
     const cols = COLS.filter((c) => !["open_s", "idle_s"].includes(c[0]) || ["window", "clerk"].includes(current.group));
     const rows = [...current.rows, current.total];
     table("stats-table", [t("分组", "Group"), ...cols.map((c) => ({ t: t(c[1], c[2]), n: 1 }))], rows.map((r) =>
@@ -95,7 +98,9 @@
   async function providers() {
     const box = document.getElementById("providers");
     const d = Ad.form("stats-form");
+    const mine = Yc.newest("providers");
     const r = await api("GET", `/api/stats/providers?from=${d.from}&to=${d.to}`);
+    if (!mine()) return;
     box.replaceChildren(...r.providers.map((p) => {
       const card = el("div", { class: "card provider", dataset: { provider: p.name } }, el("h3", {}, t(p.title, p.title_en)));
       if (p.error) { card.append(el("p", { class: "muted" }, p.error)); return card; }

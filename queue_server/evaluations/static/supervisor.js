@@ -145,9 +145,11 @@
 
   // --- rectification cases -------------------------------------------------------------
   async function loadCases() {
+    const mine = Yc.newest("cases");
     try {
       const st = $("case-status").value;
       const data = await api("/api/rectifications" + (st ? "?status=" + encodeURIComponent(st) : ""));
+      if (!mine()) return;
       const rows = data.rectifications;
       const tbody = $("case-body");
       tbody.textContent = "";
@@ -299,8 +301,10 @@
     if (lv === "bad") q.set("bad", "1"); else if (lv) q.set("level", lv);
     if ($("ev-channel").value) q.set("channel", $("ev-channel").value);
     if ($("ev-window").value) q.set("window", $("ev-window").value);
+    const mine = Yc.newest("evaluations");
     try {
       const data = await api("/api/evaluations?" + q.toString());
+      if (!mine()) return;
       const tbody = $("ev-body");
       tbody.textContent = "";
       for (const e of data.evaluations) {
@@ -324,8 +328,10 @@
   const pct = (x) => (x === null || x === undefined ? "—" : (x * 100).toFixed(1) + "%");
   async function loadFigures() {
     const q = new URLSearchParams({ from: $("fg-from").value, to: $("fg-to").value, group: $("fg-group").value });
+    const mine = Yc.newest("figures");
     try {
       const data = await api("/api/stats/evaluations?" + q.toString());
+      if (!mine()) return;
       const tbody = $("fg-body");
       tbody.textContent = "";
       const label = (r) => {
@@ -352,14 +358,13 @@
   const KIND = { holiday: ["放假", "Holiday"], workday: ["上班", "Working day"] };
   const SOURCE = { official: ["国务院安排", "Official"], statutory: ["法定节假日", "Statutory"], hall: ["本厅录入", "Entered"] };
   const WEEKDAY = [["周日", "Sun"], ["周一", "Mon"], ["周二", "Tue"], ["周三", "Wed"], ["周四", "Thu"], ["周五", "Fri"], ["周六", "Sat"]];
-  let calendarLoads = 0;  // only the newest request draws: an earlier, slower one must not
-  async function loadCalendar() {  // put back the year the user just left
+  async function loadCalendar() {
     const year = $("cal-year").value;
-    const load = ++calendarLoads;
+    const mine = Yc.newest("calendar");
     try {
       const data = await api("/api/evaluations/calendar" + (year ? "?year=" + encodeURIComponent(year) : ""));
       // A newer load, or a year typed meanwhile (the tab's first load answering late): not ours.
-      if (load !== calendarLoads || $("cal-year").value !== year) return;
+      if (!mine() || $("cal-year").value !== year) return;
       if (!year) $("cal-year").value = String(data.year);
       Yc.text("cal-state", data.provisional
         ? L(`${data.year} 年：国务院放假安排未收录，按法定节假日计算，期限暂定`,
@@ -390,7 +395,7 @@
           td(span("badge " + d.source, pick(SOURCE, d.source))), td(text || "—"), cell);
         tbody.append(tr);
       }
-    } catch (e) { if (load === calendarLoads) msg(e.message); }
+    } catch (e) { if (mine()) msg(e.message); }
   }
   async function removeDay(day) {
     try {

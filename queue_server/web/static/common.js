@@ -269,5 +269,15 @@ const Yc = (() => {
     return { contact() { lastOk = Date.now(); } };
   }
 
-  return { params, token, text, make, stream, clock, voiceQueue, windowName, timeOf, watchLink };
+  /** A request's "am I still the newest of my kind?": call it before sending, ask the returned
+   *  function after the answer. A page draws only the newest answer, so an earlier, slower one
+   *  (a first load, a filter changed twice) never puts back what the user has just left. */
+  const latest = {};
+  function newest(kind) {
+    const n = (latest[kind] || 0) + 1;
+    latest[kind] = n;
+    return () => latest[kind] === n;
+  }
+
+  return { params, token, text, make, stream, clock, voiceQueue, windowName, timeOf, watchLink, newest };
 })();
