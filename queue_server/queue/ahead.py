@@ -195,6 +195,13 @@ class _Run:
         self.first_pos = [0] * nwin
         self.turns: dict[str, list[int]] = {}  # component → turns of its calls, ascending
         self.first: dict[str, dict[int, int]] = {}  # component → window index → its first turn
+        # One component (a 综合窗口 is open, or the windows chain every service together):
+        # every call is its own, so its turns are the calls' turns — the same list.
+        comps = set(comp.values())
+        self.single = comps.pop() if len(comps) == 1 else None
+        if self.single is not None:
+            self.turns[self.single] = self.call_turns
+            self.first[self.single] = {}
         # Played lazily: as far as the tickets asked about (:meth:`get`); the next turn to
         # play, whether somebody was called earlier in its round, and whether a whole round
         # has called nobody (the run is over).
@@ -262,6 +269,15 @@ class _Run:
         """Add the calls from ``order[j]`` on to the lookup tables (turns per component, first
         turn per window)."""
         nwin, turns, first, comp_of = self.nwin, self.turns, self.first, self.comp_of
+        if self.single is not None:  # the turns are already there (call_turns): the firsts only
+            firsts = first[self.single]
+            if len(firsts) < nwin:
+                for t in self.call_turns[j:]:
+                    if t % nwin not in firsts:
+                        firsts[t % nwin] = t
+                        if len(firsts) == nwin:
+                            break
+            return
         for i, t in zip(self.order[j:], self.call_turns[j:], strict=True):
             c = comp_of[i]
             lst = turns.get(c)
