@@ -355,3 +355,36 @@ def test_worker_processes_ask_one_keeper_and_get_what_they_would_count_themselve
     finally:
         ahead_shared.use(None)
         keeper.close()
+
+
+def test_a_keeper_that_fails_leaves_the_workers_counting_at_once(db, clock):
+    """The keeper's loop dying (a bug) closes its connections and its socket: a worker
+    waiting on it gets the same N by counting itself, without waiting out ASK_TIMEOUT_S."""
+    import time
+
+    from queue_server.db import db_path
+    from queue_server.queue import ahead_shared
+    from queue_server.queue.ahead_keeper import Keeper
+
+    _hall(db, clock)
+    clear_cache()
+    keeper = Keeper(db_path(db), clock=clock)
+
+    def broken(_db, _pending):
+        raise RuntimeError("a bug in the keeper")
+
+    keeper._answer = broken  # type: ignore[method-assign]
+    keeper.start()
+    ahead_shared.use(keeper.path)
+    try:
+        for code in ("A1", "B1"):
+            ahead_shared.use(keeper.path)  # asks again at once (not RETRY_AFTER_S later)
+            t0 = time.monotonic()
+            t = q.issue_ticket(db, code, clock=clock)
+            assert time.monotonic() - t0 < ahead_shared.ASK_TIMEOUT_S / 2
+            clear_cache()
+            assert t["waiting_ahead"] == q.get_ticket(db, t["id"], clock=clock)["waiting_ahead"]
+        assert keeper.answered == 0
+    finally:
+        ahead_shared.use(None)
+        keeper.close()

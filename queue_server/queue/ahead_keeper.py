@@ -59,52 +59,61 @@ class Keeper:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def serve(self) -> None:
-        db = open_db(self.db_path)
         try:
-            self._loop(db)
+            db = open_db(self.db_path)
+            try:
+                self._loop(db)
+            finally:
+                db.conn.close()
+        except Exception as exc:  # noqa: BLE001 — reported; the workers count by themselves
+            print(f"queue-server: 前面还有 N 人 keeper stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
         finally:
-            db.conn.close()
+            # Nobody listening: a worker's connect fails at once and it counts by itself,
+            # instead of waiting ASK_TIMEOUT_S for a keeper that is gone.
+            self.listener.close()
 
     def _loop(self, db: Any) -> None:
         sel = selectors.DefaultSelector()
         sel.register(self.listener, selectors.EVENT_READ)
         buffers: dict[socket.socket, bytes] = {}
         pending: list[tuple[socket.socket, int, str]] = []
-        while not self._stopping:
-            for key, _mask in sel.select(timeout=0 if pending else None):
-                sock: Any = key.fileobj
-                if sock is self.listener:
+        try:
+            while not self._stopping:
+                for key, _mask in sel.select(timeout=0 if pending else None):
+                    sock: Any = key.fileobj
+                    if sock is self.listener:
+                        try:
+                            conn, _addr = self.listener.accept()
+                        except OSError:  # closed: the server is stopping
+                            self._stopping = True
+                            break
+                        conn.settimeout(1.0)  # reads follow the selector; a send is 8 bytes to a waiting worker
+                        sel.register(conn, selectors.EVENT_READ)
+                        buffers[conn] = b""
+                        continue
                     try:
-                        conn, _addr = self.listener.accept()
-                    except OSError:  # closed: the server is stopping
-                        self._stopping = True
-                        break
-                    conn.settimeout(1.0)  # reads follow the selector; a send is 8 bytes to a waiting worker
-                    sel.register(conn, selectors.EVENT_READ)
-                    buffers[conn] = b""
-                    continue
-                try:
-                    data = sock.recv(65536)
-                except OSError:
-                    data = b""
-                if not data:
-                    sel.unregister(sock)
-                    sock.close()
-                    buffers.pop(sock, None)
-                    continue
-                buf = buffers[sock] + data
-                while len(buf) >= ASK.size:
-                    tid, day = ASK.unpack_from(buf)
-                    pending.append((sock, tid, day.decode()))
-                    buf = buf[ASK.size:]
-                buffers[sock] = buf
-            if pending and not self._stopping:
-                self._answer(db, pending)
-                pending = []
-        for key in list(sel.get_map().values()):
-            if key.fileobj is not self.listener:
-                key.fileobj.close()  # type: ignore[union-attr]
-        sel.close()
+                        data = sock.recv(65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        sel.unregister(sock)
+                        sock.close()
+                        buffers.pop(sock, None)
+                        continue
+                    buf = buffers[sock] + data
+                    while len(buf) >= ASK.size:
+                        tid, day = ASK.unpack_from(buf)
+                        pending.append((sock, tid, day.decode()))
+                        buf = buf[ASK.size:]
+                    buffers[sock] = buf
+                if pending and not self._stopping:
+                    self._answer(db, pending)
+                    pending = []
+        finally:  # the workers waiting on a connection see it close and count by themselves
+            for key in list(sel.get_map().values()):
+                if key.fileobj is not self.listener:
+                    key.fileobj.close()  # type: ignore[union-attr]
+            sel.close()
 
     def _answer(self, db: Any, pending: list[tuple[socket.socket, int, str]]) -> None:
         answers: dict[int, tuple[int, int]] = {}
