@@ -10,8 +10,9 @@ answers for all of them, over a Unix socket in a private directory:
 
 * a worker that has committed a ticket sends its id and business day
   (:func:`ask`; 4 + 10 bytes) and waits, without its work slot, for (N, windows);
-* the keeper reads every question that has arrived, takes *one* snapshot after them (each
-  was sent after its ticket's commit, so the snapshot holds every asked ticket) and answers
+* the keeper reads every question that has arrived (after the first, it waits for more as
+  long as its last answer took, at most 5 ms), takes *one* snapshot after them (each was
+  sent after its ticket's commit, so the snapshot holds every asked ticket) and answers
   them all from one run — questions arriving while it works wait for the next snapshot,
   like a group commit;
 * "don't know" (another day, an error) and a keeper that does not answer in
