@@ -599,10 +599,11 @@ def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) ->
     """
     if conn.in_transaction:
         return ahead_and_windows(conn, key, h, ticket_id)
-    shared = ahead_shared.ask(ticket_id, h.day)  # the run all worker processes share, if any
+    flight = _flight(key)
+    # The run all worker processes share, if any (told how many of ours are about to ask).
+    shared = ahead_shared.ask(ticket_id, h.day, flight.issuing)
     if shared is not None:
         return shared
-    flight = _flight(key)
     with flight.cond:
         wanted = flight.started + 1  # the next run to take its snapshot does so after our commit
     while True:

@@ -108,13 +108,16 @@ class Keeper:
                         buffers.pop(sock, None)
                         continue
                     buf = buffers[sock] + data
-                    if not pending and len(buf) >= ASK.size:
-                        # Gather: the questions of the next moment share this answer's run —
-                        # wait as long as the last answer took (a batch costs about the
-                        # same for one ticket as for twenty), at most MAX_GATHER_S.
-                        answer_at = time.monotonic() + min(self.last_answer_s, MAX_GATHER_S)
                     while len(buf) >= ASK.size:
-                        tid, day = ASK.unpack_from(buf)
+                        tid, day, others = ASK.unpack_from(buf)
+                        if not pending:
+                            answer_at = 0.0
+                        if others and not answer_at:
+                            # Gather: other issuers of that worker are about to ask; their
+                            # questions share this answer's run if it waits as long as the
+                            # last answer took (a batch costs about the same for one ticket
+                            # as for twenty), at most MAX_GATHER_S. A lone question: at once.
+                            answer_at = time.monotonic() + min(self.last_answer_s, MAX_GATHER_S)
                         pending.append((sock, tid, day.decode()))
                         buf = buf[ASK.size:]
                     buffers[sock] = buf

@@ -10,8 +10,9 @@ answers for all of them, over a Unix socket in a private directory:
 
 * a worker that has committed a ticket sends its id and business day
   (:func:`ask`; 4 + 10 bytes) and waits, without its work slot, for (N, windows);
-* the keeper reads every question that has arrived (after the first, it waits for more as
-  long as its last answer took, at most 5 ms), takes *one* snapshot after them (each was
+* the keeper reads every question that has arrived (when a question says that other
+  issuers of its worker are inside their write transaction, it waits for more as long as
+  its last answer took, at most 5 ms), takes *one* snapshot after them (each was
   sent after its ticket's commit, so the snapshot holds every asked ticket) and answers
   them all from one run — questions arriving while it works wait for the next snapshot,
   like a group commit;
@@ -33,7 +34,7 @@ import time
 
 from queue_server.slots import released
 
-ASK = struct.Struct("!q10s")  # ticket id, business day (YYYY-MM-DD)
+ASK = struct.Struct("!q10sH")  # ticket id, business day (YYYY-MM-DD), issuers still in a transaction
 ANSWER = struct.Struct("!ii")  # N, windows; N = -1: don't know
 #: How long a worker waits for the keeper before counting by itself.
 ASK_TIMEOUT_S = 2.0
@@ -52,9 +53,11 @@ def use(path: str | None) -> None:
     _local.__dict__.clear()
 
 
-def ask(ticket_id: int, day: str) -> tuple[int, int] | None:
+def ask(ticket_id: int, day: str, others: int = 0) -> tuple[int, int] | None:
     """(N, windows) of a just-committed ticket from the keeper; None when there is no keeper,
-    it does not know, or it does not answer (the caller then counts by itself)."""
+    it does not know, or it does not answer (the caller then counts by itself). ``others``:
+    issuers of this process inside their write transaction now — their questions follow in
+    a moment, so the keeper waits for them (a lone question is answered at once)."""
     global _down_until
     if _path is None or time.monotonic() < _down_until:
         return None
@@ -66,7 +69,7 @@ def ask(ticket_id: int, day: str) -> tuple[int, int] | None:
             sock.connect(_path)
             _local.sock = sock
         with released():
-            sock.sendall(ASK.pack(ticket_id, day.encode()))
+            sock.sendall(ASK.pack(ticket_id, day.encode(), min(others, 65535)))
             got = b""
             while len(got) < ANSWER.size:
                 chunk = sock.recv(ANSWER.size - len(got))
