@@ -24,12 +24,25 @@ from tests.support.kiosk_harness import Driver, run_scenario
 from tests.support.kiosk_server import HallServer, start_hall
 
 ROOT = Path(__file__).resolve().parent.parent
-TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _hall_zone() -> str:
+    """Asia/Shanghai, unless it is too late or too early there now for the same-day slots
+    these tests book (from 30 minutes back to 3½ hours ahead): then a whole-hour zone where
+    it is about 11:00, so that the tests assert whatever the hour CI runs at."""
+    if 8 <= dt.datetime.now(ZoneInfo("Asia/Shanghai")).hour < 19:
+        return "Asia/Shanghai"
+    east = (11 - dt.datetime.now(dt.timezone.utc).hour + 12) % 24 - 12  # local = UTC + east hours
+    return f"Etc/GMT{-east:+d}"  # POSIX sign: Etc/GMT-8 is UTC+8
+
+
+HALL_ZONE = _hall_zone()
+TZ = ZoneInfo(HALL_ZONE)
 
 
 @pytest.fixture(scope="module")
 def hall(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    server = start_hall(tmp_path_factory.mktemp("hall"), free_port())
+    server = start_hall(tmp_path_factory.mktemp("hall"), free_port(), {"timezone": HALL_ZONE})
     yield server
     server.stop()
 
@@ -236,7 +249,7 @@ def test_the_check_in_screen_invites_a_swipe(hall: HallServer, shots: str, varia
 
 @pytest.fixture(scope="module")
 def closed_hall(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    server = start_hall(tmp_path_factory.mktemp("closed"), free_port())
+    server = start_hall(tmp_path_factory.mktemp("closed"), free_port(), {"timezone": HALL_ZONE})
     today = dt.datetime.now(TZ).date().isoformat()
     server.api("PUT", "/api/admin/hours", json={"closed_days": {today: "系统升级"}})
     server.api("PUT", "/api/settings/enforce_opening_hours", json={"value": True})

@@ -84,9 +84,20 @@ def serve(db_path: Path, port: int, threads: int = 8) -> tuple[Any, threading.Th
     return server, thread
 
 
-def start_hall(tmp: Path, port: int) -> HallServer:
+def start_hall(tmp: Path, port: int, settings: dict[str, Any] | None = None) -> HallServer:
+    """The demo hall served on ``port``; ``settings`` are set before it serves."""
     db_path = tmp / "hall.db"
     made = seed_hall(db_path)
+    if settings:
+        from queue_server.db import connect
+        from queue_server.settings import set_setting
+
+        db = connect(db_path)
+        try:
+            for name, value in settings.items():
+                set_setting(db, name, value)
+        finally:
+            db.conn.close()
     server, thread = serve(db_path, port)
     (tmp / "hall.json").write_text(json.dumps(made, ensure_ascii=False), encoding="utf-8")
     return HallServer(f"http://127.0.0.1:{port}", port, db_path, made["tokens"],
