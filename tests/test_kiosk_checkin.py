@@ -32,7 +32,7 @@ def _hall_zone() -> str:
     it is about 11:00, so that the tests assert whatever the hour CI runs at."""
     if 8 <= dt.datetime.now(ZoneInfo("Asia/Shanghai")).hour < 19:
         return "Asia/Shanghai"
-    east = (11 - dt.datetime.now(dt.timezone.utc).hour + 12) % 24 - 12  # local = UTC + east hours
+    east = (11 - dt.datetime.now(dt.UTC).hour + 12) % 24 - 12  # local = UTC + east hours
     return f"Etc/GMT{-east:+d}"  # POSIX sign: Etc/GMT-8 is UTC+8
 
 
