@@ -12,7 +12,6 @@
   const $ = (id) => document.getElementById(id);
   const en = () => body.dataset.lang === "en";
   const L = (zh, eng) => (en() ? eng : zh);
-  let token = sessionStorage.getItem(KEY) || "";
   let data = null;          // GET /api/devices/overview
   let selected = null;      // {kind: "device"|"printer", name}
   let detail = null;        // GET /api/devices/<name>
@@ -41,32 +40,14 @@
   const pick = (table, k) => (table[k] ? L(table[k][0], table[k][1]) : (k || ""));
   const RANK = { ok: 0, unknown: 1, warning: 2, error: 3, stale: 4 };
 
-  function msg(text, ok) {
-    const m = $("msg");
-    m.textContent = text;
-    m.className = ok ? "msg ok" : "msg";
-    m.hidden = false;
-    clearTimeout(msg.t);
-    msg.t = setTimeout(() => { m.hidden = true; }, 4000);
-  }
 
-  async function api(path, opts) {
-    const o = opts || {};
-    const headers = { Authorization: "Bearer " + token, Accept: "application/json" };
-    if (o.json !== undefined) headers["Content-Type"] = "application/json";
-    const r = await fetch(path, { method: o.method || "GET", headers, cache: "no-store",
-      body: o.json !== undefined ? JSON.stringify(o.json) : undefined });
-    const d = await r.json().catch(() => ({}));
-    if (r.status === 401) { logout(); throw new Error(L("登录已过期，请重新登录", "Session expired; log in again")); }
-    if (!r.ok) throw new Error(d.error ? L(d.error.message, d.error.message_en) : "HTTP " + r.status);
-    return d;
-  }
 
   function view(name) { for (const id of ["view-login", "view-main"]) $(id).hidden = id !== name; }
-  function logout() {
-    if (token) fetch("/api/logout", { method: "POST", headers: { Authorization: "Bearer " + token } }).catch(() => {});
-    token = ""; sessionStorage.removeItem(KEY); clearInterval(timer); view("view-login");
-  }
+  // The login, the API with its token, the flash line and logging out (common.js).
+  const session = Yc.staffSession(KEY, L, () => { clearInterval(timer); view("view-login"); });
+  const api = session.api;
+  const msg = session.msg;
+  const logout = () => session.logout();
 
   async function start() {
     try {
@@ -87,7 +68,7 @@
         body: JSON.stringify({ username: $("login-user").value, password: $("login-pass").value }) });
       const d = await r.json();
       if (!r.ok) throw new Error(d.error ? L(d.error.message, d.error.message_en) : "HTTP " + r.status);
-      token = d.token; sessionStorage.setItem(KEY, token);
+      session.login(d.token);
       $("login-pass").value = "";
       start();
     } catch (e) { msg(e.message); }
@@ -392,5 +373,5 @@
     } catch (e) { msg(e.message); }
   }
 
-  if (token) start(); else view("view-login");
+  if (session.token) start(); else view("view-login");
 })();

@@ -10,7 +10,6 @@
   const $ = (id) => document.getElementById(id);
   const en = () => body.dataset.lang === "en";
   const L = (zh, eng) => (en() ? eng : zh);
-  let token = sessionStorage.getItem(KEY) || "";
   let tab = "cases";
   let selected = null;
   let reasons = [];
@@ -30,34 +29,16 @@
     2: ["不满意", "Dissatisfied"], 1: ["非常不满意", "Very dissatisfied"] };
   const pick = (table, k) => (table[k] ? L(table[k][0], table[k][1]) : k);
 
-  function msg(text, ok) {
-    const m = $("msg");
-    m.textContent = text;
-    m.className = ok ? "msg ok" : "msg";
-    m.hidden = false;
-    clearTimeout(msg.t);
-    msg.t = setTimeout(() => { m.hidden = true; }, 4000);
-  }
 
-  async function api(path, opts) {
-    const o = opts || {};
-    const headers = { Authorization: "Bearer " + token };
-    if (o.json !== undefined) headers["Content-Type"] = "application/json";
-    const r = await fetch(path, { method: o.method || "GET", headers, cache: "no-store",
-      body: o.json !== undefined ? JSON.stringify(o.json) : undefined });
-    const data = await r.json().catch(() => ({}));
-    if (r.status === 401) { logout(); throw new Error(L("登录已过期，请重新登录", "Session expired; log in again")); }
-    if (!r.ok) throw new Error(data.error ? L(data.error.message, data.error.message_en) : "HTTP " + r.status);
-    return data;
-  }
 
   function view(name) {
     for (const id of ["view-login", "view-main"]) $(id).hidden = id !== name;
   }
-  function logout() {
-    if (token) fetch("/api/logout", { method: "POST", headers: { Authorization: "Bearer " + token } }).catch(() => {});
-    token = ""; sessionStorage.removeItem(KEY); clearInterval(timer); view("view-login");
-  }
+  // The login, the API with its token, the flash line and logging out (common.js).
+  const session = Yc.staffSession(KEY, L, () => { clearInterval(timer); view("view-login"); });
+  const api = session.api;
+  const msg = session.msg;
+  const logout = () => session.logout();
 
   async function start() {
     try {
@@ -84,7 +65,7 @@
         body: JSON.stringify({ username: $("login-user").value, password: $("login-pass").value }) });
       const data = await r.json();
       if (!r.ok) throw new Error(data.error ? L(data.error.message, data.error.message_en) : "HTTP " + r.status);
-      token = data.token; sessionStorage.setItem(KEY, token);
+      session.login(data.token);
       start();
     } catch (e) { msg(e.message); }
   });
@@ -425,5 +406,5 @@
   const weekAgo = new Date(today.getTime() - 6 * 86400000);
   $("fg-from").value = iso(weekAgo); $("fg-to").value = iso(today);
 
-  if (token) start(); else view("view-login");
+  if (session.token) start(); else view("view-login");
 })();

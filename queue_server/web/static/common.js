@@ -279,5 +279,41 @@ const Yc = (() => {
     return () => latest[kind] === n;
   }
 
-  return { params, token, text, make, stream, clock, voiceQueue, windowName, timeOf, watchLink, newest };
+  /** A staff page's login (the token kept in sessionStorage under ``key``): ``api`` calls the
+   *  JSON API with it in a header (a 401 logs out; an error is thrown with the API's message in
+   *  the page's language, ``L``), ``msg`` flashes a line in #msg for 4 s, ``logout`` ends the
+   *  session and calls ``onLogout`` (which shows the login form again). */
+  function staffSession(key, L, onLogout) {
+    let flashTimer = null;
+    const s = {
+      token: sessionStorage.getItem(key) || "",
+      login(tok) { s.token = tok; sessionStorage.setItem(key, tok); },
+      logout() {
+        if (s.token) fetch("/api/logout", { method: "POST", headers: { Authorization: "Bearer " + s.token } }).catch(() => {});
+        s.token = ""; sessionStorage.removeItem(key); onLogout();
+      },
+      async api(path, opts) {
+        const o = opts || {};
+        const headers = { Authorization: "Bearer " + s.token, Accept: "application/json" };
+        if (o.json !== undefined) headers["Content-Type"] = "application/json";
+        const r = await fetch(path, { method: o.method || "GET", headers, cache: "no-store",
+          body: o.json !== undefined ? JSON.stringify(o.json) : undefined });
+        const d = await r.json().catch(() => ({}));
+        if (r.status === 401) { s.logout(); throw new Error(L("登录已过期，请重新登录", "Session expired; log in again")); }
+        if (!r.ok) throw new Error(d.error ? L(d.error.message, d.error.message_en) : "HTTP " + r.status);
+        return d;
+      },
+      msg(line, ok) {
+        const m = document.getElementById("msg");
+        m.textContent = line;
+        m.className = ok ? "msg ok" : "msg";
+        m.hidden = false;
+        clearTimeout(flashTimer);
+        flashTimer = setTimeout(() => { m.hidden = true; }, 4000);
+      },
+    };
+    return s;
+  }
+
+  return { params, token, text, make, stream, clock, voiceQueue, windowName, timeOf, watchLink, newest, staffSession };
 })();
