@@ -140,6 +140,29 @@ def write_lock(db: Database) -> Iterator[sqlite3.Connection]:
                 plock.release()
 
 
+def rebuild_tables(conn: sqlite3.Connection, statements: list[str], what: str, check: str | None = None) -> None:
+    """Run a migration that rebuilds tables (create new, copy, drop, rename) in one
+    transaction with foreign keys off — SQLite's way to change a constraint — and refuse it,
+    rolled back, if a foreign key no longer holds afterwards (``check``: the one table to
+    check; None: every table). ``what`` names the tables in the error."""
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for sql in statements:
+                conn.execute(sql)
+            pragma = f"PRAGMA foreign_key_check({check})" if check else "PRAGMA foreign_key_check"
+            bad = conn.execute(pragma).fetchall()
+            if bad:
+                raise RuntimeError(f"foreign key check failed after rebuilding {what}: {bad[:3]}")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
 @contextmanager
 def write_tx(db: Database) -> Iterator[sqlite3.Connection]:
     """A ``BEGIN IMMEDIATE`` transaction, serialised in-process first, that is on disk when

@@ -16,6 +16,8 @@ from __future__ import annotations
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from queue_server.db import rebuild_tables
+
 #: The core's set keeps the name every hall database already records.
 migrations = Migrations("yichuang")
 
@@ -240,21 +242,7 @@ def m0002_roles_in_code(db: Database) -> None:
         "ALTER TABLE users_new RENAME TO users",
         "ALTER TABLE tokens_new RENAME TO tokens",
     ]
-    conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for sql in statements:
-                conn.execute(sql)
-            bad = conn.execute("PRAGMA foreign_key_check").fetchall()
-            if bad:
-                raise RuntimeError(f"foreign key check failed after rebuilding users/tokens: {bad[:3]}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
+    rebuild_tables(conn, statements, "users/tokens")
 
 
 @migrations(name="m0003_health_probe")

@@ -17,6 +17,8 @@ import sqlite3
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
+from queue_server.db import rebuild_tables
+
 migrations = Migrations("printing")
 
 
@@ -96,21 +98,7 @@ def m0003_document_jobs(db: Database) -> None:
         "CREATE INDEX print_jobs_queue ON print_jobs(printer, state, id)",
         "CREATE INDEX print_jobs_ticket ON print_jobs(ticket_id)",
     ]
-    conn.execute("PRAGMA foreign_keys = OFF")
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in statements:
-                conn.execute(statement)
-            bad = conn.execute("PRAGMA foreign_key_check(print_jobs)").fetchall()
-            if bad:
-                raise RuntimeError(f"foreign key check failed after rebuilding print_jobs: {bad[:3]}")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-    finally:
-        conn.execute("PRAGMA foreign_keys = ON")
+    rebuild_tables(conn, statements, "print_jobs", "print_jobs")
 
 
 def archive(conn: sqlite3.Connection, day: str, cutoff: float, limit: int) -> dict[str, int]:
