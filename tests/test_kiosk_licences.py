@@ -74,9 +74,9 @@ def config(hall: HallServer) -> dict[str, Any]:
 def read_qr(path: Path) -> str:
     import cv2
 
-    img = cv2.imread(str(path))
-    text, _, _ = cv2.QRCodeDetector().detectAndDecode(img)
-    return str(text)
+    from yichuang import qrimage
+
+    return qrimage.decode(cv2.imread(str(path)))
 
 
 # -- scenarios (inside the kiosk process) -------------------------------------------------

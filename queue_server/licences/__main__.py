@@ -25,7 +25,7 @@ import time
 from typing import Any
 
 from queue_server.licences import token, trustlist
-from yichuang import citylink
+from yichuang import citylink, qrimage
 
 
 def _read_qr(args: argparse.Namespace) -> str:
@@ -35,7 +35,7 @@ def _read_qr(args: argparse.Namespace) -> str:
         img = cv2.imread(args.image)
         if img is None:
             raise SystemExit(f"cannot read image {args.image}")
-        text, _, _ = cv2.QRCodeDetector().detectAndDecode(img)
+        text = qrimage.decode(img)
         if not text:
             raise SystemExit(f"no QR code found in {args.image}")
         return str(text)
