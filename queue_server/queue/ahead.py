@@ -635,10 +635,7 @@ def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) ->
             t0 = time.monotonic()
             conn.execute("BEGIN")  # one snapshot: the state key and the rows agree
             try:
-                state = _state(conn, h, read_snapshot=True)
-                made = _open_run(conn, key, h, state)
-                with _lock:
-                    _cache[key] = (state, made)
+                made = _runs_for(conn, key, h, _state(conn, h, read_snapshot=True))
             finally:
                 conn.execute("COMMIT")
             flight.last_run_s = time.monotonic() - t0
@@ -650,6 +647,19 @@ def after_commit(conn: sqlite3.Connection, key: str, h: Hall, ticket_id: int) ->
                 flight.cond.notify_all()
     n = runs.open.get(ticket_id) if runs is not None else None
     return n if n is not None else ahead_and_windows(conn, key, h, ticket_id)
+
+
+def _runs_for(conn: sqlite3.Connection, key: str, h: Hall, state: tuple[Any, ...]) -> _Runs:
+    """The runs for ``state`` (read in the caller's snapshot): the ones kept for it, or
+    :func:`_open_run`'s, kept from now on."""
+    with _lock:
+        hit = _cache.get(key)
+    if hit is not None and hit[0] == state:
+        return hit[1]
+    runs = _open_run(conn, key, h, state)
+    with _lock:
+        _cache[key] = (state, runs)
+    return runs
 
 
 def _open_run(conn: sqlite3.Connection, key: str, h: Hall, state: tuple[Any, ...]
@@ -721,13 +731,7 @@ def _answers(conn: sqlite3.Connection, key: str, h: Hall, ticket_ids: list[int])
         conn.execute("BEGIN")  # one snapshot: the state key and the rows agree
     try:
         state = _state(conn, h, read_snapshot=own)
-        with _lock:
-            hit = _cache.get(key)
-        runs = hit[1] if hit is not None and hit[0] == state else None
-        if runs is None:
-            runs = _open_run(conn, key, h, state)
-            with _lock:
-                _cache[key] = (state, runs)
+        runs = _runs_for(conn, key, h, state)
         out: dict[int, tuple[int, int]] = {}
         for ticket_id in ticket_ids:
             n = runs.open.get(ticket_id)
