@@ -287,7 +287,11 @@ const Yc = (() => {
     let flashTimer = null;
     const s = {
       token: sessionStorage.getItem(key) || "",
-      login(tok) { s.token = tok; sessionStorage.setItem(key, tok); },
+      login(tok) {
+        s.token = tok; sessionStorage.setItem(key, tok);
+        const m = document.getElementById("msg");
+        if (m && !m.classList.contains("ok")) m.hidden = true;  // a failed try's "wrong password" is over
+      },
       logout() {
         if (s.token) fetch("/api/logout", { method: "POST", headers: { Authorization: "Bearer " + s.token } }).catch(() => {});
         s.token = ""; sessionStorage.removeItem(key); onLogout();
